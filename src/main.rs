@@ -1,6 +1,72 @@
-//! budgie: a safe front-end for compose stacks that hold a PostgreSQL database.
+//! budgie: run a compose stack that holds a PostgreSQL database, without
+//! ever losing its data.
+//!
+//! `main` parses the command line, builds one [`Context`], calls one
+//! command, and maps the result to an exit code (DESIGN.md): 0 done,
+//! 1 error, 2 usage, 3 refused, 4 safety backup failed, 130 interrupted.
 
+mod backup;
+mod cli;
+mod commands;
 mod compose;
+mod context;
+mod engine;
 mod error;
+mod plan;
+mod ui;
 
-fn main() {}
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::ui::Ui;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let no_color_env = env.get("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ui = Ui::new(cli.global.no_color, cli.global.quiet, cli.global.verbose, no_color_env);
+    // Ctrl-C: children in our process group get it too; budgie notes it and
+    // stops between steps with exit 130 instead of dying half-way.
+    let _ = ctrlc::set_handler(|| plan::INTERRUPTED.store(true, Ordering::SeqCst));
+    let code = match run(cli, ui.clone(), env) {
+        Ok(code) => code,
+        Err(e) => {
+            ui.error(&e);
+            e.exit as i32
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
+    if cli.global.json && !cli.command.supports_json() {
+        return Err(Error::usage(format!(
+            "--json is not supported by `budgie {}` (only status, volumes and config)",
+            cli.command.name()
+        )));
+    }
+    let ctx = Context::load(cli.global, ui, env)?;
+    use commands::{config, lifecycle, status, volumes};
+    match &cli.command {
+        Command::Start { build, services } => lifecycle::start(&ctx, *build, services),
+        Command::Stop { services } => lifecycle::stop(&ctx, services),
+        Command::Restart { build, services } => lifecycle::restart(&ctx, *build, services),
+        Command::Build { services } => lifecycle::build(&ctx, services),
+        Command::Logs {
+            follow,
+            tail,
+            services,
+        } => lifecycle::logs(&ctx, *follow, *tail, services),
+        Command::Shell { service } => lifecycle::shell(&ctx, service),
+        Command::Psql { args } => lifecycle::psql(&ctx, args),
+        Command::Status => status::run(&ctx),
+        Command::Volumes => volumes::run(&ctx),
+        Command::Config => config::run(&ctx),
+    }
+}

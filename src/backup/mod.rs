@@ -1,0 +1,6 @@
+//! Backups: where they live, what they are called, and which exist.
+//!
+//! `store` owns the file names and the listing; dumping and archiving build
+//! on it.
+
+pub mod store;

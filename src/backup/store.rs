@@ -1,0 +1,253 @@
+//! The backup directory and its file names.
+//!
+//! Names are `<project>_<YYYYMMDD_HHMMSS>[-N][_<reason>].sql[.gz|.zst]` for
+//! database dumps, where `-N` tells apart backups taken in the same second
+//! and the reason of a safety backup is `pre-clean`, `pre-nuke`,
+//! `pre-restore`, `pre-volume-rm`. Temporary files start with a dot and are
+//! never listed as backups.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::compose::{Compression, Project};
+use crate::error::{Error, Result};
+
+/// The backup directory: `--backup-dir`, else `BUDGIE_BACKUP_DIR`, else
+/// `x-budgie.backup.dir`, else `<project dir>/backups`. Relative paths are
+/// against the project directory.
+pub fn backup_dir(project: &Project, flag: Option<&Path>) -> PathBuf {
+    let chosen = flag
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            project
+                .env
+                .get("BUDGIE_BACKUP_DIR")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| project.config.backup.dir.clone())
+        .unwrap_or_else(|| PathBuf::from("backups"));
+    if chosen.is_absolute() {
+        chosen
+    } else {
+        project.dir.join(chosen)
+    }
+}
+
+/// A database dump found in the backup directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupFile {
+    pub path: PathBuf,
+    pub file_name: String,
+    /// From the name: when the backup was started (local time).
+    pub created: NaiveDateTime,
+    /// Same-second counter (`-N`), 0 when absent.
+    pub sequence: u32,
+    /// The safety reason (`pre-clean`...), None for a manual backup.
+    pub reason: Option<String>,
+    pub compression: Compression,
+    pub bytes: u64,
+}
+
+/// The parts of a dump's file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedName {
+    pub created: NaiveDateTime,
+    pub sequence: u32,
+    pub reason: Option<String>,
+    pub compression: Compression,
+}
+
+/// The file name for a dump of `project` taken at `at`.
+pub fn dump_name(
+    project: &str,
+    at: NaiveDateTime,
+    sequence: u32,
+    reason: Option<&str>,
+    compression: Compression,
+) -> String {
+    let mut name = format!("{project}_{}", at.format("%Y%m%d_%H%M%S"));
+    if sequence > 0 {
+        name.push_str(&format!("-{sequence}"));
+    }
+    if let Some(r) = reason {
+        name.push('_');
+        name.push_str(r);
+    }
+    name.push_str(".sql");
+    name.push_str(compression.extension());
+    name
+}
+
+/// Parses a dump's file name for `project`; None when it is not one.
+pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
+    let rest = file_name.strip_prefix(project)?.strip_prefix('_')?;
+    let (stem, compression) = if let Some(s) = rest.strip_suffix(".sql.gz") {
+        (s, Compression::Gzip)
+    } else if let Some(s) = rest.strip_suffix(".sql.zst") {
+        (s, Compression::Zstd)
+    } else {
+        (rest.strip_suffix(".sql")?, Compression::None)
+    };
+    let stamp = stem.get(..15)?;
+    let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S").ok()?;
+    let mut tail = stem.get(15..)?;
+    let mut sequence = 0;
+    if let Some(t) = tail.strip_prefix('-') {
+        let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        sequence = t.get(..digits)?.parse().ok()?;
+        tail = t.get(digits..)?;
+    }
+    let reason = match tail {
+        "" => None,
+        t => {
+            let r = t.strip_prefix('_')?;
+            if r.is_empty()
+                || !r
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return None;
+            }
+            Some(r.to_string())
+        }
+    };
+    Some(ParsedName {
+        created,
+        sequence,
+        reason,
+        compression,
+    })
+}
+
+/// The project's database dumps in `dir`, newest first. A missing directory
+/// has none.
+pub fn list_dumps(dir: &Path, project: &str) -> Result<Vec<BackupFile>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot read the backup directory {}: {e}",
+                dir.display()
+            )));
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(parsed) = parse_dump_name(project, &file_name) else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        out.push(BackupFile {
+            path: entry.path(),
+            file_name,
+            created: parsed.created,
+            sequence: parsed.sequence,
+            reason: parsed.reason,
+            compression: parsed.compression,
+            bytes: meta.len(),
+        });
+    }
+    out.sort_by(|a, b| {
+        (b.created, b.sequence, &b.file_name).cmp(&(a.created, a.sequence, &a.file_name))
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(h: u32, m: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2025, 11, 25)
+            .unwrap()
+            .and_hms_opt(h, m, s)
+            .unwrap()
+    }
+
+    #[test]
+    fn names_follow_the_contract() {
+        assert_eq!(
+            dump_name("app", at(9, 27, 4), 0, None, Compression::None),
+            "app_20251125_092704.sql"
+        );
+        assert_eq!(
+            dump_name("app", at(9, 27, 4), 0, Some("pre-clean"), Compression::Gzip),
+            "app_20251125_092704_pre-clean.sql.gz"
+        );
+        assert_eq!(
+            dump_name("my-app_2", at(9, 27, 4), 2, None, Compression::Zstd),
+            "my-app_2_20251125_092704-2.sql.zst"
+        );
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for (seq, reason, c) in [
+            (0, None, Compression::None),
+            (3, Some("pre-restore"), Compression::Zstd),
+            (0, Some("pre-volume-rm"), Compression::Gzip),
+        ] {
+            let n = dump_name("p", at(23, 59, 59), seq, reason, c);
+            let parsed = parse_dump_name("p", &n).unwrap();
+            assert_eq!(parsed.created, at(23, 59, 59));
+            assert_eq!(parsed.sequence, seq);
+            assert_eq!(parsed.reason.as_deref(), reason);
+            assert_eq!(parsed.compression, c);
+        }
+    }
+
+    #[test]
+    fn other_files_are_not_backups() {
+        for name in [
+            "other_20251125_092704.sql",
+            "p_20251125_092704.sql.tmp",
+            ".p_20251125_092704.sql.partial",
+            "p_2025112_092704.sql",
+            "p_20251125_092704_.sql",
+            "p_20251125_092704_a b.sql",
+            "p_20251399_092704.sql",
+            "p.sql",
+            "p_ü.sql",
+        ] {
+            assert!(parse_dump_name("p", name).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn lists_newest_first_and_skips_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [
+            "p_20251125_092704.sql",
+            "p_20251125_092704-1.sql",
+            "p_20251126_000000_pre-clean.sql.gz",
+            "q_20251127_000000.sql",
+            ".p_20251128_000000.sql.partial",
+            ".gitignore",
+        ] {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        let names: Vec<String> = list_dumps(dir.path(), "p")
+            .unwrap()
+            .into_iter()
+            .map(|b| b.file_name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "p_20251126_000000_pre-clean.sql.gz",
+                "p_20251125_092704-1.sql",
+                "p_20251125_092704.sql"
+            ]
+        );
+        assert!(list_dumps(&dir.path().join("missing"), "p").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,173 @@
+//! The command line: clap definitions and nothing else.
+//!
+//! Global options are `global = true`, so `budgie clean --yes` and
+//! `budgie --yes clean` mean the same (DESIGN.md contract).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::EngineKind;
+
+/// budgie: run a compose stack with a PostgreSQL database, without ever
+/// losing its data.
+#[derive(Debug, Parser)]
+#[command(name = "budgie", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands, before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Compose file to use (repeatable; later files override earlier ones)
+    #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Project name (default: COMPOSE_PROJECT_NAME, `name:`, or the directory's name)
+    #[arg(short = 'p', long = "project-name", value_name = "NAME", global = true)]
+    pub project_name: Option<String>,
+
+    /// Run as if budgie was started in DIR
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// Container engine to use [env: BUDGIE_ENGINE] (default: podman if installed, else docker)
+    #[arg(long, value_enum, global = true)]
+    pub engine: Option<EngineKind>,
+
+    /// Print the plan (the exact engine commands) and run nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Answer yes to confirmations (never skips a safety backup)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Print one JSON document on stdout (status, volumes, config)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print only errors
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more: the engine commands as they run, and their output (-vv: more)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Never use colors (also: NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the stack, or the given services (compose up -d); keeps all data
+    Start {
+        /// Build images before starting
+        #[arg(long)]
+        build: bool,
+        /// Services to start (default: all)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Stop and remove the containers (compose down); keeps all volumes and data
+    Stop {
+        /// Services to stop (default: all)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Stop, then start again; keeps all data
+    Restart {
+        /// Build images before starting again
+        #[arg(long)]
+        build: bool,
+        /// Services to restart (default: all)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Build the images of services that have a build section; keeps all data
+    Build {
+        /// Services to build (default: all)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Show the services' logs
+    Logs {
+        /// Follow the logs
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Number of lines to show from the end of each log
+        #[arg(long, value_name = "N")]
+        tail: Option<u32>,
+        /// Services (default: all)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Open an interactive shell in a service's running container
+    Shell {
+        #[arg(value_name = "SERVICE")]
+        service: String,
+    },
+    /// Open psql in the database container, as the database user
+    Psql {
+        /// Extra arguments for psql (after --)
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Show services, volumes and the newest backup
+    Status,
+    /// List the named volumes and what deleting each would lose
+    Volumes,
+    /// Show the project as budgie understands it (files, services, volumes, database)
+    Config,
+}
+
+impl Command {
+    /// Whether the command supports `--json`.
+    pub fn supports_json(&self) -> bool {
+        matches!(self, Command::Status | Command::Volumes | Command::Config)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Start { .. } => "start",
+            Command::Stop { .. } => "stop",
+            Command::Restart { .. } => "restart",
+            Command::Build { .. } => "build",
+            Command::Logs { .. } => "logs",
+            Command::Shell { .. } => "shell",
+            Command::Psql { .. } => "psql",
+            Command::Status => "status",
+            Command::Volumes => "volumes",
+            Command::Config => "config",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_on_both_sides() {
+        let a = Cli::try_parse_from(["budgie", "--yes", "--dry-run", "stop"]).unwrap();
+        let b = Cli::try_parse_from(["budgie", "stop", "--yes", "--dry-run"]).unwrap();
+        assert!(a.global.yes && b.global.yes);
+        assert!(a.global.dry_run && b.global.dry_run);
+        let c = Cli::try_parse_from(["budgie", "status", "-f", "a.yml", "-f", "b.yml", "-p", "x"]).unwrap();
+        assert_eq!(c.global.files.len(), 2);
+        assert_eq!(c.global.project_name.as_deref(), Some("x"));
+    }
+}

@@ -1,0 +1,169 @@
+//! `budgie config`: the resolved project as budgie understands it. Secret
+//! values are shown as `***`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::compose::{BudgieConfig, DatabaseStatus, MountKind, NameSource, Volume};
+use crate::context::Context;
+use crate::error::Result;
+
+#[derive(Serialize)]
+struct ServiceDoc<'a> {
+    image: Option<&'a str>,
+    build: bool,
+    container_name: Option<&'a str>,
+    depends_on: &'a [String],
+    healthcheck: bool,
+    mounts: &'a [crate::compose::Mount],
+    /// Secret values are `***`.
+    environment: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct ConfigDoc<'a> {
+    project: &'a str,
+    name_source: NameSource,
+    directory: String,
+    files: Vec<String>,
+    services: BTreeMap<&'a str, ServiceDoc<'a>>,
+    volumes: &'a [Volume],
+    database: &'a DatabaseStatus,
+    backup_dir: String,
+    x_budgie: &'a BudgieConfig,
+}
+
+pub fn run(ctx: &Context) -> Result<i32> {
+    let p = &ctx.project;
+    let doc = ConfigDoc {
+        project: &p.name,
+        name_source: p.name_source,
+        directory: p.dir.display().to_string(),
+        files: p.files.iter().map(|f| f.display().to_string()).collect(),
+        services: p
+            .services
+            .iter()
+            .map(|(name, s)| {
+                (
+                    name.as_str(),
+                    ServiceDoc {
+                        image: s.image.as_deref(),
+                        build: s.build,
+                        container_name: s.container_name.as_deref(),
+                        depends_on: &s.depends_on,
+                        healthcheck: s.healthcheck,
+                        mounts: &s.mounts,
+                        environment: s.display_environment(),
+                    },
+                )
+            })
+            .collect(),
+        volumes: &p.volumes,
+        database: &p.database,
+        backup_dir: ctx.backup_dir().display().to_string(),
+        x_budgie: &p.config,
+    };
+    if ctx.global.json {
+        // Belt and braces: a value that slipped past the name-based masking
+        // is still caught by the value-based redaction.
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| crate::error::Error::new(format!("could not write JSON: {e}")))?;
+        println!("{}", ctx.redact(&text));
+        return Ok(0);
+    }
+    let ui = &ctx.ui;
+    let say = |s: String| ui.print(&ctx.redact(&s));
+    say(format!("project:   {} (from {})", p.name, source(p.name_source)));
+    say(format!("directory: {}", p.dir.display()));
+    say(format!("files:     {}", p.files_display()));
+    say(format!("backups:   {}", ctx.backup_dir().display()));
+    say(String::new());
+    say("services:".into());
+    for (name, s) in &p.services {
+        let what = match (&s.image, s.build) {
+            (Some(i), true) => format!("{i} (built)"),
+            (Some(i), false) => i.clone(),
+            (None, true) => "(built)".into(),
+            (None, false) => "(no image)".into(),
+        };
+        say(format!("  {name}: {what}"));
+        if let Some(c) = &s.container_name {
+            say(format!("    container_name: {c}"));
+        }
+        if !s.depends_on.is_empty() {
+            say(format!("    depends on: {}", s.depends_on.join(", ")));
+        }
+        for m in &s.mounts {
+            let src = match &m.kind {
+                MountKind::Volume { key } => format!("volume {key}"),
+                MountKind::Bind { source } => format!("bind {source}"),
+                MountKind::Anonymous => "anonymous volume".into(),
+                MountKind::Other { kind } => kind.clone(),
+            };
+            let ro = if m.read_only { " (read-only)" } else { "" };
+            say(format!("    mount: {src} -> {}{ro}", m.target));
+        }
+        for (k, v) in s.display_environment() {
+            say(format!("    env: {k}={v}"));
+        }
+    }
+    say(String::new());
+    if p.volumes.is_empty() {
+        say("volumes:   none".into());
+    } else {
+        say("volumes:".into());
+        for v in &p.volumes {
+            let mut notes = Vec::new();
+            if v.database {
+                notes.push("database".to_string());
+            }
+            if v.external {
+                notes.push("external, never deleted".to_string());
+            }
+            if v.disposable {
+                notes.push("disposable".to_string());
+            }
+            if !v.services.is_empty() {
+                notes.push(format!("used by {}", v.services.join(", ")));
+            }
+            say(format!("  {} -> {} ({})", v.key, v.name, notes.join("; ")));
+        }
+    }
+    say(String::new());
+    match &p.database {
+        DatabaseStatus::Found(db) => {
+            say(format!("database:  service {} (found by {:?})", db.service, db.detected_by).to_lowercase());
+            say(format!("  user: {}", db.user));
+            say(format!("  name: {}", db.name));
+            let pw = match (&db.password_var, &db.password) {
+                (Some(var), Some(_)) => format!("{var}=***"),
+                (Some(var), None) => format!("{var} (no value)"),
+                (None, _) => "none".into(),
+            };
+            say(format!("  password: {pw}"));
+            say(format!(
+                "  data: {} in {}",
+                db.data_dir,
+                db.volume.as_deref().map(|v| format!("volume {v}")).unwrap_or_else(|| "no named volume (data is lost with the container!)".into())
+            ));
+        }
+        DatabaseStatus::None => say("database:  none found".into()),
+        DatabaseStatus::Ambiguous { candidates } => {
+            ui.warn(&format!(
+                "several services could be the database: {}; say which in x-budgie.database.service",
+                candidates.join(", ")
+            ));
+        }
+    }
+    Ok(0)
+}
+
+fn source(s: NameSource) -> &'static str {
+    match s {
+        NameSource::Flag => "-p",
+        NameSource::Environment => "COMPOSE_PROJECT_NAME",
+        NameSource::ComposeFile => "name: in the compose file",
+        NameSource::Directory => "the directory name",
+    }
+}

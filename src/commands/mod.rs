@@ -1,0 +1,19 @@
+//! One file per command family. Each builds a plan or reads the engine, and
+//! returns the exit status; printing goes through `ui`.
+
+pub mod config;
+pub mod lifecycle;
+pub mod status;
+pub mod volumes;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Prints one JSON document on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::new(format!("could not write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}

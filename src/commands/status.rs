@@ -1,0 +1,244 @@
+//! `budgie status`: services with their container state and health, named
+//! volumes with real name, existence and size, and the newest backup.
+//!
+//! It asks the engine directly (ps/inspect with label filters), in parallel,
+//! instead of going through the compose tool: that is what makes it faster
+//! than `podman-compose ps`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::backup::store;
+use crate::context::Context;
+use crate::engine::{Container, Engine, VolumeInfo, dir_size};
+use crate::error::Result;
+use crate::ui::{human_age, human_bytes, table};
+
+/// What the engine says of one named volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeState {
+    pub key: String,
+    pub name: String,
+    pub external: bool,
+    pub database: bool,
+    pub disposable: bool,
+    pub services: Vec<String>,
+    pub exists: bool,
+    /// Another compose project's label on a volume of this name.
+    pub other_project: Option<String>,
+    pub size_bytes: Option<u64>,
+}
+
+/// Looks up every named volume of the project: existence, owner and size.
+pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
+    let names: Vec<&str> = ctx.project.volumes.iter().map(|v| v.name.as_str()).collect();
+    let infos: Vec<VolumeInfo> = engine.volumes(&names)?;
+    let by_name: BTreeMap<&str, &VolumeInfo> = infos.iter().map(|i| (i.name.as_str(), i)).collect();
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut need_engine_sizes = false;
+    for info in &infos {
+        match info.mountpoint.as_deref().map(Path::new).and_then(dir_size) {
+            Some(n) => {
+                sizes.insert(info.name.clone(), n);
+            }
+            None => need_engine_sizes = true,
+        }
+    }
+    if need_engine_sizes {
+        for (name, n) in engine.volume_sizes().unwrap_or_default() {
+            sizes.entry(name).or_insert(n);
+        }
+    }
+    Ok(ctx
+        .project
+        .volumes
+        .iter()
+        .map(|v| {
+            let info = by_name.get(v.name.as_str());
+            VolumeState {
+                key: v.key.clone(),
+                name: v.name.clone(),
+                external: v.external,
+                database: v.database,
+                disposable: v.disposable,
+                services: v.services.clone(),
+                exists: info.is_some(),
+                other_project: info
+                    .and_then(|i| i.project())
+                    .filter(|p| *p != ctx.project.name)
+                    .map(str::to_string),
+                size_bytes: sizes.get(&v.name).copied(),
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize)]
+struct ServiceRow {
+    service: String,
+    container: Option<String>,
+    state: String,
+    health: Option<String>,
+    image: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct NewestBackup {
+    path: String,
+    bytes: u64,
+    created: String,
+    age_seconds: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    project: String,
+    engine: String,
+    services: Vec<ServiceRow>,
+    volumes: Vec<VolumeState>,
+    backup_dir: String,
+    newest_backup: Option<NewestBackup>,
+}
+
+pub fn run(ctx: &Context) -> Result<i32> {
+    let engine = ctx.engine()?;
+    let project = &ctx.project;
+    let dir = ctx.backup_dir();
+    let (containers, volumes, backups) = std::thread::scope(|s| {
+        let c = s.spawn(|| engine.containers(&project.name));
+        let v = s.spawn(|| volume_states(ctx, engine));
+        let b = s.spawn(|| store::list_dumps(&dir, &project.name));
+        (
+            c.join().unwrap_or_else(|_| Err(crate::error::Error::new("internal error listing containers"))),
+            v.join().unwrap_or_else(|_| Err(crate::error::Error::new("internal error listing volumes"))),
+            b.join().unwrap_or_else(|_| Err(crate::error::Error::new("internal error listing backups"))),
+        )
+    });
+    let containers: Vec<Container> = containers?;
+    let volumes = volumes?;
+    let backups = backups?;
+
+    let mut services = Vec::new();
+    for (name, svc) in &project.services {
+        let mine: Vec<&Container> = containers.iter().filter(|c| &c.service == name).collect();
+        if mine.is_empty() {
+            services.push(ServiceRow {
+                service: name.clone(),
+                container: None,
+                state: "not created".into(),
+                health: None,
+                image: svc.image.clone(),
+            });
+        }
+        for c in mine {
+            services.push(ServiceRow {
+                service: name.clone(),
+                container: Some(c.name.clone()),
+                state: c.state.clone(),
+                health: c.health.clone(),
+                image: Some(c.image.clone()),
+            });
+        }
+    }
+    // Containers of the project whose service is no longer declared.
+    for c in containers.iter().filter(|c| !project.services.contains_key(&c.service)) {
+        services.push(ServiceRow {
+            service: format!("{} (orphan)", c.service),
+            container: Some(c.name.clone()),
+            state: c.state.clone(),
+            health: c.health.clone(),
+            image: Some(c.image.clone()),
+        });
+    }
+
+    let now = chrono::Local::now().naive_local();
+    let newest = backups.first().map(|b| NewestBackup {
+        path: b.path.display().to_string(),
+        bytes: b.bytes,
+        created: b.created.format("%Y-%m-%d %H:%M:%S").to_string(),
+        age_seconds: (now - b.created).num_seconds(),
+    });
+    let status = Status {
+        project: project.name.clone(),
+        engine: engine.kind.to_string(),
+        services,
+        volumes,
+        backup_dir: dir.display().to_string(),
+        newest_backup: newest,
+    };
+    if ctx.global.json {
+        crate::commands::print_json(&status)?;
+        return Ok(0);
+    }
+    print_human(ctx, &status);
+    Ok(0)
+}
+
+fn print_human(ctx: &Context, st: &Status) {
+    let ui = &ctx.ui;
+    ui.heading(&format!("Project {} ({})", st.project, st.engine));
+    let rows: Vec<Vec<String>> = st
+        .services
+        .iter()
+        .map(|s| {
+            vec![
+                s.service.clone(),
+                s.container.clone().unwrap_or_else(|| "-".into()),
+                ui.state(&s.state),
+                s.health.as_deref().map(|h| ui.state(h)).unwrap_or_else(|| "-".into()),
+                s.image.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    ui.print("");
+    for line in table(&["SERVICE", "CONTAINER", "STATE", "HEALTH", "IMAGE"], &rows) {
+        ui.print(&line);
+    }
+    ui.print("");
+    if st.volumes.is_empty() {
+        ui.print("No named volumes.");
+    } else {
+        let rows: Vec<Vec<String>> = st
+            .volumes
+            .iter()
+            .map(|v| {
+                let mut note = Vec::new();
+                if v.database {
+                    note.push("database".to_string());
+                }
+                if v.external {
+                    note.push("external".to_string());
+                }
+                if v.disposable {
+                    note.push("disposable".to_string());
+                }
+                if let Some(p) = &v.other_project {
+                    note.push(format!("belongs to project {p}"));
+                }
+                vec![
+                    v.key.clone(),
+                    v.name.clone(),
+                    ui.state(if v.exists { "exists" } else { "missing" }),
+                    v.size_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
+                    if v.services.is_empty() { "-".into() } else { v.services.join(",") },
+                    note.join(", "),
+                ]
+            })
+            .collect();
+        for line in table(&["VOLUME", "NAME", "STATE", "SIZE", "USED BY", "NOTE"], &rows) {
+            ui.print(&line);
+        }
+    }
+    ui.print("");
+    match &st.newest_backup {
+        Some(b) => ui.print(&format!(
+            "Newest backup: {} ({}, {} ago)",
+            b.path,
+            human_bytes(b.bytes),
+            human_age(b.age_seconds)
+        )),
+        None => ui.print(&format!("No backups yet in {} (budgie backup makes one)", st.backup_dir)),
+    }
+}

@@ -1,0 +1,130 @@
+//! The one configuration value a command runs with: the global options, the
+//! resolved compose project, the terminal, and (found on first use) the
+//! engine. Built once in `main`; there is no global state besides the
+//! interrupt flag.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::cli::Global;
+use crate::compose::{self, LoadOptions, Project};
+use crate::engine::{Cmd, Engine, EngineKind};
+use crate::error::{Error, Result};
+use crate::plan::{self, Plan};
+use crate::ui::Ui;
+
+pub struct Context {
+    pub global: Global,
+    pub ui: Ui,
+    pub project: Project,
+    engine: OnceLock<Result<Engine>>,
+}
+
+impl Context {
+    /// Reads the compose files. Talks to no engine.
+    pub fn load(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<Context> {
+        let directory = match &global.directory {
+            Some(d) => {
+                let cwd = std::env::current_dir()?;
+                let d = cwd.join(d);
+                if !d.is_dir() {
+                    return Err(Error::usage(format!(
+                        "-C {}: no such directory",
+                        d.display()
+                    )));
+                }
+                d
+            }
+            None => std::env::current_dir()?,
+        };
+        let opts = LoadOptions {
+            directory,
+            files: global.files.clone(),
+            project_name: global.project_name.clone(),
+            env,
+        };
+        let project = compose::load(&opts)?;
+        Ok(Context {
+            global,
+            ui,
+            project,
+            engine: OnceLock::new(),
+        })
+    }
+
+    /// The engine: `--engine`, else `BUDGIE_ENGINE`, else the first of podman
+    /// and docker installed. Looks at PATH only; runs nothing.
+    pub fn engine(&self) -> Result<&Engine> {
+        self.engine
+            .get_or_init(|| {
+                let env = &self.project.env;
+                let choice = match self.global.engine {
+                    Some(k) => Some(k),
+                    None => match env.get("BUDGIE_ENGINE").filter(|s| !s.is_empty()) {
+                        Some(s) => Some(EngineKind::parse(s).ok_or_else(|| {
+                            Error::usage(format!(
+                                "BUDGIE_ENGINE={s}: expected podman or docker"
+                            ))
+                        })?),
+                        None => None,
+                    },
+                };
+                let forced = env
+                    .get("BUDGIE_COMPOSE")
+                    .filter(|s| !s.trim().is_empty())
+                    .map(String::as_str);
+                Engine::detect(choice, forced, env)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// A compose command for this project: the compose tool, `-p NAME`,
+    /// every `-f FILE`, then `args`; run in the project directory.
+    pub fn compose_cmd<S: AsRef<str>>(&self, args: &[S]) -> Result<Cmd> {
+        let compose = self.engine()?.compose()?;
+        let mut argv = compose.argv.clone();
+        argv.push("-p".into());
+        argv.push(self.project.name.clone());
+        for f in &self.project.files {
+            argv.push("-f".into());
+            argv.push(f.display().to_string());
+        }
+        argv.extend(args.iter().map(|a| a.as_ref().to_string()));
+        Ok(Cmd::new(argv).dir(&self.project.dir))
+    }
+
+    /// `text` with every secret the project knows replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        self.project.redact(text)
+    }
+
+    /// With `--dry-run`, prints the plan and stops; otherwise runs it.
+    /// Returns the exit status to end with.
+    pub fn run_plan(&self, title: &str, plan: &Plan) -> Result<i32> {
+        if self.global.dry_run {
+            self.print_plan(title, plan);
+            return Ok(0);
+        }
+        let redact = |s: &str| self.redact(s);
+        plan::execute(plan, &self.ui, &redact)
+    }
+
+    /// The plan as `--dry-run` shows it.
+    pub fn print_plan(&self, title: &str, plan: &Plan) {
+        let redact = |s: &str| self.redact(s);
+        self.ui.heading(&format!(
+            "Plan for `budgie {title}` on project {} (dry run: nothing will be run)",
+            self.project.name
+        ));
+        for line in plan.describe(&redact) {
+            self.ui.print(&line);
+        }
+    }
+
+    /// The backup directory (see `backup::store::backup_dir`).
+    pub fn backup_dir(&self) -> PathBuf {
+        crate::backup::store::backup_dir(&self.project, None)
+    }
+}

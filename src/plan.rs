@@ -1,0 +1,329 @@
+//! Plans: every command that changes anything becomes an ordered list of
+//! steps first. `--dry-run` prints the plan (the exact argv of every engine
+//! call) and stops; otherwise the executor runs the steps in order and stops
+//! at the first failure.
+//!
+//! Safety is a property of the plan: [`Plan::deletes`] tells which steps
+//! delete or replace data, and the gate (a later layer) stands between such
+//! a plan and its execution. No command decides that by itself.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::time::{Duration, Instant};
+
+use crate::engine::{Cmd, Engine};
+use crate::error::{Error, Result};
+use crate::ui::Ui;
+
+/// Set by the Ctrl-C handler; the executor checks it between steps.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What the step does, in the user's words ("Start services db, app").
+    pub what: String,
+    pub action: Action,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Run an engine or compose command; its output is shown with -v, or
+    /// when it fails.
+    Run(Cmd),
+    /// Hand the terminal to a command (logs, shell, psql); its exit status
+    /// becomes budgie's.
+    Interactive(Cmd),
+    /// Wait until the database service's container answers `pg_isready`.
+    WaitForDatabase(WaitForDatabase),
+}
+
+/// Waits for PostgreSQL inside the service's running container (found by
+/// labels each time: the container may be recreated meanwhile).
+#[derive(Debug, Clone)]
+pub struct WaitForDatabase {
+    pub engine: Engine,
+    pub project: String,
+    pub service: String,
+    pub user: String,
+    pub database: String,
+    pub timeout: Duration,
+}
+
+impl WaitForDatabase {
+    /// The probe, as shown by `--dry-run` (the container is found when it runs).
+    pub fn probe(&self, container: &str) -> Cmd {
+        self.engine.exec(
+            container,
+            false,
+            false,
+            &[],
+            &["pg_isready", "-q", "-U", &self.user, "-d", &self.database],
+        )
+    }
+
+    fn run(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut last = String::from("its container is not running");
+        loop {
+            if interrupted() {
+                return Err(Error::interrupted());
+            }
+            if let Some(c) = self
+                .engine.running_container(&self.project, &self.service)? {
+                let out = self.probe(&c.id).output()?;
+                if out.status.success() {
+                    return Ok(());
+                }
+                last = format!("pg_isready said: {}", String::from_utf8_lossy(&out.stderr).trim());
+                if last.ends_with(": ") {
+                    last = "pg_isready: not accepting connections yet".into();
+                }
+            }
+            if started.elapsed() >= self.timeout {
+                return Err(Error::new(format!(
+                    "the database (service {}) did not accept connections within {}s; {last}",
+                    self.service,
+                    self.timeout.as_secs()
+                ))
+                .hint(format!("see what it says: budgie logs {}", self.service)));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Action {
+    /// The command as the plan shows it.
+    pub fn cmd(&self) -> Cmd {
+        match self {
+            Action::Run(c) | Action::Interactive(c) => c.clone(),
+            Action::WaitForDatabase(w) => w.probe(&format!("<{} container>", w.service)),
+        }
+    }
+
+    /// Whether this action deletes a volume or replaces a database. Compose
+    /// commands are checked by their argv: `down` with `-v`/`--volumes`, and
+    /// `volume rm`/`volume prune`/`system prune`.
+    pub fn deletes_data(&self) -> bool {
+        argv_deletes_data(&self.cmd().argv)
+    }
+}
+
+/// Whether an engine or compose argv deletes volumes.
+pub fn argv_deletes_data(argv: &[String]) -> bool {
+    let has = |s: &str| argv.iter().any(|a| a == s);
+    let has_pair = |a: &str, b: &str| argv.windows(2).any(|w| w[0] == a && w[1] == b);
+    (has("down") && (has("-v") || has("--volumes")))
+        || has_pair("volume", "rm")
+        || has_pair("volume", "prune")
+        || has_pair("system", "prune")
+        || (has("rm") && (has("-v") || has("--volumes")))
+}
+
+/// An ordered list of steps.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+
+    pub fn run(&mut self, what: impl Into<String>, cmd: Cmd) -> &mut Self {
+        self.steps.push(Step {
+            what: what.into(),
+            action: Action::Run(cmd),
+        });
+        self
+    }
+
+    pub fn wait(&mut self, what: impl Into<String>, wait: WaitForDatabase) -> &mut Self {
+        self.steps.push(Step {
+            what: what.into(),
+            action: Action::WaitForDatabase(wait),
+        });
+        self
+    }
+
+    pub fn interactive(&mut self, what: impl Into<String>, cmd: Cmd) -> &mut Self {
+        self.steps.push(Step {
+            what: what.into(),
+            action: Action::Interactive(cmd),
+        });
+        self
+    }
+
+    /// The steps that delete or replace data.
+    pub fn deletes(&self) -> Vec<&Step> {
+        self.steps
+            .iter()
+            .filter(|s| s.action.deletes_data())
+            .collect()
+    }
+
+    /// The plan as lines: `N. what` then `   $ argv`, secrets redacted by `redact`.
+    pub fn describe(&self, redact: &dyn Fn(&str) -> String) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            out.push(format!("{}. {}", i + 1, s.what));
+            let cmd = s.action.cmd();
+            let mut line = format!("   $ {}", redact(&cmd.to_string()));
+            if !cmd.env.is_empty() {
+                let names: Vec<&str> = cmd.env.iter().map(|(k, _)| k.as_str()).collect();
+                line.push_str(&format!("   (env: {}=***)", names.join("=***, ")));
+            }
+            out.push(line);
+        }
+        out
+    }
+}
+
+/// Runs a plan's steps in order. The plan must not delete data: such plans
+/// go through the gate, which calls [`execute_unchecked`] itself.
+pub fn execute(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i32> {
+    if let Some(step) = plan.deletes().first() {
+        return Err(Error::new(format!(
+            "internal safety check: step \"{}\" deletes data and did not go through the safety gate; nothing was run",
+            step.what
+        )));
+    }
+    execute_unchecked(plan, ui, redact)
+}
+
+/// Runs the steps without the deletion check. Returns the exit status of
+/// the last interactive step (0 otherwise).
+pub fn execute_unchecked(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i32> {
+    let mut status = 0;
+    for step in &plan.steps {
+        if interrupted() {
+            return Err(Error::interrupted());
+        }
+        let cmd = step.action.cmd();
+        ui.debug(&format!("$ {}", redact(&cmd.to_string())));
+        match &step.action {
+            Action::Run(cmd) => run_step(step, cmd, ui, redact)?,
+            Action::WaitForDatabase(w) => {
+                let started = Instant::now();
+                let spinner = ui.spinner(&step.what);
+                let result = w.run();
+                spinner.clear();
+                result?;
+                ui.success(&format!(
+                    "{} {}",
+                    step.what,
+                    ui.dim(&format!("({:.1}s)", started.elapsed().as_secs_f64()))
+                ));
+            }
+            Action::Interactive(cmd) => {
+                let out = cmd
+                    .expression()
+                    .unchecked()
+                    .run()
+                    .map_err(|e| cmd.spawn_error(e))?;
+                status = exit_status(&out.status);
+                if interrupted() || status == 130 {
+                    return Ok(130);
+                }
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn run_step(step: &Step, cmd: &Cmd, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<()> {
+    let started = std::time::Instant::now();
+    let spinner = ui.spinner(&step.what);
+    let expr = cmd.expression().stdin_null().unchecked();
+    let out = if ui.verbose > 0 {
+        // Stream the tool's own output (to stderr: human messages only there).
+        expr.stdout_to_stderr().run()
+    } else {
+        expr.stdout_capture().stderr_capture().run()
+    }
+    .map_err(|e| cmd.spawn_error(e))?;
+    spinner.clear();
+    if interrupted() {
+        return Err(Error::interrupted());
+    }
+    if !out.status.success() {
+        let e = cmd.failure(&out);
+        return Err(Error {
+            message: redact(&format!("{}: {}", step.what, e.message)),
+            ..e
+        });
+    }
+    ui.success(&format!(
+        "{} {}",
+        step.what,
+        ui.dim(&format!("({:.1}s)", started.elapsed().as_secs_f64()))
+    ));
+    Ok(())
+}
+
+/// A child's exit status as a shell would report it (128+signal when killed).
+pub fn exit_status(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn recognises_commands_that_delete_volumes() {
+        assert!(argv_deletes_data(&argv("podman-compose -p x down -v")));
+        assert!(argv_deletes_data(&argv("docker compose -p x down --volumes --remove-orphans")));
+        assert!(argv_deletes_data(&argv("docker volume rm x_pgdata")));
+        assert!(argv_deletes_data(&argv("podman system prune -a --volumes")));
+        assert!(!argv_deletes_data(&argv("podman-compose -p x down")));
+        assert!(!argv_deletes_data(&argv("docker-compose -p x up -d")));
+        assert!(!argv_deletes_data(&argv("docker-compose -p x rm --stop --force db")));
+    }
+
+    #[test]
+    fn execute_refuses_a_plan_that_deletes_data() {
+        let mut plan = Plan::new();
+        plan.run("Remove everything", Cmd::new(["definitely-not-run", "down", "-v"]));
+        let ui = Ui {
+            color: false,
+            quiet: true,
+            verbose: 0,
+            stderr_tty: false,
+            stdin_tty: false,
+        };
+        let err = execute(&plan, &ui, &|s| s.to_string()).unwrap_err();
+        assert!(err.message.contains("did not go through the safety gate"), "{}", err.message);
+    }
+
+    #[test]
+    fn describe_shows_argv_and_hides_secret_values() {
+        let mut plan = Plan::new();
+        plan.run(
+            "Dump",
+            Cmd::new(["podman", "exec", "-e", "PGPASSWORD", "ctr", "pg_dump", "--host=s3cret"])
+                .secret_env("PGPASSWORD", crate::compose::Secret::new("s3cret")),
+        );
+        let lines = plan.describe(&|s: &str| s.replace("s3cret", "***"));
+        assert_eq!(lines[0], "1. Dump");
+        assert!(lines[1].starts_with("   $ podman exec -e PGPASSWORD ctr pg_dump --host=***"));
+        assert!(lines[1].contains("PGPASSWORD=***"));
+        assert!(!lines.join("\n").contains("s3cret"));
+    }
+}

@@ -1,0 +1,257 @@
+//! The only module that knows about terminals: colors, symbols, spinners
+//! and prompts.
+//!
+//! Human messages go to stderr; `--json` documents go to stdout (DESIGN.md).
+//! Colors and spinners appear only when stderr is a terminal, and never
+//! with `--no-color` or `NO_COLOR`. `-q` keeps only errors.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use colored::Colorize;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    /// stderr is a terminal: spinners and progress bars are allowed.
+    pub stderr_tty: bool,
+    /// stdin is a terminal: prompts are possible.
+    pub stdin_tty: bool,
+}
+
+impl Ui {
+    pub fn new(no_color: bool, quiet: bool, verbose: u8, no_color_env: bool) -> Ui {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let color = stderr_tty && !no_color && !no_color_env;
+        colored::control::set_override(color);
+        Ui {
+            color,
+            quiet,
+            verbose,
+            stderr_tty,
+            stdin_tty: std::io::stdin().is_terminal(),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
+    /// Plain text (a table row, a plan line).
+    pub fn print(&self, text: &str) {
+        if !self.quiet {
+            self.line(text);
+        }
+    }
+
+    /// `i` — something worth knowing.
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
+            self.line(&format!("{} {text}", "i".blue().bold()));
+        }
+    }
+
+    /// `✓` — something finished well.
+    pub fn success(&self, text: &str) {
+        if !self.quiet {
+            self.line(&format!("{} {text}", "✓".green().bold()));
+        }
+    }
+
+    /// `!` — a warning (shown even with -q? no: -q prints only errors).
+    pub fn warn(&self, text: &str) {
+        if !self.quiet {
+            self.line(&format!("{} {text}", "!".yellow().bold()));
+        }
+    }
+
+    /// `✗` — an error, always shown, with its hint.
+    pub fn error(&self, e: &Error) {
+        self.line(&format!("{} {}", "✗".red().bold(), e.message));
+        if let Some(h) = &e.hint {
+            let mut lines = h.lines();
+            if let Some(first) = lines.next() {
+                self.line(&format!("  {} {first}", "hint:".dimmed()));
+            }
+            for l in lines {
+                self.line(&format!("        {l}"));
+            }
+        }
+    }
+
+    /// Detail shown with -v.
+    pub fn debug(&self, text: &str) {
+        if self.verbose > 0 && !self.quiet {
+            self.line(&format!("{}", text.dimmed()));
+        }
+    }
+
+    /// A heading.
+    pub fn heading(&self, text: &str) {
+        if !self.quiet {
+            self.line(&format!("{}", text.bold()));
+        }
+    }
+
+    /// A spinner for a step that takes a while (a terminal only, not -q).
+    pub fn spinner(&self, text: &str) -> Spinner {
+        if self.stderr_tty && !self.quiet && self.verbose == 0 {
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            pb.set_message(text.to_string());
+            pb.enable_steady_tick(Duration::from_millis(100));
+            Spinner(Some(pb))
+        } else {
+            Spinner(None)
+        }
+    }
+
+    /// Dim text for secondary columns.
+    pub fn dim(&self, text: &str) -> String {
+        text.dimmed().to_string()
+    }
+
+    /// Colors a state word: green for good, yellow for transitional, red for bad.
+    pub fn state(&self, text: &str) -> String {
+        match text {
+            "running" | "healthy" | "exists" | "yes" => text.green().to_string(),
+            "starting" | "created" | "restarting" | "paused" => text.yellow().to_string(),
+            "exited" | "dead" | "unhealthy" | "missing" | "not created" => text.red().to_string(),
+            _ => text.to_string(),
+        }
+    }
+}
+
+/// A running spinner; finish it with a result line.
+pub struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    pub fn clear(&self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// Renders rows as aligned columns (the width of each column is its widest
+/// cell, measured in characters without color codes).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let width = |s: &str| strip_ansi(s).chars().count();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(width(cell));
+            }
+        }
+    }
+    let render = |cells: Vec<String>| {
+        let last = cells.len().saturating_sub(1);
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == last {
+                    c.clone()
+                } else {
+                    let pad = widths[i].saturating_sub(width(c));
+                    format!("{c}{}", " ".repeat(pad))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![render(headers.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.iter().map(|r| render(r.clone())));
+    out
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Human size: `0 B`, `12.3 kB`, `47.3 MB`, `1.2 GB` (powers of 1000, as the engines print).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Human age: `45s`, `12m`, `3h`, `2d`.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_read_like_the_engines() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(47_250_000), "47.3 MB");
+        assert_eq!(human_bytes(1_200_000_000), "1.2 GB");
+        assert_eq!(human_age(5), "5s");
+        assert_eq!(human_age(600), "10m");
+        assert_eq!(human_age(7200), "2h");
+        assert_eq!(human_age(3 * 86400), "3d");
+    }
+
+    #[test]
+    fn tables_align_without_counting_colors() {
+        let rows = vec![
+            vec!["db".to_string(), "\u{1b}[32mrunning\u{1b}[0m".to_string(), "x".into()],
+            vec!["application".to_string(), "exited".to_string(), "y".into()],
+        ];
+        let t = table(&["SERVICE", "STATE", "NOTE"], &rows);
+        assert_eq!(t[0], "SERVICE      STATE    NOTE");
+        assert_eq!(strip_ansi(&t[1]), "db           running  x");
+        assert_eq!(t[2], "application  exited   y");
+    }
+}

@@ -1,0 +1,251 @@
+//! Bad input, dry runs and the compose model as the user sees it — with fake
+//! engines that record every call, so "no engine command ran" is checked.
+
+use crate::support::*;
+
+const SIMPLE: &str = "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: hunter2-secret\n    volumes:\n      - pgdata:/var/lib/postgresql/data\n  app:\n    image: busybox\n    depends_on: [db]\nvolumes:\n  pgdata:\n";
+
+fn fake_project(daemon_down: bool) -> (Fixture, FakeEngine) {
+    let f = Fixture::bare().compose(SIMPLE).env("COMPOSE_PROJECT_NAME", "shop");
+    (f, FakeEngine::new(daemon_down))
+}
+
+/// Calls other than the read-only version probes.
+fn actions(fake: &FakeEngine) -> Vec<String> {
+    fake.calls()
+        .into_iter()
+        .filter(|c| !c.ends_with(" version") && !c.contains(" version --format"))
+        .collect()
+}
+
+#[test]
+fn malformed_yaml_names_file_line_and_column_and_runs_nothing() {
+    let (f, fake) = fake_project(false);
+    let f = f.compose("services:\n  db:\n    image: [unclosed\n  app: {}\n");
+    let out = f
+        .budgie()
+        .env("PATH", fake.path())
+        .arg("start")
+        .run()
+        .code(1);
+    let compose = f.path().join("compose.yml");
+    let compose = compose.canonicalize().unwrap();
+    assert!(
+        out.stderr.contains(&format!("{}:", compose.display())) && out.stderr.contains(":4:"),
+        "message should name file and line: {}",
+        out.stderr
+    );
+    assert!(fake.calls().is_empty(), "engine was called: {:?}", fake.calls());
+}
+
+#[test]
+fn a_missing_compose_file_is_named() {
+    let (f, fake) = fake_project(false);
+    f.budgie()
+        .env("PATH", fake.path())
+        .args(["-f", "nope.yml", "status"])
+        .run()
+        .failure()
+        .stderr_has("nope.yml");
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn a_directory_without_compose_file_says_what_was_looked_for() {
+    let f = Fixture::bare();
+    f.budgie()
+        .arg("status")
+        .run()
+        .failure()
+        .stderr_has("compose.yaml")
+        .stderr_has("docker-compose.yml");
+}
+
+#[test]
+fn an_unknown_service_is_a_usage_error_and_runs_nothing() {
+    let (f, fake) = fake_project(false);
+    for cmd in ["start", "stop", "restart", "build", "logs"] {
+        f.budgie()
+            .env("PATH", fake.path())
+            .args([cmd, "nope"])
+            .run()
+            .code(2)
+            .stderr_has("unknown service 'nope'")
+            .stderr_has("app, db");
+    }
+    assert!(fake.calls().is_empty(), "engine was called: {:?}", fake.calls());
+}
+
+#[test]
+fn no_engine_installed_is_one_clear_message() {
+    let (f, _) = fake_project(false);
+    f.budgie()
+        .env("PATH", empty_path())
+        .arg("status")
+        .run()
+        .code(1)
+        .stderr_has("no container engine found");
+    f.budgie()
+        .env("PATH", empty_path())
+        .args(["--engine", "docker", "start"])
+        .run()
+        .code(1)
+        .stderr_has("docker is not installed");
+}
+
+#[test]
+fn an_engine_that_is_not_running_is_reported_before_anything_runs() {
+    let (f, fake) = fake_project(true);
+    f.budgie()
+        .env("PATH", fake.path())
+        .env("BUDGIE_ENGINE", "docker")
+        .arg("start")
+        .run()
+        .code(1)
+        .stderr_has("docker is installed but not running");
+    assert!(
+        !fake.calls().iter().any(|c| c.contains(" up")),
+        "compose up ran: {:?}",
+        fake.calls()
+    );
+    f.budgie()
+        .env("PATH", fake.path())
+        .env("BUDGIE_ENGINE", "docker")
+        .arg("status")
+        .run()
+        .code(1)
+        .stderr_has("docker is installed but not running");
+}
+
+#[test]
+fn dry_run_prints_the_exact_argv_and_runs_nothing() {
+    let (f, fake) = fake_project(false);
+    let compose = f.path().canonicalize().unwrap().join("compose.yml");
+    for (args, expect) in [
+        (vec!["--dry-run", "start"], "podman-compose -p shop -f {} up -d"),
+        (vec!["stop", "--dry-run"], "podman-compose -p shop -f {} down"),
+        (vec!["--dry-run", "restart", "--build", "app"], "podman-compose -p shop -f {} up -d --build app"),
+        (vec!["--dry-run", "stop", "app"], "podman-compose -p shop -f {} down app"),
+    ] {
+        f.budgie()
+            .env("PATH", fake.path())
+            .env("BUDGIE_ENGINE", "podman")
+            .args(&args)
+            .run()
+            .success()
+            .stderr_has(&expect.replace("{}", &compose.display().to_string()));
+    }
+    assert!(actions(&fake).is_empty(), "dry run ran: {:?}", actions(&fake));
+}
+
+#[test]
+fn dry_run_uses_the_docker_tools_way_to_stop_one_service() {
+    let (f, fake) = fake_project(false);
+    f.budgie()
+        .env("PATH", fake.path())
+        .env("BUDGIE_ENGINE", "docker")
+        .env("BUDGIE_COMPOSE", "docker-compose")
+        .args(["--dry-run", "stop", "db"])
+        .run()
+        .success()
+        .stderr_has("docker-compose -p shop -f")
+        .stderr_has("rm --stop --force db");
+    assert!(actions(&fake).is_empty());
+}
+
+#[test]
+fn dry_run_shows_the_database_wait() {
+    let (f, fake) = fake_project(false);
+    f.budgie()
+        .env("PATH", fake.path())
+        .args(["--dry-run", "start"])
+        .run()
+        .success()
+        .stderr_has("pg_isready -q -U postgres -d postgres");
+}
+
+#[test]
+fn config_shows_the_model_and_never_the_password() {
+    let (f, _) = fake_project(false);
+    let out = f.budgie().arg("config").run().success();
+    assert!(out.stderr.contains("project:   shop (from COMPOSE_PROJECT_NAME)"), "{}", out.stderr);
+    assert!(out.stderr.contains("pgdata -> shop_pgdata"), "{}", out.stderr);
+    assert!(out.stderr.contains("POSTGRES_PASSWORD=***"), "{}", out.stderr);
+    let out = out.lacks("hunter2-secret");
+    assert!(out.stdout.is_empty(), "human output goes to stderr");
+
+    let out = f.budgie().args(["config", "--json"]).run().success().lacks("hunter2-secret");
+    let doc = out.json();
+    assert_eq!(doc["project"], "shop");
+    assert_eq!(doc["volumes"][0]["name"], "shop_pgdata");
+    assert_eq!(doc["volumes"][0]["database"], true);
+    assert_eq!(doc["database"]["service"], "db");
+    assert_eq!(doc["database"]["user"], "postgres");
+    assert_eq!(doc["database"]["password"], "***");
+}
+
+#[test]
+fn dot_env_passwords_are_never_printed() {
+    let f = Fixture::bare()
+        .compose("services:\n  db:\n    image: postgres\n    environment:\n      POSTGRES_PASSWORD: ${PW}\n")
+        .file(".env", "PW=from-dotenv-Secret9\n");
+    let fake = FakeEngine::new(false);
+    for args in [vec!["config"], vec!["config", "--json"], vec!["--dry-run", "start"], vec!["--dry-run", "psql"]] {
+        f.budgie()
+            .env("PATH", fake.path())
+            .args(&args)
+            .run()
+            .lacks("from-dotenv-Secret9");
+    }
+}
+
+#[test]
+fn several_database_candidates_ask_for_configuration() {
+    let f = Fixture::bare().compose(
+        "services:\n  a:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: x}\n  b:\n    image: postgis/postgis\n    environment: {POSTGRES_PASSWORD: y}\n",
+    );
+    f.budgie()
+        .arg("psql")
+        .run()
+        .code(1)
+        .stderr_has("several services could be the database: a, b")
+        .stderr_has("x-budgie");
+}
+
+#[test]
+fn json_only_where_it_is_supported() {
+    let (f, _) = fake_project(false);
+    f.budgie().args(["start", "--json"]).run().code(2).stderr_has("--json");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (f, _) = fake_project(false);
+    f.budgie().arg("frobnicate").run().code(2);
+    f.budgie().args(["--engine", "lxc", "status"]).run().code(2);
+    f.budgie()
+        .env("BUDGIE_ENGINE", "lxc")
+        .arg("status")
+        .run()
+        .code(2)
+        .stderr_has("BUDGIE_ENGINE=lxc");
+}
+
+#[test]
+fn global_options_work_after_the_subcommand() {
+    let (f, fake) = fake_project(false);
+    let before = f
+        .budgie()
+        .env("PATH", fake.path())
+        .args(["--dry-run", "-p", "other", "start"])
+        .run()
+        .success();
+    let after = f
+        .budgie()
+        .env("PATH", fake.path())
+        .args(["start", "--dry-run", "-p", "other"])
+        .run()
+        .success();
+    assert!(before.stderr.contains("-p other"));
+    assert_eq!(before.stderr, after.stderr);
+}

@@ -1,0 +1,14 @@
+//! budgie's integration tests: one test binary (compiled once), one module
+//! per feature. Tests drive the built `budgie` binary.
+//!
+//! - `cli`: bad input, dry runs, config — against fake engines that record
+//!   every call, so "nothing was run" is checked, not assumed.
+//! - `lifecycle`: end-to-end against real podman (podman-compose) and real
+//!   docker (docker-compose), each starting a real PostgreSQL container.
+//!   They skip only when an engine is missing and `BUDGIE_E2E_REQUIRED` is
+//!   not set; CI sets it, so there a missing engine fails.
+
+mod support;
+
+mod cli;
+mod lifecycle;

@@ -1,0 +1,542 @@
+//! The test harness: a project in a temp dir, a compose file, an engine,
+//! args, and assertions on exit code, output and what happened to the
+//! containers, volumes and data. Tests read like a user at a terminal:
+//!
+//! ```ignore
+//! let p = Fixture::new(Engine::Podman).compose(STACK);
+//! p.budgie().arg("start").run().success();
+//! assert_eq!(p.sql("select 1"), "1");
+//! ```
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const PG_IMAGE: &str = "localhost/budgie-postgres:15";
+pub const APP_IMAGE: &str = "localhost/budgie-app:1";
+
+/// A stack like the ones budgie is for: PostgreSQL with a named volume and
+/// a healthcheck, and a small app that depends on it.
+pub const STACK: &str = r#"
+services:
+  db:
+    image: ${BUDGIE_PG_IMAGE}
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_PASSWORD: ${DB_PASSWORD:-s3cret-pw}
+      POSTGRES_DB: appdb
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U app -d appdb"]
+      interval: 2s
+      timeout: 5s
+      retries: 30
+  app:
+    image: ${BUDGIE_APP_IMAGE}
+    command: ["sh", "-c", "while true; do sleep 3600; done"]
+    depends_on:
+      - db
+    volumes:
+      - uploads:/uploads
+volumes:
+  pgdata:
+  uploads:
+"#;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Podman,
+    Docker,
+}
+
+impl Engine {
+    pub fn program(self) -> &'static str {
+        match self {
+            Engine::Podman => "podman",
+            Engine::Docker => "docker",
+        }
+    }
+
+    pub fn compose(self) -> &'static str {
+        match self {
+            Engine::Podman => "podman-compose",
+            Engine::Docker => "docker-compose",
+        }
+    }
+
+    /// Why this engine cannot run end-to-end tests here, if it cannot.
+    fn unavailable(self) -> Option<String> {
+        static PODMAN: OnceLock<Option<String>> = OnceLock::new();
+        static DOCKER: OnceLock<Option<String>> = OnceLock::new();
+        let cell = match self {
+            Engine::Podman => &PODMAN,
+            Engine::Docker => &DOCKER,
+        };
+        cell.get_or_init(|| {
+            let ok = |argv: &[&str]| {
+                Command::new(argv[0])
+                    .args(&argv[1..])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+            };
+            if !ok(&[self.program(), "info"]) {
+                return Some(format!("`{} info` fails", self.program()));
+            }
+            if !ok(&[self.compose(), "version"]) {
+                return Some(format!("`{} version` fails", self.compose()));
+            }
+            for image in [PG_IMAGE, APP_IMAGE] {
+                if !ok(&[self.program(), "image", "inspect", image]) {
+                    return Some(format!("image {image} missing (run scripts/build-test-images)"));
+                }
+            }
+            None
+        })
+        .clone()
+    }
+
+    /// Whether the test may run; panics when engines are required (CI).
+    pub fn ready(self) -> bool {
+        match self.unavailable() {
+            None => true,
+            Some(why) => {
+                if std::env::var("BUDGIE_E2E_REQUIRED").is_ok_and(|v| v == "1") {
+                    panic!("{} is required (BUDGIE_E2E_REQUIRED=1) but unavailable: {why}", self.program());
+                }
+                eprintln!("SKIPPED: {} unavailable: {why} (scripts/setup-engines sets it up)", self.program());
+                false
+            }
+        }
+    }
+}
+
+/// Runs one end-to-end test body on podman and on docker, as two tests.
+#[macro_export]
+macro_rules! e2e {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn podman() {
+                if $crate::support::Engine::Podman.ready() {
+                    ($body)($crate::support::Engine::Podman)
+                }
+            }
+            #[test]
+            fn docker() {
+                if $crate::support::Engine::Docker.ready() {
+                    ($body)($crate::support::Engine::Docker)
+                }
+            }
+        }
+    };
+}
+
+/// A project directory with compose files, and an engine to run it on.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+    pub name: String,
+    pub engine: Option<Engine>,
+    /// Extra environment for every budgie run.
+    env: Vec<(String, String)>,
+}
+
+fn unique_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 100_000)
+        .unwrap_or(0);
+    format!("bt{}x{n}x{t}", std::process::id())
+}
+
+impl Fixture {
+    /// A project on a real engine, with a unique project name (set through
+    /// COMPOSE_PROJECT_NAME, as a user of the compose tools would).
+    pub fn new(engine: Engine) -> Fixture {
+        let mut f = Fixture::bare();
+        f.engine = Some(engine);
+        f.env.push(("COMPOSE_PROJECT_NAME".into(), f.name.clone()));
+        f
+    }
+
+    /// A project with no engine set up (for bad input and fake engines).
+    pub fn bare() -> Fixture {
+        let dir = tempfile::Builder::new().prefix("budgie-test-").tempdir().expect("temp dir");
+        Fixture {
+            dir,
+            name: unique_name(),
+            engine: None,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file in the project directory.
+    pub fn file(self, rel: &str, contents: &str) -> Self {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, contents).unwrap();
+        self
+    }
+
+    /// Writes `compose.yml`.
+    pub fn compose(self, yaml: &str) -> Self {
+        self.file("compose.yml", yaml)
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// A budgie command in this project (`-C <dir>`), with the engine chosen
+    /// through BUDGIE_ENGINE / BUDGIE_COMPOSE and the local test images.
+    pub fn budgie(&self) -> Budgie {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_budgie"));
+        cmd.arg("-C").arg(self.path());
+        for k in [
+            "COMPOSE_FILE",
+            "COMPOSE_PROJECT_NAME",
+            "BUDGIE_ENGINE",
+            "BUDGIE_COMPOSE",
+            "BUDGIE_BACKUP_DIR",
+            "DOCKER_HOST",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.env("NO_COLOR", "1");
+        cmd.env("BUDGIE_PG_IMAGE", PG_IMAGE);
+        cmd.env("BUDGIE_APP_IMAGE", APP_IMAGE);
+        if let Some(e) = self.engine {
+            cmd.env("BUDGIE_ENGINE", e.program());
+            cmd.env("BUDGIE_COMPOSE", e.compose());
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        Budgie { cmd, stdin: None }
+    }
+
+    fn engine(&self) -> Engine {
+        self.engine.expect("this fixture has no engine")
+    }
+
+    /// Runs an engine command directly (test side), returning stdout.
+    pub fn engine_out(&self, args: &[&str]) -> String {
+        let out = Command::new(self.engine().program())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("engine runs");
+        assert!(
+            out.status.success(),
+            "{} {:?} failed: {}",
+            self.engine().program(),
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Ids of this project's containers (all states), found by label.
+    pub fn containers(&self, running_only: bool) -> Vec<String> {
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        let mut args = vec!["ps", "-q", "--filter", &label];
+        if !running_only {
+            args.insert(1, "-a");
+        }
+        self.engine_out(&args).split_whitespace().map(str::to_string).collect()
+    }
+
+    /// The running container of a service, by labels.
+    pub fn container(&self, service: &str) -> Option<String> {
+        let p = format!("label=com.docker.compose.project={}", self.name);
+        let s = format!("label=com.docker.compose.service={service}");
+        self.engine_out(&["ps", "-q", "--filter", &p, "--filter", &s])
+            .split_whitespace()
+            .next()
+            .map(str::to_string)
+    }
+
+    pub fn volume_exists(&self, name: &str) -> bool {
+        self.engine_out(&["volume", "ls", "-q"]).lines().any(|l| l.trim() == name)
+    }
+
+    /// Runs SQL in the database container as `app` on `appdb`; returns the
+    /// unaligned, tuples-only output, trimmed.
+    pub fn sql(&self, sql: &str) -> String {
+        self.sql_in("appdb", sql)
+    }
+
+    pub fn sql_in(&self, db: &str, sql: &str) -> String {
+        let c = self.container("db").expect("db container running");
+        let out = Command::new(self.engine().program())
+            .args(["exec", &c, "psql", "-U", "app", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("exec psql");
+        assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until the database answers (budgie start already does; this is
+    /// for stacks started by other means).
+    pub fn wait_db(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Some(c) = self.container("db") {
+                let ok = Command::new(self.engine().program())
+                    .args(["exec", &c, "pg_isready", "-q", "-U", "app", "-d", "appdb"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                if ok {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("database of {} never became ready", self.name);
+    }
+
+    /// Removes everything of this project from the engine: containers,
+    /// volumes and networks labelled with its name, and volumes named after it.
+    fn cleanup(&self) {
+        let Some(e) = self.engine else { return };
+        let run = |args: &[&str]| -> String {
+            Command::new(e.program())
+                .args(args)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        let ids: Vec<String> = run(&["ps", "-aq", "--filter", &label])
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            run(&args);
+        }
+        let prefix = format!("{}_", self.name);
+        let vols: Vec<String> = run(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::trim)
+            .filter(|v| v.starts_with(&prefix))
+            .map(str::to_string)
+            .collect();
+        let labelled: Vec<String> = run(&["volume", "ls", "-q", "--filter", &label])
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let all: Vec<&str> = vols.iter().chain(labelled.iter()).map(String::as_str).collect();
+        if !all.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(all);
+            run(&args);
+        }
+        let nets: Vec<String> = run(&["network", "ls", "-q", "--filter", &label])
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let default_net = format!("{}_default", self.name);
+        let mut args = vec!["network", "rm"];
+        args.extend(nets.iter().map(String::as_str));
+        args.push(&default_net);
+        run(&args);
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// A budgie invocation being built.
+pub struct Budgie {
+    cmd: Command,
+    stdin: Option<String>,
+}
+
+impl Budgie {
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
+    pub fn stdin(mut self, s: &str) -> Self {
+        self.stdin = Some(s.to_string());
+        self
+    }
+
+    pub fn run(mut self) -> Outcome {
+        use std::io::Write;
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let shown = format!("{:?}", self.cmd);
+        let mut child = self.cmd.spawn().expect("budgie runs");
+        if let Some(input) = self.stdin.take() {
+            let mut si = child.stdin.take().unwrap();
+            si.write_all(input.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().expect("budgie finishes");
+        Outcome {
+            shown,
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// What a budgie run did.
+#[derive(Debug)]
+pub struct Outcome {
+    shown: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    fn explain(&self) -> String {
+        format!(
+            "\n  command: {}\n  exit: {:?}\n  stdout:\n{}\n  stderr:\n{}",
+            self.shown, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, Some(0), "expected success{}", self.explain());
+        self
+    }
+
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, Some(code), "expected exit {code}{}", self.explain());
+        self
+    }
+
+    pub fn failure(self) -> Self {
+        assert!(matches!(self.code, Some(c) if c != 0), "expected failure{}", self.explain());
+        self
+    }
+
+    pub fn stderr_has(self, needle: &str) -> Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}{}", self.explain());
+        self
+    }
+
+    pub fn stdout_has(self, needle: &str) -> Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}{}", self.explain());
+        self
+    }
+
+    pub fn lacks(self, needle: &str) -> Self {
+        assert!(
+            !self.stdout.contains(needle) && !self.stderr.contains(needle),
+            "output contains {needle:?}{}",
+            self.explain()
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}{}", self.explain()))
+    }
+}
+
+/// A fake engine and compose tool on a private PATH: each records its argv
+/// (one line per call) in `calls.log`, answers `version`, and does nothing
+/// else — or fails like a docker whose daemon is down.
+pub struct FakeEngine {
+    pub bin: tempfile::TempDir,
+}
+
+impl FakeEngine {
+    pub fn new(daemon_down: bool) -> FakeEngine {
+        let bin = tempfile::tempdir().unwrap();
+        let log = bin.path().join("calls.log");
+        let body = |name: &str| {
+            let fail = if daemon_down && !name.ends_with("-compose") {
+                "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1;; esac\n"
+            } else {
+                ""
+            };
+            format!(
+                "#!/bin/sh\nprintf '%s' '{name}' >> '{log}'\nfor a in \"$@\"; do printf ' %s' \"$a\" >> '{log}'; done\necho >> '{log}'\n{fail}case \"$1\" in\n  version) echo '{name} version 1.0.0';;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
+                log = log.display()
+            )
+        };
+        for name in ["podman", "docker", "podman-compose", "docker-compose"] {
+            let p = bin.path().join(name);
+            std::fs::write(&p, body(name)).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        FakeEngine { bin }
+    }
+
+    /// A PATH with only the fakes and the basic tools a shell script needs.
+    pub fn path(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin.path().display())
+    }
+
+    /// Every recorded call, one per line.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.bin.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A directory holding no engine at all, for "not installed" cases.
+pub fn empty_path() -> PathBuf {
+    let d = std::env::temp_dir().join("budgie-test-empty-path");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
