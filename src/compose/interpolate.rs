@@ -285,8 +285,16 @@ fn value_error(e: InterpolationError, raw: &str, path: &str, file: &Path) -> Err
         InterpolationError::Required { .. } => Error::new(format!("{place}: {e}")),
         InterpolationError::Unterminated
         | InterpolationError::Invalid
-        | InterpolationError::TooDeep => Error::new(format!("{place}: {e} in {raw:?}"))
-            .hint("a literal \"$\" is written \"$$\" in compose files"),
+        | InterpolationError::TooDeep => {
+            // The value may be a password: quote it only when its name is not a secret's.
+            let last = path.rsplit(['.', '[']).next().unwrap_or(path);
+            let message = if super::is_secret_name(last) {
+                format!("{place}: {e}")
+            } else {
+                format!("{place}: {e} in {raw:?}")
+            };
+            Error::new(message).hint("a literal \"$\" is written \"$$\" in compose files")
+        }
     }
 }
 

@@ -568,6 +568,19 @@ fn unterminated_brace_error() {
     );
     assert!(e.hint.unwrap().contains("$$"));
 
+    // A password is not quoted back.
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:\n  db:\n    environment:\n      - POSTGRES_PASSWORD=pa$1word\n",
+    )]);
+    let e = f.err();
+    assert!(
+        e.message
+            .ends_with("services.db.environment.POSTGRES_PASSWORD: invalid interpolation format"),
+        "{}",
+        e.message
+    );
+
     let f = fixture(&[("compose.yaml", "services:\n  app:\n    command: echo $1\n")]);
     let e = f.err();
     assert!(
@@ -1441,78 +1454,84 @@ impl Rng {
     }
 }
 
+#[rustfmt::skip]
+const PIECES: &[&str] = &[
+    "$", "${", "}", ":", "-", "\n", " ", "\t", "'", "\"", "[", "]", "{", "}", "<<", "*a", "&b",
+    "!reset", "!override", "é", "~", "/", ".", "#", ",", "?", "null", "true", "0", "\u{0}",
+    "!", "!!", "!!str ", "&", "*", "---\n", "...\n", "%YAML 1.2\n", "|\n", ">-\n", "=", "\\",
+    "    ", "- ", ": ", "${A:?x}", "$$", "x-budgie:", "volumes:", "  ", "\r\n", "\u{feff}",
+    "export ", "'\n", "\"\n",
+];
+
+/// A few random edits of `seed`, always at character boundaries.
+fn mutate(seed: &str, rng: &mut Rng) -> String {
+    let mut text = seed.to_string();
+    for _ in 0..=rng.below(4) {
+        let bounds: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .collect();
+        let at = bounds[rng.below(bounds.len())];
+        let piece = PIECES[rng.below(PIECES.len())];
+        match rng.below(3) {
+            0 => text.insert_str(at, piece),
+            1 => {
+                let skip = rng.below(8);
+                let end = bounds
+                    .iter()
+                    .copied()
+                    .find(|&b| b > at + skip)
+                    .unwrap_or(text.len());
+                text.replace_range(at..end, "");
+            }
+            _ => {
+                let end = bounds
+                    .iter()
+                    .copied()
+                    .find(|&b| b > at)
+                    .unwrap_or(text.len());
+                text.replace_range(at..end, piece);
+            }
+        }
+    }
+    text
+}
+
+/// `BUDGIE_FUZZ_ITERATIONS=200000 cargo test --release never_panic` runs longer.
+fn iterations() -> usize {
+    std::env::var("BUDGIE_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1500)
+}
+
 #[test]
-fn mutated_inputs_never_panic() {
-    const SEED_TEXT: &str = "x-a: &a {restart: always, environment: [A=$B]}\n\
+fn mutated_compose_files_never_panic() {
+    const SEED: &str = "x-a: &a {restart: always, environment: [A=$B]}\n\
         name: ${N:-p}\n\
         services:\n  db:\n    <<: *a\n    image: postgres:${V:-16}\n    environment: {POSTGRES_USER: u, PGDATA: /d/x}\n    volumes: [pg:/d, ./b:/b:ro, /anon, {type: bind, source: ., target: /c}]\n    env_file: [{path: e.env, required: false}]\n    depends_on: {w: {condition: x}}\n    healthcheck: {test: [NONE]}\n  w:\n    image: nginx\n    command: !reset\n\
         volumes:\n  pg: {name: \"${X:-n}\", external: {name: q}}\n\
         x-budgie: {database: {service: db}, backup: {compress: gzip, retention: {daily: 1}}, volumes: {pg: {disposable: true}}}\n";
-    const PIECES: &[&str] = &[
-        "$",
-        "${",
-        "}",
-        ":",
-        "-",
-        "\n",
-        " ",
-        "\t",
-        "'",
-        "\"",
-        "[",
-        "]",
-        "{",
-        "}",
-        "<<",
-        "*a",
-        "&b",
-        "!reset",
-        "!override",
-        "é",
-        "~",
-        "/",
-        ".",
-        "#",
-        ",",
-        "?",
-        "null",
-        "true",
-        "0",
-        "\u{0}",
-    ];
-    let f = fixture(&[("compose.yaml", SEED_TEXT), (".env", "B=1\n")]);
+    let f = fixture(&[("compose.yaml", SEED), (".env", "B=1\n")]);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    for _ in 0..1500 {
-        let mut text = SEED_TEXT.to_string();
-        for _ in 0..=rng.below(4) {
-            // Mutate at a character boundary.
-            let bounds: Vec<usize> = text
-                .char_indices()
-                .map(|(i, _)| i)
-                .chain([text.len()])
-                .collect();
-            let at = bounds[rng.below(bounds.len())];
-            match rng.below(3) {
-                0 => text.insert_str(at, PIECES[rng.below(PIECES.len())]),
-                1 => {
-                    let end = bounds
-                        .iter()
-                        .copied()
-                        .find(|&b| b > at + rng.below(8))
-                        .unwrap_or(text.len());
-                    text.replace_range(at..end, "");
-                }
-                _ => {
-                    let end = bounds
-                        .iter()
-                        .copied()
-                        .find(|&b| b > at)
-                        .unwrap_or(text.len());
-                    text.replace_range(at..end, PIECES[rng.below(PIECES.len())]);
-                }
-            }
-        }
-        std::fs::write(f.path("compose.yaml"), &text).unwrap();
+    for _ in 0..iterations() {
+        std::fs::write(f.path("compose.yaml"), mutate(SEED, &mut rng)).unwrap();
+        let _ = load(&f.opts());
+    }
+}
+
+#[test]
+fn mutated_dotenv_files_never_panic() {
+    const SEED: &str = "# c\nexport A=1\nB='x $A'\nC=\"a\\nb ${A:-d} \\$\"\nD=${B} # c\nE\nCOMPOSE_PROJECT_NAME=p\n";
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:\n  a:\n    image: x\n    env_file: [e.env]\n",
+    )]);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for _ in 0..iterations() {
+        std::fs::write(f.path(".env"), mutate(SEED, &mut rng)).unwrap();
+        std::fs::write(f.path("e.env"), mutate(SEED, &mut rng)).unwrap();
         let _ = load(&f.opts());
     }
 }
