@@ -159,7 +159,11 @@ fn read_file(
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::new(format!("{}: not valid UTF-8", file.display())))?;
     let value = yaml::parse(&text, file)?;
-    let value = yaml::resolve_merge_keys(value, "").map_err(|(p, m)| error_at(file, &p, m))?;
+    let mut value = yaml::resolve_merge_keys(value, "").map_err(|(p, m)| error_at(file, &p, m))?;
+    // A tag on the document itself (`--- !x`) means nothing to compose.
+    while let Value::Tagged(t) = value {
+        value = t.value;
+    }
     let mut value = match value {
         Value::Mapping(m) => Value::Mapping(m),
         Value::Null => return Err(error_at(file, "", "empty compose file")),
