@@ -22,6 +22,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use serde_yaml_ng::{Mapping, Value};
+
+use super::yaml::{as_bool, describe, key_display, untag};
 
 /// The parsed `x-budgie:` section (all fields optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -97,5 +100,255 @@ impl Compression {
             "zstd" | "zst" => Some(Compression::Zstd),
             _ => None,
         }
+    }
+}
+
+/// Parses the top-level `x-budgie:` value (absent or null: all defaults).
+/// Errors name the key (`x-budgie.backup.compress: ...`) and what was expected.
+pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
+    let mut config = BudgieConfig::default();
+    let Some(root) = mapping(value, "x-budgie")? else {
+        return Ok(config);
+    };
+    for (k, v) in root {
+        let key = key_display(k);
+        let path = format!("x-budgie.{key}");
+        match key.as_str() {
+            "database" => config.database = database(v, &path)?,
+            "backup" => config.backup = backup(v, &path)?,
+            "volumes" => {
+                if let Some(volumes) = mapping(Some(v), &path)? {
+                    for (vk, vv) in volumes {
+                        let name = key_display(vk);
+                        let vpath = format!("{path}.{name}");
+                        config.volumes.insert(name, volume(vv, &vpath)?);
+                    }
+                }
+            }
+            _ => return Err(unknown(&path, &["database", "backup", "volumes"])),
+        }
+    }
+    Ok(config)
+}
+
+fn database(v: &Value, path: &str) -> Result<DatabaseConfig, String> {
+    let mut out = DatabaseConfig::default();
+    let Some(m) = mapping(Some(v), path)? else {
+        return Ok(out);
+    };
+    for (k, v) in m {
+        let key = key_display(k);
+        let p = format!("{path}.{key}");
+        let slot = match key.as_str() {
+            "service" => &mut out.service,
+            "user" => &mut out.user,
+            "name" => &mut out.name,
+            "volume" => &mut out.volume,
+            _ => return Err(unknown(&p, &["service", "user", "name", "volume"])),
+        };
+        *slot = non_empty_string(v, &p)?;
+    }
+    Ok(out)
+}
+
+fn backup(v: &Value, path: &str) -> Result<BackupConfig, String> {
+    let mut out = BackupConfig::default();
+    let Some(m) = mapping(Some(v), path)? else {
+        return Ok(out);
+    };
+    for (k, v) in m {
+        let key = key_display(k);
+        let p = format!("{path}.{key}");
+        match key.as_str() {
+            "dir" => out.dir = non_empty_string(v, &p)?.map(PathBuf::from),
+            "compress" => {
+                out.compress = match untag(v) {
+                    Value::Null => None,
+                    Value::Bool(false) => Some(Compression::None),
+                    Value::String(s) if !s.is_empty() => Some(
+                        Compression::parse(s)
+                            .ok_or_else(|| expected(&p, "none, gzip or zstd", v))?,
+                    ),
+                    _ => return Err(expected(&p, "none, gzip or zstd", v)),
+                }
+            }
+            "retention" => {
+                let Some(r) = mapping(Some(v), &p)? else {
+                    continue;
+                };
+                for (rk, rv) in r {
+                    let rkey = key_display(rk);
+                    let rp = format!("{p}.{rkey}");
+                    let slot = match rkey.as_str() {
+                        "daily" => &mut out.retention.daily,
+                        "weekly" => &mut out.retention.weekly,
+                        "monthly" => &mut out.retention.monthly,
+                        _ => return Err(unknown(&rp, &["daily", "weekly", "monthly"])),
+                    };
+                    if let Some(n) = count(rv, &rp)? {
+                        *slot = n;
+                    }
+                }
+            }
+            _ => return Err(unknown(&p, &["dir", "compress", "retention"])),
+        }
+    }
+    Ok(out)
+}
+
+fn volume(v: &Value, path: &str) -> Result<VolumeConfig, String> {
+    let mut out = VolumeConfig::default();
+    let Some(m) = mapping(Some(v), path)? else {
+        return Ok(out);
+    };
+    for (k, v) in m {
+        let key = key_display(k);
+        let p = format!("{path}.{key}");
+        match key.as_str() {
+            "disposable" => {
+                out.disposable = match untag(v) {
+                    Value::Null => false,
+                    _ => as_bool(v).ok_or_else(|| expected(&p, "true or false", v))?,
+                }
+            }
+            _ => return Err(unknown(&p, &["disposable"])),
+        }
+    }
+    Ok(out)
+}
+
+/// A mapping, or `None` for null/absent.
+fn mapping<'a>(v: Option<&'a Value>, path: &str) -> Result<Option<&'a Mapping>, String> {
+    match v.map(untag) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Mapping(m)) => Ok(Some(m)),
+        Some(other) => Err(expected(path, "a mapping", other)),
+    }
+}
+
+fn non_empty_string(v: &Value, path: &str) -> Result<Option<String>, String> {
+    match untag(v) {
+        Value::Null => Ok(None),
+        Value::String(s) if !s.is_empty() => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        other => Err(expected(path, "a non-empty string", other)),
+    }
+}
+
+fn count(v: &Value, path: &str) -> Result<Option<u32>, String> {
+    let what = "a whole number (0 or more)";
+    match untag(v) {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| expected(path, what, v)),
+        // Interpolated values are strings: `daily: ${KEEP_DAILY:-7}`.
+        Value::String(s) => s
+            .trim()
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| expected(path, what, v)),
+        _ => Err(expected(path, what, v)),
+    }
+}
+
+fn expected(path: &str, what: &str, found: &Value) -> String {
+    format!("{path}: expected {what}, found {}", describe(found))
+}
+
+fn unknown(path: &str, known: &[&str]) -> String {
+    format!("{path}: unknown key (known keys: {})", known.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(yaml: &str) -> Result<BudgieConfig, String> {
+        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        parse(v.get("x-budgie"))
+    }
+
+    #[test]
+    fn full() {
+        let c = p("x-budgie:
+  database: {service: db, user: app, name: appdb, volume: pgdata}
+  backup:
+    dir: backups
+    compress: zstd
+    retention: {daily: 3, weekly: '2', monthly: 0}
+  volumes:
+    cache: {disposable: true}
+    other: {disposable: 'no'}
+    empty:
+")
+        .unwrap();
+        assert_eq!(c.database.service.as_deref(), Some("db"));
+        assert_eq!(c.database.user.as_deref(), Some("app"));
+        assert_eq!(c.database.name.as_deref(), Some("appdb"));
+        assert_eq!(c.database.volume.as_deref(), Some("pgdata"));
+        assert_eq!(c.backup.dir, Some(PathBuf::from("backups")));
+        assert_eq!(c.backup.compress, Some(Compression::Zstd));
+        assert_eq!(
+            c.backup.retention,
+            Retention {
+                daily: 3,
+                weekly: 2,
+                monthly: 0
+            }
+        );
+        assert!(c.volumes["cache"].disposable);
+        assert!(!c.volumes["other"].disposable);
+        assert!(!c.volumes["empty"].disposable);
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(p("a: 1").unwrap(), BudgieConfig::default());
+        assert_eq!(p("x-budgie:").unwrap(), BudgieConfig::default());
+        let c = p("x-budgie: {backup: {retention: {daily: 1}}}").unwrap();
+        assert_eq!(c.backup.retention.weekly, 4);
+        assert_eq!(c.backup.retention.daily, 1);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            p("x-budgie: {backup: {compress: lz4}}").unwrap_err(),
+            "x-budgie.backup.compress: expected none, gzip or zstd, found \"lz4\""
+        );
+        assert_eq!(
+            p("x-budgie: {backup: {compresss: gzip}}").unwrap_err(),
+            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, retention)"
+        );
+        assert!(
+            p("x-budgie: 5")
+                .unwrap_err()
+                .starts_with("x-budgie: expected a mapping")
+        );
+        assert!(
+            p("x-budgie: {backup: {retention: {daily: -1}}}")
+                .unwrap_err()
+                .starts_with("x-budgie.backup.retention.daily: expected a whole number")
+        );
+        assert!(
+            p("x-budgie: {database: {service: [a]}}")
+                .unwrap_err()
+                .starts_with(
+                    "x-budgie.database.service: expected a non-empty string, found a list"
+                )
+        );
+        assert!(
+            p("x-budgie: {volumes: {a: {disposable: maybe}}}")
+                .unwrap_err()
+                .starts_with("x-budgie.volumes.a.disposable: expected true or false")
+        );
+        assert!(
+            p("x-budgie: {foo: 1}")
+                .unwrap_err()
+                .starts_with("x-budgie.foo: unknown key")
+        );
     }
 }

@@ -1,6 +1,343 @@
-//! TODO (helper)
-use super::*;
-use crate::error::Result;
-pub fn load(_opts: &LoadOptions) -> Result<Project> {
-    Err(crate::error::Error::new("compose model not implemented yet"))
+//! Loading a project: discovery, `.env`, each file parsed, merge keys
+//! resolved, interpolated and normalized, the files merged, and the model
+//! built from the result.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::{Mapping, Value};
+
+use super::merge::{self, Ctx, MountOrigins, RawMount};
+use super::yaml::{self, describe, error_at};
+use super::{
+    DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume, config, database,
+    discover, dotenv, interpolate, name,
+};
+use crate::error::{Error, Result};
+
+/// Loads the project the options describe.
+pub fn load(opts: &LoadOptions) -> Result<Project> {
+    let dir = discover::project_dir(&opts.directory)?;
+    let mut warnings = Vec::new();
+
+    let process = |k: &str| opts.env.get(k).cloned();
+    let mut env = dotenv::read(&dir.join(".env"), &process)?.unwrap_or_default();
+    env.extend(opts.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let files = discover::compose_files(&dir, &opts.files, &env, &mut warnings)?;
+    let files_display = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    let mut merged = Value::Mapping(Mapping::new());
+    let mut origins = MountOrigins::new();
+    let mut missing = Vec::new();
+    let mut name_file: Option<&Path> = None;
+    for file in &files {
+        let root = read_file(file, &dir, &env, &mut missing, &mut origins)?;
+        if root.get("name").is_some_and(|n| !n.is_null()) {
+            name_file = Some(file);
+        }
+        if root.contains_key("include") {
+            warnings.push(format!(
+                "{}: include: is not supported by budgie; the included files are ignored",
+                file.display()
+            ));
+        }
+        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(file.display()))?;
+        merged = merge::merge(Some(merged), Value::Mapping(root), &mut Vec::new())
+            .unwrap_or_else(|| Value::Mapping(Mapping::new()));
+    }
+    for m in &missing {
+        warnings.push(format!(
+            "the {m:?} variable is not set; defaulting to a blank string"
+        ));
+    }
+    let root = match merged {
+        Value::Mapping(m) => m,
+        _ => Mapping::new(),
+    };
+
+    let config =
+        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(&files_display))?;
+
+    let file_name = root
+        .get("name")
+        .and_then(Value::as_str)
+        .zip(name_file.or(files.last().map(PathBuf::as_path)));
+    let (project_name, name_source) =
+        name::resolve(opts.project_name.as_deref(), &env, file_name, &dir)?;
+
+    // Services.
+    let services_value = root
+        .get("services")
+        .and_then(Value::as_mapping)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| Error::new(format!("no services in {files_display}")))?;
+    let declared: BTreeMap<String, Mapping> = match root.get("volumes") {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                let decl = v.as_mapping().cloned().unwrap_or_default();
+                k.as_str().map(|k| (k.to_string(), decl))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let mut services = BTreeMap::new();
+    for (k, v) in services_value {
+        let Some(svc_name) = k.as_str() else { continue };
+        let service = build_service(svc_name, v, &dir, &env, &declared, &origins, &files_display)?;
+        services.insert(svc_name.to_string(), service);
+    }
+
+    // Named volumes.
+    for key in config.volumes.keys() {
+        if !declared.contains_key(key) {
+            return Err(Error::new(format!(
+                "{files_display}: x-budgie.volumes.{key}: no volume {key:?} in the top-level \
+                 volumes: section"
+            )));
+        }
+    }
+    let mut volumes: Vec<Volume> = declared
+        .iter()
+        .map(|(key, decl)| {
+            let (real_name, external) = volume_name(key, decl, &project_name);
+            let mut users: Vec<String> = services
+                .values()
+                .filter(|s| s.volume_keys().any(|k| k == key))
+                .map(|s| s.name.clone())
+                .collect();
+            users.sort();
+            Volume {
+                key: key.clone(),
+                name: real_name,
+                external,
+                disposable: config.volumes.get(key).is_some_and(|c| c.disposable),
+                services: users,
+                database: false,
+            }
+        })
+        .collect();
+
+    let database = database::detect(&services, &volumes, &config.database, &files_display)?;
+    if let DatabaseStatus::Found(db) = &database
+        && let Some(key) = &db.volume
+    {
+        for v in volumes.iter_mut().filter(|v| &v.key == key) {
+            v.database = true;
+        }
+    }
+
+    Ok(Project {
+        name: project_name,
+        name_source,
+        dir,
+        files,
+        services,
+        volumes,
+        database,
+        config,
+        env,
+        warnings,
+    })
+}
+
+/// One file: read, parsed, merge keys resolved, interpolated, normalized.
+fn read_file(
+    file: &Path,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    missing: &mut Vec<String>,
+    origins: &mut MountOrigins,
+) -> Result<Mapping> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::new(format!("cannot read {}: {e}", file.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::new(format!("{}: not valid UTF-8", file.display())))?;
+    let value = yaml::parse(&text, file)?;
+    let mut value = yaml::resolve_merge_keys(value, "").map_err(|(p, m)| error_at(file, &p, m))?;
+    // A tag on the document itself (`--- !x`) means nothing to compose.
+    while let Value::Tagged(t) = value {
+        value = t.value;
+    }
+    let mut value = match value {
+        Value::Mapping(m) => Value::Mapping(m),
+        Value::Null => return Err(error_at(file, "", "empty compose file")),
+        other => {
+            return Err(error_at(
+                file,
+                "",
+                format!(
+                    "the top level must be a mapping, found {}",
+                    describe(&other)
+                ),
+            ));
+        }
+    };
+    let lookup = |k: &str| env.get(k).cloned();
+    interpolate::interpolate_tree(&mut value, file, &lookup, missing)?;
+    let Value::Mapping(mut root) = value else {
+        return Err(error_at(file, "", "the top level must be a mapping"));
+    };
+    let ctx = Ctx { file, dir, env };
+    merge::normalize_file(&mut root, &ctx, origins)?;
+    Ok(root)
+}
+
+/// The engine's name for a volume, and whether it is external.
+fn volume_name(key: &str, decl: &Mapping, project: &str) -> (String, bool) {
+    let explicit = decl
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty());
+    let (external, legacy) = match decl.get("external") {
+        Some(Value::Bool(b)) => (*b, None),
+        Some(Value::Mapping(e)) => (
+            true,
+            e.get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty()),
+        ),
+        _ => (false, None),
+    };
+    let name = match (explicit, legacy) {
+        (Some(n), _) | (None, Some(n)) => n.to_string(),
+        (None, None) if external => key.to_string(),
+        (None, None) => format!("{project}_{key}"),
+    };
+    (name, external)
+}
+
+/// A merged service as the model's [`Service`].
+fn build_service(
+    name: &str,
+    v: &Value,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    declared: &BTreeMap<String, Mapping>,
+    origins: &MountOrigins,
+    files_display: &str,
+) -> Result<Service> {
+    let empty = Mapping::new();
+    let m = v.as_mapping().unwrap_or(&empty);
+    let string = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
+
+    let mut mounts = Vec::new();
+    if let Some(Value::Mapping(vols)) = m.get("volumes") {
+        for raw in vols.values().filter_map(RawMount::from_value) {
+            let kind = match (raw.kind.as_str(), raw.source) {
+                ("volume", Some(key)) => {
+                    if !declared.contains_key(&key) {
+                        let origin = origins
+                            .get(&(name.to_string(), raw.target.clone()))
+                            .map(|f| f.display().to_string())
+                            .unwrap_or_else(|| files_display.to_string());
+                        return Err(Error::new(format!(
+                            "{origin}: service {name:?} refers to undefined volume {key:?}"
+                        ))
+                        .hint(format!(
+                            "declare it in the top-level volumes: section, or write ./{key} \
+                             for a bind mount"
+                        )));
+                    }
+                    MountKind::Volume { key }
+                }
+                ("volume", None) => MountKind::Anonymous,
+                ("bind", Some(source)) => MountKind::Bind { source },
+                (other, _) => MountKind::Other {
+                    kind: other.to_string(),
+                },
+            };
+            mounts.push(Mount {
+                kind,
+                target: raw.target,
+                read_only: raw.read_only,
+            });
+        }
+    }
+
+    // env_file entries, in order, then `environment` over them.
+    let mut environment = BTreeMap::new();
+    if let Some(Value::Sequence(entries)) = m.get("env_file") {
+        let lookup = |k: &str| env.get(k).cloned();
+        for entry in entries {
+            let Some(path) = entry.get("path").and_then(Value::as_str) else {
+                continue;
+            };
+            let required = entry
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let full = discover::host_path(dir, path, env.get("HOME").map(String::as_str));
+            match dotenv::read(&full, &lookup)? {
+                Some(vars) => environment.extend(vars),
+                None if required => {
+                    return Err(Error::new(format!(
+                        "env file {} not found (env_file of service {name:?})",
+                        full.display()
+                    ))
+                    .hint(
+                        "create it, or mark it optional: env_file: [{path: ..., required: false}]",
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
+    if let Some(Value::Mapping(vars)) = m.get("environment") {
+        for (k, v) in vars {
+            if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
+                environment.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+
+    let mut depends_on: Vec<String> = match m.get("depends_on") {
+        Some(Value::Mapping(d)) => d
+            .keys()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    depends_on.sort();
+    depends_on.dedup();
+
+    let healthcheck = match m.get("healthcheck") {
+        Some(Value::Mapping(h)) => {
+            let disabled = h.get("disable").and_then(yaml::as_bool).unwrap_or(false);
+            let none = match h.get("test") {
+                Some(Value::Sequence(t)) => t.first().and_then(Value::as_str) == Some("NONE"),
+                Some(Value::String(t)) => t == "NONE",
+                _ => false,
+            };
+            !disabled && !none
+        }
+        _ => false,
+    };
+
+    let profiles = match m.get("profiles") {
+        Some(Value::Sequence(p)) => p
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+
+    Ok(Service {
+        name: name.to_string(),
+        image: string("image"),
+        build: m.get("build").is_some_and(|b| !b.is_null()),
+        container_name: string("container_name"),
+        environment,
+        mounts,
+        depends_on,
+        healthcheck,
+        profiles,
+    })
 }

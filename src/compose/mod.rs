@@ -9,6 +9,9 @@
 //! docker-compose v1, podman-compose) wherever they agree; where they differ
 //! the README says which one budgie follows.
 
+// The CLI uses this module's items as its commands are written.
+#![allow(dead_code)]
+
 mod config;
 mod database;
 mod discover;
@@ -17,9 +20,20 @@ mod interpolate;
 mod load;
 mod merge;
 mod name;
+#[cfg(test)]
+mod tests;
+mod yaml;
 
-pub use config::{BackupConfig, BudgieConfig, Compression, Retention};
+// Re-exported for the CLI, which does not use all of them yet.
+#[allow(unused_imports)]
+pub use config::{
+    BackupConfig, BudgieConfig, Compression, DatabaseConfig, Retention, VolumeConfig,
+};
+#[allow(unused_imports)]
+pub use interpolate::{InterpolationError, interpolate};
+#[allow(unused_imports)]
 pub use load::load;
+#[allow(unused_imports)]
 pub use name::normalize_project_name;
 
 use std::collections::BTreeMap;
@@ -78,6 +92,9 @@ pub struct Project {
     /// process environment. `BUDGIE_*` settings are read from here.
     #[serde(skip)]
     pub env: BTreeMap<String, String>,
+    /// What compose would warn about: unset variables used without a
+    /// default, several compose files found, `include:` ignored.
+    pub warnings: Vec<String>,
 }
 
 /// One service of the merged model.
@@ -153,7 +170,9 @@ pub enum DatabaseStatus {
     None,
     /// Several services could be the database and `x-budgie.database.service`
     /// does not say which.
-    Ambiguous { candidates: Vec<String> },
+    Ambiguous {
+        candidates: Vec<String>,
+    },
 }
 
 /// How the database service was found.
@@ -224,9 +243,17 @@ impl Serialize for Secret {
 /// Whether an environment variable's name says its value is a secret.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIAL"]
-        .iter()
-        .any(|w| upper.contains(w))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
 }
 
 impl Service {
@@ -308,10 +335,7 @@ impl Project {
     /// service environments and `.env`), longest first.
     pub fn secrets(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let from_services = self
-            .services
-            .values()
-            .flat_map(|s| s.environment.iter());
+        let from_services = self.services.values().flat_map(|s| s.environment.iter());
         for (k, v) in from_services.chain(self.env.iter()) {
             if is_secret_name(k) && v.len() >= 3 && !out.contains(v) {
                 out.push(v.clone());
