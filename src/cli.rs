@@ -99,8 +99,8 @@ pub enum Command {
     },
     /// Show the services' logs
     Logs {
-        /// Follow the logs
-        #[arg(short = 'f', long)]
+        /// Follow the logs (`-f` after `logs` means this, as in compose)
+        #[arg(long)]
         follow: bool,
         /// Number of lines to show from the end of each log
         #[arg(long, value_name = "N")]
@@ -150,6 +150,53 @@ impl Command {
     }
 }
 
+/// Global options that take a value (so the token after them is not the subcommand).
+const VALUE_OPTIONS: [&str; 7] = [
+    "-f",
+    "--file",
+    "-p",
+    "--project-name",
+    "-C",
+    "--directory",
+    "--engine",
+];
+
+/// `-f` is the global `--file`, except after `logs`, where it means
+/// `--follow` as it does for `docker compose logs -f`. clap cannot express
+/// one short flag with two meanings, so the argv is rewritten first.
+pub fn normalize_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    let mut sub = None;
+    while i < args.len() {
+        let tok = args[i].to_string_lossy();
+        if tok == "--" {
+            break;
+        }
+        if VALUE_OPTIONS.contains(&tok.as_ref()) {
+            i += 2;
+        } else if tok.starts_with('-') {
+            i += 1;
+        } else {
+            sub = Some(i);
+            break;
+        }
+    }
+    let Some(sub) = sub else { return args };
+    if args[sub] != "logs" {
+        return args;
+    }
+    let mut out = args;
+    for tok in out.iter_mut().skip(sub + 1) {
+        if tok == "--" {
+            break;
+        }
+        if tok == "-f" {
+            *tok = "--follow".into();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,8 +213,34 @@ mod tests {
         let b = Cli::try_parse_from(["budgie", "stop", "--yes", "--dry-run"]).unwrap();
         assert!(a.global.yes && b.global.yes);
         assert!(a.global.dry_run && b.global.dry_run);
-        let c = Cli::try_parse_from(["budgie", "status", "-f", "a.yml", "-f", "b.yml", "-p", "x"]).unwrap();
+        let c = Cli::try_parse_from(["budgie", "status", "-f", "a.yml", "-f", "b.yml", "-p", "x"])
+            .unwrap();
         assert_eq!(c.global.files.len(), 2);
         assert_eq!(c.global.project_name.as_deref(), Some("x"));
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        let argv = args.iter().map(std::ffi::OsString::from).collect();
+        Cli::try_parse_from(normalize_args(argv)).unwrap()
+    }
+
+    #[test]
+    fn dash_f_follows_after_logs_and_names_a_file_elsewhere() {
+        let c = parse(&["budgie", "-f", "a.yml", "logs", "-f", "db"]);
+        assert_eq!(c.global.files, [PathBuf::from("a.yml")]);
+        match c.command {
+            Command::Logs {
+                follow, services, ..
+            } => {
+                assert!(follow);
+                assert_eq!(services, ["db"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = parse(&["budgie", "logs", "--file", "b.yml"]);
+        assert_eq!(c.global.files, [PathBuf::from("b.yml")]);
+        let c = parse(&["budgie", "-f", "logs", "status"]);
+        assert_eq!(c.global.files, [PathBuf::from("logs")]);
+        assert!(matches!(c.command, Command::Status));
     }
 }

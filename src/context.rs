@@ -63,9 +63,7 @@ impl Context {
                     Some(k) => Some(k),
                     None => match env.get("BUDGIE_ENGINE").filter(|s| !s.is_empty()) {
                         Some(s) => Some(EngineKind::parse(s).ok_or_else(|| {
-                            Error::usage(format!(
-                                "BUDGIE_ENGINE={s}: expected podman or docker"
-                            ))
+                            Error::usage(format!("BUDGIE_ENGINE={s}: expected podman or docker"))
                         })?),
                         None => None,
                     },

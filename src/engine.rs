@@ -94,6 +94,7 @@ impl Cmd {
         self
     }
 
+    #[allow(dead_code)] // used by backup (issue 3)
     pub fn secret_env(mut self, name: &str, value: Secret) -> Self {
         self.env.push((name.to_string(), value));
         self
@@ -136,7 +137,10 @@ impl Cmd {
     /// The error for a command that could not be started.
     pub fn spawn_error(&self, e: std::io::Error) -> Error {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::new(format!("{} is not installed (not found on PATH)", self.argv[0]))
+            Error::new(format!(
+                "{} is not installed (not found on PATH)",
+                self.argv[0]
+            ))
         } else {
             Error::new(format!("could not run {}: {e}", self.argv[0]))
         }
@@ -248,7 +252,10 @@ pub fn which(program: &str, env: &BTreeMap<String, String>) -> Option<PathBuf> {
         let p = PathBuf::from(program);
         return is_executable(&p).then_some(p);
     }
-    let path = env.get("PATH").map(String::as_str).unwrap_or("/usr/bin:/bin");
+    let path = env
+        .get("PATH")
+        .map(String::as_str)
+        .unwrap_or("/usr/bin:/bin");
     std::env::split_paths(&OsString::from(path))
         .map(|dir| dir.join(program))
         .find(|p| is_executable(p))
@@ -274,7 +281,10 @@ impl Engine {
             .map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
             .filter(|v| !v.is_empty());
         let implied = forced.as_ref().and_then(|argv| {
-            let first = Path::new(&argv[0]).file_name()?.to_string_lossy().into_owned();
+            let first = Path::new(&argv[0])
+                .file_name()?
+                .to_string_lossy()
+                .into_owned();
             if first.starts_with("podman") {
                 Some(EngineKind::Podman)
             } else if first.starts_with("docker") {
@@ -305,7 +315,9 @@ impl Engine {
                 .find(|k| which(k.program(), env).is_some())
                 .ok_or_else(|| {
                     Error::new("no container engine found: neither podman nor docker is on PATH")
-                        .hint("install podman (with podman-compose) or docker (with docker compose)")
+                        .hint(
+                            "install podman (with podman-compose) or docker (with docker compose)",
+                        )
                 })?,
         };
         Ok(Engine {
@@ -314,19 +326,6 @@ impl Engine {
             forced_compose: forced,
             compose: OnceLock::new(),
         })
-    }
-
-    /// An engine with a known compose tool (for tests and dry runs).
-    #[cfg(test)]
-    pub fn fixed(kind: EngineKind, compose: Compose) -> Engine {
-        let cell = OnceLock::new();
-        let _ = cell.set(Ok(compose));
-        Engine {
-            kind,
-            program: kind.program().to_string(),
-            forced_compose: None,
-            compose: cell,
-        }
     }
 
     fn cmd<I, S>(&self, args: I) -> Cmd
@@ -388,7 +387,9 @@ impl Engine {
             tried.join(", ")
         ))
         .hint(match self.kind {
-            EngineKind::Podman => "install podman-compose (pip install podman-compose), or set BUDGIE_COMPOSE",
+            EngineKind::Podman => {
+                "install podman-compose (pip install podman-compose), or set BUDGIE_COMPOSE"
+            }
             EngineKind::Docker => "install docker compose or docker-compose, or set BUDGIE_COMPOSE",
         }))
     }
@@ -471,7 +472,14 @@ impl Engine {
     }
 
     /// `<engine> exec` in a running container; `tty` hands over the terminal.
-    pub fn exec(&self, container: &str, interactive: bool, tty: bool, env: &[(String, Secret)], command: &[&str]) -> Cmd {
+    pub fn exec(
+        &self,
+        container: &str,
+        interactive: bool,
+        tty: bool,
+        env: &[(String, Secret)],
+        command: &[&str],
+    ) -> Cmd {
         let mut args: Vec<String> = vec!["exec".into()];
         if interactive {
             args.push("-i".into());
@@ -489,11 +497,6 @@ impl Engine {
         cmd.env = env.to_vec();
         cmd
     }
-}
-
-fn is_no_such(out: &Output) -> bool {
-    let e = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
-    e.contains("no such volume") || e.contains("no such object")
 }
 
 /// Asks a compose command for its version and tells its flavor from the answer.
@@ -729,7 +732,10 @@ mod tests {
     #[test]
     fn quotes_only_what_needs_it() {
         assert_eq!(shell_quote("up"), "up");
-        assert_eq!(shell_quote("label=com.docker.compose.project=x"), "label=com.docker.compose.project=x");
+        assert_eq!(
+            shell_quote("label=com.docker.compose.project=x"),
+            "label=com.docker.compose.project=x"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
@@ -739,13 +745,25 @@ mod tests {
     #[test]
     fn tells_flavors_apart() {
         let pc = vec!["podman-compose".to_string()];
-        assert_eq!(flavor_from_version(&pc, "podman-compose version 1.6.0\npodman version 4.3.1"), ComposeFlavor::PodmanCompose);
+        assert_eq!(
+            flavor_from_version(&pc, "podman-compose version 1.6.0\npodman version 4.3.1"),
+            ComposeFlavor::PodmanCompose
+        );
         let v1 = vec!["docker-compose".to_string()];
-        assert_eq!(flavor_from_version(&v1, "docker-compose version 1.29.2, build unknown"), ComposeFlavor::DockerComposeV1);
-        assert_eq!(flavor_from_version(&v1, "Docker Compose version v2.24.0"), ComposeFlavor::DockerComposeV2);
+        assert_eq!(
+            flavor_from_version(&v1, "docker-compose version 1.29.2, build unknown"),
+            ComposeFlavor::DockerComposeV1
+        );
+        assert_eq!(
+            flavor_from_version(&v1, "Docker Compose version v2.24.0"),
+            ComposeFlavor::DockerComposeV2
+        );
         let pcw = vec!["podman".to_string(), "compose".to_string()];
         assert_eq!(
-            flavor_from_version(&pcw, ">>>> Executing external compose provider \"/usr/bin/podman-compose\".\npodman-compose version 1.2.0"),
+            flavor_from_version(
+                &pcw,
+                ">>>> Executing external compose provider \"/usr/bin/podman-compose\".\npodman-compose version 1.2.0"
+            ),
             ComposeFlavor::PodmanCompose
         );
     }
@@ -780,7 +798,11 @@ mod tests {
     #[test]
     fn recognises_a_stopped_daemon() {
         let e = daemon_down("docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?").unwrap();
-        assert!(e.message.contains("docker is installed but not running"), "{}", e.message);
+        assert!(
+            e.message.contains("docker is installed but not running"),
+            "{}",
+            e.message
+        );
         assert!(daemon_down("docker", "no such container").is_none());
     }
 }

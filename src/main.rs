@@ -27,10 +27,15 @@ use crate::error::{Error, Result};
 use crate::ui::Ui;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cli::normalize_args(std::env::args_os().collect()));
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let no_color_env = env.get("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let ui = Ui::new(cli.global.no_color, cli.global.quiet, cli.global.verbose, no_color_env);
+    let ui = Ui::new(
+        cli.global.no_color,
+        cli.global.quiet,
+        cli.global.verbose,
+        no_color_env,
+    );
     // Ctrl-C: children in our process group get it too; budgie notes it and
     // stops between steps with exit 130 instead of dying half-way.
     let _ = ctrlc::set_handler(|| plan::INTERRUPTED.store(true, Ordering::SeqCst));

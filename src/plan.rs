@@ -57,13 +57,26 @@ pub struct WaitForDatabase {
 
 impl WaitForDatabase {
     /// The probe, as shown by `--dry-run` (the container is found when it runs).
+    ///
+    /// Over TCP on purpose: the official image's entrypoint runs a temporary
+    /// server on the Unix socket only while it initializes the database, so a
+    /// socket probe can answer "ready" just before that server stops.
     pub fn probe(&self, container: &str) -> Cmd {
         self.engine.exec(
             container,
             false,
             false,
             &[],
-            &["pg_isready", "-q", "-U", &self.user, "-d", &self.database],
+            &[
+                "pg_isready",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                &self.user,
+                "-d",
+                &self.database,
+            ],
         )
     }
 
@@ -75,12 +88,17 @@ impl WaitForDatabase {
                 return Err(Error::interrupted());
             }
             if let Some(c) = self
-                .engine.running_container(&self.project, &self.service)? {
+                .engine
+                .running_container(&self.project, &self.service)?
+            {
                 let out = self.probe(&c.id).output()?;
                 if out.status.success() {
                     return Ok(());
                 }
-                last = format!("pg_isready said: {}", String::from_utf8_lossy(&out.stderr).trim());
+                last = format!(
+                    "pg_isready said: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
                 if last.ends_with(": ") {
                     last = "pg_isready: not accepting connections yet".into();
                 }
@@ -289,27 +307,37 @@ mod tests {
     #[test]
     fn recognises_commands_that_delete_volumes() {
         assert!(argv_deletes_data(&argv("podman-compose -p x down -v")));
-        assert!(argv_deletes_data(&argv("docker compose -p x down --volumes --remove-orphans")));
+        assert!(argv_deletes_data(&argv(
+            "docker compose -p x down --volumes --remove-orphans"
+        )));
         assert!(argv_deletes_data(&argv("docker volume rm x_pgdata")));
         assert!(argv_deletes_data(&argv("podman system prune -a --volumes")));
         assert!(!argv_deletes_data(&argv("podman-compose -p x down")));
         assert!(!argv_deletes_data(&argv("docker-compose -p x up -d")));
-        assert!(!argv_deletes_data(&argv("docker-compose -p x rm --stop --force db")));
+        assert!(!argv_deletes_data(&argv(
+            "docker-compose -p x rm --stop --force db"
+        )));
     }
 
     #[test]
     fn execute_refuses_a_plan_that_deletes_data() {
         let mut plan = Plan::new();
-        plan.run("Remove everything", Cmd::new(["definitely-not-run", "down", "-v"]));
+        plan.run(
+            "Remove everything",
+            Cmd::new(["definitely-not-run", "down", "-v"]),
+        );
         let ui = Ui {
-            color: false,
             quiet: true,
             verbose: 0,
             stderr_tty: false,
             stdin_tty: false,
         };
         let err = execute(&plan, &ui, &|s| s.to_string()).unwrap_err();
-        assert!(err.message.contains("did not go through the safety gate"), "{}", err.message);
+        assert!(
+            err.message.contains("did not go through the safety gate"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -317,8 +345,16 @@ mod tests {
         let mut plan = Plan::new();
         plan.run(
             "Dump",
-            Cmd::new(["podman", "exec", "-e", "PGPASSWORD", "ctr", "pg_dump", "--host=s3cret"])
-                .secret_env("PGPASSWORD", crate::compose::Secret::new("s3cret")),
+            Cmd::new([
+                "podman",
+                "exec",
+                "-e",
+                "PGPASSWORD",
+                "ctr",
+                "pg_dump",
+                "--host=s3cret",
+            ])
+            .secret_env("PGPASSWORD", crate::compose::Secret::new("s3cret")),
         );
         let lines = plan.describe(&|s: &str| s.replace("s3cret", "***"));
         assert_eq!(lines[0], "1. Dump");

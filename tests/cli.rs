@@ -6,7 +6,9 @@ use crate::support::*;
 const SIMPLE: &str = "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: hunter2-secret\n    volumes:\n      - pgdata:/var/lib/postgresql/data\n  app:\n    image: busybox\n    depends_on: [db]\nvolumes:\n  pgdata:\n";
 
 fn fake_project(daemon_down: bool) -> (Fixture, FakeEngine) {
-    let f = Fixture::bare().compose(SIMPLE).env("COMPOSE_PROJECT_NAME", "shop");
+    let f = Fixture::bare()
+        .compose(SIMPLE)
+        .env("COMPOSE_PROJECT_NAME", "shop");
     (f, FakeEngine::new(daemon_down))
 }
 
@@ -35,7 +37,11 @@ fn malformed_yaml_names_file_line_and_column_and_runs_nothing() {
         "message should name file and line: {}",
         out.stderr
     );
-    assert!(fake.calls().is_empty(), "engine was called: {:?}", fake.calls());
+    assert!(
+        fake.calls().is_empty(),
+        "engine was called: {:?}",
+        fake.calls()
+    );
 }
 
 #[test]
@@ -73,7 +79,11 @@ fn an_unknown_service_is_a_usage_error_and_runs_nothing() {
             .stderr_has("unknown service 'nope'")
             .stderr_has("app, db");
     }
-    assert!(fake.calls().is_empty(), "engine was called: {:?}", fake.calls());
+    assert!(
+        fake.calls().is_empty(),
+        "engine was called: {:?}",
+        fake.calls()
+    );
 }
 
 #[test]
@@ -122,10 +132,22 @@ fn dry_run_prints_the_exact_argv_and_runs_nothing() {
     let (f, fake) = fake_project(false);
     let compose = f.path().canonicalize().unwrap().join("compose.yml");
     for (args, expect) in [
-        (vec!["--dry-run", "start"], "podman-compose -p shop -f {} up -d"),
-        (vec!["stop", "--dry-run"], "podman-compose -p shop -f {} down"),
-        (vec!["--dry-run", "restart", "--build", "app"], "podman-compose -p shop -f {} up -d --build app"),
-        (vec!["--dry-run", "stop", "app"], "podman-compose -p shop -f {} down app"),
+        (
+            vec!["--dry-run", "start"],
+            "podman-compose -p shop -f {} up -d",
+        ),
+        (
+            vec!["stop", "--dry-run"],
+            "podman-compose -p shop -f {} down",
+        ),
+        (
+            vec!["--dry-run", "restart", "--build", "app"],
+            "podman-compose -p shop -f {} up -d --build app",
+        ),
+        (
+            vec!["--dry-run", "stop", "app"],
+            "podman-compose -p shop -f {} down app",
+        ),
     ] {
         f.budgie()
             .env("PATH", fake.path())
@@ -135,7 +157,11 @@ fn dry_run_prints_the_exact_argv_and_runs_nothing() {
             .success()
             .stderr_has(&expect.replace("{}", &compose.display().to_string()));
     }
-    assert!(actions(&fake).is_empty(), "dry run ran: {:?}", actions(&fake));
+    assert!(
+        actions(&fake).is_empty(),
+        "dry run ran: {:?}",
+        actions(&fake)
+    );
 }
 
 #[test]
@@ -161,20 +187,38 @@ fn dry_run_shows_the_database_wait() {
         .args(["--dry-run", "start"])
         .run()
         .success()
-        .stderr_has("pg_isready -q -U postgres -d postgres");
+        .stderr_has("pg_isready -q -h 127.0.0.1 -U postgres -d postgres");
 }
 
 #[test]
 fn config_shows_the_model_and_never_the_password() {
     let (f, _) = fake_project(false);
     let out = f.budgie().arg("config").run().success();
-    assert!(out.stderr.contains("project:   shop (from COMPOSE_PROJECT_NAME)"), "{}", out.stderr);
-    assert!(out.stderr.contains("pgdata -> shop_pgdata"), "{}", out.stderr);
-    assert!(out.stderr.contains("POSTGRES_PASSWORD=***"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("project:   shop (from COMPOSE_PROJECT_NAME)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("pgdata -> shop_pgdata"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("POSTGRES_PASSWORD=***"),
+        "{}",
+        out.stderr
+    );
     let out = out.lacks("hunter2-secret");
     assert!(out.stdout.is_empty(), "human output goes to stderr");
 
-    let out = f.budgie().args(["config", "--json"]).run().success().lacks("hunter2-secret");
+    let out = f
+        .budgie()
+        .args(["config", "--json"])
+        .run()
+        .success()
+        .lacks("hunter2-secret");
     let doc = out.json();
     assert_eq!(doc["project"], "shop");
     assert_eq!(doc["volumes"][0]["name"], "shop_pgdata");
@@ -190,7 +234,12 @@ fn dot_env_passwords_are_never_printed() {
         .compose("services:\n  db:\n    image: postgres\n    environment:\n      POSTGRES_PASSWORD: ${PW}\n")
         .file(".env", "PW=from-dotenv-Secret9\n");
     let fake = FakeEngine::new(false);
-    for args in [vec!["config"], vec!["config", "--json"], vec!["--dry-run", "start"], vec!["--dry-run", "psql"]] {
+    for args in [
+        vec!["config"],
+        vec!["config", "--json"],
+        vec!["--dry-run", "start"],
+        vec!["--dry-run", "psql"],
+    ] {
         f.budgie()
             .env("PATH", fake.path())
             .args(&args)
@@ -215,7 +264,11 @@ fn several_database_candidates_ask_for_configuration() {
 #[test]
 fn json_only_where_it_is_supported() {
     let (f, _) = fake_project(false);
-    f.budgie().args(["start", "--json"]).run().code(2).stderr_has("--json");
+    f.budgie()
+        .args(["start", "--json"])
+        .run()
+        .code(2)
+        .stderr_has("--json");
 }
 
 #[test]

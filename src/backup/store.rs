@@ -61,6 +61,7 @@ pub struct ParsedName {
 }
 
 /// The file name for a dump of `project` taken at `at`.
+#[allow(dead_code)] // used by backup (issue 3)
 pub fn dump_name(
     project: &str,
     at: NaiveDateTime,
@@ -104,11 +105,7 @@ pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
         "" => None,
         t => {
             let r = t.strip_prefix('_')?;
-            if r.is_empty()
-                || !r
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
+            if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                 return None;
             }
             Some(r.to_string())
@@ -248,6 +245,10 @@ mod tests {
                 "p_20251125_092704.sql"
             ]
         );
-        assert!(list_dumps(&dir.path().join("missing"), "p").unwrap().is_empty());
+        assert!(
+            list_dumps(&dir.path().join("missing"), "p")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

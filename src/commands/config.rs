@@ -74,7 +74,11 @@ pub fn run(ctx: &Context) -> Result<i32> {
     }
     let ui = &ctx.ui;
     let say = |s: String| ui.print(&ctx.redact(&s));
-    say(format!("project:   {} (from {})", p.name, source(p.name_source)));
+    say(format!(
+        "project:   {} (from {})",
+        p.name,
+        source(p.name_source)
+    ));
     say(format!("directory: {}", p.dir.display()));
     say(format!("files:     {}", p.files_display()));
     say(format!("backups:   {}", ctx.backup_dir().display()));
@@ -133,7 +137,11 @@ pub fn run(ctx: &Context) -> Result<i32> {
     say(String::new());
     match &p.database {
         DatabaseStatus::Found(db) => {
-            say(format!("database:  service {} (found by {:?})", db.service, db.detected_by).to_lowercase());
+            say(format!(
+                "database:  service {} (found by {:?})",
+                db.service, db.detected_by
+            )
+            .to_lowercase());
             say(format!("  user: {}", db.user));
             say(format!("  name: {}", db.name));
             let pw = match (&db.password_var, &db.password) {
@@ -145,7 +153,10 @@ pub fn run(ctx: &Context) -> Result<i32> {
             say(format!(
                 "  data: {} in {}",
                 db.data_dir,
-                db.volume.as_deref().map(|v| format!("volume {v}")).unwrap_or_else(|| "no named volume (data is lost with the container!)".into())
+                db.volume
+                    .as_deref()
+                    .map(|v| format!("volume {v}"))
+                    .unwrap_or_else(|| "no named volume (data is lost with the container!)".into())
             ));
         }
         DatabaseStatus::None => say("database:  none found".into()),

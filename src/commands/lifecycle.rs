@@ -11,7 +11,11 @@ fn list(services: &[String]) -> String {
     if services.is_empty() {
         "all services".to_string()
     } else {
-        format!("service{} {}", if services.len() == 1 { "" } else { "s" }, services.join(", "))
+        format!(
+            "service{} {}",
+            if services.len() == 1 { "" } else { "s" },
+            services.join(", ")
+        )
     }
 }
 
@@ -27,7 +31,10 @@ fn add_start(ctx: &Context, plan: &mut Plan, build: bool, services: &[String]) -
         && (services.is_empty() || services.contains(&db.service))
     {
         plan.wait(
-            format!("Wait for the database ({}) to accept connections", db.service),
+            format!(
+                "Wait for the database ({}) to accept connections",
+                db.service
+            ),
             wait_for_database(ctx)?,
         );
     }
@@ -39,7 +46,9 @@ pub fn wait_for_database(ctx: &Context) -> Result<WaitForDatabase> {
     let db = ctx.project.database()?;
     let secs = match ctx.project.env.get("BUDGIE_WAIT_SECONDS") {
         Some(s) => s.trim().parse::<u64>().map_err(|_| {
-            Error::usage(format!("BUDGIE_WAIT_SECONDS={s}: expected a number of seconds"))
+            Error::usage(format!(
+                "BUDGIE_WAIT_SECONDS={s}: expected a number of seconds"
+            ))
         })?,
         None => 120,
     };
@@ -123,7 +132,11 @@ pub fn build(ctx: &Context, services: &[String]) -> Result<i32> {
             if services.is_empty() {
                 "no service has".to_string()
             } else {
-                format!("{} {}", list(services), if services.len() == 1 { "has" } else { "have" })
+                format!(
+                    "{} {}",
+                    list(services),
+                    if services.len() == 1 { "has" } else { "have" }
+                )
             }
         ));
         return Ok(0);
@@ -132,7 +145,10 @@ pub fn build(ctx: &Context, services: &[String]) -> Result<i32> {
     let mut args: Vec<String> = vec!["build".into()];
     args.extend(buildable.iter().cloned());
     let mut plan = Plan::new();
-    plan.run(format!("Build {}", list(&buildable)), ctx.compose_cmd(&args)?);
+    plan.run(
+        format!("Build {}", list(&buildable)),
+        ctx.compose_cmd(&args)?,
+    );
     ctx.run_plan("build", &plan)
 }
 
@@ -149,7 +165,10 @@ pub fn logs(ctx: &Context, follow: bool, tail: Option<u32>, services: &[String])
     }
     args.extend(services.iter().cloned());
     let mut plan = Plan::new();
-    plan.interactive(format!("Show the logs of {}", list(services)), ctx.compose_cmd(&args)?);
+    plan.interactive(
+        format!("Show the logs of {}", list(services)),
+        ctx.compose_cmd(&args)?,
+    );
     ctx.run_plan("logs", &plan)
 }
 
@@ -184,7 +203,10 @@ pub fn shell(ctx: &Context, service: &str) -> Result<i32> {
         ],
     );
     let mut plan = Plan::new();
-    plan.interactive(format!("Open a shell in {} ({})", service, container.name), cmd);
+    plan.interactive(
+        format!("Open a shell in {} ({})", service, container.name),
+        cmd,
+    );
     ctx.run_plan("shell", &plan)
 }
 
@@ -202,7 +224,10 @@ pub fn psql(ctx: &Context, extra: &[String]) -> Result<i32> {
     let cmd = engine.exec(&container.id, true, ctx.ui.stdin_tty, &env, &command);
     let mut plan = Plan::new();
     plan.interactive(
-        format!("Open psql on database {} as {} ({})", db.name, db.user, container.name),
+        format!(
+            "Open psql on database {} as {} ({})",
+            db.name, db.user, container.name
+        ),
         cmd,
     );
     ctx.run_plan("psql", &plan)

@@ -33,7 +33,12 @@ pub struct VolumeState {
 
 /// Looks up every named volume of the project: existence, owner and size.
 pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
-    let names: Vec<&str> = ctx.project.volumes.iter().map(|v| v.name.as_str()).collect();
+    let names: Vec<&str> = ctx
+        .project
+        .volumes
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
     let infos: Vec<VolumeInfo> = engine.volumes(&names)?;
     let by_name: BTreeMap<&str, &VolumeInfo> = infos.iter().map(|i| (i.name.as_str(), i)).collect();
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
@@ -111,9 +116,17 @@ pub fn run(ctx: &Context) -> Result<i32> {
         let v = s.spawn(|| volume_states(ctx, engine));
         let b = s.spawn(|| store::list_dumps(&dir, &project.name));
         (
-            c.join().unwrap_or_else(|_| Err(crate::error::Error::new("internal error listing containers"))),
-            v.join().unwrap_or_else(|_| Err(crate::error::Error::new("internal error listing volumes"))),
-            b.join().unwrap_or_else(|_| Err(crate::error::Error::new("internal error listing backups"))),
+            c.join().unwrap_or_else(|_| {
+                Err(crate::error::Error::new(
+                    "internal error listing containers",
+                ))
+            }),
+            v.join().unwrap_or_else(|_| {
+                Err(crate::error::Error::new("internal error listing volumes"))
+            }),
+            b.join().unwrap_or_else(|_| {
+                Err(crate::error::Error::new("internal error listing backups"))
+            }),
         )
     });
     let containers: Vec<Container> = containers?;
@@ -143,7 +156,10 @@ pub fn run(ctx: &Context) -> Result<i32> {
         }
     }
     // Containers of the project whose service is no longer declared.
-    for c in containers.iter().filter(|c| !project.services.contains_key(&c.service)) {
+    for c in containers
+        .iter()
+        .filter(|c| !project.services.contains_key(&c.service))
+    {
         services.push(ServiceRow {
             service: format!("{} (orphan)", c.service),
             container: Some(c.name.clone()),
@@ -187,7 +203,10 @@ fn print_human(ctx: &Context, st: &Status) {
                 s.service.clone(),
                 s.container.clone().unwrap_or_else(|| "-".into()),
                 ui.state(&s.state),
-                s.health.as_deref().map(|h| ui.state(h)).unwrap_or_else(|| "-".into()),
+                s.health
+                    .as_deref()
+                    .map(|h| ui.state(h))
+                    .unwrap_or_else(|| "-".into()),
                 s.image.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -222,12 +241,19 @@ fn print_human(ctx: &Context, st: &Status) {
                     v.name.clone(),
                     ui.state(if v.exists { "exists" } else { "missing" }),
                     v.size_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
-                    if v.services.is_empty() { "-".into() } else { v.services.join(",") },
+                    if v.services.is_empty() {
+                        "-".into()
+                    } else {
+                        v.services.join(",")
+                    },
                     note.join(", "),
                 ]
             })
             .collect();
-        for line in table(&["VOLUME", "NAME", "STATE", "SIZE", "USED BY", "NOTE"], &rows) {
+        for line in table(
+            &["VOLUME", "NAME", "STATE", "SIZE", "USED BY", "NOTE"],
+            &rows,
+        ) {
             ui.print(&line);
         }
     }
@@ -239,6 +265,9 @@ fn print_human(ctx: &Context, st: &Status) {
             human_bytes(b.bytes),
             human_age(b.age_seconds)
         )),
-        None => ui.print(&format!("No backups yet in {} (budgie backup makes one)", st.backup_dir)),
+        None => ui.print(&format!(
+            "No backups yet in {} (budgie backup makes one)",
+            st.backup_dir
+        )),
     }
 }

@@ -78,7 +78,10 @@ pub fn run(ctx: &Context) -> Result<i32> {
     }
     let ui = &ctx.ui;
     if rows.is_empty() {
-        ui.print(&format!("Project {} has no named volumes.", ctx.project.name));
+        ui.print(&format!(
+            "Project {} has no named volumes.",
+            ctx.project.name
+        ));
         return Ok(0);
     }
     let cells: Vec<Vec<String>> = rows
@@ -98,16 +101,32 @@ pub fn run(ctx: &Context) -> Result<i32> {
             vec![
                 v.key.clone(),
                 v.name.clone(),
-                if kind.is_empty() { "-".into() } else { kind.join(",") },
+                if kind.is_empty() {
+                    "-".into()
+                } else {
+                    kind.join(",")
+                },
                 ui.state(if v.exists { "exists" } else { "missing" }),
                 v.size_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
-                if v.services.is_empty() { "-".into() } else { v.services.join(",") },
+                if v.services.is_empty() {
+                    "-".into()
+                } else {
+                    v.services.join(",")
+                },
                 r.loses.clone(),
             ]
         })
         .collect();
     for line in table(
-        &["VOLUME", "NAME", "KIND", "STATE", "SIZE", "USED BY", "DELETING IT LOSES"],
+        &[
+            "VOLUME",
+            "NAME",
+            "KIND",
+            "STATE",
+            "SIZE",
+            "USED BY",
+            "DELETING IT LOSES",
+        ],
         &cells,
     ) {
         ui.print(&line);

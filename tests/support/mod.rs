@@ -95,7 +95,9 @@ impl Engine {
             }
             for image in [PG_IMAGE, APP_IMAGE] {
                 if !ok(&[self.program(), "image", "inspect", image]) {
-                    return Some(format!("image {image} missing (run scripts/build-test-images)"));
+                    return Some(format!(
+                        "image {image} missing (run scripts/build-test-images)"
+                    ));
                 }
             }
             None
@@ -109,9 +111,15 @@ impl Engine {
             None => true,
             Some(why) => {
                 if std::env::var("BUDGIE_E2E_REQUIRED").is_ok_and(|v| v == "1") {
-                    panic!("{} is required (BUDGIE_E2E_REQUIRED=1) but unavailable: {why}", self.program());
+                    panic!(
+                        "{} is required (BUDGIE_E2E_REQUIRED=1) but unavailable: {why}",
+                        self.program()
+                    );
                 }
-                eprintln!("SKIPPED: {} unavailable: {why} (scripts/setup-engines sets it up)", self.program());
+                eprintln!(
+                    "SKIPPED: {} unavailable: {why} (scripts/setup-engines sets it up)",
+                    self.program()
+                );
                 false
             }
         }
@@ -172,7 +180,10 @@ impl Fixture {
 
     /// A project with no engine set up (for bad input and fake engines).
     pub fn bare() -> Fixture {
-        let dir = tempfile::Builder::new().prefix("budgie-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("budgie-test-")
+            .tempdir()
+            .expect("temp dir");
         Fixture {
             dir,
             name: unique_name(),
@@ -261,7 +272,10 @@ impl Fixture {
         if !running_only {
             args.insert(1, "-a");
         }
-        self.engine_out(&args).split_whitespace().map(str::to_string).collect()
+        self.engine_out(&args)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
     }
 
     /// The running container of a service, by labels.
@@ -275,7 +289,9 @@ impl Fixture {
     }
 
     pub fn volume_exists(&self, name: &str) -> bool {
-        self.engine_out(&["volume", "ls", "-q"]).lines().any(|l| l.trim() == name)
+        self.engine_out(&["volume", "ls", "-q"])
+            .lines()
+            .any(|l| l.trim() == name)
     }
 
     /// Runs SQL in the database container as `app` on `appdb`; returns the
@@ -287,11 +303,27 @@ impl Fixture {
     pub fn sql_in(&self, db: &str, sql: &str) -> String {
         let c = self.container("db").expect("db container running");
         let out = Command::new(self.engine().program())
-            .args(["exec", &c, "psql", "-U", "app", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .args([
+                "exec",
+                &c,
+                "psql",
+                "-U",
+                "app",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ])
             .stdin(Stdio::null())
             .output()
             .expect("exec psql");
-        assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -302,7 +334,18 @@ impl Fixture {
         while Instant::now() < deadline {
             if let Some(c) = self.container("db") {
                 let ok = Command::new(self.engine().program())
-                    .args(["exec", &c, "pg_isready", "-q", "-U", "app", "-d", "appdb"])
+                    .args([
+                        "exec",
+                        &c,
+                        "pg_isready",
+                        "-q",
+                        "-h",
+                        "127.0.0.1",
+                        "-U",
+                        "app",
+                        "-d",
+                        "appdb",
+                    ])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status()
@@ -351,7 +394,11 @@ impl Fixture {
             .split_whitespace()
             .map(str::to_string)
             .collect();
-        let all: Vec<&str> = vols.iter().chain(labelled.iter()).map(String::as_str).collect();
+        let all: Vec<&str> = vols
+            .iter()
+            .chain(labelled.iter())
+            .map(String::as_str)
+            .collect();
         if !all.is_empty() {
             let mut args = vec!["volume", "rm", "-f"];
             args.extend(all);
@@ -414,7 +461,11 @@ impl Budgie {
     pub fn run(mut self) -> Outcome {
         use std::io::Write;
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        self.cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let shown = format!("{:?}", self.cmd);
         let mut child = self.cmd.spawn().expect("budgie runs");
         if let Some(input) = self.stdin.take() {
@@ -454,22 +505,39 @@ impl Outcome {
     }
 
     pub fn code(self, code: i32) -> Self {
-        assert_eq!(self.code, Some(code), "expected exit {code}{}", self.explain());
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}{}",
+            self.explain()
+        );
         self
     }
 
     pub fn failure(self) -> Self {
-        assert!(matches!(self.code, Some(c) if c != 0), "expected failure{}", self.explain());
+        assert!(
+            matches!(self.code, Some(c) if c != 0),
+            "expected failure{}",
+            self.explain()
+        );
         self
     }
 
     pub fn stderr_has(self, needle: &str) -> Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}{}", self.explain());
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}{}",
+            self.explain()
+        );
         self
     }
 
     pub fn stdout_has(self, needle: &str) -> Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}{}", self.explain());
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}{}",
+            self.explain()
+        );
         self
     }
 
