@@ -63,6 +63,69 @@ pub struct Global {
     /// Never use colors (also: NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
+
+    /// Backup directory [env: BUDGIE_BACKUP_DIR] (default: x-budgie.backup.dir, else <project>/backups)
+    #[arg(long, value_name = "DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How long to wait for another budgie working on the same project
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, global = true)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumesAction {
+    /// DELETES DATA: remove named volumes (by key), after a safety backup
+    Rm {
+        /// Volume keys (as in the compose file's `volumes:`)
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<String>,
+        /// Do not take the safety backup (the confirmation is still required)
+        #[arg(long)]
+        no_backup: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupCommand {
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+
+    /// Compress the dump [default: x-budgie.backup.compress, else none]
+    #[arg(long, value_enum)]
+    pub compress: Option<crate::compose::Compression>,
+
+    /// Archive this named volume (by key) instead of dumping the database (repeatable)
+    #[arg(long = "volume", value_name = "KEY")]
+    pub volumes: Vec<String>,
+
+    /// Archive every named volume that is not the database's, external or disposable
+    #[arg(long)]
+    pub all_volumes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// List the backups: file, kind, database, created, size, complete
+    List,
+    /// Delete old backups, keeping daily, weekly and monthly ones
+    Prune {
+        /// Days to keep one backup of [default: x-budgie.backup.retention.daily, else 7]
+        #[arg(long, value_name = "N")]
+        keep_daily: Option<u32>,
+        /// Weeks to keep one backup of [default: 4]
+        #[arg(long, value_name = "N")]
+        keep_weekly: Option<u32>,
+        /// Months to keep one backup of [default: 6]
+        #[arg(long, value_name = "N")]
+        keep_monthly: Option<u32>,
+    },
+    /// Check that a file is a complete dump (marker, decompression, checksum)
+    Verify {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,8 +185,25 @@ pub enum Command {
     },
     /// Show services, volumes and the newest backup
     Status,
-    /// List the named volumes and what deleting each would lose
-    Volumes,
+    /// List the named volumes and what deleting each would lose; `volumes rm` deletes some
+    Volumes {
+        #[command(subcommand)]
+        action: Option<VolumesAction>,
+    },
+    /// Back up the database (pg_dump), or volumes; list, prune and verify backups
+    Backup(BackupCommand),
+    /// DELETES DATA: remove containers and the project's named volumes, after a safety backup
+    Clean {
+        /// Do not take the safety backup (the confirmation is still required)
+        #[arg(long)]
+        no_backup: bool,
+    },
+    /// DELETES DATA: remove this project's containers, volumes, networks and unused images, after a safety backup
+    Nuke {
+        /// Do not take the safety backup (the confirmation is still required)
+        #[arg(long)]
+        no_backup: bool,
+    },
     /// Show the project as budgie understands it (files, services, volumes, database)
     Config,
 }
@@ -131,7 +211,10 @@ pub enum Command {
 impl Command {
     /// Whether the command supports `--json`.
     pub fn supports_json(&self) -> bool {
-        matches!(self, Command::Status | Command::Volumes | Command::Config)
+        matches!(
+            self,
+            Command::Status | Command::Volumes { action: None } | Command::Config | Command::Backup(_)
+        )
     }
 
     pub fn name(&self) -> &'static str {
@@ -144,7 +227,11 @@ impl Command {
             Command::Shell { .. } => "shell",
             Command::Psql { .. } => "psql",
             Command::Status => "status",
-            Command::Volumes => "volumes",
+            Command::Volumes { action: None } => "volumes",
+            Command::Volumes { action: Some(_) } => "volumes rm",
+            Command::Backup(_) => "backup",
+            Command::Clean { .. } => "clean",
+            Command::Nuke { .. } => "nuke",
             Command::Config => "config",
         }
     }

@@ -123,6 +123,6 @@ impl Context {
 
     /// The backup directory (see `backup::store::backup_dir`).
     pub fn backup_dir(&self) -> PathBuf {
-        crate::backup::store::backup_dir(&self.project, None)
+        crate::backup::store::backup_dir(&self.project, self.global.backup_dir.as_deref())
     }
 }

@@ -94,7 +94,6 @@ impl Cmd {
         self
     }
 
-    #[allow(dead_code)] // used by backup (issue 3)
     pub fn secret_env(mut self, name: &str, value: Secret) -> Self {
         self.env.push((name.to_string(), value));
         self
@@ -496,6 +495,86 @@ impl Engine {
         let mut cmd = self.cmd(args);
         cmd.env = env.to_vec();
         cmd
+    }
+
+    /// `pg_dump` of a database inside its container, plain SQL on stdout.
+    /// The password, when there is one, travels as `-e PGPASSWORD` with the
+    /// value in the child's environment — never on a command line.
+    pub fn pg_dump(&self, container: &str, user: &str, database: &str, password: Option<&Secret>) -> Cmd {
+        let env: Vec<(String, Secret)> = password
+            .map(|p| vec![("PGPASSWORD".to_string(), p.clone())])
+            .unwrap_or_default();
+        self.exec(
+            container,
+            false,
+            false,
+            &env,
+            &["pg_dump", "--no-password", "-U", user, "-d", database],
+        )
+    }
+
+    /// A tar stream of a volume's contents on stdout, without needing the
+    /// service to run: `podman volume export`, or for docker (which has no
+    /// export) a throwaway container of `image` that mounts the volume
+    /// read-only, with no network, and runs `tar`.
+    pub fn volume_export(&self, volume: &str, image: Option<&str>) -> Result<Cmd> {
+        match self.kind {
+            EngineKind::Podman => Ok(self.cmd(["volume", "export", volume])),
+            EngineKind::Docker => {
+                let image = image.ok_or_else(|| {
+                    Error::new(format!(
+                        "cannot archive volume {volume}: docker has no `volume export`, and no service image with `tar` is known to read it"
+                    ))
+                })?;
+                Ok(self.cmd([
+                    "run".to_string(),
+                    "--rm".into(),
+                    "--network".into(),
+                    "none".into(),
+                    "--label".into(),
+                    "budgie.archive=1".into(),
+                    "-v".into(),
+                    format!("{volume}:/volume:ro"),
+                    "--entrypoint".into(),
+                    "tar".into(),
+                    image.to_string(),
+                    "-cf".into(),
+                    "-".into(),
+                    "-C".into(),
+                    "/volume".into(),
+                    ".".into(),
+                ]))
+            }
+        }
+    }
+
+    /// Removes volumes by exact name. No `--force`: the engine refuses to
+    /// remove a volume a container still uses.
+    pub fn volume_rm(&self, names: &[String]) -> Cmd {
+        let mut args = vec!["volume".to_string(), "rm".into()];
+        args.extend(names.iter().cloned());
+        self.cmd(args)
+    }
+
+    /// Removes one image reference. No `--force`: the engine refuses while
+    /// a container uses it; with several tags only this tag goes.
+    pub fn image_rm(&self, reference: &str) -> Cmd {
+        self.cmd(["image", "rm", reference])
+    }
+
+    /// The server version of the database in a container (`SHOW server_version`).
+    pub fn server_version(&self, container: &str, user: &str, database: &str) -> Option<String> {
+        self.exec(
+            container,
+            false,
+            false,
+            &[],
+            &["psql", "-X", "-At", "-U", user, "-d", database, "-c", "show server_version"],
+        )
+        .read()
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
     }
 }
 

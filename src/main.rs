@@ -12,6 +12,8 @@ mod compose;
 mod context;
 mod engine;
 mod error;
+mod gate;
+mod lock;
 mod plan;
 mod ui;
 
@@ -38,7 +40,15 @@ fn main() -> ExitCode {
     );
     // Ctrl-C: children in our process group get it too; budgie notes it and
     // stops between steps with exit 130 instead of dying half-way.
-    let _ = ctrlc::set_handler(|| plan::INTERRUPTED.store(true, Ordering::SeqCst));
+    let _ = ctrlc::set_handler(|| {
+        plan::INTERRUPTED.store(true, Ordering::SeqCst);
+        if ui::PROMPTING.load(Ordering::SeqCst) {
+            // Waiting for an answer: nothing is being deleted, stop now.
+            let _ = console_reset();
+            eprintln!("\ninterrupted: nothing was deleted");
+            std::process::exit(130);
+        }
+    });
     let code = match run(cli, ui.clone(), env) {
         Ok(code) => code,
         Err(e) => {
@@ -49,15 +59,23 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
+/// Shows the cursor again after an interrupted prompt.
+fn console_reset() -> std::io::Result<()> {
+    use std::io::Write;
+    let mut e = std::io::stderr();
+    e.write_all(b"\x1b[?25h")?;
+    e.flush()
+}
+
 fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     if cli.global.json && !cli.command.supports_json() {
         return Err(Error::usage(format!(
-            "--json is not supported by `budgie {}` (only status, volumes and config)",
+            "--json is not supported by `budgie {}` (only status, volumes, config and backup)",
             cli.command.name()
         )));
     }
     let ctx = Context::load(cli.global, ui, env)?;
-    use commands::{config, lifecycle, status, volumes};
+    use commands::{backup, config, destroy, lifecycle, status, volumes};
     match &cli.command {
         Command::Start { build, services } => lifecycle::start(&ctx, *build, services),
         Command::Stop { services } => lifecycle::stop(&ctx, services),
@@ -71,7 +89,13 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Shell { service } => lifecycle::shell(&ctx, service),
         Command::Psql { args } => lifecycle::psql(&ctx, args),
         Command::Status => status::run(&ctx),
-        Command::Volumes => volumes::run(&ctx),
+        Command::Volumes { action: None } => volumes::run(&ctx),
+        Command::Volumes {
+            action: Some(cli::VolumesAction::Rm { keys, no_backup }),
+        } => destroy::volumes_rm(&ctx, keys, *no_backup),
+        Command::Backup(b) => backup::run(&ctx, b),
+        Command::Clean { no_backup } => destroy::clean(&ctx, *no_backup),
+        Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
         Command::Config => config::run(&ctx),
     }
 }

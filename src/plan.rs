@@ -41,6 +41,12 @@ pub enum Action {
     Interactive(Cmd),
     /// Wait until the database service's container answers `pg_isready`.
     WaitForDatabase(WaitForDatabase),
+    /// Delete these volumes (exact engine names). Runs only with a ticket
+    /// from the gate that covers every name.
+    RemoveVolumes { engine: Engine, names: Vec<String> },
+    /// Remove these image references, each only if no container uses it
+    /// (the engine refuses otherwise, and budgie keeps it).
+    RemoveImages { engine: Engine, references: Vec<String> },
 }
 
 /// Waits for PostgreSQL inside the service's running container (found by
@@ -122,6 +128,21 @@ impl Action {
         match self {
             Action::Run(c) | Action::Interactive(c) => c.clone(),
             Action::WaitForDatabase(w) => w.probe(&format!("<{} container>", w.service)),
+            Action::RemoveVolumes { engine, names } => engine.volume_rm(names),
+            Action::RemoveImages { engine, references } => {
+                let mut c = engine.image_rm(references.first().map(String::as_str).unwrap_or(""));
+                c.argv.truncate(c.argv.len().saturating_sub(1));
+                c.argv.extend(references.iter().cloned());
+                c
+            }
+        }
+    }
+
+    /// The volumes this action deletes (exact engine names).
+    pub fn removed_volumes(&self) -> &[String] {
+        match self {
+            Action::RemoveVolumes { names, .. } => names,
+            _ => &[],
         }
     }
 
@@ -129,7 +150,11 @@ impl Action {
     /// commands are checked by their argv: `down` with `-v`/`--volumes`, and
     /// `volume rm`/`volume prune`/`system prune`.
     pub fn deletes_data(&self) -> bool {
-        argv_deletes_data(&self.cmd().argv)
+        match self {
+            Action::RemoveVolumes { .. } => true,
+            Action::RemoveImages { .. } => false,
+            _ => argv_deletes_data(&self.cmd().argv),
+        }
     }
 }
 
@@ -179,6 +204,41 @@ impl Plan {
         self
     }
 
+    pub fn remove_volumes(&mut self, what: impl Into<String>, engine: &Engine, names: Vec<String>) -> &mut Self {
+        self.steps.push(Step {
+            what: what.into(),
+            action: Action::RemoveVolumes {
+                engine: engine.clone(),
+                names,
+            },
+        });
+        self
+    }
+
+    pub fn remove_images(&mut self, what: impl Into<String>, engine: &Engine, references: Vec<String>) -> &mut Self {
+        self.steps.push(Step {
+            what: what.into(),
+            action: Action::RemoveImages {
+                engine: engine.clone(),
+                references,
+            },
+        });
+        self
+    }
+
+    /// Every volume the plan deletes, in order, without duplicates.
+    pub fn removed_volumes(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.steps {
+            for n in s.action.removed_volumes() {
+                if !out.contains(n) {
+                    out.push(n.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// The steps that delete or replace data.
     pub fn deletes(&self) -> Vec<&Step> {
         self.steps
@@ -205,7 +265,7 @@ impl Plan {
 }
 
 /// Runs a plan's steps in order. The plan must not delete data: such plans
-/// go through the gate, which calls [`execute_unchecked`] itself.
+/// go through the gate and run with [`execute_gated`].
 pub fn execute(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i32> {
     if let Some(step) = plan.deletes().first() {
         return Err(Error::new(format!(
@@ -213,12 +273,49 @@ pub fn execute(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<
             step.what
         )));
     }
-    execute_unchecked(plan, ui, redact)
+    run_steps(plan, ui, redact)
 }
 
-/// Runs the steps without the deletion check. Returns the exit status of
-/// the last interactive step (0 otherwise).
-pub fn execute_unchecked(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i32> {
+/// Runs a plan that deletes data, with the gate's ticket. Every volume a
+/// step removes must be covered by the ticket (the gate showed it, backed it
+/// up or was told not to, and the user confirmed); a compose or engine
+/// command that would delete volumes by itself (`down -v`, `volume prune`)
+/// is never run, ticket or not.
+pub fn execute_gated(
+    plan: &Plan,
+    ticket: &crate::gate::Ticket,
+    ui: &Ui,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<i32> {
+    for step in &plan.steps {
+        let uncovered: Vec<&String> = step
+            .action
+            .removed_volumes()
+            .iter()
+            .filter(|n| !ticket.covers(n))
+            .collect();
+        let sneaky = !matches!(step.action, Action::RemoveVolumes { .. }) && step.action.deletes_data();
+        if !uncovered.is_empty() || sneaky {
+            return Err(Error::new(format!(
+                "internal safety check: step \"{}\" would delete data the safety gate did not cover{}; nothing was run",
+                step.what,
+                if uncovered.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        uncovered.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                }
+            )));
+        }
+    }
+    run_steps(plan, ui, redact)
+}
+
+/// Runs the steps in order. Returns the exit status of the last interactive
+/// step (0 otherwise).
+fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i32> {
     let mut status = 0;
     for step in &plan.steps {
         if interrupted() {
@@ -228,6 +325,20 @@ pub fn execute_unchecked(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) 
         ui.debug(&format!("$ {}", redact(&cmd.to_string())));
         match &step.action {
             Action::Run(cmd) => run_step(step, cmd, ui, redact)?,
+            Action::RemoveVolumes { .. } => run_step(step, &cmd, ui, redact)?,
+            Action::RemoveImages { engine, references } => {
+                for r in references {
+                    let c = engine.image_rm(r);
+                    let out = c.output()?;
+                    if out.status.success() {
+                        ui.success(&format!("Removed image {r}"));
+                    } else {
+                        let why = String::from_utf8_lossy(&out.stderr);
+                        let why = why.trim().lines().last().unwrap_or("").to_string();
+                        ui.info(&format!("Kept image {r}: {why}"));
+                    }
+                }
+            }
             Action::WaitForDatabase(w) => {
                 let started = Instant::now();
                 let spinner = ui.spinner(&step.what);

@@ -6,6 +6,7 @@
 //! with `--no-color` or `NO_COLOR`. `-q` keeps only errors.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use colored::Colorize;
@@ -126,6 +127,66 @@ impl Ui {
             "exited" | "dead" | "unhealthy" | "missing" | "not created" => text.red().to_string(),
             _ => text.to_string(),
         }
+    }
+}
+
+/// Set while a prompt waits for the user: Ctrl-C then ends budgie at once
+/// (exit 130) — nothing is deleted before the answer.
+pub static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+impl Ui {
+    /// A byte counter with rate for a long copy (a terminal only, not -q).
+    pub fn progress_bytes(&self, text: &str) -> Progress {
+        if self.stderr_tty && !self.quiet {
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{spinner:.cyan} {msg} {bytes} ({bytes_per_sec}) {elapsed:.dim}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            pb.set_message(text.to_string());
+            pb.enable_steady_tick(Duration::from_millis(120));
+            Progress(Some(pb))
+        } else {
+            Progress(None)
+        }
+    }
+
+    /// Asks the user to type `expected`; true only for exactly that answer.
+    /// The caller has checked that stdin is a terminal.
+    pub fn confirm_typed(&self, question: &str, expected: &str) -> crate::error::Result<bool> {
+        PROMPTING.store(true, Ordering::SeqCst);
+        let answer = dialoguer::Input::<String>::new()
+            .with_prompt(question)
+            .allow_empty(true)
+            .interact_text();
+        PROMPTING.store(false, Ordering::SeqCst);
+        let answer = answer.map_err(|e| Error::refused(format!("could not read the answer: {e}; nothing was deleted")))?;
+        Ok(answer.trim() == expected)
+    }
+}
+
+/// A byte counter; `set` is cheap, call it as often as data arrives.
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn set(&self, n: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_position(n);
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 

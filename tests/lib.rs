@@ -10,5 +10,7 @@
 
 mod support;
 
+mod backup;
 mod cli;
+mod gate;
 mod lifecycle;

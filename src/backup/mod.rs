@@ -1,6 +1,251 @@
-//! Backups: where they live, what they are called, and which exist.
+//! Backups: database dumps and volume archives, where they live and what
+//! they are called.
 //!
-//! `store` owns the file names and the listing; dumping and archiving build
-//! on it.
+//! - `store`: the backup directory, file names, listing;
+//! - `writer`: the streamed, checked, atomically committed file (invariant 3);
+//! - `stream`: an engine command's stdout into a writer;
+//! - `meta`: the `.meta.json` sidecar (checksum, database, reason);
+//! - `verify`: is a file a complete dump;
+//! - `retention`: which backups `prune` keeps.
+//!
+//! This module takes a backup given a running container; starting the
+//! database when it is not running is the caller's business (it needs the
+//! compose tool).
 
+pub mod meta;
+pub mod retention;
 pub mod store;
+pub mod stream;
+pub mod verify;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{Local, NaiveDateTime};
+use serde::Serialize;
+
+use crate::compose::{Compression, Database};
+use crate::engine::{Cmd, Engine};
+use crate::error::Result;
+use writer::{BackupWriter, Content};
+
+/// A backup that was written, checked and published under its final name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Taken {
+    pub path: PathBuf,
+    #[serde(skip)]
+    pub file_name: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub seconds: f64,
+    /// The database dumped (dumps only).
+    pub database: Option<String>,
+    /// The volume key archived (archives only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+}
+
+/// The name of a volume archive:
+/// `<project>_<YYYYMMDD_HHMMSS>[-N][_<reason>].<volume key>.tar.zst`.
+pub fn archive_name(project: &str, at: NaiveDateTime, sequence: u32, reason: Option<&str>, key: &str) -> String {
+    let dump = store::dump_name(project, at, sequence, reason, Compression::None);
+    let stem = dump.strip_suffix(".sql").unwrap_or(&dump);
+    format!("{stem}.{key}.tar.zst")
+}
+
+/// A volume archive found in the backup directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveFile {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub created: NaiveDateTime,
+    pub sequence: u32,
+    pub reason: Option<String>,
+    /// The volume key.
+    pub key: String,
+    pub bytes: u64,
+}
+
+/// Parses an archive's file name for `project`: (created, sequence, reason, key).
+pub fn parse_archive_name(project: &str, file_name: &str) -> Option<(NaiveDateTime, u32, Option<String>, String)> {
+    let stem = file_name.strip_suffix(".tar.zst")?;
+    let rest = stem.strip_prefix(project)?.strip_prefix('_')?;
+    // <stamp>[-N][_reason].<key>: the stamp and reason hold no dot.
+    let dot = rest.find('.')?;
+    let (head, key) = (rest.get(..dot)?, rest.get(dot + 1..)?);
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return None;
+    }
+    let parsed = store::parse_dump_name(project, &format!("{project}_{head}.sql"))?;
+    Some((parsed.created, parsed.sequence, parsed.reason, key.to_string()))
+}
+
+/// The project's volume archives in `dir`, newest first.
+pub fn list_archives(dir: &Path, project: &str) -> Result<Vec<ArchiveFile>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(crate::error::Error::new(format!(
+                "cannot read the backup directory {}: {e}",
+                dir.display()
+            )));
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some((created, sequence, reason, key)) = parse_archive_name(project, &file_name) else {
+            continue;
+        };
+        let Ok(m) = entry.metadata() else { continue };
+        if !m.is_file() {
+            continue;
+        }
+        out.push(ArchiveFile {
+            path: entry.path(),
+            file_name,
+            created,
+            sequence,
+            reason,
+            key,
+            bytes: m.len(),
+        });
+    }
+    out.sort_by(|a, b| (b.created, b.sequence, &b.file_name).cmp(&(a.created, a.sequence, &a.file_name)));
+    Ok(out)
+}
+
+/// The command a dump runs (for `--dry-run` and for [`dump_database`]).
+pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
+    engine.pg_dump(container, &db.user, &db.name, db.password.as_ref())
+}
+
+/// Dumps the database in `container` into `dir`: streamed, compressed as
+/// asked, checked (pg_dump exit 0 and the end marker), fsync'd, then
+/// published under `<project>_<stamp>[-N][_reason].sql[.gz|.zst]` with a
+/// `.meta.json` sidecar. On any failure no file has a final name.
+#[allow(clippy::too_many_arguments)]
+pub fn dump_database(
+    engine: &Engine,
+    container: &str,
+    project: &str,
+    db: &Database,
+    dir: &Path,
+    reason: Option<&str>,
+    compression: Compression,
+    progress: &dyn Fn(u64),
+) -> Result<Taken> {
+    let started = Instant::now();
+    let at = Local::now();
+    let stem = store::dump_name(project, at.naive_local(), 0, reason, compression);
+    let mut w = BackupWriter::create(dir, &stem, Content::SqlDump, compression)?;
+    let cmd = dump_command(engine, container, db);
+    stream::copy_command_output(&cmd, &mut w, progress)
+        .map_err(|e| e.context(format!("pg_dump of database {}", db.name)))?;
+    let naive = at.naive_local();
+    let committed = w.commit(|seq| store::dump_name(project, naive, seq, reason, compression))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let m = meta::Meta {
+        version: 1,
+        file: committed.file_name.clone(),
+        bytes: committed.bytes,
+        sha256: committed.sha256.clone(),
+        uncompressed_bytes: committed.uncompressed_bytes,
+        database: Some(db.name.clone()),
+        project: project.to_string(),
+        reason: reason.map(str::to_string),
+        compression,
+        content: Content::SqlDump,
+        volume: None,
+        created: at.to_rfc3339(),
+        seconds,
+        server_version: engine.server_version(container, &db.user, &db.name),
+    };
+    meta::write_meta(&committed.path, &m)?;
+    Ok(Taken {
+        path: committed.path,
+        file_name: committed.file_name,
+        bytes: committed.bytes,
+        sha256: committed.sha256,
+        seconds,
+        database: Some(db.name.clone()),
+        volume: None,
+    })
+}
+
+/// Archives a named volume's contents as `.tar.zst` into `dir`, read
+/// through the engine (the service need not run). Same guarantees as a dump,
+/// with the tar end-of-archive in place of the dump marker.
+#[allow(clippy::too_many_arguments)]
+pub fn archive_volume(
+    engine: &Engine,
+    volume_name: &str,
+    key: &str,
+    image: Option<&str>,
+    project: &str,
+    dir: &Path,
+    reason: Option<&str>,
+    progress: &dyn Fn(u64),
+) -> Result<Taken> {
+    let started = Instant::now();
+    let at = Local::now();
+    let naive = at.naive_local();
+    let stem = archive_name(project, naive, 0, reason, key);
+    let mut w = BackupWriter::create(dir, &stem, Content::TarArchive, Compression::Zstd)?;
+    let cmd = engine.volume_export(volume_name, image)?;
+    stream::copy_command_output(&cmd, &mut w, progress)
+        .map_err(|e| e.context(format!("archive of volume {volume_name}")))?;
+    let committed = w.commit(|seq| archive_name(project, naive, seq, reason, key))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let m = meta::Meta {
+        version: 1,
+        file: committed.file_name.clone(),
+        bytes: committed.bytes,
+        sha256: committed.sha256.clone(),
+        uncompressed_bytes: committed.uncompressed_bytes,
+        database: None,
+        project: project.to_string(),
+        reason: reason.map(str::to_string),
+        compression: Compression::Zstd,
+        content: Content::TarArchive,
+        volume: Some(key.to_string()),
+        created: at.to_rfc3339(),
+        seconds,
+        server_version: None,
+    };
+    meta::write_meta(&committed.path, &m)?;
+    Ok(Taken {
+        path: committed.path,
+        file_name: committed.file_name,
+        bytes: committed.bytes,
+        sha256: committed.sha256,
+        seconds,
+        database: None,
+        volume: Some(key.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn archive_names_parse_back() {
+        let at = NaiveDate::from_ymd_opt(2025, 11, 25).unwrap().and_hms_opt(9, 27, 4).unwrap();
+        let n = archive_name("shop", at, 0, Some("pre-clean"), "node_modules.cache");
+        assert_eq!(n, "shop_20251125_092704_pre-clean.node_modules.cache.tar.zst");
+        assert_eq!(
+            parse_archive_name("shop", &n),
+            Some((at, 0, Some("pre-clean".into()), "node_modules.cache".into()))
+        );
+        let n = archive_name("shop", at, 2, None, "uploads");
+        assert_eq!(n, "shop_20251125_092704-2.uploads.tar.zst");
+        assert_eq!(parse_archive_name("shop", &n), Some((at, 2, None, "uploads".into())));
+        assert_eq!(parse_archive_name("shop", "shop_20251125_092704.sql"), None);
+        assert_eq!(parse_archive_name("shop", "shop_20251125_092704..tar.zst"), None);
+        assert_eq!(parse_archive_name("other", &n), None);
+    }
+}

@@ -66,7 +66,7 @@ pub fn wait_for_database(ctx: &Context) -> Result<WaitForDatabase> {
 /// single services: podman-compose takes `down SERVICE...`; the docker tools
 /// take `rm --stop --force SERVICE...` (docker-compose 1.x `down` takes no
 /// services).
-fn add_stop(ctx: &Context, plan: &mut Plan, services: &[String]) -> Result<()> {
+pub fn add_stop(ctx: &Context, plan: &mut Plan, services: &[String]) -> Result<()> {
     let what = format!("Stop {} (containers removed, volumes kept)", list(services));
     if services.is_empty() {
         plan.run(what, ctx.compose_cmd(&["down"])?);

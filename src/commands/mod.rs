@@ -1,7 +1,9 @@
 //! One file per command family. Each builds a plan or reads the engine, and
 //! returns the exit status; printing goes through `ui`.
 
+pub mod backup;
 pub mod config;
+pub mod destroy;
 pub mod lifecycle;
 pub mod status;
 pub mod volumes;

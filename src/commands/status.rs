@@ -28,6 +28,8 @@ pub struct VolumeState {
     pub exists: bool,
     /// Another compose project's label on a volume of this name.
     pub other_project: Option<String>,
+    /// Labelled by compose as this project's: the only volumes budgie deletes.
+    pub owned: bool,
     pub size_bytes: Option<u64>,
 }
 
@@ -74,6 +76,7 @@ pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>>
                     .and_then(|i| i.project())
                     .filter(|p| *p != ctx.project.name)
                     .map(str::to_string),
+                owned: info.and_then(|i| i.project()) == Some(ctx.project.name.as_str()),
                 size_bytes: sizes.get(&v.name).copied(),
             }
         })

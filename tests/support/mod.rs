@@ -327,6 +327,51 @@ impl Fixture {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Files in the project's `backups/` directory (names, sorted), the
+    /// `.gitignore` left out.
+    pub fn backups(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.path().join("backups"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != ".gitignore")
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The backups whose name ends with `suffix` (e.g. "_pre-clean.sql").
+    pub fn backups_ending(&self, suffix: &str) -> Vec<PathBuf> {
+        self.backups()
+            .into_iter()
+            .filter(|n| n.ends_with(suffix))
+            .map(|n| self.path().join("backups").join(n))
+            .collect()
+    }
+
+    /// Creates database `db` and loads a plain SQL dump into it with psql
+    /// (ON_ERROR_STOP), the way a user would check a backup by hand.
+    pub fn load_dump(&self, file: &Path, db: &str) {
+        self.sql_in("postgres", &format!("create database {db}"));
+        let c = self.container("db").expect("db container running");
+        let input = std::fs::File::open(file).expect("dump file");
+        let out = Command::new(self.engine().program())
+            .args(["exec", "-i", &c, "psql", "-U", "app", "-d", db, "-v", "ON_ERROR_STOP=1", "-q"])
+            .stdin(input)
+            .output()
+            .expect("exec psql");
+        assert!(out.status.success(), "loading {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// A budgie command in a real pseudo-terminal (for prompts).
+    pub fn budgie_pty(&self, args: &[&str]) -> rexpect::session::PtySession {
+        let mut cmd = self.budgie().cmd;
+        cmd.args(args);
+        rexpect::session::spawn_command(cmd, Some(120_000)).expect("spawn budgie in a pty")
+    }
+
     /// Waits until the database answers (budgie start already does; this is
     /// for stacks started by other means).
     pub fn wait_db(&self) {
@@ -456,6 +501,12 @@ impl Budgie {
     pub fn stdin(mut self, s: &str) -> Self {
         self.stdin = Some(s.to_string());
         self
+    }
+
+    /// Starts it without waiting (stdout and stderr discarded).
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        self.cmd.spawn().expect("budgie runs")
     }
 
     pub fn run(mut self) -> Outcome {

@@ -1,0 +1,169 @@
+//! The commands that delete data: `clean`, `nuke`, `volumes rm`.
+//!
+//! Each builds a plan whose deletions are explicit `RemoveVolumes` steps
+//! naming exact volumes (never `down -v`, whose reach depends on what the
+//! compose file says at the moment it runs), then hands the plan to the gate.
+//! Only volumes of this project — labelled by compose with its name — are
+//! ever listed; external volumes and other projects' volumes are kept and
+//! the user is told why.
+
+use crate::commands::backup::lock;
+use crate::commands::lifecycle;
+use crate::commands::status::{VolumeState, volume_states};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::gate::{self, GateOptions, Reason};
+use crate::plan::Plan;
+
+/// Splits the project's volumes into those budgie may delete and those it
+/// keeps (with the reason), among `states`.
+fn deletable(ctx: &Context, states: &[VolumeState]) -> Vec<String> {
+    let mut names = Vec::new();
+    for v in states {
+        if !v.exists {
+            continue;
+        }
+        if v.external {
+            ctx.ui.info(&format!("Keeping {}: external volumes are never deleted", v.name));
+        } else if let Some(p) = &v.other_project {
+            ctx.ui.info(&format!("Keeping {}: it belongs to project {p}", v.name));
+        } else if !v.owned {
+            ctx.ui.info(&format!(
+                "Keeping {}: it was not created by this project (no compose label for {}); remove it yourself if you are sure",
+                v.name, ctx.project.name
+            ));
+        } else {
+            names.push(v.name.clone());
+        }
+    }
+    names
+}
+
+fn prepare(ctx: &Context) -> Result<Vec<VolumeState>> {
+    let engine = ctx.engine()?;
+    if !ctx.global.dry_run {
+        engine.ping()?;
+    }
+    volume_states(ctx, engine)
+}
+
+/// `budgie clean`: containers removed (`down`), then the project's named
+/// volumes — after the gate.
+pub fn clean(ctx: &Context, no_backup: bool) -> Result<i32> {
+    let states = prepare(ctx)?;
+    let _lock = if ctx.global.dry_run { None } else { Some(lock(ctx, "clean")?) };
+    let names = deletable(ctx, &states);
+    let engine = ctx.engine()?;
+    let mut plan = Plan::new();
+    plan.run(
+        "Stop and remove all containers (compose down)",
+        ctx.compose_cmd(&["down"])?,
+    );
+    if !names.is_empty() {
+        plan.remove_volumes(
+            format!("Delete volume{} {}", plural(&names), names.join(", ")),
+            engine,
+            names,
+        );
+    }
+    gate::run(ctx, &plan, Reason::Clean, GateOptions { no_backup })
+}
+
+/// `budgie nuke`: this project's containers (and orphans), networks, named
+/// volumes, and the images its services use or built that no other
+/// container uses. Never `system prune`.
+pub fn nuke(ctx: &Context, no_backup: bool) -> Result<i32> {
+    let states = prepare(ctx)?;
+    let _lock = if ctx.global.dry_run { None } else { Some(lock(ctx, "nuke")?) };
+    let names = deletable(ctx, &states);
+    let engine = ctx.engine()?;
+    let mut images: Vec<String> = Vec::new();
+    for c in engine.containers(&ctx.project.name)? {
+        if !c.image.is_empty() && !images.contains(&c.image) {
+            images.push(c.image.clone());
+        }
+    }
+    for s in ctx.project.services.values() {
+        if let Some(i) = &s.image
+            && !images.contains(i)
+        {
+            images.push(i.clone());
+        }
+    }
+    let mut plan = Plan::new();
+    plan.run(
+        "Stop and remove all containers, orphans included, and the project's networks (compose down --remove-orphans)",
+        ctx.compose_cmd(&["down", "--remove-orphans"])?,
+    );
+    if !names.is_empty() {
+        plan.remove_volumes(
+            format!("Delete volume{} {}", plural(&names), names.join(", ")),
+            engine,
+            names,
+        );
+    }
+    if !images.is_empty() {
+        plan.remove_images(
+            "Remove the project's images that no container uses any more",
+            engine,
+            images,
+        );
+    }
+    gate::run(ctx, &plan, Reason::Nuke, GateOptions { no_backup })
+}
+
+/// `budgie volumes rm KEY...`: stops the services that mount them, then
+/// deletes exactly those volumes — after the gate.
+pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32> {
+    let mut chosen = Vec::new();
+    for k in keys {
+        let v = ctx.project.volume(k).ok_or_else(|| {
+            let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
+            Error::usage(format!("unknown volume '{k}' (named volumes: {})", known.join(", ")))
+        })?;
+        if v.external {
+            return Err(Error::new(format!(
+                "volume {k} ({}) is external: budgie never deletes it",
+                v.name
+            )));
+        }
+        chosen.push(v.clone());
+    }
+    let states = prepare(ctx)?;
+    let _lock = if ctx.global.dry_run { None } else { Some(lock(ctx, "volumes rm")?) };
+    let mine: Vec<VolumeState> = states
+        .into_iter()
+        .filter(|s| chosen.iter().any(|c| c.name == s.name))
+        .collect();
+    for s in &mine {
+        if !s.exists {
+            return Err(Error::new(format!("volume {} ({}) does not exist", s.key, s.name)));
+        }
+    }
+    let names = deletable(ctx, &mine);
+    if names.len() != mine.len() {
+        return Err(Error::new("nothing was deleted: budgie does not delete the volumes named above"));
+    }
+    let mut users: Vec<String> = Vec::new();
+    for v in &chosen {
+        for s in &v.services {
+            if !users.contains(s) {
+                users.push(s.clone());
+            }
+        }
+    }
+    let mut plan = Plan::new();
+    if !users.is_empty() {
+        lifecycle::add_stop(ctx, &mut plan, &users)?;
+    }
+    plan.remove_volumes(
+        format!("Delete volume{} {}", plural(&names), names.join(", ")),
+        ctx.engine()?,
+        names,
+    );
+    gate::run(ctx, &plan, Reason::VolumeRm, GateOptions { no_backup })
+}
+
+fn plural(v: &[String]) -> &'static str {
+    if v.len() == 1 { "" } else { "s" }
+}

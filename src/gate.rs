@@ -1,0 +1,352 @@
+//! The safety gate: the one place that knows about data safety.
+//!
+//! Every plan that deletes a volume passes through here, in this order:
+//!
+//! 1. show what will be lost: each volume's real name, size, and the
+//!    services using it;
+//! 2. refuse at once (exit 3) when nobody can confirm: no terminal, no `--yes`;
+//! 3. take the safety backups: a `pg_dump` for the database volume, a tar
+//!    archive for every other volume except disposable ones — a failure
+//!    aborts with exit 4 before anything is deleted;
+//! 4. confirm: type the project name at a terminal, or `--yes`;
+//! 5. hand the executor a [`Ticket`] naming exactly the volumes shown.
+//!
+//! External volumes and volumes of other projects never get a ticket.
+//! Commands do not decide any of this: they build a plan with
+//! `RemoveVolumes` steps and call [`run`].
+
+use std::collections::BTreeSet;
+
+use crate::backup::{self, Taken};
+use crate::commands::status::{VolumeState, volume_states};
+use crate::context::Context;
+use crate::error::{Error, Exit, Result};
+use crate::plan::{self, Plan, interrupted};
+use crate::ui::human_bytes;
+
+/// Why the data is being deleted: names the safety backups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Clean,
+    Nuke,
+    VolumeRm,
+}
+
+impl Reason {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Reason::Clean => "pre-clean",
+            Reason::Nuke => "pre-nuke",
+            Reason::VolumeRm => "pre-volume-rm",
+        }
+    }
+}
+
+/// Permission to delete exactly these volumes. Only [`run`] makes one.
+#[derive(Debug)]
+pub struct Ticket {
+    volumes: BTreeSet<String>,
+}
+
+impl Ticket {
+    pub fn covers(&self, volume: &str) -> bool {
+        self.volumes.contains(volume)
+    }
+}
+
+/// What the gate will back up before a volume goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Safety {
+    /// `pg_dump` of the project's database (the volume holds its data).
+    Dump,
+    /// A tar archive of the volume's files.
+    Archive,
+    /// Declared disposable: nothing to keep.
+    Disposable,
+}
+
+struct Loss {
+    state: VolumeState,
+    safety: Safety,
+}
+
+/// Options of a gated command.
+#[derive(Debug, Clone, Copy)]
+pub struct GateOptions {
+    /// `--no-backup`: skip the backups, never the confirmation.
+    pub no_backup: bool,
+}
+
+/// Takes `plan` through the gate and runs it. Returns the exit status.
+pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Result<i32> {
+    let engine = ctx.engine()?;
+    let names = plan.removed_volumes();
+    let states = volume_states(ctx, engine)?;
+    let mut losses = Vec::new();
+    for name in &names {
+        let state = states
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "internal safety check: volume {name} is not a named volume of project {}; nothing was deleted",
+                    ctx.project.name
+                ))
+            })?;
+        if state.external {
+            return Err(Error::new(format!(
+                "volume {} ({}) is external: budgie never deletes it; nothing was deleted",
+                state.key, state.name
+            )));
+        }
+        if let Some(p) = &state.other_project {
+            return Err(Error::new(format!(
+                "volume {} belongs to project {p}: budgie never deletes another project's volume; nothing was deleted",
+                state.name
+            )));
+        }
+        let safety = if state.database {
+            Safety::Dump
+        } else if state.disposable {
+            Safety::Disposable
+        } else {
+            Safety::Archive
+        };
+        losses.push(Loss { state, safety });
+    }
+
+    if ctx.global.dry_run {
+        print_dry_run(ctx, plan, &losses, reason, opts)?;
+        return Ok(0);
+    }
+    if losses.is_empty() {
+        // Nothing that holds data goes: no backup, no question.
+        return plan::execute_gated(plan, &Ticket { volumes: BTreeSet::new() }, &ctx.ui, &|s| ctx.redact(s));
+    }
+
+    // 1. Show what will be lost.
+    show(ctx, &losses);
+
+    // 2. Nobody to ask and no --yes: refuse before touching anything.
+    if !ctx.global.yes && !ctx.ui.stdin_tty {
+        return Err(Error::refused(
+            "refusing to delete data without confirmation: no terminal to ask at, and no --yes; nothing was changed",
+        )
+        .hint("run it at a terminal, or pass --yes (the safety backup is still taken)"));
+    }
+
+    // 3. Safety backups.
+    let taken = if opts.no_backup {
+        ctx.ui.warn("--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.");
+        Vec::new()
+    } else {
+        take_backups(ctx, &losses, reason)?
+    };
+    if interrupted() {
+        return Err(Error::interrupted().context("stopped before deleting anything"));
+    }
+
+    // 4. Confirm.
+    if !ctx.global.yes {
+        let question = format!(
+            "Type the project name ({}) to delete {} volume{}",
+            ctx.project.name,
+            losses.len(),
+            if losses.len() == 1 { "" } else { "s" }
+        );
+        let ok = ctx.ui.confirm_typed(&question, &ctx.project.name)?;
+        if !ok {
+            let mut e = Error::refused("not confirmed: nothing was deleted");
+            if !taken.is_empty() {
+                e = e.hint("the safety backups just taken are kept in the backup directory");
+            }
+            return Err(e);
+        }
+    } else {
+        ctx.ui.info("--yes given: not asking.");
+    }
+    if interrupted() {
+        return Err(Error::interrupted().context("stopped before deleting anything"));
+    }
+
+    // 5. Execute with a ticket for exactly what was shown.
+    let ticket = Ticket {
+        volumes: losses.iter().map(|l| l.state.name.clone()).collect(),
+    };
+    let status = plan::execute_gated(plan, &ticket, &ctx.ui, &|s| ctx.redact(s))?;
+    if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
+        ctx.ui.info(&format!(
+            "The database is saved in {}. To bring it back: budgie start && budgie restore {}",
+            db.path.display(),
+            db.path.display()
+        ));
+    }
+    Ok(status)
+}
+
+fn show(ctx: &Context, losses: &[Loss]) {
+    let ui = &ctx.ui;
+    ui.heading(&format!(
+        "This deletes {} volume{} of project {}:",
+        losses.len(),
+        if losses.len() == 1 { "" } else { "s" },
+        ctx.project.name
+    ));
+    for l in losses {
+        let v = &l.state;
+        let size = v.size_bytes.map(human_bytes).unwrap_or_else(|| "size unknown".into());
+        let users = if v.services.is_empty() {
+            "no service".to_string()
+        } else {
+            v.services.join(", ")
+        };
+        let what = match l.safety {
+            Safety::Dump => match ctx.project.database() {
+                Ok(db) => format!("PostgreSQL database \"{}\"", db.name),
+                Err(_) => "PostgreSQL data".into(),
+            },
+            Safety::Archive => "files".into(),
+            Safety::Disposable => "disposable files".into(),
+        };
+        ui.print(&format!("  - {} ({size}, used by {users}): {what}", v.name));
+    }
+}
+
+/// The image to read a volume with on docker: a service that mounts it.
+fn reader_image(ctx: &Context, v: &VolumeState) -> Option<String> {
+    v.services
+        .iter()
+        .filter_map(|s| ctx.project.services.get(s))
+        .find_map(|s| s.image.clone())
+}
+
+fn take_backups(ctx: &Context, losses: &[Loss], reason: Reason) -> Result<Vec<Taken>> {
+    let engine = ctx.engine()?;
+    let dir = ctx.backup_dir();
+    let mut taken = Vec::new();
+    for l in losses {
+        if interrupted() {
+            return Err(Error::interrupted().context("stopped before deleting anything"));
+        }
+        let fail = |e: Error| -> Error {
+            if e.exit == Exit::Interrupted {
+                return e.context("stopped before deleting anything");
+            }
+            Error {
+                exit: Exit::BackupFailed,
+                message: format!(
+                    "safety backup of volume {} failed, so nothing was deleted: {}",
+                    l.state.name, e.message
+                ),
+                hint: e.hint.or_else(|| {
+                    Some("fix the cause and try again, or pass --no-backup to delete without a backup".into())
+                }),
+            }
+        };
+        match l.safety {
+            Safety::Dump => {
+                let t = crate::commands::backup::database_backup(ctx, Some(reason.tag()), None).map_err(fail)?;
+                ctx.ui.success(&format!(
+                    "Safety backup of database {}: {} ({})",
+                    t.database.as_deref().unwrap_or("?"),
+                    t.path.display(),
+                    human_bytes(t.bytes)
+                ));
+                taken.push(t);
+            }
+            Safety::Archive => {
+                let image = reader_image(ctx, &l.state);
+                let bar = ctx.ui.progress_bytes(&format!("Archiving volume {}", l.state.name));
+                let t = backup::archive_volume(
+                    engine,
+                    &l.state.name,
+                    &l.state.key,
+                    image.as_deref(),
+                    &ctx.project.name,
+                    &dir,
+                    Some(reason.tag()),
+                    &|n| bar.set(n),
+                )
+                .map_err(fail)?;
+                bar.clear();
+                ctx.ui.success(&format!(
+                    "Safety archive of volume {}: {} ({})",
+                    l.state.name,
+                    t.path.display(),
+                    human_bytes(t.bytes)
+                ));
+                taken.push(t);
+            }
+            Safety::Disposable => {
+                ctx.ui.info(&format!("No backup of {}: marked disposable in x-budgie", l.state.name));
+            }
+        }
+    }
+    Ok(taken)
+}
+
+fn print_dry_run(ctx: &Context, plan: &Plan, losses: &[Loss], reason: Reason, opts: GateOptions) -> Result<()> {
+    let ui = &ctx.ui;
+    ctx.print_plan(reason_command(reason), &Plan::new());
+    if losses.is_empty() {
+        ui.print("Nothing that holds data would be deleted.");
+    } else {
+        show(ctx, losses);
+        ui.print("");
+        if opts.no_backup {
+            ui.print("Safety backups: NONE (--no-backup)");
+        } else {
+            ui.print("Safety backups, taken first (a failure stops everything, exit 4):");
+            let engine = ctx.engine()?;
+            for l in losses {
+                match l.safety {
+                    Safety::Dump => {
+                        let db = ctx.project.database()?;
+                        let container = format!("<{} container>", db.service);
+                        let cmd = backup::dump_command(engine, &container, db);
+                        ui.print(&format!(
+                            "  - pg_dump of database {} -> {}/{}_<timestamp>_{}.sql",
+                            db.name,
+                            ctx.backup_dir().display(),
+                            ctx.project.name,
+                            reason.tag()
+                        ));
+                        ui.print(&format!("    $ {}", ctx.redact(&cmd.to_string())));
+                    }
+                    Safety::Archive => {
+                        let image = reader_image(ctx, &l.state);
+                        ui.print(&format!(
+                            "  - archive of volume {} -> {}/{}_<timestamp>_{}.{}.tar.zst",
+                            l.state.name,
+                            ctx.backup_dir().display(),
+                            ctx.project.name,
+                            reason.tag(),
+                            l.state.key
+                        ));
+                        match engine.volume_export(&l.state.name, image.as_deref()) {
+                            Ok(cmd) => ui.print(&format!("    $ {}", ctx.redact(&cmd.to_string()))),
+                            Err(e) => ui.print(&format!("    (cannot: {e})")),
+                        }
+                    }
+                    Safety::Disposable => ui.print(&format!("  - none for {} (disposable)", l.state.name)),
+                }
+            }
+        }
+        ui.print("Then a confirmation: type the project name, or --yes.");
+    }
+    ui.print("");
+    ui.print("Then:");
+    for line in plan.describe(&|s| ctx.redact(s)) {
+        ui.print(&line);
+    }
+    Ok(())
+}
+
+fn reason_command(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Clean => "clean",
+        Reason::Nuke => "nuke",
+        Reason::VolumeRm => "volumes rm",
+    }
+}

@@ -1,0 +1,195 @@
+//! End-to-end: the safety gate in front of clean, nuke and volumes rm, on
+//! both engines. Each data-safety invariant has a test here that fails if
+//! the invariant breaks.
+
+use rexpect::process::wait::WaitStatus;
+
+use crate::e2e;
+use crate::support::*;
+
+fn started(engine: Engine) -> Fixture {
+    let p = Fixture::new(engine).compose(STACK);
+    p.budgie().arg("start").run().success();
+    p
+}
+
+fn pgdata(p: &Fixture) -> String {
+    format!("{}_pgdata", p.name)
+}
+
+fn exit_code(s: WaitStatus) -> i32 {
+    match s {
+        WaitStatus::Exited(_, c) => c,
+        other => panic!("budgie did not exit normally: {other:?}"),
+    }
+}
+
+// Invariant 1: the volume goes only after a checked safety backup, which
+// loads back into a fresh database with the same rows.
+e2e!(clean_takes_a_loadable_safety_backup_then_deletes, |engine| {
+    let p = started(engine);
+    p.sql("create table ledger(id int primary key, amount numeric); insert into ledger select g, g * 2.5 from generate_series(1, 2000) g");
+    let expected = p.sql("select count(*), sum(amount) from ledger");
+    let app = p.container("app").unwrap();
+    p.engine_out(&["exec", &app, "sh", "-c", "echo receipt > /uploads/r.txt"]);
+
+    p.budgie().args(["clean", "--yes"]).run().success();
+    assert!(!p.volume_exists(&pgdata(&p)), "the database volume is gone");
+    assert!(!p.volume_exists(&format!("{}_uploads", p.name)), "the uploads volume is gone");
+    assert!(p.containers(false).is_empty());
+    let dumps = p.backups_ending("_pre-clean.sql");
+    assert_eq!(dumps.len(), 1, "{:?}", p.backups());
+    assert_eq!(p.backups_ending("_pre-clean.uploads.tar.zst").len(), 1, "{:?}", p.backups());
+
+    p.budgie().arg("start").run().success();
+    assert_eq!(p.sql("select count(*) from pg_tables where tablename = 'ledger'"), "0", "a fresh database");
+    p.load_dump(&dumps[0], "restored");
+    assert_eq!(p.sql_in("restored", "select count(*), sum(amount) from ledger"), expected);
+});
+
+// Invariant 2: no terminal and no --yes: refuse, exit 3, touch nothing.
+e2e!(clean_without_terminal_or_yes_refuses_and_touches_nothing, |engine| {
+    let p = started(engine);
+    p.sql("create table t(x int); insert into t values (9)");
+    let db = p.container("db").unwrap();
+    for args in [vec!["clean"], vec!["nuke"], vec!["volumes", "rm", "uploads"], vec!["clean", "--no-backup"]] {
+        p.budgie().args(&args).run().code(3).stderr_has("no --yes");
+    }
+    assert!(p.volume_exists(&pgdata(&p)));
+    assert_eq!(p.container("db"), Some(db), "containers untouched");
+    assert_eq!(p.sql("select x from t"), "9");
+    assert!(p.backups().is_empty(), "no backup taken either: {:?}", p.backups());
+});
+
+// A failed safety backup aborts with exit 4 before anything is deleted.
+e2e!(a_failed_safety_backup_deletes_nothing, |engine| {
+    let p = started(engine);
+    p.sql("create table secret(x int); insert into secret values (1); create role limited login password 'x'; grant connect on database appdb to limited");
+    // The dump runs as a user that cannot read `secret`: pg_dump fails.
+    let p = p.file("compose.override.yml", "x-budgie:\n  database:\n    user: limited\n");
+    p.budgie().args(["clean", "--yes"]).run().code(4).stderr_has("safety backup").stderr_has("nothing was deleted");
+    assert!(p.volume_exists(&pgdata(&p)));
+    assert!(p.container("db").is_some(), "containers untouched");
+    assert_eq!(p.sql("select x from secret"), "1");
+    assert!(
+        p.backups().iter().all(|n| !n.contains(".sql")),
+        "no dump under any name: {:?}",
+        p.backups()
+    );
+});
+
+// Invariant 2 at a terminal: the typed project name is the confirmation.
+e2e!(the_prompt_wants_the_project_name, |engine| {
+    let p = started(engine);
+    p.sql("create table t(x int); insert into t values (3)");
+
+    let mut s = p.budgie_pty(&["clean"]);
+    s.exp_string("Type the project name").unwrap();
+    s.send_line("not-the-name").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 3);
+    assert!(p.volume_exists(&pgdata(&p)), "a wrong answer deletes nothing");
+    assert_eq!(p.sql("select x from t"), "3");
+    assert_eq!(p.backups_ending("_pre-clean.sql").len(), 1, "the safety backup was taken and kept");
+
+    let mut s = p.budgie_pty(&["clean"]);
+    s.exp_string("Type the project name").unwrap();
+    s.send_line(&p.name).unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
+    assert!(!p.volume_exists(&pgdata(&p)), "the right answer proceeds");
+});
+
+// Invariant 5: nuke never touches another project's volume or an external one.
+e2e!(nuke_is_scoped_to_the_project, |engine| {
+    // Unique image tags, so removing "the project's images" removes only tags.
+    let pg = format!("localhost/budgie-nuke-{}:pg", std::process::id());
+    let app = format!("localhost/budgie-nuke-{}:app", std::process::id());
+    let other = Fixture::new(engine).compose(STACK);
+    other.budgie().arg("start").run().success();
+    let other_volume = format!("{}_pgdata", other.name);
+
+    let p = Fixture::new(engine);
+    let external = format!("{}-external", p.name);
+    p.engine_out(&["tag", PG_IMAGE, &pg]);
+    p.engine_out(&["tag", APP_IMAGE, &app]);
+    p.engine_out(&["volume", "create", &external]);
+    let stack = format!(
+        "services:\n  db:\n    image: {pg}\n    environment: {{POSTGRES_USER: app, POSTGRES_PASSWORD: pw, POSTGRES_DB: appdb}}\n    volumes: [pgdata:/var/lib/postgresql/data]\n  app:\n    image: {app}\n    command: [sh, -c, 'while true; do sleep 3600; done']\n    volumes: [ext:/ext, stolen:/stolen]\nvolumes:\n  pgdata:\n  ext:\n    external: true\n    name: {external}\n  stolen:\n    name: {other_volume}\n"
+    );
+    let p = p.compose(&stack);
+    p.budgie().arg("start").run().success();
+    p.sql("create table t(x int)");
+
+    p.budgie()
+        .args(["nuke", "--yes"])
+        .run()
+        .success()
+        .stderr_has(&format!("Keeping {other_volume}: it belongs to project {}", other.name));
+    assert!(!p.volume_exists(&pgdata(&p)), "the project's own volume is gone");
+    assert!(p.volume_exists(&external), "the external volume is kept");
+    assert!(other.volume_exists(&other_volume), "the other project's volume is kept");
+    assert!(other.container("db").is_some(), "the other project still runs");
+    assert!(p.containers(false).is_empty());
+    assert_eq!(p.backups_ending("_pre-nuke.sql").len(), 1);
+    let images = p.engine_out(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(!images.contains(&pg), "the project's image tag is removed: {images}");
+    assert!(images.contains(PG_IMAGE), "shared images stay: {images}");
+    p.engine_out(&["volume", "rm", &external]);
+});
+
+e2e!(volumes_rm_archives_then_deletes_only_that_volume, |engine| {
+    let p = started(engine);
+    p.sql("create table t(x int); insert into t values (1)");
+    let app = p.container("app").unwrap();
+    p.engine_out(&["exec", &app, "sh", "-c", "echo keep-me > /uploads/k.txt"]);
+    p.budgie().args(["--dry-run", "volumes", "rm", "uploads"]).run().success().stderr_has("volume export").lacks("pw-");
+    p.budgie().args(["volumes", "rm", "uploads", "--yes"]).run().success();
+    assert!(!p.volume_exists(&format!("{}_uploads", p.name)));
+    assert!(p.volume_exists(&pgdata(&p)));
+    assert_eq!(p.sql("select x from t"), "1");
+    assert_eq!(p.backups_ending("_pre-volume-rm.uploads.tar.zst").len(), 1, "{:?}", p.backups());
+    p.budgie().args(["volumes", "rm", "nope", "--yes"]).run().code(2);
+});
+
+e2e!(no_backup_still_needs_confirmation_and_says_so, |engine| {
+    let p = started(engine);
+    p.budgie()
+        .args(["clean", "--no-backup", "--yes"])
+        .run()
+        .success()
+        .stderr_has("NO SAFETY BACKUP");
+    assert!(p.backups().is_empty());
+    assert!(!p.volume_exists(&pgdata(&p)));
+});
+
+e2e!(dry_run_shows_the_backups_and_deletes_nothing, |engine| {
+    let p = started(engine);
+    let out = p.budgie().args(["--dry-run", "clean"]).run().success();
+    assert!(out.stderr.contains("pg_dump"), "{}", out.stderr);
+    assert!(out.stderr.contains("_pre-clean.sql"), "{}", out.stderr);
+    assert!(out.stderr.contains("volume rm"), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cret-pw"), "{}", out.stderr);
+    assert!(p.volume_exists(&pgdata(&p)));
+    assert!(p.backups().is_empty());
+    p.budgie().args(["--dry-run", "nuke"]).run().success().stderr_has("down --remove-orphans");
+    assert!(p.container("db").is_some());
+});
+
+// One at a time: a backup waits while a clean holds the project.
+e2e!(a_backup_during_clean_waits_for_the_lock, |engine| {
+    let p = started(engine);
+    let mut s = p.budgie_pty(&["clean"]);
+    s.exp_string("Type the project name").unwrap();
+    // clean holds the lock while it waits for an answer.
+    p.budgie()
+        .args(["backup", "--lock-timeout", "2"])
+        .run()
+        .code(1)
+        .stderr_has("waiting for another budgie")
+        .stderr_has("clean");
+    s.send_line("no").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 3);
+    p.budgie().arg("backup").run().success();
+});
