@@ -3,4 +3,7 @@
 //! `store` owns the file names and the listing; dumping and archiving build
 //! on it.
 
+pub mod meta;
 pub mod store;
+pub mod verify;
+pub mod writer;
