@@ -4,6 +4,7 @@
 //! on it.
 
 pub mod meta;
+pub mod retention;
 pub mod store;
 pub mod verify;
 pub mod writer;
