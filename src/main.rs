@@ -12,6 +12,7 @@ mod compose;
 mod context;
 mod engine;
 mod error;
+mod lock;
 mod plan;
 mod ui;
 
