@@ -430,7 +430,9 @@ impl BackupWriter {
             }
             Content::TarArchive => {
                 if let Some(problem) = tar.problem() {
-                    return Err(Error::new(format!("the archive is incomplete: {problem}")));
+                    return Err(Error::new(format!(
+                        "the volume archive is not complete: {problem}"
+                    )));
                 }
             }
         }
