@@ -1,0 +1,1057 @@
+//! The streamed, checked, atomically committed backup file.
+//!
+//! This module exists for data-safety invariant 3 of DESIGN.md: a backup
+//! file under its final name is always complete. It owns the whole life of
+//! one backup file:
+//!
+//! 1. [`ensure_backup_dir`] makes the directory private (0700) and ignored by
+//!    git (invariant 6);
+//! 2. [`BackupWriter::create`] opens a hidden temporary file
+//!    `.<stem>.XXXXXX.partial` (0600) in that directory — a name that is
+//!    never parsed as a backup;
+//! 3. bytes written to the [`BackupWriter`] are counted, their tail is kept
+//!    for the completeness check, they are compressed, hashed (SHA-256 of
+//!    the bytes that land in the file) and buffered to the file;
+//! 4. [`BackupWriter::commit`] finishes the compressor, fsyncs, checks that
+//!    the content is complete (pg_dump's end marker, or the tar end blocks),
+//!    then publishes the file under its final name without ever replacing an
+//!    existing file, and fsyncs the directory.
+//!
+//! A writer that is dropped without a successful commit removes its
+//! temporary file (the `TempPath` it holds does that), so an error, a panic
+//! elsewhere or Ctrl-C never leaves a partial file under a backup's name.
+
+// used by the backup command (being wired up)
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+
+use super::verify::TarCheck;
+use crate::compose::Compression;
+use crate::error::{Error, Result};
+
+/// The last line of a complete plain pg_dump.
+pub const DUMP_COMPLETE_MARKER: &str = "-- PostgreSQL database dump complete";
+
+/// How much of the end of the uncompressed stream is kept for the marker
+/// check.
+pub const TAIL_BYTES: usize = 4096;
+
+/// Buffer size between the compressor and the file.
+const FILE_BUFFER: usize = 256 * 1024;
+
+/// gzip level: flate2's default (same as `gzip` and `pg_dump | gzip`).
+const GZIP_LEVEL: u32 = 6;
+
+/// zstd level: the zstd command's default.
+const ZSTD_LEVEL: i32 = 3;
+
+/// How many same-second names `commit` tries before giving up.
+const MAX_SEQUENCE: u32 = 1000;
+
+/// What a backup file holds; decides the completeness check at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Content {
+    /// A plain-text `pg_dump`: must end with the dump-complete marker.
+    SqlDump,
+    /// A tar stream of a volume: must end with the tar end-of-archive
+    /// blocks.
+    TarArchive,
+}
+
+/// A backup published under its final name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub path: PathBuf,
+    pub file_name: String,
+    /// Size of the file on disk.
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the file's bytes (compressed, as written).
+    pub sha256: String,
+    /// Bytes given to `write()` before compression.
+    pub uncompressed_bytes: u64,
+}
+
+/// Makes sure `dir` exists, is private and is ignored by git.
+///
+/// Creates `dir` and its missing parents with mode 0700. An existing
+/// directory keeps its mode unless group or others have any access, then it
+/// is set to 0700. Writes a `.gitignore` holding `*` when there is none (an
+/// existing one is left alone). Errors name the path.
+pub fn ensure_backup_dir(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            if !meta.is_dir() {
+                return Err(Error::new(format!(
+                    "the backup directory {} exists but is not a directory",
+                    dir.display()
+                )));
+            }
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                    |e| {
+                        Error::new(format!(
+                            "cannot make the backup directory {} private (chmod 700): {e}",
+                            dir.display()
+                        ))
+                    },
+                )?;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    Error::new(format!(
+                        "cannot create the backup directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+        }
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot use the backup directory {}: {e}",
+                dir.display()
+            )));
+        }
+    }
+    let gitignore = dir.join(".gitignore");
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&gitignore)
+    {
+        Ok(mut f) => f
+            .write_all(b"# budgie backups hold database contents: never commit them.\n*\n")
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", gitignore.display())))?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot write {}: {e}",
+                gitignore.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the end of an uncompressed plain dump shows it completed.
+///
+/// `tail` is the end of the stream (the writer keeps the last 4 KiB). Lines
+/// at the end that are empty, `--`, or `\unrestrict <key>` (appended by
+/// pg_dump since 15.14/16.10/17.6) are skipped; the last remaining line must
+/// be exactly `-- PostgreSQL database dump complete` (a trailing `\r` is
+/// allowed).
+pub fn dump_is_complete(tail: &[u8]) -> bool {
+    for line in tail.split(|&b| b == b'\n').rev() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() || line == b"--" || line.starts_with(b"\\unrestrict ") {
+            continue;
+        }
+        return line == DUMP_COMPLETE_MARKER.as_bytes();
+    }
+    false
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
+/// Replaces anything but ASCII letters, digits, `-`, `_` and `.` by `_` and
+/// keeps at most 100 characters, so that a caller's hint can never leave the
+/// directory or make the name too long.
+pub(crate) fn safe_name_part(s: &str) -> String {
+    s.chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The last bytes of a stream, kept in amortized O(1) per byte.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    buf: Vec<u8>,
+}
+
+impl Tail {
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        if data.len() >= TAIL_BYTES {
+            self.buf.clear();
+            self.buf
+                .extend_from_slice(data.get(data.len() - TAIL_BYTES..).unwrap_or(data));
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() > 2 * TAIL_BYTES {
+            let cut = self.buf.len() - TAIL_BYTES;
+            self.buf.drain(..cut);
+        }
+    }
+
+    /// At most the last [`TAIL_BYTES`] bytes pushed.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        let start = self.buf.len().saturating_sub(TAIL_BYTES);
+        self.buf.get(start..).unwrap_or(&self.buf)
+    }
+}
+
+/// The file end of the pipeline: hashes and counts the bytes that go to the
+/// file.
+struct HashingFile {
+    file: BufWriter<File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        let written = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(written);
+        self.bytes += written.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The compressor (or none) in front of the file.
+enum Sink {
+    Plain(HashingFile),
+    Gzip(GzEncoder<HashingFile>),
+    Zstd(zstd::stream::write::Encoder<'static, HashingFile>),
+}
+
+impl Sink {
+    fn file(&self) -> &HashingFile {
+        match self {
+            Sink::Plain(h) => h,
+            Sink::Gzip(e) => e.get_ref(),
+            Sink::Zstd(e) => e.get_ref(),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Plain(h) => h.write_all(buf),
+            Sink::Gzip(e) => e.write_all(buf),
+            Sink::Zstd(e) => e.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(h) => h.flush(),
+            Sink::Gzip(e) => e.flush(),
+            Sink::Zstd(e) => e.flush(),
+        }
+    }
+
+    /// Ends the compressed stream; returns the file end, not yet flushed.
+    fn finish(self) -> io::Result<HashingFile> {
+        match self {
+            Sink::Plain(h) => Ok(h),
+            Sink::Gzip(e) => e.finish(),
+            Sink::Zstd(e) => e.finish(),
+        }
+    }
+}
+
+/// A backup file being written under a hidden temporary name.
+///
+/// Write the backup's bytes to it (it is an [`io::Write`]), then
+/// [`commit`](BackupWriter::commit) it. Dropping it without a successful
+/// commit removes the temporary file.
+pub struct BackupWriter {
+    /// The temporary file's name; removes the file when dropped.
+    temp: TempPath,
+    dir: PathBuf,
+    content: Content,
+    sink: Sink,
+    uncompressed: u64,
+    tail: Tail,
+    tar: TarCheck,
+    /// The first write error: the stream is broken from there on.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl BackupWriter {
+    /// Starts a backup in `dir`.
+    ///
+    /// Runs [`ensure_backup_dir`], then creates the temporary file
+    /// `.<stem_hint>.XXXXXX.partial` (mode 0600) in `dir`; `stem_hint` is
+    /// only used for that name (characters other than letters, digits, `-`,
+    /// `_`, `.` become `_`). gzip uses level 6, zstd level 3 with a content
+    /// checksum, single-threaded. Errors name the directory.
+    pub fn create(
+        dir: &Path,
+        stem_hint: &str,
+        content: Content,
+        compression: Compression,
+    ) -> Result<BackupWriter> {
+        ensure_backup_dir(dir)?;
+        let prefix = format!(".{}.", safe_name_part(stem_hint));
+        let named = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".partial")
+            .rand_bytes(6)
+            .permissions(std::fs::Permissions::from_mode(0o600))
+            .tempfile_in(dir)
+            .map_err(|e| {
+                Error::new(format!(
+                    "cannot create a temporary file in the backup directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        let (file, temp) = named.into_parts();
+        let end = HashingFile {
+            file: BufWriter::with_capacity(FILE_BUFFER, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let sink = match compression {
+            Compression::None => Sink::Plain(end),
+            Compression::Gzip => {
+                Sink::Gzip(GzEncoder::new(end, flate2::Compression::new(GZIP_LEVEL)))
+            }
+            Compression::Zstd => Sink::Zstd(
+                zstd::stream::write::Encoder::new(end, ZSTD_LEVEL)
+                    .and_then(|mut e| e.include_checksum(true).map(|()| e))
+                    .map_err(|e| Error::new(format!("cannot start the zstd compressor: {e}")))?,
+            ),
+        };
+        Ok(BackupWriter {
+            temp,
+            dir: dir.to_path_buf(),
+            content,
+            sink,
+            uncompressed: 0,
+            tail: Tail::default(),
+            tar: TarCheck::new(),
+            failed: None,
+        })
+    }
+
+    /// Bytes given to `write()` so far (before compression).
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.uncompressed
+    }
+
+    /// Bytes that left the compressor for the file so far; the compressor
+    /// and the file buffer may hold more (best effort, for progress).
+    pub fn written_bytes(&self) -> u64 {
+        self.sink.file().bytes
+    }
+
+    /// The temporary file's path (hidden, removed unless committed).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    fn io_error(&self, e: &io::Error) -> String {
+        format!("cannot write the backup file {}: {e}", self.temp.display())
+    }
+
+    /// Finishes the file and publishes it under a final name.
+    ///
+    /// 1. Ends the compressed stream, flushes and fsyncs the file.
+    /// 2. Checks completeness: a [`Content::SqlDump`] must end per
+    ///    [`dump_is_complete`]; a [`Content::TarArchive`] must end with the
+    ///    tar end-of-archive blocks.
+    /// 3. Publishes it as `name_for(0)`, or `name_for(1)`... when that name
+    ///    exists (an existing file is never replaced; gives up after 1000
+    ///    names). A name must be a plain file name (no `/`).
+    /// 4. Fsyncs the directory.
+    ///
+    /// Any error leaves no file under a final name and removes the
+    /// temporary file — except a failed directory fsync, reported after the
+    /// complete file was published.
+    pub fn commit(self, name_for: impl Fn(u32) -> String) -> Result<Committed> {
+        let BackupWriter {
+            temp,
+            dir,
+            content,
+            sink,
+            uncompressed,
+            tail,
+            tar,
+            failed,
+        } = self;
+        if let Some((_, message)) = failed {
+            return Err(Error::new(message));
+        }
+        let wrap = |e: io::Error| {
+            Error::new(format!(
+                "cannot write the backup file {}: {e}",
+                temp.display()
+            ))
+        };
+        let HashingFile {
+            file,
+            hasher,
+            bytes,
+        } = sink.finish().map_err(wrap)?;
+        let file = file.into_inner().map_err(|e| wrap(e.into_error()))?;
+        file.sync_all().map_err(wrap)?;
+
+        match content {
+            Content::SqlDump => {
+                if !dump_is_complete(tail.bytes()) {
+                    return Err(Error::new(format!(
+                        "the dump is incomplete: pg_dump's end marker `{DUMP_COMPLETE_MARKER}` is missing"
+                    )));
+                }
+            }
+            Content::TarArchive => {
+                if let Some(problem) = tar.problem() {
+                    return Err(Error::new(format!(
+                        "the volume archive is not complete: {problem}"
+                    )));
+                }
+            }
+        }
+
+        let mut temp = temp;
+        let mut published = None;
+        let mut last = String::new();
+        for seq in 0..MAX_SEQUENCE {
+            let name = name_for(seq);
+            if !is_plain_file_name(&name) {
+                return Err(Error::new(format!(
+                    "invalid backup file name {name:?}: it must be a plain file name"
+                )));
+            }
+            let target = dir.join(&name);
+            match temp.persist_noclobber(&target) {
+                Ok(()) => {
+                    published = Some((target, name));
+                    break;
+                }
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                    temp = e.path;
+                    last = name;
+                }
+                Err(e) => {
+                    return Err(Error::new(format!(
+                        "cannot publish the backup as {}: {}",
+                        target.display(),
+                        e.error
+                    )));
+                }
+            }
+        }
+        let Some((path, file_name)) = published else {
+            return Err(Error::new(format!(
+                "cannot find a free name for the backup in {} ({MAX_SEQUENCE} names taken, the last {last})",
+                dir.display()
+            )));
+        };
+        sync_dir(&dir).map_err(|e| {
+            Error::new(format!(
+                "the backup {} is complete, but its directory could not be synced to disk: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Committed {
+            path,
+            file_name,
+            bytes,
+            sha256: hex(&hasher.finalize()),
+            uncompressed_bytes: uncompressed,
+        })
+    }
+}
+
+impl Write for BackupWriter {
+    /// Takes all of `buf` or fails; after a failure every call fails with
+    /// the first error (which names the file).
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        if let Err(e) = self.sink.write_all(buf) {
+            let message = self.io_error(&e);
+            self.failed = Some((e.kind(), message.clone()));
+            return Err(io::Error::new(e.kind(), message));
+        }
+        self.uncompressed += buf.len() as u64;
+        self.tail.push(buf);
+        if self.content == Content::TarArchive {
+            self.tar.feed(buf);
+        }
+        Ok(buf.len())
+    }
+
+    /// Pushes buffered data to the file (a sync flush for gzip/zstd, which
+    /// costs compression: callers need not call it; `commit` does all).
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        if let Err(e) = self.sink.flush() {
+            let message = self.io_error(&e);
+            self.failed = Some((e.kind(), message.clone()));
+            return Err(io::Error::new(e.kind(), message));
+        }
+        Ok(())
+    }
+}
+
+/// A single path component that is not `.` or `..`.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// Fsyncs a directory so that a new entry in it survives a crash.
+/// Filesystems that cannot sync a directory are taken as done.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::backup::store::{dump_name, parse_dump_name};
+    use crate::backup::verify::tests::tar_of;
+    use chrono::{NaiveDate, NaiveDateTime};
+    use std::io::Read;
+
+    pub(crate) fn dump_text(body: &str, unrestrict: bool) -> String {
+        let mut s = String::from(
+            "--\n-- PostgreSQL database dump\n--\n\n\\restrict k3y\n\n\
+             -- Dumped from database version 15.18\n\
+             -- Dumped by pg_dump version 15.18\n\n\
+             SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n\n\
+             CREATE TABLE public.t (id integer, name text);\n\n\
+             COPY public.t (id, name) FROM stdin;\n",
+        );
+        s.push_str(body);
+        s.push_str("\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n");
+        if unrestrict {
+            s.push_str("\\unrestrict k3y\n\n");
+        }
+        s
+    }
+
+    fn at() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2025, 11, 25)
+            .unwrap()
+            .and_hms_opt(9, 27, 4)
+            .unwrap()
+    }
+
+    fn name(seq: u32) -> String {
+        dump_name("app", at(), seq, None, Compression::None)
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    fn sha256_of(data: &[u8]) -> String {
+        hex(&Sha256::digest(data))
+    }
+
+    #[test]
+    fn the_marker_rule() {
+        let body = "1\ta\n2\tb\n";
+        assert!(dump_is_complete(dump_text(body, true).as_bytes()));
+        assert!(dump_is_complete(dump_text(body, false).as_bytes()));
+        let crlf = dump_text(body, true).replace('\n', "\r\n");
+        assert!(dump_is_complete(crlf.as_bytes()));
+        // pg_dump < 15.14 ended like this, without a trailing blank line too.
+        assert!(dump_is_complete(
+            b"SET x;\n--\n-- PostgreSQL database dump complete\n--"
+        ));
+        assert!(dump_is_complete(b"-- PostgreSQL database dump complete"));
+
+        let full = dump_text(body, true);
+        let cut = full.find("\\.").unwrap();
+        assert!(
+            !dump_is_complete(&full.as_bytes()[..cut]),
+            "truncated in COPY"
+        );
+        let cut = full.find("complete").unwrap();
+        assert!(
+            !dump_is_complete(&full.as_bytes()[..cut]),
+            "truncated in the marker"
+        );
+        let more = format!("{full}CREATE TABLE late (x int);\n");
+        assert!(!dump_is_complete(more.as_bytes()), "marker followed by SQL");
+        assert!(!dump_is_complete(b""));
+        assert!(!dump_is_complete(b"\n\n--\n\n"));
+        assert!(!dump_is_complete(
+            b"-- PostgreSQL database dump complete \n"
+        ));
+        assert!(!dump_is_complete(
+            b"-- PostgreSQL database dump complete\n\\unrestrictX\n"
+        ));
+        assert!(!dump_is_complete(b"-- PostgreSQL database dump\n"));
+        // Any bytes at all: no panic.
+        assert!(!dump_is_complete(&[0xff, b'\n', b'\r', 0, b'\n']));
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_bytes() {
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        for chunk in [1, 7, 1000, 4096, 5000, 20_000] {
+            let mut t = Tail::default();
+            for c in data.chunks(chunk) {
+                t.push(c);
+            }
+            assert_eq!(t.bytes(), &data[data.len() - TAIL_BYTES..], "chunk {chunk}");
+        }
+        let mut t = Tail::default();
+        t.push(b"abc");
+        assert_eq!(t.bytes(), b"abc");
+    }
+
+    #[test]
+    fn the_backup_dir_is_private_and_ignored() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a/b/backups");
+        ensure_backup_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+        assert!(gitignore.starts_with('#'));
+        assert!(gitignore.lines().any(|l| l == "*"));
+
+        // Too open: fixed. Private enough: left alone. An existing
+        // .gitignore is kept.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join(".gitignore"), "mine\n").unwrap();
+        ensure_backup_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(
+            std::fs::read_to_string(dir.join(".gitignore")).unwrap(),
+            "mine\n"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o300)).unwrap();
+        ensure_backup_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o300);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        let file = root.path().join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        let err = ensure_backup_dir(&file).unwrap_err();
+        assert!(err.message.contains(&*file.to_string_lossy()), "{err}");
+        let err = ensure_backup_dir(&file.join("sub")).unwrap_err();
+        assert!(err.message.contains(&*file.to_string_lossy()), "{err}");
+    }
+
+    #[test]
+    fn a_plain_dump_is_committed_complete_and_private() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("backups");
+        let text = dump_text(&"42\tsome name\n".repeat(5000), true);
+        let mut w = BackupWriter::create(
+            &dir,
+            "app_20251125_092704",
+            Content::SqlDump,
+            Compression::None,
+        )
+        .unwrap();
+        let temp = w.temp_path().to_path_buf();
+        let temp_name = temp.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(temp.parent().unwrap(), dir);
+        assert!(
+            temp_name.starts_with(".app_20251125_092704."),
+            "{temp_name}"
+        );
+        assert!(temp_name.ends_with(".partial"), "{temp_name}");
+        assert!(parse_dump_name("app", &temp_name).is_none());
+        assert_eq!(mode(&temp), 0o600);
+        for chunk in text.as_bytes().chunks(7777) {
+            w.write_all(chunk).unwrap();
+        }
+        assert_eq!(w.uncompressed_bytes(), text.len() as u64);
+        let c = w.commit(name).unwrap();
+
+        assert_eq!(c.file_name, "app_20251125_092704.sql");
+        assert_eq!(c.path, dir.join(&c.file_name));
+        let on_disk = std::fs::read(&c.path).unwrap();
+        assert_eq!(on_disk, text.as_bytes());
+        assert_eq!(c.bytes, on_disk.len() as u64);
+        assert_eq!(c.uncompressed_bytes, text.len() as u64);
+        assert_eq!(c.sha256, sha256_of(&on_disk));
+        assert_eq!(mode(&c.path), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert!(!temp.exists());
+        assert_eq!(listing(&dir), [".gitignore", "app_20251125_092704.sql"]);
+    }
+
+    #[test]
+    fn compressed_dumps_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        let text = dump_text(&"7\tthe same line again and again\n".repeat(20_000), true);
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let mut w =
+                BackupWriter::create(root.path(), "app", Content::SqlDump, compression).unwrap();
+            for chunk in text.as_bytes().chunks(65536) {
+                w.write_all(chunk).unwrap();
+            }
+            let c = w
+                .commit(|seq| dump_name("app", at(), seq, None, compression))
+                .unwrap();
+            let on_disk = std::fs::read(&c.path).unwrap();
+            assert!(
+                on_disk.len() < text.len() / 10,
+                "{compression:?} compresses"
+            );
+            assert_eq!(c.bytes, on_disk.len() as u64);
+            assert_eq!(c.sha256, sha256_of(&on_disk));
+            assert_eq!(c.uncompressed_bytes, text.len() as u64);
+            let mut back = Vec::new();
+            match compression {
+                Compression::Gzip => {
+                    flate2::read::GzDecoder::new(&on_disk[..])
+                        .read_to_end(&mut back)
+                        .unwrap();
+                }
+                _ => back = zstd::decode_all(&on_disk[..]).unwrap(),
+            }
+            assert_eq!(back, text.as_bytes(), "{compression:?}");
+            assert!(c.file_name.ends_with(compression.extension()));
+        }
+    }
+
+    #[test]
+    fn an_incomplete_dump_is_never_published() {
+        let root = tempfile::tempdir().unwrap();
+        let text = dump_text("1\ta\n", true);
+        let cut = &text.as_bytes()[..text.len() / 2];
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let mut w =
+                BackupWriter::create(root.path(), "app", Content::SqlDump, compression).unwrap();
+            w.write_all(cut).unwrap();
+            let err = w.commit(name).unwrap_err();
+            assert_eq!(
+                err.message,
+                "the dump is incomplete: pg_dump's end marker `-- PostgreSQL database dump complete` is missing"
+            );
+            assert_eq!(listing(root.path()), [".gitignore"], "{compression:?}");
+        }
+        // Nothing written at all.
+        let w =
+            BackupWriter::create(root.path(), "app", Content::SqlDump, Compression::None).unwrap();
+        assert!(w.commit(name).is_err());
+        assert_eq!(listing(root.path()), [".gitignore"]);
+    }
+
+    #[test]
+    fn a_dropped_writer_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = BackupWriter::create(
+            root.path(),
+            "../../evil/name",
+            Content::SqlDump,
+            Compression::Zstd,
+        )
+        .unwrap();
+        assert_eq!(w.temp_path().parent().unwrap(), root.path());
+        w.write_all(dump_text("1\n", true).as_bytes()).unwrap();
+        assert_eq!(listing(root.path()).len(), 2);
+        drop(w);
+        assert_eq!(listing(root.path()), [".gitignore"]);
+    }
+
+    #[test]
+    fn an_existing_backup_is_never_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        std::fs::write(dir.join(name(0)), "old 0").unwrap();
+        std::fs::write(dir.join(name(1)), "old 1").unwrap();
+        let mut w = BackupWriter::create(dir, "app", Content::SqlDump, Compression::None).unwrap();
+        w.write_all(dump_text("1\n", true).as_bytes()).unwrap();
+        let c = w.commit(name).unwrap();
+        assert_eq!(c.file_name, "app_20251125_092704-2.sql");
+        assert_eq!(std::fs::read_to_string(dir.join(name(0))).unwrap(), "old 0");
+        assert_eq!(std::fs::read_to_string(dir.join(name(1))).unwrap(), "old 1");
+
+        // Every name taken: give up, replace nothing, leave no temp file.
+        let mut w = BackupWriter::create(dir, "app", Content::SqlDump, Compression::None).unwrap();
+        w.write_all(dump_text("1\n", true).as_bytes()).unwrap();
+        let err = w.commit(|_| name(0)).unwrap_err();
+        assert!(err.message.contains("cannot find a free name"), "{err}");
+        assert_eq!(std::fs::read_to_string(dir.join(name(0))).unwrap(), "old 0");
+        assert_eq!(listing(dir).len(), 4);
+    }
+
+    #[test]
+    fn a_name_must_stay_in_the_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("backups");
+        for bad in ["", ".", "..", "../escaped.sql", "sub/x.sql", "nul\0.sql"] {
+            let mut w =
+                BackupWriter::create(&dir, "app", Content::SqlDump, Compression::None).unwrap();
+            w.write_all(dump_text("1\n", true).as_bytes()).unwrap();
+            let err = w.commit(|_| bad.to_string()).unwrap_err();
+            assert!(err.message.contains("invalid backup file name"), "{err}");
+            assert_eq!(listing(&dir), [".gitignore"]);
+        }
+        assert_eq!(listing(root.path()), ["backups"]);
+    }
+
+    #[test]
+    fn archives_must_end_like_a_tar() {
+        let root = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 3000];
+        let tar = tar_of(&[("PG_VERSION", b"15\n"), ("base/1/1259", &big)]);
+        let mut w =
+            BackupWriter::create(root.path(), "vol", Content::TarArchive, Compression::Zstd)
+                .unwrap();
+        for chunk in tar.chunks(1000) {
+            w.write_all(chunk).unwrap();
+        }
+        let c = w.commit(|_| "app_pgdata.tar.zst".to_string()).unwrap();
+        assert_eq!(
+            zstd::decode_all(&std::fs::read(&c.path).unwrap()[..]).unwrap(),
+            tar
+        );
+
+        // Members end at 4608; then two zero blocks and record padding.
+        assert_eq!(tar.len(), 10240);
+        for cut in [0, 100, 512, 1500, 2048, 4608, 4608 + 512, 4608 + 1023] {
+            let mut w =
+                BackupWriter::create(root.path(), "vol", Content::TarArchive, Compression::Zstd)
+                    .unwrap();
+            w.write_all(&tar[..cut]).unwrap();
+            let err = w.commit(|_| "cut.tar.zst".to_string()).unwrap_err();
+            assert!(err.message.contains("archive is truncated"), "{cut}: {err}");
+        }
+        assert_eq!(listing(root.path()), [".gitignore", "app_pgdata.tar.zst"]);
+    }
+
+    /// Runs in a child process limited to a small file size (`ulimit -f`),
+    /// started by `write_errors_name_the_file_and_leave_nothing`.
+    #[test]
+    #[ignore = "run by write_errors_name_the_file_and_leave_nothing"]
+    fn write_error_child() {
+        let Some(dir) = std::env::var_os("BUDGIE_TEST_WRITE_ERROR_DIR") else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        let mut w = BackupWriter::create(&dir, "app", Content::SqlDump, Compression::None).unwrap();
+        let temp = w.temp_path().display().to_string();
+        let chunk = vec![b'x'; 65536];
+        let mut error = None;
+        for _ in 0..64 {
+            if let Err(e) = w.write_all(&chunk) {
+                error = Some(e);
+                break;
+            }
+        }
+        let e = error.expect("the size limit stops the writes");
+        let message = e.to_string();
+        assert!(message.contains(&temp), "{message}");
+        assert!(message.contains("os error"), "{message}");
+        // The stream stays broken; commit reports the first error.
+        assert!(w.write_all(b"more").is_err());
+        let err = w.commit(name).unwrap_err();
+        assert_eq!(err.message, message);
+        assert_eq!(listing(&dir), [".gitignore"]);
+    }
+
+    #[test]
+    fn write_errors_name_the_file_and_leave_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 200 && trap '' XFSZ && exec \"$@\"")
+            .arg("sh")
+            .arg(exe)
+            .args([
+                "--exact",
+                "backup::writer::tests::write_error_child",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env("BUDGIE_TEST_WRITE_ERROR_DIR", root.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "the child test failed: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(listing(root.path()), [".gitignore"]);
+    }
+
+    /// Writes `total` bytes of `block` (repeated) in `chunk`-sized writes.
+    fn feed(w: &mut impl Write, block: &[u8], total: usize, chunk: usize) {
+        let mut left = total;
+        while left > 0 {
+            for c in block.chunks(chunk) {
+                let c = &c[..c.len().min(left)];
+                w.write_all(c).unwrap();
+                left -= c.len();
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Prints MiB/s of the writer for each compression, against a plain
+    /// write of the same bytes (`pg_dump > file`), best of two runs (one
+    /// for gzip). Times nothing in debug builds worth reading. Run with
+    /// `cargo test --release --bin budgie throughput -- --nocapture`.
+    #[test]
+    fn throughput() {
+        let total: usize = if cfg!(debug_assertions) {
+            4 << 20
+        } else {
+            512 << 20
+        };
+        let block = sample_copy_data(8 << 20);
+        let chunk = 64 * 1024;
+        let mib = total as f64 / (1 << 20) as f64;
+        let root = tempfile::tempdir().unwrap();
+        let rate = |secs: f64| mib / secs;
+        println!(
+            "writer throughput, {mib:.0} MiB of COPY-like text in {} KiB writes (MiB/s):",
+            chunk / 1024
+        );
+
+        let (mut write, mut synced) = (f64::MAX, f64::MAX);
+        for _ in 0..2 {
+            let path = root.path().join("baseline.sql");
+            let started = std::time::Instant::now();
+            let mut f = File::create(&path).unwrap();
+            feed(&mut f, &block, total, chunk);
+            write = write.min(started.elapsed().as_secs_f64());
+            f.sync_all().unwrap();
+            synced = synced.min(started.elapsed().as_secs_f64());
+            std::fs::remove_file(&path).unwrap();
+        }
+        println!(
+            "  pg_dump > file     {:6.0}   (+ fsync {:6.0})",
+            rate(write),
+            rate(synced)
+        );
+
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let rounds = if compression == Compression::Gzip {
+                1
+            } else {
+                2
+            };
+            let (mut write, mut all, mut ratio) = (f64::MAX, f64::MAX, 0.0);
+            for _ in 0..rounds {
+                let started = std::time::Instant::now();
+                let mut w =
+                    BackupWriter::create(root.path(), "bench", Content::SqlDump, compression)
+                        .unwrap();
+                feed(&mut w, &block, total, chunk);
+                w.write_all(b"\n-- PostgreSQL database dump complete\n")
+                    .unwrap();
+                write = write.min(started.elapsed().as_secs_f64());
+                let c = w
+                    .commit(|seq| format!("bench-{compression:?}-{seq}"))
+                    .unwrap();
+                all = all.min(started.elapsed().as_secs_f64());
+                ratio = c.bytes as f64 / c.uncompressed_bytes as f64;
+                std::fs::remove_file(&c.path).unwrap();
+            }
+            println!(
+                "  BackupWriter {:<5} {:6.0}   (+ finish, fsync, publish {:6.0})   size ratio {ratio:.2}",
+                format!("{compression:?}"),
+                rate(write),
+                rate(all),
+            );
+        }
+    }
+
+    /// COPY lines that look like a ledger: ids, amounts, timestamps, text.
+    fn sample_copy_data(len: usize) -> Vec<u8> {
+        let words = [
+            "invoice",
+            "refund",
+            "transfer",
+            "salary",
+            "rent",
+            "groceries",
+            "fee",
+            "interest",
+            "Müller GmbH",
+            "ACME Corp",
+            "N/A",
+            "\\N",
+        ];
+        let mut out = Vec::with_capacity(len + 256);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut id = 1u64;
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let w1 = words[(x % words.len() as u64) as usize];
+            let w2 = words[((x >> 8) % words.len() as u64) as usize];
+            let line = format!(
+                "{id}\t{}.{:02}\t2025-{:02}-{:02} {:02}:{:02}:{:02}+01\t{w1} {w2} #{}\t{}\n",
+                (x >> 16) % 100_000,
+                (x >> 40) % 100,
+                1 + (x >> 3) % 12,
+                1 + (x >> 5) % 28,
+                (x >> 9) % 24,
+                (x >> 11) % 60,
+                (x >> 13) % 60,
+                x % 1_000_000_007,
+                if x & 1 == 0 { "t" } else { "f" },
+            );
+            out.extend_from_slice(line.as_bytes());
+            id += 1;
+        }
+        out.truncate(len);
+        out
+    }
+}
