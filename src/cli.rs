@@ -213,7 +213,10 @@ impl Command {
     pub fn supports_json(&self) -> bool {
         matches!(
             self,
-            Command::Status | Command::Volumes { action: None } | Command::Config | Command::Backup(_)
+            Command::Status
+                | Command::Volumes { action: None }
+                | Command::Config
+                | Command::Backup(_)
         )
     }
 

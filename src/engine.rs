@@ -94,11 +94,6 @@ impl Cmd {
         self
     }
 
-    pub fn secret_env(mut self, name: &str, value: Secret) -> Self {
-        self.env.push((name.to_string(), value));
-        self
-    }
-
     /// The duct expression for this command (argv only, no shell).
     pub fn expression(&self) -> duct::Expression {
         let mut e = duct::cmd(&self.argv[0], &self.argv[1..]);
@@ -500,7 +495,13 @@ impl Engine {
     /// `pg_dump` of a database inside its container, plain SQL on stdout.
     /// The password, when there is one, travels as `-e PGPASSWORD` with the
     /// value in the child's environment — never on a command line.
-    pub fn pg_dump(&self, container: &str, user: &str, database: &str, password: Option<&Secret>) -> Cmd {
+    pub fn pg_dump(
+        &self,
+        container: &str,
+        user: &str,
+        database: &str,
+        password: Option<&Secret>,
+    ) -> Cmd {
         let env: Vec<(String, Secret)> = password
             .map(|p| vec![("PGPASSWORD".to_string(), p.clone())])
             .unwrap_or_default();
@@ -569,7 +570,17 @@ impl Engine {
             false,
             false,
             &[],
-            &["psql", "-X", "-At", "-U", user, "-d", database, "-c", "show server_version"],
+            &[
+                "psql",
+                "-X",
+                "-At",
+                "-U",
+                user,
+                "-d",
+                database,
+                "-c",
+                "show server_version",
+            ],
         )
         .read()
         .ok()

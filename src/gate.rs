@@ -122,7 +122,14 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
     }
     if losses.is_empty() {
         // Nothing that holds data goes: no backup, no question.
-        return plan::execute_gated(plan, &Ticket { volumes: BTreeSet::new() }, &ctx.ui, &|s| ctx.redact(s));
+        return plan::execute_gated(
+            plan,
+            &Ticket {
+                volumes: BTreeSet::new(),
+            },
+            &ctx.ui,
+            &|s| ctx.redact(s),
+        );
     }
 
     // 1. Show what will be lost.
@@ -138,7 +145,9 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
 
     // 3. Safety backups.
     let taken = if opts.no_backup {
-        ctx.ui.warn("--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.");
+        ctx.ui.warn(
+            "--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.",
+        );
         Vec::new()
     } else {
         take_backups(ctx, &losses, reason)?
@@ -195,7 +204,10 @@ fn show(ctx: &Context, losses: &[Loss]) {
     ));
     for l in losses {
         let v = &l.state;
-        let size = v.size_bytes.map(human_bytes).unwrap_or_else(|| "size unknown".into());
+        let size = v
+            .size_bytes
+            .map(human_bytes)
+            .unwrap_or_else(|| "size unknown".into());
         let users = if v.services.is_empty() {
             "no service".to_string()
         } else {
@@ -246,7 +258,8 @@ fn take_backups(ctx: &Context, losses: &[Loss], reason: Reason) -> Result<Vec<Ta
         };
         match l.safety {
             Safety::Dump => {
-                let t = crate::commands::backup::database_backup(ctx, Some(reason.tag()), None).map_err(fail)?;
+                let t = crate::commands::backup::database_backup(ctx, Some(reason.tag()), None)
+                    .map_err(fail)?;
                 ctx.ui.success(&format!(
                     "Safety backup of database {}: {} ({})",
                     t.database.as_deref().unwrap_or("?"),
@@ -257,7 +270,9 @@ fn take_backups(ctx: &Context, losses: &[Loss], reason: Reason) -> Result<Vec<Ta
             }
             Safety::Archive => {
                 let image = reader_image(ctx, &l.state);
-                let bar = ctx.ui.progress_bytes(&format!("Archiving volume {}", l.state.name));
+                let bar = ctx
+                    .ui
+                    .progress_bytes(&format!("Archiving volume {}", l.state.name));
                 let t = backup::archive_volume(
                     engine,
                     &l.state.name,
@@ -279,14 +294,23 @@ fn take_backups(ctx: &Context, losses: &[Loss], reason: Reason) -> Result<Vec<Ta
                 taken.push(t);
             }
             Safety::Disposable => {
-                ctx.ui.info(&format!("No backup of {}: marked disposable in x-budgie", l.state.name));
+                ctx.ui.info(&format!(
+                    "No backup of {}: marked disposable in x-budgie",
+                    l.state.name
+                ));
             }
         }
     }
     Ok(taken)
 }
 
-fn print_dry_run(ctx: &Context, plan: &Plan, losses: &[Loss], reason: Reason, opts: GateOptions) -> Result<()> {
+fn print_dry_run(
+    ctx: &Context,
+    plan: &Plan,
+    losses: &[Loss],
+    reason: Reason,
+    opts: GateOptions,
+) -> Result<()> {
     let ui = &ctx.ui;
     ctx.print_plan(reason_command(reason), &Plan::new());
     if losses.is_empty() {
@@ -329,7 +353,9 @@ fn print_dry_run(ctx: &Context, plan: &Plan, losses: &[Loss], reason: Reason, op
                             Err(e) => ui.print(&format!("    (cannot: {e})")),
                         }
                     }
-                    Safety::Disposable => ui.print(&format!("  - none for {} (disposable)", l.state.name)),
+                    Safety::Disposable => {
+                        ui.print(&format!("  - none for {} (disposable)", l.state.name))
+                    }
                 }
             }
         }

@@ -46,7 +46,10 @@ pub enum Action {
     RemoveVolumes { engine: Engine, names: Vec<String> },
     /// Remove these image references, each only if no container uses it
     /// (the engine refuses otherwise, and budgie keeps it).
-    RemoveImages { engine: Engine, references: Vec<String> },
+    RemoveImages {
+        engine: Engine,
+        references: Vec<String>,
+    },
 }
 
 /// Waits for PostgreSQL inside the service's running container (found by
@@ -204,7 +207,12 @@ impl Plan {
         self
     }
 
-    pub fn remove_volumes(&mut self, what: impl Into<String>, engine: &Engine, names: Vec<String>) -> &mut Self {
+    pub fn remove_volumes(
+        &mut self,
+        what: impl Into<String>,
+        engine: &Engine,
+        names: Vec<String>,
+    ) -> &mut Self {
         self.steps.push(Step {
             what: what.into(),
             action: Action::RemoveVolumes {
@@ -215,7 +223,12 @@ impl Plan {
         self
     }
 
-    pub fn remove_images(&mut self, what: impl Into<String>, engine: &Engine, references: Vec<String>) -> &mut Self {
+    pub fn remove_images(
+        &mut self,
+        what: impl Into<String>,
+        engine: &Engine,
+        references: Vec<String>,
+    ) -> &mut Self {
         self.steps.push(Step {
             what: what.into(),
             action: Action::RemoveImages {
@@ -294,7 +307,8 @@ pub fn execute_gated(
             .iter()
             .filter(|n| !ticket.covers(n))
             .collect();
-        let sneaky = !matches!(step.action, Action::RemoveVolumes { .. }) && step.action.deletes_data();
+        let sneaky =
+            !matches!(step.action, Action::RemoveVolumes { .. }) && step.action.deletes_data();
         if !uncovered.is_empty() || sneaky {
             return Err(Error::new(format!(
                 "internal safety check: step \"{}\" would delete data the safety gate did not cover{}; nothing was run",
@@ -304,7 +318,11 @@ pub fn execute_gated(
                 } else {
                     format!(
                         " ({})",
-                        uncovered.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        uncovered
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 }
             )));
@@ -454,19 +472,18 @@ mod tests {
     #[test]
     fn describe_shows_argv_and_hides_secret_values() {
         let mut plan = Plan::new();
-        plan.run(
-            "Dump",
-            Cmd::new([
-                "podman",
-                "exec",
-                "-e",
-                "PGPASSWORD",
-                "ctr",
-                "pg_dump",
-                "--host=s3cret",
-            ])
-            .secret_env("PGPASSWORD", crate::compose::Secret::new("s3cret")),
-        );
+        let mut cmd = Cmd::new([
+            "podman",
+            "exec",
+            "-e",
+            "PGPASSWORD",
+            "ctr",
+            "pg_dump",
+            "--host=s3cret",
+        ]);
+        cmd.env
+            .push(("PGPASSWORD".into(), crate::compose::Secret::new("s3cret")));
+        plan.run("Dump", cmd);
         let lines = plan.describe(&|s: &str| s.replace("s3cret", "***"));
         assert_eq!(lines[0], "1. Dump");
         assert!(lines[1].starts_with("   $ podman exec -e PGPASSWORD ctr pg_dump --host=***"));

@@ -162,7 +162,11 @@ impl Ui {
             .allow_empty(true)
             .interact_text();
         PROMPTING.store(false, Ordering::SeqCst);
-        let answer = answer.map_err(|e| Error::refused(format!("could not read the answer: {e}; nothing was deleted")))?;
+        let answer = answer.map_err(|e| {
+            Error::refused(format!(
+                "could not read the answer: {e}; nothing was deleted"
+            ))
+        })?;
         Ok(answer.trim() == expected)
     }
 }

@@ -2,7 +2,7 @@
 //! both engines. Each data-safety invariant has a test here that fails if
 //! the invariant breaks.
 
-use rexpect::process::wait::WaitStatus;
+use rexpect::process::WaitStatus;
 
 use crate::e2e;
 use crate::support::*;
@@ -26,48 +26,86 @@ fn exit_code(s: WaitStatus) -> i32 {
 
 // Invariant 1: the volume goes only after a checked safety backup, which
 // loads back into a fresh database with the same rows.
-e2e!(clean_takes_a_loadable_safety_backup_then_deletes, |engine| {
-    let p = started(engine);
-    p.sql("create table ledger(id int primary key, amount numeric); insert into ledger select g, g * 2.5 from generate_series(1, 2000) g");
-    let expected = p.sql("select count(*), sum(amount) from ledger");
-    let app = p.container("app").unwrap();
-    p.engine_out(&["exec", &app, "sh", "-c", "echo receipt > /uploads/r.txt"]);
+e2e!(
+    clean_takes_a_loadable_safety_backup_then_deletes,
+    |engine| {
+        let p = started(engine);
+        p.sql("create table ledger(id int primary key, amount numeric); insert into ledger select g, g * 2.5 from generate_series(1, 2000) g");
+        let expected = p.sql("select count(*), sum(amount) from ledger");
+        let app = p.container("app").unwrap();
+        p.engine_out(&["exec", &app, "sh", "-c", "echo receipt > /uploads/r.txt"]);
 
-    p.budgie().args(["clean", "--yes"]).run().success();
-    assert!(!p.volume_exists(&pgdata(&p)), "the database volume is gone");
-    assert!(!p.volume_exists(&format!("{}_uploads", p.name)), "the uploads volume is gone");
-    assert!(p.containers(false).is_empty());
-    let dumps = p.backups_ending("_pre-clean.sql");
-    assert_eq!(dumps.len(), 1, "{:?}", p.backups());
-    assert_eq!(p.backups_ending("_pre-clean.uploads.tar.zst").len(), 1, "{:?}", p.backups());
+        p.budgie().args(["clean", "--yes"]).run().success();
+        assert!(!p.volume_exists(&pgdata(&p)), "the database volume is gone");
+        assert!(
+            !p.volume_exists(&format!("{}_uploads", p.name)),
+            "the uploads volume is gone"
+        );
+        assert!(p.containers(false).is_empty());
+        let dumps = p.backups_ending("_pre-clean.sql");
+        assert_eq!(dumps.len(), 1, "{:?}", p.backups());
+        assert_eq!(
+            p.backups_ending("_pre-clean.uploads.tar.zst").len(),
+            1,
+            "{:?}",
+            p.backups()
+        );
 
-    p.budgie().arg("start").run().success();
-    assert_eq!(p.sql("select count(*) from pg_tables where tablename = 'ledger'"), "0", "a fresh database");
-    p.load_dump(&dumps[0], "restored");
-    assert_eq!(p.sql_in("restored", "select count(*), sum(amount) from ledger"), expected);
-});
+        p.budgie().arg("start").run().success();
+        assert_eq!(
+            p.sql("select count(*) from pg_tables where tablename = 'ledger'"),
+            "0",
+            "a fresh database"
+        );
+        p.load_dump(&dumps[0], "restored");
+        assert_eq!(
+            p.sql_in("restored", "select count(*), sum(amount) from ledger"),
+            expected
+        );
+    }
+);
 
 // Invariant 2: no terminal and no --yes: refuse, exit 3, touch nothing.
-e2e!(clean_without_terminal_or_yes_refuses_and_touches_nothing, |engine| {
-    let p = started(engine);
-    p.sql("create table t(x int); insert into t values (9)");
-    let db = p.container("db").unwrap();
-    for args in [vec!["clean"], vec!["nuke"], vec!["volumes", "rm", "uploads"], vec!["clean", "--no-backup"]] {
-        p.budgie().args(&args).run().code(3).stderr_has("no --yes");
+e2e!(
+    clean_without_terminal_or_yes_refuses_and_touches_nothing,
+    |engine| {
+        let p = started(engine);
+        p.sql("create table t(x int); insert into t values (9)");
+        let db = p.container("db").unwrap();
+        for args in [
+            vec!["clean"],
+            vec!["nuke"],
+            vec!["volumes", "rm", "uploads"],
+            vec!["clean", "--no-backup"],
+        ] {
+            p.budgie().args(&args).run().code(3).stderr_has("no --yes");
+        }
+        assert!(p.volume_exists(&pgdata(&p)));
+        assert_eq!(p.container("db"), Some(db), "containers untouched");
+        assert_eq!(p.sql("select x from t"), "9");
+        assert!(
+            p.backups().is_empty(),
+            "no backup taken either: {:?}",
+            p.backups()
+        );
     }
-    assert!(p.volume_exists(&pgdata(&p)));
-    assert_eq!(p.container("db"), Some(db), "containers untouched");
-    assert_eq!(p.sql("select x from t"), "9");
-    assert!(p.backups().is_empty(), "no backup taken either: {:?}", p.backups());
-});
+);
 
 // A failed safety backup aborts with exit 4 before anything is deleted.
 e2e!(a_failed_safety_backup_deletes_nothing, |engine| {
     let p = started(engine);
     p.sql("create table secret(x int); insert into secret values (1); create role limited login password 'x'; grant connect on database appdb to limited");
     // The dump runs as a user that cannot read `secret`: pg_dump fails.
-    let p = p.file("compose.override.yml", "x-budgie:\n  database:\n    user: limited\n");
-    p.budgie().args(["clean", "--yes"]).run().code(4).stderr_has("safety backup").stderr_has("nothing was deleted");
+    let p = p.file(
+        "compose.override.yml",
+        "x-budgie:\n  database:\n    user: limited\n",
+    );
+    p.budgie()
+        .args(["clean", "--yes"])
+        .run()
+        .code(4)
+        .stderr_has("safety backup")
+        .stderr_has("nothing was deleted");
     assert!(p.volume_exists(&pgdata(&p)));
     assert!(p.container("db").is_some(), "containers untouched");
     assert_eq!(p.sql("select x from secret"), "1");
@@ -88,9 +126,16 @@ e2e!(the_prompt_wants_the_project_name, |engine| {
     s.send_line("not-the-name").unwrap();
     s.exp_eof().unwrap();
     assert_eq!(exit_code(s.process().wait().unwrap()), 3);
-    assert!(p.volume_exists(&pgdata(&p)), "a wrong answer deletes nothing");
+    assert!(
+        p.volume_exists(&pgdata(&p)),
+        "a wrong answer deletes nothing"
+    );
     assert_eq!(p.sql("select x from t"), "3");
-    assert_eq!(p.backups_ending("_pre-clean.sql").len(), 1, "the safety backup was taken and kept");
+    assert_eq!(
+        p.backups_ending("_pre-clean.sql").len(),
+        1,
+        "the safety backup was taken and kept"
+    );
 
     let mut s = p.budgie_pty(&["clean"]);
     s.exp_string("Type the project name").unwrap();
@@ -125,32 +170,66 @@ e2e!(nuke_is_scoped_to_the_project, |engine| {
         .args(["nuke", "--yes"])
         .run()
         .success()
-        .stderr_has(&format!("Keeping {other_volume}: it belongs to project {}", other.name));
-    assert!(!p.volume_exists(&pgdata(&p)), "the project's own volume is gone");
+        .stderr_has(&format!(
+            "Keeping {other_volume}: it belongs to project {}",
+            other.name
+        ));
+    assert!(
+        !p.volume_exists(&pgdata(&p)),
+        "the project's own volume is gone"
+    );
     assert!(p.volume_exists(&external), "the external volume is kept");
-    assert!(other.volume_exists(&other_volume), "the other project's volume is kept");
-    assert!(other.container("db").is_some(), "the other project still runs");
+    assert!(
+        other.volume_exists(&other_volume),
+        "the other project's volume is kept"
+    );
+    assert!(
+        other.container("db").is_some(),
+        "the other project still runs"
+    );
     assert!(p.containers(false).is_empty());
     assert_eq!(p.backups_ending("_pre-nuke.sql").len(), 1);
     let images = p.engine_out(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-    assert!(!images.contains(&pg), "the project's image tag is removed: {images}");
+    assert!(
+        !images.contains(&pg),
+        "the project's image tag is removed: {images}"
+    );
     assert!(images.contains(PG_IMAGE), "shared images stay: {images}");
     p.engine_out(&["volume", "rm", &external]);
 });
 
-e2e!(volumes_rm_archives_then_deletes_only_that_volume, |engine| {
-    let p = started(engine);
-    p.sql("create table t(x int); insert into t values (1)");
-    let app = p.container("app").unwrap();
-    p.engine_out(&["exec", &app, "sh", "-c", "echo keep-me > /uploads/k.txt"]);
-    p.budgie().args(["--dry-run", "volumes", "rm", "uploads"]).run().success().stderr_has("volume export").lacks("pw-");
-    p.budgie().args(["volumes", "rm", "uploads", "--yes"]).run().success();
-    assert!(!p.volume_exists(&format!("{}_uploads", p.name)));
-    assert!(p.volume_exists(&pgdata(&p)));
-    assert_eq!(p.sql("select x from t"), "1");
-    assert_eq!(p.backups_ending("_pre-volume-rm.uploads.tar.zst").len(), 1, "{:?}", p.backups());
-    p.budgie().args(["volumes", "rm", "nope", "--yes"]).run().code(2);
-});
+e2e!(
+    volumes_rm_archives_then_deletes_only_that_volume,
+    |engine| {
+        let p = started(engine);
+        p.sql("create table t(x int); insert into t values (1)");
+        let app = p.container("app").unwrap();
+        p.engine_out(&["exec", &app, "sh", "-c", "echo keep-me > /uploads/k.txt"]);
+        p.budgie()
+            .args(["--dry-run", "volumes", "rm", "uploads"])
+            .run()
+            .success()
+            .stderr_has("volume export")
+            .lacks("pw-");
+        p.budgie()
+            .args(["volumes", "rm", "uploads", "--yes"])
+            .run()
+            .success();
+        assert!(!p.volume_exists(&format!("{}_uploads", p.name)));
+        assert!(p.volume_exists(&pgdata(&p)));
+        assert_eq!(p.sql("select x from t"), "1");
+        assert_eq!(
+            p.backups_ending("_pre-volume-rm.uploads.tar.zst").len(),
+            1,
+            "{:?}",
+            p.backups()
+        );
+        p.budgie()
+            .args(["volumes", "rm", "nope", "--yes"])
+            .run()
+            .code(2);
+    }
+);
 
 e2e!(no_backup_still_needs_confirmation_and_says_so, |engine| {
     let p = started(engine);
@@ -172,7 +251,11 @@ e2e!(dry_run_shows_the_backups_and_deletes_nothing, |engine| {
     assert!(!out.stderr.contains("s3cret-pw"), "{}", out.stderr);
     assert!(p.volume_exists(&pgdata(&p)));
     assert!(p.backups().is_empty());
-    p.budgie().args(["--dry-run", "nuke"]).run().success().stderr_has("down --remove-orphans");
+    p.budgie()
+        .args(["--dry-run", "nuke"])
+        .run()
+        .success()
+        .stderr_has("down --remove-orphans");
     assert!(p.container("db").is_some());
 });
 

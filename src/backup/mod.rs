@@ -34,8 +34,6 @@ use writer::{BackupWriter, Content};
 #[derive(Debug, Clone, Serialize)]
 pub struct Taken {
     pub path: PathBuf,
-    #[serde(skip)]
-    pub file_name: String,
     pub bytes: u64,
     pub sha256: String,
     pub seconds: f64,
@@ -48,7 +46,13 @@ pub struct Taken {
 
 /// The name of a volume archive:
 /// `<project>_<YYYYMMDD_HHMMSS>[-N][_<reason>].<volume key>.tar.zst`.
-pub fn archive_name(project: &str, at: NaiveDateTime, sequence: u32, reason: Option<&str>, key: &str) -> String {
+pub fn archive_name(
+    project: &str,
+    at: NaiveDateTime,
+    sequence: u32,
+    reason: Option<&str>,
+    key: &str,
+) -> String {
     let dump = store::dump_name(project, at, sequence, reason, Compression::None);
     let stem = dump.strip_suffix(".sql").unwrap_or(&dump);
     format!("{stem}.{key}.tar.zst")
@@ -68,17 +72,29 @@ pub struct ArchiveFile {
 }
 
 /// Parses an archive's file name for `project`: (created, sequence, reason, key).
-pub fn parse_archive_name(project: &str, file_name: &str) -> Option<(NaiveDateTime, u32, Option<String>, String)> {
+pub fn parse_archive_name(
+    project: &str,
+    file_name: &str,
+) -> Option<(NaiveDateTime, u32, Option<String>, String)> {
     let stem = file_name.strip_suffix(".tar.zst")?;
     let rest = stem.strip_prefix(project)?.strip_prefix('_')?;
     // <stamp>[-N][_reason].<key>: the stamp and reason hold no dot.
     let dot = rest.find('.')?;
     let (head, key) = (rest.get(..dot)?, rest.get(dot + 1..)?);
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
         return None;
     }
     let parsed = store::parse_dump_name(project, &format!("{project}_{head}.sql"))?;
-    Some((parsed.created, parsed.sequence, parsed.reason, key.to_string()))
+    Some((
+        parsed.created,
+        parsed.sequence,
+        parsed.reason,
+        key.to_string(),
+    ))
 }
 
 /// The project's volume archives in `dir`, newest first.
@@ -113,7 +129,9 @@ pub fn list_archives(dir: &Path, project: &str) -> Result<Vec<ArchiveFile>> {
             bytes: m.len(),
         });
     }
-    out.sort_by(|a, b| (b.created, b.sequence, &b.file_name).cmp(&(a.created, a.sequence, &a.file_name)));
+    out.sort_by(|a, b| {
+        (b.created, b.sequence, &b.file_name).cmp(&(a.created, a.sequence, &a.file_name))
+    });
     Ok(out)
 }
 
@@ -159,14 +177,13 @@ pub fn dump_database(
         compression,
         content: Content::SqlDump,
         volume: None,
-        created: at.to_rfc3339(),
+        created: at.fixed_offset(),
         seconds,
         server_version: engine.server_version(container, &db.user, &db.name),
     };
     meta::write_meta(&committed.path, &m)?;
     Ok(Taken {
         path: committed.path,
-        file_name: committed.file_name,
         bytes: committed.bytes,
         sha256: committed.sha256,
         seconds,
@@ -211,14 +228,13 @@ pub fn archive_volume(
         compression: Compression::Zstd,
         content: Content::TarArchive,
         volume: Some(key.to_string()),
-        created: at.to_rfc3339(),
+        created: at.fixed_offset(),
         seconds,
         server_version: None,
     };
     meta::write_meta(&committed.path, &m)?;
     Ok(Taken {
         path: committed.path,
-        file_name: committed.file_name,
         bytes: committed.bytes,
         sha256: committed.sha256,
         seconds,
@@ -234,18 +250,30 @@ mod tests {
 
     #[test]
     fn archive_names_parse_back() {
-        let at = NaiveDate::from_ymd_opt(2025, 11, 25).unwrap().and_hms_opt(9, 27, 4).unwrap();
+        let at = NaiveDate::from_ymd_opt(2025, 11, 25)
+            .unwrap()
+            .and_hms_opt(9, 27, 4)
+            .unwrap();
         let n = archive_name("shop", at, 0, Some("pre-clean"), "node_modules.cache");
-        assert_eq!(n, "shop_20251125_092704_pre-clean.node_modules.cache.tar.zst");
+        assert_eq!(
+            n,
+            "shop_20251125_092704_pre-clean.node_modules.cache.tar.zst"
+        );
         assert_eq!(
             parse_archive_name("shop", &n),
             Some((at, 0, Some("pre-clean".into()), "node_modules.cache".into()))
         );
         let n = archive_name("shop", at, 2, None, "uploads");
         assert_eq!(n, "shop_20251125_092704-2.uploads.tar.zst");
-        assert_eq!(parse_archive_name("shop", &n), Some((at, 2, None, "uploads".into())));
+        assert_eq!(
+            parse_archive_name("shop", &n),
+            Some((at, 2, None, "uploads".into()))
+        );
         assert_eq!(parse_archive_name("shop", "shop_20251125_092704.sql"), None);
-        assert_eq!(parse_archive_name("shop", "shop_20251125_092704..tar.zst"), None);
+        assert_eq!(
+            parse_archive_name("shop", "shop_20251125_092704..tar.zst"),
+            None
+        );
         assert_eq!(parse_archive_name("other", &n), None);
     }
 }

@@ -45,9 +45,15 @@ fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compression> 
     if let Some(c) = flag {
         return Ok(c);
     }
-    if let Some(s) = ctx.project.env.get("BUDGIE_COMPRESS").filter(|s| !s.is_empty()) {
-        return Compression::parse(s)
-            .ok_or_else(|| Error::usage(format!("BUDGIE_COMPRESS={s}: expected none, gzip or zstd")));
+    if let Some(s) = ctx
+        .project
+        .env
+        .get("BUDGIE_COMPRESS")
+        .filter(|s| !s.is_empty())
+    {
+        return Compression::parse(s).ok_or_else(|| {
+            Error::usage(format!("BUDGIE_COMPRESS={s}: expected none, gzip or zstd"))
+        });
     }
     Ok(ctx.project.config.backup.compress.unwrap_or_default())
 }
@@ -72,7 +78,11 @@ pub fn lock(ctx: &Context, command: &str) -> Result<crate::lock::ProjectLock> {
 /// Dumps the project's database into the backup directory. When its
 /// container is not running, starts only the database service, waits until
 /// it answers, dumps, and stops it again.
-pub fn database_backup(ctx: &Context, reason: Option<&str>, compress: Option<Compression>) -> Result<Taken> {
+pub fn database_backup(
+    ctx: &Context,
+    reason: Option<&str>,
+    compress: Option<Compression>,
+) -> Result<Taken> {
     let compression = compression(ctx, compress)?;
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
@@ -92,7 +102,10 @@ pub fn database_backup(ctx: &Context, reason: Option<&str>, compress: Option<Com
                 ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
             );
             plan.wait(
-                format!("Wait for the database ({}) to accept connections", db.service),
+                format!(
+                    "Wait for the database ({}) to accept connections",
+                    db.service
+                ),
                 lifecycle::wait_for_database(ctx)?,
             );
             guard = Some(StopAgain {
@@ -103,7 +116,9 @@ pub fn database_backup(ctx: &Context, reason: Option<&str>, compress: Option<Com
             lifecycle::running(ctx, &db.service)?
         }
     };
-    let bar = ctx.ui.progress_bytes(&format!("Dumping database {}", db.name));
+    let bar = ctx
+        .ui
+        .progress_bytes(&format!("Dumping database {}", db.name));
     let result = backup::dump_database(
         engine,
         &container.id,
@@ -131,7 +146,10 @@ impl Drop for StopAgain<'_> {
         if lifecycle::add_stop(self.ctx, &mut plan, std::slice::from_ref(&self.service)).is_ok()
             && let Err(e) = crate::plan::execute(&plan, &self.ctx.ui, &|s| self.ctx.redact(s))
         {
-            self.ctx.ui.warn(&format!("could not stop {} again: {}", self.service, e.message));
+            self.ctx.ui.warn(&format!(
+                "could not stop {} again: {}",
+                self.service, e.message
+            ));
         }
     }
 }
@@ -162,7 +180,8 @@ fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
             c.extension()
         ));
         let cmd = backup::dump_command(engine, &format!("<{} container>", db.service), db);
-        ctx.ui.print(&format!("   $ {}", ctx.redact(&cmd.to_string())));
+        ctx.ui
+            .print(&format!("   $ {}", ctx.redact(&cmd.to_string())));
         return Ok(0);
     }
     ctx.engine()?.ping()?;
@@ -193,12 +212,17 @@ fn report(ctx: &Context, t: &Taken) -> Result<()> {
     let dir = ctx.backup_dir();
     let dumps = store::list_dumps(&dir, &ctx.project.name)?;
     let archives = backup::list_archives(&dir, &ctx.project.name)?;
-    let total: u64 = dumps.iter().map(|d| d.bytes).sum::<u64>() + archives.iter().map(|a| a.bytes).sum::<u64>();
+    let total: u64 =
+        dumps.iter().map(|d| d.bytes).sum::<u64>() + archives.iter().map(|a| a.bytes).sum::<u64>();
     ctx.ui.print(&format!(
         "  {}: {} backup{}, {} in total",
         dir.display(),
         dumps.len() + archives.len(),
-        if dumps.len() + archives.len() == 1 { "" } else { "s" },
+        if dumps.len() + archives.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         human_bytes(total)
     ));
     Ok(())
@@ -217,7 +241,10 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     for k in &keys {
         let v = ctx.project.volume(k).ok_or_else(|| {
             let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
-            Error::usage(format!("unknown volume '{k}' (named volumes: {})", known.join(", ")))
+            Error::usage(format!(
+                "unknown volume '{k}' (named volumes: {})",
+                known.join(", ")
+            ))
         })?;
         if v.database {
             return Err(Error::usage(format!(
@@ -252,7 +279,9 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
                 v.key
             ));
             match engine.volume_export(&v.name, image_for(v).as_deref()) {
-                Ok(cmd) => ctx.ui.print(&format!("   $ {}", ctx.redact(&cmd.to_string()))),
+                Ok(cmd) => ctx
+                    .ui
+                    .print(&format!("   $ {}", ctx.redact(&cmd.to_string()))),
                 Err(e) => ctx.ui.print(&format!("   (cannot: {e})")),
             }
         }
@@ -264,9 +293,14 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     let mut docs = Vec::new();
     for v in &chosen {
         if !existing.iter().any(|e| e.name == v.name) {
-            return Err(Error::new(format!("volume {} ({}) does not exist", v.key, v.name)));
+            return Err(Error::new(format!(
+                "volume {} ({}) does not exist",
+                v.key, v.name
+            )));
         }
-        let bar = ctx.ui.progress_bytes(&format!("Archiving volume {}", v.name));
+        let bar = ctx
+            .ui
+            .progress_bytes(&format!("Archiving volume {}", v.name));
         let t = backup::archive_volume(
             engine,
             &v.name,
@@ -379,10 +413,17 @@ fn list(ctx: &Context) -> Result<i32> {
             ]
         })
         .collect();
-    for line in table(&["FILE", "KIND", "OF", "CREATED", "SIZE", "COMPLETE"], &cells) {
+    for line in table(
+        &["FILE", "KIND", "OF", "CREATED", "SIZE", "COMPLETE"],
+        &cells,
+    ) {
         ui.print(&line);
     }
-    ui.print(&format!("{} backups in {}", rows.len(), ctx.backup_dir().display()));
+    ui.print(&format!(
+        "{} backups in {}",
+        rows.len(),
+        ctx.backup_dir().display()
+    ));
     Ok(0)
 }
 
@@ -396,7 +437,8 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
     let cands: Vec<retention::Candidate> = rows
         .iter()
         .filter_map(|row| {
-            let created = chrono::NaiveDateTime::parse_from_str(&row.created, "%Y-%m-%d %H:%M:%S").ok()?;
+            let created =
+                chrono::NaiveDateTime::parse_from_str(&row.created, "%Y-%m-%d %H:%M:%S").ok()?;
             Some(retention::Candidate {
                 created,
                 safety: row.kind != "manual",
@@ -414,17 +456,29 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
             Some(k) => ctx.ui.debug(&format!("keep {} ({k:?})", row.file)),
             None => {
                 if ctx.global.dry_run {
-                    ctx.ui.print(&format!("would delete {} ({})", row.file, human_bytes(row.bytes)));
+                    ctx.ui.print(&format!(
+                        "would delete {} ({})",
+                        row.file,
+                        human_bytes(row.bytes)
+                    ));
                 } else {
                     remove_backup(Path::new(&row.path))?;
-                    ctx.ui.print(&format!("deleted {} ({})", row.file, human_bytes(row.bytes)));
+                    ctx.ui.print(&format!(
+                        "deleted {} ({})",
+                        row.file,
+                        human_bytes(row.bytes)
+                    ));
                 }
                 deleted += 1;
                 freed += row.bytes;
             }
         }
     }
-    let verb = if ctx.global.dry_run { "would delete" } else { "deleted" };
+    let verb = if ctx.global.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
     ctx.ui.success(&format!(
         "prune {verb} {deleted} backup{}, {}; kept {} (keep {} daily, {} weekly, {} monthly; safety backups for 7 days; always the newest complete one)",
         if deleted == 1 { "" } else { "s" },
@@ -439,7 +493,8 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
 
 /// Removes a backup file and its sidecar.
 fn remove_backup(path: &Path) -> Result<()> {
-    std::fs::remove_file(path).map_err(|e| Error::new(format!("cannot delete {}: {e}", path.display())))?;
+    std::fs::remove_file(path)
+        .map_err(|e| Error::new(format!("cannot delete {}: {e}", path.display())))?;
     let m = meta::meta_path(path);
     if m.exists() {
         let _ = std::fs::remove_file(m);
@@ -474,7 +529,8 @@ fn verify_file(ctx: &Context, file: &Path) -> Result<i32> {
             "checksum: {}",
             match &report.checksum {
                 verify::Checksum::Matches => "matches the one recorded at backup time".to_string(),
-                verify::Checksum::Mismatch { expected } => format!("DIFFERS from the recorded {expected}"),
+                verify::Checksum::Mismatch { expected } =>
+                    format!("DIFFERS from the recorded {expected}"),
                 verify::Checksum::NotRecorded => "none recorded".to_string(),
             }
         ));
@@ -488,6 +544,9 @@ fn verify_file(ctx: &Context, file: &Path) -> Result<i32> {
     if ok {
         Ok(0)
     } else {
-        Err(Error::new(format!("{} is not a complete, intact backup", path.display())))
+        Err(Error::new(format!(
+            "{} is not a complete, intact backup",
+            path.display()
+        )))
     }
 }

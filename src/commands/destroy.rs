@@ -24,9 +24,13 @@ fn deletable(ctx: &Context, states: &[VolumeState]) -> Vec<String> {
             continue;
         }
         if v.external {
-            ctx.ui.info(&format!("Keeping {}: external volumes are never deleted", v.name));
+            ctx.ui.info(&format!(
+                "Keeping {}: external volumes are never deleted",
+                v.name
+            ));
         } else if let Some(p) = &v.other_project {
-            ctx.ui.info(&format!("Keeping {}: it belongs to project {p}", v.name));
+            ctx.ui
+                .info(&format!("Keeping {}: it belongs to project {p}", v.name));
         } else if !v.owned {
             ctx.ui.info(&format!(
                 "Keeping {}: it was not created by this project (no compose label for {}); remove it yourself if you are sure",
@@ -51,7 +55,11 @@ fn prepare(ctx: &Context) -> Result<Vec<VolumeState>> {
 /// volumes — after the gate.
 pub fn clean(ctx: &Context, no_backup: bool) -> Result<i32> {
     let states = prepare(ctx)?;
-    let _lock = if ctx.global.dry_run { None } else { Some(lock(ctx, "clean")?) };
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(lock(ctx, "clean")?)
+    };
     let names = deletable(ctx, &states);
     let engine = ctx.engine()?;
     let mut plan = Plan::new();
@@ -74,7 +82,11 @@ pub fn clean(ctx: &Context, no_backup: bool) -> Result<i32> {
 /// container uses. Never `system prune`.
 pub fn nuke(ctx: &Context, no_backup: bool) -> Result<i32> {
     let states = prepare(ctx)?;
-    let _lock = if ctx.global.dry_run { None } else { Some(lock(ctx, "nuke")?) };
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(lock(ctx, "nuke")?)
+    };
     let names = deletable(ctx, &states);
     let engine = ctx.engine()?;
     let mut images: Vec<String> = Vec::new();
@@ -119,7 +131,10 @@ pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32
     for k in keys {
         let v = ctx.project.volume(k).ok_or_else(|| {
             let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
-            Error::usage(format!("unknown volume '{k}' (named volumes: {})", known.join(", ")))
+            Error::usage(format!(
+                "unknown volume '{k}' (named volumes: {})",
+                known.join(", ")
+            ))
         })?;
         if v.external {
             return Err(Error::new(format!(
@@ -130,19 +145,28 @@ pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32
         chosen.push(v.clone());
     }
     let states = prepare(ctx)?;
-    let _lock = if ctx.global.dry_run { None } else { Some(lock(ctx, "volumes rm")?) };
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(lock(ctx, "volumes rm")?)
+    };
     let mine: Vec<VolumeState> = states
         .into_iter()
         .filter(|s| chosen.iter().any(|c| c.name == s.name))
         .collect();
     for s in &mine {
         if !s.exists {
-            return Err(Error::new(format!("volume {} ({}) does not exist", s.key, s.name)));
+            return Err(Error::new(format!(
+                "volume {} ({}) does not exist",
+                s.key, s.name
+            )));
         }
     }
     let names = deletable(ctx, &mine);
     if names.len() != mine.len() {
-        return Err(Error::new("nothing was deleted: budgie does not delete the volumes named above"));
+        return Err(Error::new(
+            "nothing was deleted: budgie does not delete the volumes named above",
+        ));
     }
     let mut users: Vec<String> = Vec::new();
     for v in &chosen {

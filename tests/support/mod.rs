@@ -358,11 +358,28 @@ impl Fixture {
         let c = self.container("db").expect("db container running");
         let input = std::fs::File::open(file).expect("dump file");
         let out = Command::new(self.engine().program())
-            .args(["exec", "-i", &c, "psql", "-U", "app", "-d", db, "-v", "ON_ERROR_STOP=1", "-q"])
+            .args([
+                "exec",
+                "-i",
+                &c,
+                "psql",
+                "-U",
+                "app",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+            ])
             .stdin(input)
             .output()
             .expect("exec psql");
-        assert!(out.status.success(), "loading {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "loading {} failed: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A budgie command in a real pseudo-terminal (for prompts).
@@ -505,7 +522,10 @@ impl Budgie {
 
     /// Starts it without waiting (stdout and stderr discarded).
     pub fn spawn(mut self) -> std::process::Child {
-        self.cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         self.cmd.spawn().expect("budgie runs")
     }
 
