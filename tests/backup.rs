@@ -255,6 +255,11 @@ e2e!(
         } else {
             assert_eq!(status.code(), Some(130), "interrupted backups exit 130");
             assert!(leftover.is_empty(), "files left: {leftover:?}");
+            assert!(
+                p.temporaries().is_empty(),
+                "temporaries left: {:?}",
+                p.backup_dir_entries()
+            );
         }
     }
 );
@@ -274,15 +279,27 @@ e2e!(
             .json();
         let path = doc[0]["path"].as_str().unwrap().to_string();
         assert!(path.ends_with(".uploads.tar.zst"), "{path}");
+        let into = tempfile::tempdir().unwrap();
         let out = std::process::Command::new("sh")
-            .args(["-c", &format!("zstd -dc '{path}' | tar -xOf - ./a.txt")])
+            .args([
+                "-c",
+                &format!(
+                    "zstd -dc '{path}' | tar -xf - -C '{}'",
+                    into.path().display()
+                ),
+            ])
             .output()
             .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "invoice-42",
+        assert!(
+            out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(into.path().join("a.txt"))
+                .unwrap()
+                .trim(),
+            "invoice-42"
         );
         p.budgie()
             .args(["backup", "--volume", "pgdata"])

@@ -209,7 +209,11 @@ e2e!(
             .args(["--dry-run", "volumes", "rm", "uploads"])
             .run()
             .success()
-            .stderr_has("volume export")
+            .stderr_has(if engine == Engine::Podman {
+                "volume export"
+            } else {
+                "--entrypoint tar"
+            })
             .lacks("pw-");
         p.budgie()
             .args(["volumes", "rm", "uploads", "--yes"])

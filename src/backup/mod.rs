@@ -163,7 +163,18 @@ pub fn dump_database(
     stream::copy_command_output(&cmd, &mut w, progress)
         .map_err(|e| e.context(format!("pg_dump of database {}", db.name)))?;
     let naive = at.naive_local();
-    let committed = w.commit(|seq| store::dump_name(project, naive, seq, reason, compression))?;
+    // Same second, other compression: still a new sequence number, so the
+    // newest backup is never ambiguous. (Returning the sibling's name makes
+    // the no-clobber publish move on to the next number.)
+    let committed = w.commit(|seq| {
+        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let sibling = store::dump_name(project, naive, seq, reason, c);
+            if c != compression && dir.join(&sibling).exists() {
+                return sibling;
+            }
+        }
+        store::dump_name(project, naive, seq, reason, compression)
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
         version: 1,

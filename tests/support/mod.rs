@@ -327,19 +327,35 @@ impl Fixture {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Files in the project's `backups/` directory (names, sorted), the
-    /// `.gitignore` left out.
+    /// Files in the project's `backups/` directory (names, sorted), hidden
+    /// ones (`.gitignore`, the lock, temporaries) left out.
     pub fn backups(&self) -> Vec<String> {
+        self.backup_dir_entries()
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+
+    /// Every name in `backups/`, hidden ones included, sorted.
+    pub fn backup_dir_entries(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path().join("backups"))
             .map(|rd| {
                 rd.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n != ".gitignore")
                     .collect()
             })
             .unwrap_or_default();
         v.sort();
         v
+    }
+
+    /// Temporary files left in `backups/` (there must never be any after a
+    /// command ends, except after kill -9).
+    pub fn temporaries(&self) -> Vec<String> {
+        self.backup_dir_entries()
+            .into_iter()
+            .filter(|n| n.ends_with(".partial") || n.contains(".tmp"))
+            .collect()
     }
 
     /// The backups whose name ends with `suffix` (e.g. "_pre-clean.sql").
