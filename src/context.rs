@@ -121,6 +121,17 @@ impl Context {
         }
     }
 
+    /// A path the user typed, made absolute: relative to `-C DIR` when given
+    /// ("as if started in DIR"), else to the current directory.
+    pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let base = match &self.global.directory {
+            Some(d) => cwd.join(d),
+            None => cwd,
+        };
+        base.join(path)
+    }
+
     /// The backup directory (see `backup::store::backup_dir`).
     pub fn backup_dir(&self) -> PathBuf {
         crate::backup::store::backup_dir(&self.project, self.global.backup_dir.as_deref())

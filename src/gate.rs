@@ -52,6 +52,13 @@ impl Ticket {
     pub fn covers(&self, volume: &str) -> bool {
         self.volumes.contains(volume)
     }
+
+    #[cfg(test)]
+    pub fn for_test(names: &[&str]) -> Ticket {
+        Ticket {
+            volumes: names.iter().map(|s| s.to_string()).collect(),
+        }
+    }
 }
 
 /// What the gate will back up before a volume goes.

@@ -163,9 +163,17 @@ impl Ui {
             .interact_text();
         PROMPTING.store(false, Ordering::SeqCst);
         let answer = answer.map_err(|e| {
-            Error::refused(format!(
-                "could not read the answer: {e}; nothing was deleted"
-            ))
+            let dialoguer::Error::IO(io) = &e;
+            // Ctrl-C arrives as a key in raw mode ("read interrupted").
+            if io.kind() == std::io::ErrorKind::Interrupted
+                || io.to_string().contains("interrupted")
+            {
+                Error::interrupted().context("stopped at the prompt; nothing was deleted")
+            } else {
+                Error::refused(format!(
+                    "could not read the answer: {e}; nothing was deleted"
+                ))
+            }
         })?;
         Ok(answer.trim() == expected)
     }

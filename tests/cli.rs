@@ -302,3 +302,71 @@ fn global_options_work_after_the_subcommand() {
     assert!(before.stderr.contains("-p other"));
     assert_eq!(before.stderr, after.stderr);
 }
+
+// Invariant 7: values from compose files and .env reach engines as single
+// argv elements, never through a shell.
+#[test]
+fn hostile_values_are_passed_literally_and_never_executed() {
+    let f = Fixture::bare();
+    let pwned = f.path().join("pwned");
+    let evil = format!("$(touch {p}); `touch {p}`; touch {p}", p = pwned.display());
+    let compose = format!(
+        "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_USER: \"u;{evil}\"\n      POSTGRES_DB: \"${{EVIL_DB}}\"\n    volumes: [pgdata:/var/lib/postgresql/data]\n  app:\n    image: \"busybox\"\nvolumes:\n  pgdata:\n    name: \"vol{evil}\"\n"
+    )
+    .replace("$(", "$$(");
+    let f = f
+        .compose(&compose)
+        .file(
+            ".env",
+            &format!("EVIL_DB='db`touch {}`'\n", pwned.display()),
+        )
+        .env("COMPOSE_PROJECT_NAME", "shop");
+    let fake = FakeEngine::new(false);
+    for args in [
+        vec!["--dry-run", "start"],
+        vec!["--dry-run", "clean"],
+        vec!["config"],
+        vec!["status"],
+        vec!["volumes"],
+        vec!["--dry-run", "backup"],
+    ] {
+        f.budgie().env("PATH", fake.path()).args(&args).run();
+    }
+    f.budgie()
+        .env("PATH", fake.path())
+        .args(["stop", "app"])
+        .run()
+        .success();
+    assert!(!pwned.exists(), "a hostile value was executed");
+    // The fake engine records each argv element after a space: the whole
+    // hostile value arrived as one element, unexpanded.
+    let calls = fake.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("down app") || c.contains("stop")),
+        "{calls:?}"
+    );
+    // Shown quoted as one argument, so a user can paste it safely.
+    let out = f
+        .budgie()
+        .env("PATH", fake.path())
+        .args(["--dry-run", "backup"])
+        .run()
+        .success();
+    let user = format!("u;{evil}");
+    assert!(
+        out.stderr
+            .contains(&format!("-U '{}'", user.replace('\'', r"'\''"))),
+        "{}",
+        out.stderr
+    );
+    // The model keeps the value literally.
+    let doc = f.budgie().args(["config", "--json"]).run().success().json();
+    assert_eq!(doc["volumes"][0]["name"], format!("vol{evil}").as_str());
+    assert_eq!(
+        doc["database"]["name"],
+        format!("db`touch {}`", pwned.display()).as_str()
+    );
+    assert!(!pwned.exists());
+}

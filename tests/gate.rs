@@ -280,3 +280,53 @@ e2e!(a_backup_during_clean_waits_for_the_lock, |engine| {
     assert_eq!(exit_code(s.process().wait().unwrap()), 3);
     p.budgie().arg("backup").run().success();
 });
+
+// Interrupts before deletion stop with exit 130 and nothing deleted.
+e2e!(ctrl_c_at_the_prompt_deletes_nothing, |engine| {
+    let p = started(engine);
+    let mut s = p.budgie_pty(&["clean"]);
+    s.exp_string("Type the project name").unwrap();
+    s.send_control('c').unwrap();
+    let said = s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 130, "{said}");
+    assert!(p.volume_exists(&pgdata(&p)));
+    assert!(p.container("db").is_some());
+});
+
+e2e!(ctrl_c_during_the_safety_backup_deletes_nothing, |engine| {
+    let p = started(engine);
+    p.sql("create table big as select g as id, repeat(md5(g::text), 30) as pad from generate_series(1, 150000) g");
+    let mut child = p.budgie().args(["clean", "--yes"]).spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while p.temporaries().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the safety backup never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    if status.code() == Some(130) {
+        assert!(p.volume_exists(&pgdata(&p)), "nothing deleted");
+        assert_eq!(p.sql("select count(*) from big"), "150000");
+        assert!(p.temporaries().is_empty(), "{:?}", p.backup_dir_entries());
+        assert!(
+            p.backups_ending("_pre-clean.sql").is_empty(),
+            "{:?}",
+            p.backups()
+        );
+    } else {
+        // The dump finished before the signal landed: then the clean must
+        // have gone through only with its complete safety backup.
+        assert_eq!(status.code(), Some(0));
+        assert_eq!(p.backups_ending("_pre-clean.sql").len(), 1);
+    }
+});

@@ -11,6 +11,7 @@
 mod support;
 
 mod backup;
+mod backups_offline;
 mod cli;
 mod gate;
 mod lifecycle;

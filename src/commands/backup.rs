@@ -503,11 +503,7 @@ fn remove_backup(path: &Path) -> Result<()> {
 }
 
 fn verify_file(ctx: &Context, file: &Path) -> Result<i32> {
-    let path = if file.is_absolute() {
-        file.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(file)
-    };
+    let path = ctx.resolve(file);
     let report = verify::verify(&path)?;
     let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
     let ok = report.complete && checksum_ok;
