@@ -62,6 +62,14 @@ e2e!(
             p.sql_in("restored", "select count(*), sum(amount) from ledger"),
             expected
         );
+        // The recovery the README gives: budgie psql < the safety backup.
+        let dump = std::fs::read_to_string(&dumps[0]).unwrap();
+        p.budgie()
+            .args(["psql", "--", "-v", "ON_ERROR_STOP=1", "-q"])
+            .stdin(&dump)
+            .run()
+            .success();
+        assert_eq!(p.sql("select count(*), sum(amount) from ledger"), expected);
     }
 );
 
@@ -329,4 +337,24 @@ e2e!(ctrl_c_during_the_safety_backup_deletes_nothing, |engine| {
         assert_eq!(status.code(), Some(0));
         assert_eq!(p.backups_ending("_pre-clean.sql").len(), 1);
     }
+});
+
+e2e!(disposable_volumes_get_no_archive, |engine| {
+    let p = started(engine).file(
+        "compose.override.yml",
+        "x-budgie:\n  volumes:\n    uploads: { disposable: true }\n",
+    );
+    p.budgie()
+        .args(["clean", "--yes"])
+        .run()
+        .success()
+        .stderr_has("disposable");
+    assert_eq!(
+        p.backups_ending("_pre-clean.sql").len(),
+        1,
+        "{:?}",
+        p.backups()
+    );
+    assert!(p.backups_ending(".tar.zst").is_empty(), "{:?}", p.backups());
+    assert!(!p.volume_exists(&format!("{}_uploads", p.name)));
 });
