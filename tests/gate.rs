@@ -340,10 +340,12 @@ e2e!(ctrl_c_during_the_safety_backup_deletes_nothing, |engine| {
 });
 
 e2e!(disposable_volumes_get_no_archive, |engine| {
-    let p = started(engine).file(
-        "compose.override.yml",
-        "x-budgie:\n  volumes:\n    uploads: { disposable: true }\n",
-    );
+    // In the main file: docker-compose 1.x takes an override file without
+    // `services:` for a version 1 file and refuses to merge it.
+    let p = Fixture::new(engine).compose(&format!(
+        "{STACK}x-budgie:\n  volumes:\n    uploads: {{ disposable: true }}\n"
+    ));
+    p.budgie().arg("start").run().success();
     p.budgie()
         .args(["clean", "--yes"])
         .run()
