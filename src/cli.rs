@@ -105,6 +105,34 @@ pub struct BackupCommand {
     pub all_volumes: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct RestoreCommand {
+    /// The dump to restore: plain SQL, .gz, .zst or pg_dump custom format (by content).
+    /// Without it: a pick list at a terminal
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Restore the newest complete backup of this project
+    #[arg(long, conflicts_with = "file")]
+    pub latest: bool,
+
+    /// Restore a volume archive (from `budgie backup --volume KEY`) into this named volume
+    #[arg(long, value_name = "KEY")]
+    pub volume: Option<String>,
+
+    /// Keep the replaced database under a printed name instead of dropping it
+    #[arg(long)]
+    pub keep_previous: bool,
+
+    /// Restart the services that depend on the database afterwards (they hold stale connections)
+    #[arg(long)]
+    pub restart: bool,
+
+    /// Do not take the safety backup first (the confirmation is still required)
+    #[arg(long)]
+    pub no_backup: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BackupAction {
     /// List the backups: file, kind, database, created, size, complete
@@ -125,6 +153,9 @@ pub enum BackupAction {
     Verify {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// Also load it into a scratch database, count tables and rows, and drop it
+        #[arg(long)]
+        restore_test: bool,
     },
 }
 
@@ -198,6 +229,8 @@ pub enum Command {
         #[arg(long)]
         no_backup: bool,
     },
+    /// REPLACES DATA: restore the database from a dump (or a volume from an archive), after a safety backup
+    Restore(RestoreCommand),
     /// DELETES DATA: remove this project's containers, volumes, networks and unused images, after a safety backup
     Nuke {
         /// Do not take the safety backup (the confirmation is still required)
@@ -234,6 +267,7 @@ impl Command {
             Command::Volumes { action: Some(_) } => "volumes rm",
             Command::Backup(_) => "backup",
             Command::Clean { .. } => "clean",
+            Command::Restore(_) => "restore",
             Command::Nuke { .. } => "nuke",
             Command::Config => "config",
         }

@@ -549,6 +549,27 @@ impl Engine {
         }
     }
 
+    /// A throwaway container of `image` with `volume` mounted read-write at
+    /// `/volume`, no network, stdin open, running `command` (argv).
+    pub fn run_with_volume(&self, volume: &str, image: &str, command: &[&str]) -> Cmd {
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--rm".into(),
+            "-i".into(),
+            "--network".into(),
+            "none".into(),
+            "--label".into(),
+            "budgie.restore=1".into(),
+            "-v".into(),
+            format!("{volume}:/volume"),
+            "--entrypoint".into(),
+            command.first().copied().unwrap_or("sh").to_string(),
+            image.to_string(),
+        ];
+        args.extend(command.iter().skip(1).map(|s| s.to_string()));
+        self.cmd(args)
+    }
+
     /// Removes volumes by exact name. No `--force`: the engine refuses to
     /// remove a volume a container still uses.
     pub fn volume_rm(&self, names: &[String]) -> Cmd {

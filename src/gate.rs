@@ -22,6 +22,7 @@ use crate::commands::status::{VolumeState, volume_states};
 use crate::context::Context;
 use crate::error::{Error, Exit, Result};
 use crate::plan::{self, Plan, interrupted};
+use crate::restore;
 use crate::ui::human_bytes;
 
 /// Why the data is being deleted: names the safety backups.
@@ -30,6 +31,7 @@ pub enum Reason {
     Clean,
     Nuke,
     VolumeRm,
+    Restore,
 }
 
 impl Reason {
@@ -38,6 +40,7 @@ impl Reason {
             Reason::Clean => "pre-clean",
             Reason::Nuke => "pre-nuke",
             Reason::VolumeRm => "pre-volume-rm",
+            Reason::Restore => "pre-restore",
         }
     }
 }
@@ -46,6 +49,7 @@ impl Reason {
 #[derive(Debug)]
 pub struct Ticket {
     volumes: BTreeSet<String>,
+    databases: BTreeSet<String>,
 }
 
 impl Ticket {
@@ -53,10 +57,15 @@ impl Ticket {
         self.volumes.contains(volume)
     }
 
+    pub fn covers_database(&self, name: &str) -> bool {
+        self.databases.contains(name)
+    }
+
     #[cfg(test)]
     pub fn for_test(names: &[&str]) -> Ticket {
         Ticket {
             volumes: names.iter().map(|s| s.to_string()).collect(),
+            databases: BTreeSet::new(),
         }
     }
 }
@@ -72,9 +81,17 @@ enum Safety {
     Disposable,
 }
 
+/// A volume whose contents go.
 struct Loss {
     state: VolumeState,
     safety: Safety,
+}
+
+/// A database that gets replaced (restore).
+struct Replaced {
+    name: String,
+    current: Option<restore::Current>,
+    with: String,
 }
 
 /// Options of a gated command.
@@ -84,8 +101,15 @@ pub struct GateOptions {
     pub no_backup: bool,
 }
 
-/// Takes `plan` through the gate and runs it. Returns the exit status.
-pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Result<i32> {
+/// What the gate did: the exit status of the plan, and the safety backups
+/// it took.
+pub struct Passed {
+    pub status: i32,
+    pub backups: Vec<Taken>,
+}
+
+/// Takes `plan` through the gate and runs it.
+pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Result<Passed> {
     let engine = ctx.engine()?;
     let names = plan.removed_volumes();
     let states = volume_states(ctx, engine)?;
@@ -123,24 +147,34 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         losses.push(Loss { state, safety });
     }
 
+    let replaced = replaced_databases(ctx, plan)?;
+
     if ctx.global.dry_run {
-        print_dry_run(ctx, plan, &losses, reason, opts)?;
-        return Ok(0);
+        print_dry_run(ctx, plan, &losses, &replaced, reason, opts)?;
+        return Ok(Passed {
+            status: 0,
+            backups: Vec::new(),
+        });
     }
-    if losses.is_empty() {
+    if losses.is_empty() && replaced.is_empty() {
         // Nothing that holds data goes: no backup, no question.
-        return plan::execute_gated(
+        let status = plan::execute_gated(
             plan,
             &Ticket {
                 volumes: BTreeSet::new(),
+                databases: BTreeSet::new(),
             },
             &ctx.ui,
             &|s| ctx.redact(s),
-        );
+        )?;
+        return Ok(Passed {
+            status,
+            backups: Vec::new(),
+        });
     }
 
     // 1. Show what will be lost.
-    show(ctx, &losses);
+    show(ctx, &losses, &replaced);
 
     // 2. Nobody to ask and no --yes: refuse before touching anything.
     if !ctx.global.yes && !ctx.ui.stdin_tty {
@@ -157,7 +191,9 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         );
         Vec::new()
     } else {
-        take_backups(ctx, &losses, reason)?
+        let mut taken = take_database_backups(ctx, &replaced, reason)?;
+        taken.extend(take_backups(ctx, &losses, reason)?);
+        taken
     };
     if interrupted() {
         return Err(Error::interrupted().context("stopped before deleting anything"));
@@ -165,13 +201,22 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
 
     // 4. Confirm.
     if !ctx.global.yes {
-        let question = format!(
-            "Type the project name ({}) to delete {} volume{}",
-            ctx.project.name,
-            losses.len(),
-            if losses.len() == 1 { "" } else { "s" }
-        );
-        let ok = ctx.ui.confirm_typed(&question, &ctx.project.name)?;
+        let (question, expected) = match replaced.first() {
+            Some(r) => (
+                format!("Type the database name ({}) to replace it", r.name),
+                r.name.clone(),
+            ),
+            None => (
+                format!(
+                    "Type the project name ({}) to delete {} volume{}",
+                    ctx.project.name,
+                    losses.len(),
+                    if losses.len() == 1 { "" } else { "s" }
+                ),
+                ctx.project.name.clone(),
+            ),
+        };
+        let ok = ctx.ui.confirm_typed(&question, &expected)?;
         if !ok {
             let mut e = Error::refused("not confirmed: nothing was deleted");
             if !taken.is_empty() {
@@ -189,20 +234,74 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
     // 5. Execute with a ticket for exactly what was shown.
     let ticket = Ticket {
         volumes: losses.iter().map(|l| l.state.name.clone()).collect(),
+        databases: replaced.iter().map(|r| r.name.clone()).collect(),
     };
     let status = plan::execute_gated(plan, &ticket, &ctx.ui, &|s| ctx.redact(s))?;
-    if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
+    if reason == Reason::Restore {
+        if let Some(t) = taken.first() {
+            ctx.ui.info(&format!(
+                "The data from before the restore is saved in {}",
+                t.path.display()
+            ));
+        }
+    } else if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
         ctx.ui.info(&format!(
             "The database is saved in {}. To bring it back: budgie start && budgie restore {}",
             db.path.display(),
             db.path.display()
         ));
     }
-    Ok(status)
+    Ok(Passed {
+        status,
+        backups: taken,
+    })
 }
 
-fn show(ctx: &Context, losses: &[Loss]) {
+/// The databases the plan replaces, with what they hold now.
+fn replaced_databases(ctx: &Context, plan: &Plan) -> Result<Vec<Replaced>> {
+    let engine = ctx.engine()?;
+    let mut out = Vec::new();
+    for step in &plan.steps {
+        let crate::plan::Action::ReplaceDatabase(r) = &step.action else {
+            continue;
+        };
+        let current = engine
+            .running_container(&ctx.project.name, &r.db.service)?
+            .and_then(|c| restore::describe_current(engine, &c.id, &r.db).ok());
+        let with = format!(
+            "{} ({}{})",
+            r.source.path.display(),
+            human_bytes(r.source.bytes),
+            r.source
+                .header
+                .as_deref()
+                .map(|h| format!(", {h}"))
+                .unwrap_or_default()
+        );
+        out.push(Replaced {
+            name: r.db.name.clone(),
+            current,
+            with,
+        });
+    }
+    Ok(out)
+}
+
+fn show(ctx: &Context, losses: &[Loss], replaced: &[Replaced]) {
     let ui = &ctx.ui;
+    for r in replaced {
+        let now = match &r.current {
+            Some(c) => format!("{}, {} tables", human_bytes(c.bytes), c.tables),
+            None => "size unknown".into(),
+        };
+        ui.heading(&format!(
+            "This replaces database {} ({now}) of project {} with {}",
+            r.name, ctx.project.name, r.with
+        ));
+    }
+    if losses.is_empty() {
+        return;
+    }
     ui.heading(&format!(
         "This deletes {} volume{} of project {}:",
         losses.len(),
@@ -238,6 +337,46 @@ fn reader_image(ctx: &Context, v: &VolumeState) -> Option<String> {
         .iter()
         .filter_map(|s| ctx.project.services.get(s))
         .find_map(|s| s.image.clone())
+}
+
+/// The error for a failed safety backup: exit 4, nothing deleted.
+fn backup_failed(what: &str, e: Error) -> Error {
+    if e.exit == Exit::Interrupted {
+        return e.context("stopped before changing anything");
+    }
+    Error {
+        exit: Exit::BackupFailed,
+        message: format!(
+            "safety backup of {what} failed, so nothing was changed: {}",
+            e.message
+        ),
+        hint: e.hint.or_else(|| {
+            Some(
+                "fix the cause and try again, or pass --no-backup to go ahead without a backup"
+                    .into(),
+            )
+        }),
+    }
+}
+
+fn take_database_backups(
+    ctx: &Context,
+    replaced: &[Replaced],
+    reason: Reason,
+) -> Result<Vec<Taken>> {
+    let mut taken = Vec::new();
+    for r in replaced {
+        let t = crate::commands::backup::database_backup(ctx, Some(reason.tag()), None)
+            .map_err(|e| backup_failed(&format!("database {}", r.name), e))?;
+        ctx.ui.success(&format!(
+            "Safety backup of database {}: {} ({})",
+            r.name,
+            t.path.display(),
+            human_bytes(t.bytes)
+        ));
+        taken.push(t);
+    }
+    Ok(taken)
 }
 
 fn take_backups(ctx: &Context, losses: &[Loss], reason: Reason) -> Result<Vec<Taken>> {
@@ -315,21 +454,34 @@ fn print_dry_run(
     ctx: &Context,
     plan: &Plan,
     losses: &[Loss],
+    replaced: &[Replaced],
     reason: Reason,
     opts: GateOptions,
 ) -> Result<()> {
     let ui = &ctx.ui;
     ctx.print_plan(reason_command(reason), &Plan::new());
-    if losses.is_empty() {
+    if losses.is_empty() && replaced.is_empty() {
         ui.print("Nothing that holds data would be deleted.");
     } else {
-        show(ctx, losses);
+        show(ctx, losses, replaced);
         ui.print("");
         if opts.no_backup {
             ui.print("Safety backups: NONE (--no-backup)");
         } else {
             ui.print("Safety backups, taken first (a failure stops everything, exit 4):");
             let engine = ctx.engine()?;
+            for r in replaced {
+                let db = ctx.project.database()?;
+                let cmd = backup::dump_command(engine, &format!("<{} container>", db.service), db);
+                ui.print(&format!(
+                    "  - pg_dump of database {} -> {}/{}_<timestamp>_{}.sql",
+                    r.name,
+                    ctx.backup_dir().display(),
+                    ctx.project.name,
+                    reason.tag()
+                ));
+                ui.print(&format!("    $ {}", ctx.redact(&cmd.to_string())));
+            }
             for l in losses {
                 match l.safety {
                     Safety::Dump => {
@@ -381,5 +533,6 @@ fn reason_command(reason: Reason) -> &'static str {
         Reason::Clean => "clean",
         Reason::Nuke => "nuke",
         Reason::VolumeRm => "volumes rm",
+        Reason::Restore => "restore",
     }
 }

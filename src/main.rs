@@ -15,6 +15,7 @@ mod error;
 mod gate;
 mod lock;
 mod plan;
+mod restore;
 mod ui;
 
 use std::collections::BTreeMap;
@@ -96,6 +97,7 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Backup(b) => backup::run(&ctx, b),
         Command::Clean { no_backup } => destroy::clean(&ctx, *no_backup),
         Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
+        Command::Restore(r) => commands::restore::run(&ctx, r),
         Command::Config => config::run(&ctx),
     }
 }

@@ -50,6 +50,33 @@ pub enum Action {
         engine: Engine,
         references: Vec<String>,
     },
+    /// Load a dump into a scratch database, check it, swap it in for the
+    /// current one. Runs only with a ticket that covers the database.
+    ReplaceDatabase(Box<ReplaceDatabase>),
+    /// Replace a volume's contents with an archive's. Runs only with a
+    /// ticket that covers the volume.
+    RestoreVolume(Box<RestoreVolume>),
+}
+
+/// See [`Action::ReplaceDatabase`].
+#[derive(Debug, Clone)]
+pub struct ReplaceDatabase {
+    pub engine: Engine,
+    pub project: String,
+    pub db: crate::compose::Database,
+    pub source: crate::restore::Source,
+    pub keep_previous: bool,
+    /// Filled in when the step has run.
+    pub result: std::sync::Arc<std::sync::Mutex<Option<crate::restore::Restored>>>,
+}
+
+/// See [`Action::RestoreVolume`].
+#[derive(Debug, Clone)]
+pub struct RestoreVolume {
+    pub engine: Engine,
+    pub volume: String,
+    pub image: String,
+    pub archive: crate::restore::Source,
 }
 
 /// Waits for PostgreSQL inside the service's running container (found by
@@ -138,6 +165,27 @@ impl Action {
                 c.argv.extend(references.iter().cloned());
                 c
             }
+            Action::ReplaceDatabase(r) => crate::restore::load_command(
+                &r.engine,
+                &format!("<{} container>", r.db.service),
+                &r.db,
+                &format!(
+                    "<{}>",
+                    crate::restore::side_name(&r.db.name, "restore", "<stamp>")
+                ),
+                r.source.format,
+            ),
+            Action::RestoreVolume(r) => {
+                crate::restore::volume_restore_command(&r.engine, &r.volume, &r.image)
+            }
+        }
+    }
+
+    /// The database this action replaces.
+    pub fn replaced_database(&self) -> Option<&str> {
+        match self {
+            Action::ReplaceDatabase(r) => Some(&r.db.name),
+            _ => None,
         }
     }
 
@@ -145,6 +193,7 @@ impl Action {
     pub fn removed_volumes(&self) -> &[String] {
         match self {
             Action::RemoveVolumes { names, .. } => names,
+            Action::RestoreVolume(r) => std::slice::from_ref(&r.volume),
             _ => &[],
         }
     }
@@ -154,7 +203,9 @@ impl Action {
     /// `volume rm`/`volume prune`/`system prune`.
     pub fn deletes_data(&self) -> bool {
         match self {
-            Action::RemoveVolumes { .. } => true,
+            Action::RemoveVolumes { .. }
+            | Action::ReplaceDatabase(_)
+            | Action::RestoreVolume(_) => true,
             Action::RemoveImages { .. } => false,
             _ => argv_deletes_data(&self.cmd().argv),
         }
@@ -307,8 +358,20 @@ pub fn execute_gated(
             .iter()
             .filter(|n| !ticket.covers(n))
             .collect();
-        let sneaky =
-            !matches!(step.action, Action::RemoveVolumes { .. }) && step.action.deletes_data();
+        let uncovered_db = step
+            .action
+            .replaced_database()
+            .filter(|d| !ticket.covers_database(d));
+        let sneaky = !matches!(
+            step.action,
+            Action::RemoveVolumes { .. } | Action::ReplaceDatabase(_) | Action::RestoreVolume(_)
+        ) && step.action.deletes_data();
+        if let Some(d) = uncovered_db {
+            return Err(Error::new(format!(
+                "internal safety check: step \"{}\" would replace database {d}, which the safety gate did not cover; nothing was run",
+                step.what
+            )));
+        }
         if !uncovered.is_empty() || sneaky {
             return Err(Error::new(format!(
                 "internal safety check: step \"{}\" would delete data the safety gate did not cover{}; nothing was run",
@@ -344,6 +407,57 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
         match &step.action {
             Action::Run(cmd) => run_step(step, cmd, ui, redact)?,
             Action::RemoveVolumes { .. } => run_step(step, &cmd, ui, redact)?,
+            Action::ReplaceDatabase(r) => {
+                let container = r
+                    .engine
+                    .running_container(&r.project, &r.db.service)?
+                    .ok_or_else(|| {
+                        Error::new(format!(
+                            "the database service {} is not running",
+                            r.db.service
+                        ))
+                    })?;
+                let bar = ui.progress_bytes(&format!(
+                    "Loading {} into a scratch database",
+                    r.source.path.display()
+                ));
+                bar.set_length(r.source.bytes);
+                let done = crate::restore::restore(
+                    &r.engine,
+                    &container.id,
+                    &r.db,
+                    &r.source,
+                    r.keep_previous,
+                    &|n| bar.set(n),
+                );
+                bar.clear();
+                let done = done?;
+                ui.success(&format!(
+                    "Restored database {} from {}: {} tables ({:.1}s)",
+                    done.database, done.file, done.tables, done.seconds
+                ));
+                if let Ok(mut slot) = r.result.lock() {
+                    *slot = Some(done);
+                }
+            }
+            Action::RestoreVolume(r) => {
+                let bar = ui.progress_bytes(&format!("Restoring volume {}", r.volume));
+                bar.set_length(r.archive.bytes);
+                let done = crate::restore::restore_volume(
+                    &r.engine,
+                    &r.volume,
+                    &r.image,
+                    &r.archive,
+                    &|n| bar.set(n),
+                );
+                bar.clear();
+                done.map_err(|e| e.context(format!("restoring volume {}", r.volume)))?;
+                ui.success(&format!(
+                    "Restored volume {} from {}",
+                    r.volume,
+                    r.archive.path.display()
+                ));
+            }
             Action::RemoveImages { engine, references } => {
                 for r in references {
                     let c = engine.image_rm(r);

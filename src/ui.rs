@@ -179,6 +179,48 @@ impl Ui {
     }
 }
 
+impl Ui {
+    /// A pick list (newest first); the index chosen. Esc or Ctrl-C: exit 130.
+    pub fn pick(&self, prompt: &str, items: &[String]) -> crate::error::Result<usize> {
+        PROMPTING.store(true, Ordering::SeqCst);
+        let chosen = dialoguer::Select::new()
+            .with_prompt(prompt)
+            .items(items)
+            .default(0)
+            .interact_opt();
+        PROMPTING.store(false, Ordering::SeqCst);
+        match chosen {
+            Ok(Some(i)) => Ok(i),
+            Ok(None) => Err(Error::interrupted().context("nothing chosen; nothing was changed")),
+            Err(e) => Err(prompt_error(e)),
+        }
+    }
+
+    /// A yes/no question (default no).
+    pub fn confirm(&self, prompt: &str) -> crate::error::Result<bool> {
+        PROMPTING.store(true, Ordering::SeqCst);
+        let answer = dialoguer::Confirm::new()
+            .with_prompt(prompt)
+            .default(false)
+            .interact();
+        PROMPTING.store(false, Ordering::SeqCst);
+        answer.map_err(prompt_error)
+    }
+}
+
+/// A prompt that could not be answered: Ctrl-C (read as a key in raw mode,
+/// "read interrupted") is exit 130; anything else is a refusal.
+fn prompt_error(e: dialoguer::Error) -> Error {
+    let dialoguer::Error::IO(io) = &e;
+    if io.kind() == std::io::ErrorKind::Interrupted || io.to_string().contains("interrupted") {
+        Error::interrupted().context("stopped at the prompt; nothing was changed")
+    } else {
+        Error::refused(format!(
+            "could not read the answer: {e}; nothing was changed"
+        ))
+    }
+}
+
 /// A byte counter; `set` is cheap, call it as often as data arrives.
 pub struct Progress(Option<ProgressBar>);
 
@@ -186,6 +228,20 @@ impl Progress {
     pub fn set(&self, n: u64) {
         if let Some(pb) = &self.0 {
             pb.set_position(n);
+        }
+    }
+
+    /// Turns the counter into a bar with a known total (a file's size).
+    pub fn set_length(&self, total: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_length(total);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
         }
     }
 

@@ -33,7 +33,14 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
                 },
             )
         }
-        Some(BackupAction::Verify { file }) => verify_file(ctx, file),
+        Some(BackupAction::Verify { file, restore_test }) => {
+            verify_file(ctx, file, !*restore_test)?;
+            if *restore_test {
+                crate::commands::restore::restore_test(ctx, file)
+            } else {
+                Ok(0)
+            }
+        }
         None if !b.volumes.is_empty() || b.all_volumes => take_volumes(ctx, b),
         None => take(ctx, b),
     }
@@ -502,14 +509,14 @@ fn remove_backup(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn verify_file(ctx: &Context, file: &Path) -> Result<i32> {
+fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     let path = ctx.resolve(file);
     let report = verify::verify(&path)?;
     let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
     let ok = report.complete && checksum_ok;
-    if ctx.global.json {
+    if ctx.global.json && json {
         crate::commands::print_json(&report)?;
-    } else {
+    } else if !ctx.global.json {
         let ui = &ctx.ui;
         ui.print(&format!("file:     {}", path.display()));
         ui.print(&format!("format:   {:?}", report.format));

@@ -74,7 +74,7 @@ pub fn clean(ctx: &Context, no_backup: bool) -> Result<i32> {
             names,
         );
     }
-    gate::run(ctx, &plan, Reason::Clean, GateOptions { no_backup })
+    gate::run(ctx, &plan, Reason::Clean, GateOptions { no_backup }).map(|p| p.status)
 }
 
 /// `budgie nuke`: this project's containers (and orphans), networks, named
@@ -121,7 +121,7 @@ pub fn nuke(ctx: &Context, no_backup: bool) -> Result<i32> {
             images,
         );
     }
-    gate::run(ctx, &plan, Reason::Nuke, GateOptions { no_backup })
+    gate::run(ctx, &plan, Reason::Nuke, GateOptions { no_backup }).map(|p| p.status)
 }
 
 /// `budgie volumes rm KEY...`: stops the services that mount them, then
@@ -185,7 +185,7 @@ pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32
         ctx.engine()?,
         names,
     );
-    gate::run(ctx, &plan, Reason::VolumeRm, GateOptions { no_backup })
+    gate::run(ctx, &plan, Reason::VolumeRm, GateOptions { no_backup }).map(|p| p.status)
 }
 
 fn plural(v: &[String]) -> &'static str {

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod config;
 pub mod destroy;
 pub mod lifecycle;
+pub mod restore;
 pub mod status;
 pub mod volumes;
 

@@ -1,0 +1,388 @@
+//! `budgie restore`: pick and validate the file, then hand a plan with a
+//! `ReplaceDatabase` (or `RestoreVolume`) step to the gate. The swap itself
+//! lives in `crate::restore`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::backup::{store, verify};
+use crate::cli::RestoreCommand;
+use crate::commands::backup::lock;
+use crate::commands::lifecycle;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::gate::{self, GateOptions, Reason};
+use crate::plan::{Action, Plan, ReplaceDatabase, RestoreVolume};
+use crate::restore;
+use crate::ui::{human_age, human_bytes};
+
+#[derive(Serialize)]
+struct RestoredDoc<'a> {
+    database: &'a str,
+    file: &'a str,
+    tables: u64,
+    seconds: f64,
+    safety_backup: Option<String>,
+    previous: Option<&'a str>,
+}
+
+pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
+    if let Some(key) = &r.volume {
+        return restore_volume(ctx, r, key);
+    }
+    let db = ctx.project.database()?.clone();
+    let path = choose_file(ctx, r)?;
+    // Validate before touching anything.
+    let source = restore::validate(&path)?;
+    let engine = ctx.engine()?;
+    if !ctx.global.dry_run {
+        engine.ping()?;
+    }
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(lock(ctx, "restore")?)
+    };
+    if !ctx.global.dry_run {
+        ensure_database_running(ctx)?;
+    }
+    let result = Arc::new(Mutex::new(None));
+    let mut plan = Plan::new();
+    plan.steps.push(crate::plan::Step {
+        what: format!(
+            "Load {} into a scratch database, check it, then swap it in for database {}{}",
+            path.display(),
+            db.name,
+            if r.keep_previous {
+                " (the current one is kept under a new name)"
+            } else {
+                " (the current one is dropped after the swap)"
+            }
+        ),
+        action: Action::ReplaceDatabase(Box::new(ReplaceDatabase {
+            engine: engine.clone(),
+            project: ctx.project.name.clone(),
+            db: db.clone(),
+            source,
+            keep_previous: r.keep_previous,
+            result: result.clone(),
+        })),
+    });
+    let passed = gate::run(
+        ctx,
+        &plan,
+        Reason::Restore,
+        GateOptions {
+            no_backup: r.no_backup,
+        },
+    )?;
+    if ctx.global.dry_run {
+        return Ok(passed.status);
+    }
+    let done = result
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .ok_or_else(|| Error::new("internal error: the restore step did not report"))?;
+    if let Some(prev) = &done.previous {
+        ctx.ui.info(&format!(
+            "The previous database is kept as {prev}; look at it with: budgie psql -- -d {prev}"
+        ));
+    }
+    after_restore(ctx, r.restart)?;
+    if ctx.global.json {
+        crate::commands::print_json(&RestoredDoc {
+            database: &done.database,
+            file: &done.file,
+            tables: done.tables,
+            seconds: done.seconds,
+            safety_backup: passed.backups.first().map(|t| t.path.display().to_string()),
+            previous: done.previous.as_deref(),
+        })?;
+    }
+    Ok(passed.status)
+}
+
+/// The file to restore: FILE, `--latest`, or a pick list at a terminal.
+fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
+    if let Some(f) = &r.file {
+        return Ok(ctx.resolve(f));
+    }
+    let dir = ctx.backup_dir();
+    let dumps = store::list_dumps(&dir, &ctx.project.name)?;
+    if r.latest {
+        for d in &dumps {
+            let complete = match verify::quick_complete(&d.path) {
+                Some(c) => c,
+                None => verify::verify(&d.path).map(|v| v.complete).unwrap_or(false),
+            };
+            if complete {
+                ctx.ui.info(&format!(
+                    "Newest complete backup: {} ({})",
+                    d.path.display(),
+                    human_bytes(d.bytes)
+                ));
+                return Ok(d.path.clone());
+            }
+            ctx.ui
+                .warn(&format!("Skipping {}: it is not complete", d.file_name));
+        }
+        return Err(Error::new(format!(
+            "no complete backup of project {} in {}",
+            ctx.project.name,
+            dir.display()
+        ))
+        .hint("take one with: budgie backup"));
+    }
+    if dumps.is_empty() {
+        return Err(Error::usage(format!(
+            "no FILE given and no backups of project {} in {}",
+            ctx.project.name,
+            dir.display()
+        )));
+    }
+    let now = chrono::Local::now().naive_local();
+    let items: Vec<String> = dumps
+        .iter()
+        .map(|d| {
+            format!(
+                "{}  {}  {} ago  {}",
+                d.file_name,
+                human_bytes(d.bytes),
+                human_age((now - d.created).num_seconds()),
+                d.reason.as_deref().unwrap_or("manual")
+            )
+        })
+        .collect();
+    if !ctx.ui.stdin_tty {
+        ctx.ui
+            .print(&format!("Backups in {} (newest first):", dir.display()));
+        for i in &items {
+            ctx.ui.print(&format!("  {i}"));
+        }
+        return Err(Error::usage("no FILE given: name one, or use --latest")
+            .hint("budgie restore --latest, or budgie restore backups/<file>"));
+    }
+    let pick = ctx
+        .ui
+        .pick("Which backup do you want to restore?", &items)?;
+    Ok(dumps[pick].path.clone())
+}
+
+/// Starts the database service when it is not running (it stays running).
+fn ensure_database_running(ctx: &Context) -> Result<()> {
+    let db = ctx.project.database()?;
+    if ctx
+        .engine()?
+        .running_container(&ctx.project.name, &db.service)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut plan = Plan::new();
+    plan.run(
+        format!("Start the database service {}", db.service),
+        ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
+    );
+    plan.wait(
+        format!(
+            "Wait for the database ({}) to accept connections",
+            db.service
+        ),
+        lifecycle::wait_for_database(ctx)?,
+    );
+    crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s)).map(|_| ())
+}
+
+/// The services that depend on the database: they hold stale connections
+/// after a swap. With `--restart` restart them; at a terminal offer to;
+/// otherwise say how.
+fn after_restore(ctx: &Context, restart: bool) -> Result<()> {
+    let db = ctx.project.database()?;
+    let dependents: Vec<String> = ctx
+        .project
+        .services
+        .values()
+        .filter(|s| s.depends_on.contains(&db.service))
+        .map(|s| s.name.clone())
+        .collect();
+    if dependents.is_empty() {
+        return Ok(());
+    }
+    let running: Vec<String> = {
+        let containers = ctx.engine()?.containers(&ctx.project.name)?;
+        dependents
+            .into_iter()
+            .filter(|s| containers.iter().any(|c| &c.service == s && c.running))
+            .collect()
+    };
+    if running.is_empty() {
+        return Ok(());
+    }
+    let go = restart
+        || (ctx.ui.stdin_tty
+            && !ctx.global.yes
+            && ctx.ui.confirm(&format!(
+                "{} still hold{} connections to the old database. Restart {} now?",
+                running.join(", "),
+                if running.len() == 1 { "s" } else { "" },
+                if running.len() == 1 { "it" } else { "them" }
+            ))?);
+    if !go {
+        ctx.ui.info(&format!(
+            "{} may hold stale connections: budgie restart {}",
+            running.join(", "),
+            running.join(" ")
+        ));
+        return Ok(());
+    }
+    let mut args = vec!["restart".to_string()];
+    args.extend(running.iter().cloned());
+    let mut plan = Plan::new();
+    plan.run(
+        format!("Restart {}", running.join(", ")),
+        ctx.compose_cmd(&args)?,
+    );
+    crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s)).map(|_| ())
+}
+
+#[derive(Serialize)]
+struct RestoreTestDoc {
+    file: String,
+    tables: u64,
+    rows: u64,
+    seconds: f64,
+}
+
+/// `backup verify FILE --restore-test`: load into a scratch database, count
+/// tables and rows, drop it. The current database is never touched.
+pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
+    let path = ctx.resolve(file);
+    let source = restore::validate(&path)?;
+    let db = ctx.project.database()?;
+    let engine = ctx.engine()?;
+    engine.ping()?;
+    ensure_database_running(ctx)?;
+    let container = lifecycle::running(ctx, &db.service)?;
+    let started = std::time::Instant::now();
+    let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
+    let bar = ctx.ui.progress_bytes("Loading into a scratch database");
+    bar.set_length(source.bytes);
+    let loaded = restore::load_scratch(engine, &container.id, db, &source, &stamp, &|n| bar.set(n));
+    bar.clear();
+    let (mut scratch, tables) = loaded?;
+    let rows = restore::psql(
+        engine,
+        &container.id,
+        db,
+        &scratch.name,
+        "select coalesce(sum((xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+    )?;
+    let rows: u64 = rows.trim().parse().unwrap_or(0);
+    scratch.drop_now()?;
+    let doc = RestoreTestDoc {
+        file: path.display().to_string(),
+        tables,
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if ctx.global.json {
+        crate::commands::print_json(&doc)?;
+    } else {
+        ctx.ui.success(&format!(
+            "restore test: {} loads into a scratch database: {tables} tables, {rows} rows ({:.1}s); the scratch copy is dropped",
+            path.display(),
+            doc.seconds
+        ));
+    }
+    Ok(0)
+}
+
+/// `budgie restore ARCHIVE --volume KEY`: the services using the volume
+/// stop, the current contents are archived by the gate, the archive's
+/// contents replace them, the services start again.
+fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
+    let file = r
+        .file
+        .as_ref()
+        .ok_or_else(|| Error::usage("restore --volume KEY needs the ARCHIVE file"))?;
+    let v = ctx.project.volume(key).ok_or_else(|| {
+        let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
+        Error::usage(format!(
+            "unknown volume '{key}' (named volumes: {})",
+            known.join(", ")
+        ))
+    })?;
+    if v.external {
+        return Err(Error::new(format!(
+            "volume {key} is external: budgie does not write into it"
+        )));
+    }
+    if v.database {
+        return Err(Error::usage(format!(
+            "volume {key} holds the database: restore a dump with `budgie restore FILE` instead"
+        )));
+    }
+    let archive = restore::validate_archive(&ctx.resolve(file))?;
+    let image = v
+        .services
+        .iter()
+        .filter_map(|s| ctx.project.services.get(s))
+        .find_map(|s| s.image.clone())
+        .ok_or_else(|| {
+            Error::new(format!(
+                "no service image to write volume {key} with (a service that mounts it needs an `image:`)"
+            ))
+        })?;
+    let engine = ctx.engine()?;
+    if !ctx.global.dry_run {
+        engine.ping()?;
+        if engine.volumes(&[v.name.as_str()])?.is_empty() {
+            return Err(
+                Error::new(format!("volume {key} ({}) does not exist", v.name))
+                    .hint("create it first: budgie start"),
+            );
+        }
+    }
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(lock(ctx, "restore --volume")?)
+    };
+    let mut plan = Plan::new();
+    if !v.services.is_empty() {
+        lifecycle::add_stop(ctx, &mut plan, &v.services)?;
+    }
+    plan.steps.push(crate::plan::Step {
+        what: format!(
+            "Replace the contents of volume {} with {}",
+            v.name,
+            archive.path.display()
+        ),
+        action: Action::RestoreVolume(Box::new(RestoreVolume {
+            engine: engine.clone(),
+            volume: v.name.clone(),
+            image,
+            archive,
+        })),
+    });
+    if !v.services.is_empty() {
+        let mut args = vec!["up".to_string(), "-d".to_string()];
+        args.extend(v.services.iter().cloned());
+        plan.run(
+            format!("Start {} again", v.services.join(", ")),
+            ctx.compose_cmd(&args)?,
+        );
+    }
+    gate::run(
+        ctx,
+        &plan,
+        Reason::Restore,
+        GateOptions {
+            no_backup: r.no_backup,
+        },
+    )
+    .map(|p| p.status)
+}

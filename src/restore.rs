@@ -1,0 +1,736 @@
+//! Restoring a database: input validation and the atomic swap.
+//!
+//! The scripts budgie replaces dropped the database and then loaded the
+//! file, so a bad file destroyed the data it was meant to protect. Here the
+//! current database is never touched until the replacement is complete:
+//!
+//! 1. the file is checked by content (format, header, end marker) before
+//!    anything else — see `backup::verify`;
+//! 2. it is loaded into a fresh scratch database on the same server, in one
+//!    transaction that stops at the first error;
+//! 3. the scratch database is checked (the tables the dump creates exist);
+//! 4. only then: connections to the current database are switched off and
+//!    its sessions terminated, and in ONE transaction the current database is
+//!    renamed aside and the scratch one renamed into its place;
+//! 5. the old one is dropped (or kept with `--keep-previous`).
+//!
+//! Any failure or interrupt before step 4 drops the scratch database and
+//! leaves the current one exactly as it was (DESIGN.md invariant 4).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Local;
+use serde::Serialize;
+
+use crate::backup::verify::{self, Format};
+use crate::compose::{Database, Secret};
+use crate::engine::{Cmd, Engine};
+use crate::error::{Error, Result};
+use crate::plan::interrupted;
+
+/// The longest PostgreSQL identifier (NAMEDATALEN - 1).
+const MAX_IDENT: usize = 63;
+
+/// A validated dump file, ready to load.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+    /// "Dumped from database version ..." when the header says.
+    pub header: Option<String>,
+}
+
+/// Checks a file before anything is touched: it exists, is readable, is a
+/// plain, gzip, zstd or custom-format dump by content, and (for plain dumps,
+/// compressed or not) carries the pg_dump header and end marker.
+pub fn validate(path: &Path) -> Result<Source> {
+    let report = verify::verify(path)?;
+    if matches!(report.format, Format::TarZstd) {
+        return Err(Error::new(format!(
+            "{} is a volume archive, not a database dump",
+            path.display()
+        ))
+        .hint("restore it into its volume: budgie restore FILE --volume KEY"));
+    }
+    if !report.complete {
+        let why = if report.problems.is_empty() {
+            "it is not a complete PostgreSQL dump".to_string()
+        } else {
+            report.problems.join("; ")
+        };
+        return Err(Error::new(format!(
+            "refusing to restore {}: {why}; nothing was changed",
+            path.display()
+        )));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        format: report.format,
+        bytes: report.bytes,
+        header: report.header,
+    })
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'` with embedded quotes doubled.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `<db>_budgie_<kind>_<YYYYMMDDHHMMSS>`, shortened to fit an identifier.
+pub fn side_name(db: &str, kind: &str, stamp: &str) -> String {
+    let suffix = format!("_budgie_{kind}_{stamp}");
+    let room = MAX_IDENT.saturating_sub(suffix.len());
+    let mut head = String::new();
+    for c in db.chars() {
+        if head.len() + c.len_utf8() > room {
+            break;
+        }
+        head.push(c);
+    }
+    format!("{head}{suffix}")
+}
+
+/// Runs SQL through psql in the database container, as the database user,
+/// connected to `dbname`. Returns psql's unaligned, tuples-only output.
+pub fn psql(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    dbname: &str,
+    sql: &str,
+) -> Result<String> {
+    psql_cmd(engine, container, db, dbname, &["-c", sql]).read()
+}
+
+fn secret_env(db: &Database) -> Vec<(String, Secret)> {
+    db.password
+        .iter()
+        .map(|p| ("PGPASSWORD".to_string(), p.clone()))
+        .collect()
+}
+
+fn psql_cmd(engine: &Engine, container: &str, db: &Database, dbname: &str, extra: &[&str]) -> Cmd {
+    let mut args = vec![
+        "psql",
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--no-password",
+        "-U",
+        &db.user,
+        "-d",
+        dbname,
+    ];
+    args.extend_from_slice(extra);
+    engine.exec(
+        container,
+        !extra.contains(&"-c"),
+        false,
+        &secret_env(db),
+        &args,
+    )
+}
+
+/// The command that loads a dump of `format` from stdin into `target`.
+pub fn load_command(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    target: &str,
+    format: Format,
+) -> Cmd {
+    match format {
+        Format::Custom => engine.exec(
+            container,
+            true,
+            false,
+            &secret_env(db),
+            &[
+                "pg_restore",
+                "--exit-on-error",
+                "--single-transaction",
+                "--no-password",
+                "-U",
+                &db.user,
+                "-d",
+                target,
+            ],
+        ),
+        _ => psql_cmd(engine, container, db, target, &["--single-transaction"]),
+    }
+}
+
+/// What the current database holds: size in bytes and number of tables.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Current {
+    pub bytes: u64,
+    pub tables: u64,
+}
+
+pub fn describe_current(engine: &Engine, container: &str, db: &Database) -> Result<Current> {
+    let out = psql(
+        engine,
+        container,
+        db,
+        &db.name,
+        "select pg_database_size(current_database()), (select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema'))",
+    )?;
+    let mut parts = out.trim().split('|');
+    let bytes = parts
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let tables = parts
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(Current { bytes, tables })
+}
+
+/// Opens a dump for reading its SQL (plain, gzip or zstd), decompressing.
+fn open_sql(path: &Path, format: Format) -> Result<Box<dyn Read + Send>> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    let r: Box<dyn Read + Send> = match format {
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 * 1024,
+            f,
+        ))),
+        Format::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(f)
+                .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
+        ),
+        _ => Box::new(f),
+    };
+    Ok(r)
+}
+
+/// A reader that counts the bytes read from the file itself (compressed
+/// bytes for a compressed file) for the progress bar.
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The tables a plain dump creates (`schema.name`), read from its
+/// `CREATE TABLE` statements.
+pub fn tables_in_sql(reader: impl Read) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut r = BufReader::with_capacity(256 * 1024, reader);
+    let mut line = Vec::new();
+    let mut in_copy = false;
+    loop {
+        line.clear();
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::new(format!("reading the dump failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        // COPY data rows are one line each, ended by `\.`: never statements.
+        if in_copy {
+            if line.starts_with(b"\\.") {
+                in_copy = false;
+            }
+            continue;
+        }
+        if line.starts_with(b"COPY ") && line.trim_ascii_end().ends_with(b"FROM stdin;") {
+            in_copy = true;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix(b"CREATE TABLE ")
+            && let Some(end) = rest.iter().position(|&b| b == b' ' || b == b'(')
+        {
+            out.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+        }
+        if line.starts_with(b"CREATE UNLOGGED TABLE ") {
+            let rest = &line[b"CREATE UNLOGGED TABLE ".len()..];
+            if let Some(end) = rest.iter().position(|&b| b == b' ' || b == b'(') {
+                out.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The tables a custom-format dump creates, from `pg_restore -l`.
+pub fn tables_in_custom(list: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in list.lines() {
+        if l.starts_with(';') {
+            continue;
+        }
+        // `215; 1259 16385 TABLE public t app`
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if let Some(i) = cols.iter().position(|c| *c == "TABLE")
+            && cols.get(i + 1) != Some(&"DATA")
+            && let (Some(schema), Some(name)) = (cols.get(i + 1), cols.get(i + 2))
+        {
+            out.push(format!("{schema}.{name}"));
+        }
+    }
+    out
+}
+
+/// Opens `path` for streaming, counting the file's own bytes into `counter`;
+/// decompressed unless `raw`.
+fn open_counted(
+    path: &Path,
+    format: Format,
+    raw: bool,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Box<dyn Read + Send>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    let counting = Counting {
+        inner: file,
+        count: counter,
+    };
+    Ok(if raw {
+        Box::new(counting)
+    } else {
+        match format {
+            Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+                256 * 1024,
+                counting,
+            ))),
+            Format::Zstd | Format::TarZstd => Box::new(
+                zstd::stream::read::Decoder::new(counting)
+                    .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
+            ),
+            _ => Box::new(counting),
+        }
+    })
+}
+
+/// Streams `source` (decompressed unless `raw`) into `cmd`'s stdin.
+fn feed(cmd: &Cmd, source: &Source, raw: bool, progress: &dyn Fn(u64)) -> Result<String> {
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let input = open_counted(&source.path, source.format, raw, counter.clone())?;
+    feed_reader(cmd, input, &counter, progress)
+}
+
+/// Streams `input` into `cmd`'s stdin. Returns the command's stdout when it
+/// exits 0; otherwise fails with its stderr. Ctrl-C kills it (exit 130).
+fn feed_reader(
+    cmd: &Cmd,
+    mut input: Box<dyn Read + Send>,
+    counter: &std::sync::atomic::AtomicU64,
+    progress: &dyn Fn(u64),
+) -> Result<String> {
+    let (reader, mut writer) =
+        std::io::pipe().map_err(|e| Error::new(format!("cannot create a pipe: {e}")))?;
+    let handle = cmd
+        .expression()
+        .stdin_file(reader)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .map_err(|e| cmd.spawn_error(e))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut feed_error = None;
+    loop {
+        if interrupted() {
+            let _ = handle.kill();
+            return Err(Error::interrupted());
+        }
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = handle.kill();
+                return Err(Error::new(format!("reading the input failed: {e}")));
+            }
+        };
+        if let Err(e) = writer.write_all(&buf[..n]) {
+            // The loader stopped reading (it failed): its own message says why.
+            feed_error = Some(e);
+            break;
+        }
+        progress(counter.load(std::sync::atomic::Ordering::Relaxed));
+    }
+    drop(writer);
+    let out = handle
+        .wait()
+        .map_err(|e| Error::new(format!("waiting for `{cmd}` failed: {e}")))?;
+    if interrupted() {
+        return Err(Error::interrupted());
+    }
+    if !out.status.success() {
+        return Err(cmd.failure(out));
+    }
+    if let Some(e) = feed_error {
+        return Err(Error::new(format!("writing to `{cmd}` failed: {e}")));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Checks a volume archive made by `budgie backup --volume` before use.
+pub fn validate_archive(path: &Path) -> Result<Source> {
+    let report = verify::verify(path)?;
+    if !matches!(report.format, Format::TarZstd) || !report.complete {
+        let why = if report.problems.is_empty() {
+            "it is not a volume archive (.tar.zst) made by budgie backup --volume".to_string()
+        } else {
+            report.problems.join("; ")
+        };
+        return Err(Error::new(format!(
+            "refusing to restore {}: {why}; nothing was changed",
+            path.display()
+        )));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        format: report.format,
+        bytes: report.bytes,
+        header: None,
+    })
+}
+
+/// The command that replaces a volume's contents with a tar on stdin: a
+/// throwaway container of `image`, no network, the volume mounted.
+pub fn volume_restore_command(engine: &Engine, volume: &str, image: &str) -> Cmd {
+    engine.run_with_volume(
+        volume,
+        image,
+        &[
+            "sh",
+            "-c",
+            "cd /volume && rm -rf -- * .[!.]* ..?* && tar -xf - -C /volume",
+        ],
+    )
+}
+
+/// Replaces a volume's contents with an archive's.
+pub fn restore_volume(
+    engine: &Engine,
+    volume: &str,
+    image: &str,
+    archive: &Source,
+    progress: &dyn Fn(u64),
+) -> Result<()> {
+    let cmd = volume_restore_command(engine, volume, image);
+    feed(&cmd, archive, false, progress).map(|_| ())
+}
+
+/// A scratch database that is dropped when this goes out of scope, unless
+/// it was swapped in.
+pub struct Scratch<'a> {
+    engine: &'a Engine,
+    container: String,
+    db: &'a Database,
+    pub name: String,
+    armed: bool,
+}
+
+impl<'a> Scratch<'a> {
+    /// Creates an empty database owned by the database user.
+    pub fn create(
+        engine: &'a Engine,
+        container: &str,
+        db: &'a Database,
+        stamp: &str,
+    ) -> Result<Scratch<'a>> {
+        let name = side_name(&db.name, "restore", stamp);
+        psql(
+            engine,
+            container,
+            db,
+            "postgres",
+            &format!(
+                "CREATE DATABASE {} OWNER {}",
+                quote_ident(&name),
+                quote_ident(&db.user)
+            ),
+        )
+        .or_else(|_| {
+            psql(
+                engine,
+                container,
+                db,
+                "template1",
+                &format!(
+                    "CREATE DATABASE {} OWNER {}",
+                    quote_ident(&name),
+                    quote_ident(&db.user)
+                ),
+            )
+        })
+        .map_err(|e| e.context("could not create the scratch database"))?;
+        Ok(Scratch {
+            engine,
+            container: container.to_string(),
+            db,
+            name,
+            armed: true,
+        })
+    }
+
+    /// Leaves the database alone from now on (it was swapped in).
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    pub fn drop_now(&mut self) -> Result<()> {
+        if !self.armed {
+            return Ok(());
+        }
+        self.armed = false;
+        drop_database(self.engine, &self.container, self.db, &self.name)
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        let _ = self.drop_now();
+    }
+}
+
+/// `DROP DATABASE ... WITH (FORCE)`, from the maintenance database.
+pub fn drop_database(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<()> {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    psql(engine, container, db, maintenance_db(db), &sql)
+        .or_else(|_| {
+            // Before PostgreSQL 13 there is no FORCE.
+            let sql = format!("DROP DATABASE IF EXISTS {}", quote_ident(name));
+            psql(engine, container, db, maintenance_db(db), &sql)
+        })
+        .map(|_| ())
+}
+
+/// The database to connect to while renaming or dropping others.
+fn maintenance_db(db: &Database) -> &'static str {
+    if db.name == "postgres" {
+        "template1"
+    } else {
+        "postgres"
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub database: String,
+    pub file: String,
+    pub tables: u64,
+    pub seconds: f64,
+    /// The previous database's name when `--keep-previous` kept it.
+    pub previous: Option<String>,
+}
+
+/// Loads `source` into a scratch database and checks it, then swaps it in
+/// for the current database. See the module documentation for the order.
+pub fn restore(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    source: &Source,
+    keep_previous: bool,
+    progress: &dyn Fn(u64),
+) -> Result<Restored> {
+    let started = Instant::now();
+    let stamp = Local::now().format("%Y%m%d%H%M%S").to_string();
+    let (mut scratch, tables) = load_scratch(engine, container, db, source, &stamp, progress)?;
+    if interrupted() {
+        return Err(Error::interrupted());
+    }
+    let old = side_name(&db.name, "old", &stamp);
+    swap(engine, container, db, &scratch.name, &old)?;
+    scratch.disarm();
+    let previous = if keep_previous {
+        let _ = psql(
+            engine,
+            container,
+            db,
+            maintenance_db(db),
+            &format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                quote_ident(&old)
+            ),
+        );
+        Some(old)
+    } else {
+        drop_database(engine, container, db, &old).map_err(|e| {
+            e.context(format!(
+                "the restore is done, but the previous database could not be dropped; it is kept as {old}"
+            ))
+        })?;
+        None
+    };
+    Ok(Restored {
+        database: db.name.clone(),
+        file: source.path.display().to_string(),
+        tables,
+        seconds: started.elapsed().as_secs_f64(),
+        previous,
+    })
+}
+
+/// Loads and checks a scratch copy. The returned guard drops it unless it
+/// is swapped in.
+pub fn load_scratch<'a>(
+    engine: &'a Engine,
+    container: &str,
+    db: &'a Database,
+    source: &Source,
+    stamp: &str,
+    progress: &dyn Fn(u64),
+) -> Result<(Scratch<'a>, u64)> {
+    // The tables the dump will create, read before loading.
+    let expected = match source.format {
+        Format::Custom => {
+            let list = feed(
+                &engine.exec(container, true, false, &[], &["pg_restore", "-l"]),
+                source,
+                true,
+                &|_| {},
+            )?;
+            tables_in_custom(&list)
+        }
+        _ => tables_in_sql(open_sql(&source.path, source.format)?)?,
+    };
+    let scratch = Scratch::create(engine, container, db, stamp)?;
+    let cmd = load_command(engine, container, db, &scratch.name, source.format);
+    feed(&cmd, source, source.format == Format::Custom, progress).map_err(|e| {
+        e.context(format!(
+            "loading {} failed, nothing was changed",
+            source.path.display()
+        ))
+    })?;
+    // Check: every table the dump creates exists in the scratch database.
+    let present = psql(
+        engine,
+        container,
+        db,
+        &scratch.name,
+        "select schemaname || '.' || tablename from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+    )?;
+    let present: Vec<&str> = present
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|t| {
+            !present
+                .iter()
+                .any(|p| p == &t.as_str() || p.replace('"', "") == t.replace('"', ""))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::new(format!(
+            "the restored copy lacks tables the dump creates ({}); nothing was changed",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok((scratch, present.len() as u64))
+}
+
+/// Renames the current database aside and the scratch one into its place,
+/// in one transaction, after shutting the current one's sessions out.
+fn swap(engine: &Engine, container: &str, db: &Database, scratch: &str, old: &str) -> Result<()> {
+    let maint = maintenance_db(db);
+    let current = quote_ident(&db.name);
+    // One psql, three statements, stopping at the first error:
+    // 1. no new sessions (a pooled app would slip back in), committed;
+    // 2. end the existing ones;
+    // 3. both renames or neither, and connections back on.
+    let close = format!("ALTER DATABASE {current} ALLOW_CONNECTIONS false");
+    let terminate = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid()",
+        quote_literal(&db.name),
+        quote_literal(scratch)
+    );
+    let rename = format!(
+        "BEGIN; ALTER DATABASE {current} RENAME TO {}; ALTER DATABASE {} RENAME TO {current}; ALTER DATABASE {current} ALLOW_CONNECTIONS true; COMMIT;",
+        quote_ident(old),
+        quote_ident(scratch)
+    );
+    let swapped = psql_cmd(
+        engine,
+        container,
+        db,
+        maint,
+        &["-c", &close, "-c", &terminate, "-c", &rename],
+    )
+    .read();
+    if let Err(e) = swapped {
+        // Whatever step failed, the current database is still in place
+        // under its name (the renames are one transaction): open it again.
+        let _ = psql(
+            engine,
+            container,
+            db,
+            maint,
+            &format!("ALTER DATABASE {current} ALLOW_CONNECTIONS true"),
+        );
+        return Err(
+            e.context("could not swap the restored copy in; the current database is unchanged")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_are_quoted() {
+        assert_eq!(quote_ident("app"), "\"app\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn side_names_fit_an_identifier() {
+        assert_eq!(
+            side_name("app", "restore", "20260101120000"),
+            "app_budgie_restore_20260101120000"
+        );
+        let long = "x".repeat(80);
+        let n = side_name(&long, "old", "20260101120000");
+        assert!(n.len() <= 63, "{n}");
+        assert!(n.ends_with("_budgie_old_20260101120000"));
+        let n = side_name(&"é".repeat(40), "old", "1");
+        assert!(n.len() <= 63);
+    }
+
+    #[test]
+    fn finds_the_tables_a_dump_creates() {
+        let sql = "SET x = 1;\nCREATE TABLE public.ledger (\n    id integer\n);\nCREATE TABLE \"Odd\".\"T\" (x int);\nCREATE UNLOGGED TABLE public.cache (k text);\nCOPY public.ledger (id) FROM stdin;\nCREATE TABLE in data\n\\.\n";
+        assert_eq!(
+            tables_in_sql(sql.as_bytes()).unwrap(),
+            ["public.ledger", "\"Odd\".\"T\"", "public.cache"]
+        );
+        let list = ";\n; Archive created at ...\n215; 1259 16385 TABLE public ledger app\n3345; 0 16385 TABLE DATA public ledger app\n216; 1259 16390 SEQUENCE public s app\n";
+        assert_eq!(tables_in_custom(list), ["public.ledger"]);
+    }
+}
