@@ -250,6 +250,7 @@ impl Command {
                 | Command::Volumes { action: None }
                 | Command::Config
                 | Command::Backup(_)
+                | Command::Restore(_)
         )
     }
 

@@ -71,7 +71,7 @@ fn console_reset() -> std::io::Result<()> {
 fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     if cli.global.json && !cli.command.supports_json() {
         return Err(Error::usage(format!(
-            "--json is not supported by `budgie {}` (only status, volumes, config and backup)",
+            "--json is not supported by `budgie {}` (only status, volumes, config, backup and restore)",
             cli.command.name()
         )));
     }

@@ -15,3 +15,4 @@ mod backups_offline;
 mod cli;
 mod gate;
 mod lifecycle;
+mod restore;

@@ -327,6 +327,53 @@ impl Fixture {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// What a database holds, comparable before and after a restore: each
+    /// table in `public` → (row count, md5 of its rows as text in text
+    /// order); each sequence in `public` (`sequence NAME`) → (0, last value);
+    /// and `constraints` → (how many, md5 of their definitions).
+    pub fn checksums(&self, db: &str) -> std::collections::BTreeMap<String, (u64, String)> {
+        let out = self.sql_in(
+            db,
+            r#"
+            select 'table ' || c.relname,
+                   (xpath('/row/n/text()', x.x))[1]::text,
+                   coalesce((xpath('/row/h/text()', x.x))[1]::text, '-')
+              from pg_class c
+              join pg_namespace s on s.oid = c.relnamespace
+             cross join lateral query_to_xml(format(
+                   'select count(*) as n, md5(string_agg(t::text, ''|'' order by t::text)) as h from %I.%I t',
+                   s.nspname, c.relname), false, true, '') as x(x)
+             where s.nspname = 'public' and c.relkind in ('r', 'p')
+            union all
+            select 'sequence ' || sequencename, '0', coalesce(last_value::text, 'unused')
+              from pg_sequences where schemaname = 'public'
+            union all
+            select 'constraints', count(*)::text,
+                   coalesce(md5(string_agg(conrelid::regclass::text || ' ' || conname || ' '
+                       || pg_get_constraintdef(oid), '|' order by conrelid::regclass::text, conname)), '-')
+              from pg_constraint where connamespace = 'public'::regnamespace
+            order by 1"#,
+        );
+        out.lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                assert_eq!(f.len(), 3, "unexpected checksum row {l:?}");
+                (
+                    f[0].to_string(),
+                    (f[1].parse().expect("a row count"), f[2].to_string()),
+                )
+            })
+            .collect()
+    }
+
+    /// The names of the databases on the server.
+    pub fn databases(&self) -> Vec<String> {
+        self.sql_in("postgres", "select datname from pg_database order by 1")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Files in the project's `backups/` directory (names, sorted), hidden
     /// ones (`.gitignore`, the lock, temporaries) left out.
     pub fn backups(&self) -> Vec<String> {
