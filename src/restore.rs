@@ -340,6 +340,7 @@ fn feed_reader(
 ) -> Result<String> {
     let (reader, mut writer) =
         std::io::pipe().map_err(|e| Error::new(format!("cannot create a pipe: {e}")))?;
+    crate::backup::stream::enlarge_pipe(&reader);
     let handle = cmd
         .expression()
         .stdin_file(reader)

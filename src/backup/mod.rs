@@ -135,6 +135,16 @@ pub fn list_archives(dir: &Path, project: &str) -> Result<Vec<ArchiveFile>> {
     Ok(out)
 }
 
+/// The server version a plain dump's header names
+/// (`-- Dumped from database version 15.18 (Debian 15.18-0+deb12u1)`).
+pub fn server_version(head: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| l.strip_prefix("-- Dumped from database version "))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The command a dump runs (for `--dry-run` and for [`dump_database`]).
 pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
     engine.pg_dump(container, &db.user, &db.name, db.password.as_ref())
@@ -160,7 +170,8 @@ pub fn dump_database(
     let stem = store::dump_name(project, at.naive_local(), 0, reason, compression);
     let mut w = BackupWriter::create(dir, &stem, Content::SqlDump, compression)?;
     let cmd = dump_command(engine, container, db);
-    stream::copy_command_output(&cmd, &mut w, progress)
+    let mut head = Vec::new();
+    stream::copy_command_output(&cmd, &mut w, &mut head, progress)
         .map_err(|e| e.context(format!("pg_dump of database {}", db.name)))?;
     let naive = at.naive_local();
     // Same second, other compression: still a new sequence number, so the
@@ -190,7 +201,7 @@ pub fn dump_database(
         volume: None,
         created: at.fixed_offset(),
         seconds,
-        server_version: engine.server_version(container, &db.user, &db.name),
+        server_version: server_version(&head),
     };
     meta::write_meta(&committed.path, &m)?;
     Ok(Taken {
@@ -223,7 +234,7 @@ pub fn archive_volume(
     let stem = archive_name(project, naive, 0, reason, key);
     let mut w = BackupWriter::create(dir, &stem, Content::TarArchive, Compression::Zstd)?;
     let cmd = engine.volume_export(volume_name, image)?;
-    stream::copy_command_output(&cmd, &mut w, progress)
+    stream::copy_command_output(&cmd, &mut w, &mut Vec::new(), progress)
         .map_err(|e| e.context(format!("archive of volume {volume_name}")))?;
     let committed = w.commit(|seq| archive_name(project, naive, seq, reason, key))?;
     let seconds = started.elapsed().as_secs_f64();
@@ -258,6 +269,16 @@ pub fn archive_volume(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn reads_the_server_version_from_the_dump_header() {
+        let head = b"--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.18 (Debian 15.18-0+deb12u1)\n-- Dumped by pg_dump version 15.18\n";
+        assert_eq!(
+            server_version(head).as_deref(),
+            Some("15.18 (Debian 15.18-0+deb12u1)")
+        );
+        assert_eq!(server_version(b"SET x = 1;"), None);
+    }
 
     #[test]
     fn archive_names_parse_back() {

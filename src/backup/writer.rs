@@ -51,8 +51,11 @@ const FILE_BUFFER: usize = 256 * 1024;
 /// gzip level: flate2's default (same as `gzip` and `pg_dump | gzip`).
 const GZIP_LEVEL: u32 = 6;
 
-/// zstd level: the zstd command's default.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level 1: on SQL text it compresses about 2.5x faster than the
+/// command's default level 3 for a few percent larger files, which keeps a
+/// compressed backup about as fast as an uncompressed `pg_dump > file`
+/// (scripts/bench-backup measures it).
+const ZSTD_LEVEL: i32 = 1;
 
 /// How many same-second names `commit` tries before giving up.
 const MAX_SEQUENCE: u32 = 1000;
@@ -225,6 +228,52 @@ struct HashingFile {
     file: BufWriter<File>,
     hasher: Sha256,
     bytes: u64,
+    /// Bytes handed to the kernel's writeback so far (see [`WRITEBACK_CHUNK`]).
+    writeback_started: u64,
+    /// The range started last time: waited for at the next chunk.
+    writeback_previous: Option<(u64, u64)>,
+}
+
+/// Every this many bytes the file's new pages are sent to disk in the
+/// background, and the chunk before is waited for — so the final fsync has
+/// little left to do and a large dump is not slowed by one long flush at
+/// the end (the way PostgreSQL's own checkpointer and dd's oflag do it).
+const WRITEBACK_CHUNK: u64 = 16 * 1024 * 1024;
+
+impl HashingFile {
+    fn writeback(&mut self) -> io::Result<()> {
+        if self.bytes - self.writeback_started < WRITEBACK_CHUNK {
+            return Ok(());
+        }
+        self.file.flush()?;
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(self.file.get_ref());
+        let start = self.writeback_started;
+        let len = self.bytes - start;
+        // SAFETY: sync_file_range only reads its integer arguments; the fd
+        // is open for the lifetime of this call. Errors are advisory here:
+        // the final fsync in commit() is what the guarantee rests on.
+        unsafe {
+            if let Some((prev, prev_len)) = self.writeback_previous {
+                libc::sync_file_range(
+                    fd,
+                    prev as libc::off64_t,
+                    prev_len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                        | libc::SYNC_FILE_RANGE_WRITE
+                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+                );
+            }
+            libc::sync_file_range(
+                fd,
+                start as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+        self.writeback_previous = Some((start, len));
+        self.writeback_started = self.bytes;
+        Ok(())
+    }
 }
 
 impl Write for HashingFile {
@@ -233,6 +282,7 @@ impl Write for HashingFile {
         let written = buf.get(..n).unwrap_or(buf);
         self.hasher.update(written);
         self.bytes += written.len() as u64;
+        self.writeback()?;
         Ok(n)
     }
 
@@ -334,6 +384,8 @@ impl BackupWriter {
             file: BufWriter::with_capacity(FILE_BUFFER, file),
             hasher: Sha256::new(),
             bytes: 0,
+            writeback_started: 0,
+            writeback_previous: None,
         };
         let sink = match compression {
             Compression::None => Sink::Plain(end),
@@ -416,6 +468,7 @@ impl BackupWriter {
             file,
             hasher,
             bytes,
+            ..
         } = sink.finish().map_err(wrap)?;
         let file = file.into_inner().map_err(|e| wrap(e.into_error()))?;
         file.sync_all().map_err(wrap)?;
