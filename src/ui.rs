@@ -180,31 +180,46 @@ impl Ui {
 }
 
 impl Ui {
-    /// A pick list (newest first); the index chosen. Esc or Ctrl-C: exit 130.
+    /// A numbered pick list; the index chosen (Enter takes the first).
+    /// Lines, not raw key presses: it works over any terminal, ssh and
+    /// screen readers included.
     pub fn pick(&self, prompt: &str, items: &[String]) -> crate::error::Result<usize> {
-        PROMPTING.store(true, Ordering::SeqCst);
-        let chosen = dialoguer::Select::new()
-            .with_prompt(prompt)
-            .items(items)
-            .default(0)
-            .interact_opt();
-        PROMPTING.store(false, Ordering::SeqCst);
-        match chosen {
-            Ok(Some(i)) => Ok(i),
-            Ok(None) => Err(Error::interrupted().context("nothing chosen; nothing was changed")),
-            Err(e) => Err(prompt_error(e)),
+        self.heading(prompt);
+        for (i, item) in items.iter().enumerate() {
+            self.print(&format!("  {:>2}) {item}", i + 1));
+        }
+        loop {
+            PROMPTING.store(true, Ordering::SeqCst);
+            let answer = dialoguer::Input::<String>::new()
+                .with_prompt(format!("Number (1-{}, Enter for 1)", items.len()))
+                .allow_empty(true)
+                .interact_text();
+            PROMPTING.store(false, Ordering::SeqCst);
+            let answer = answer.map_err(prompt_error)?;
+            let answer = answer.trim();
+            if answer.is_empty() {
+                return Ok(0);
+            }
+            match answer.parse::<usize>() {
+                Ok(n) if (1..=items.len()).contains(&n) => return Ok(n - 1),
+                _ => self.warn(&format!("type a number from 1 to {}", items.len())),
+            }
         }
     }
 
-    /// A yes/no question (default no).
+    /// A yes/no question, answered with a line (default no).
     pub fn confirm(&self, prompt: &str) -> crate::error::Result<bool> {
         PROMPTING.store(true, Ordering::SeqCst);
-        let answer = dialoguer::Confirm::new()
-            .with_prompt(prompt)
-            .default(false)
-            .interact();
+        let answer = dialoguer::Input::<String>::new()
+            .with_prompt(format!("{prompt} [y/N]"))
+            .allow_empty(true)
+            .interact_text();
         PROMPTING.store(false, Ordering::SeqCst);
-        answer.map_err(prompt_error)
+        let answer = answer.map_err(prompt_error)?;
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
     }
 }
 

@@ -449,8 +449,8 @@ e2e!(the_restore_prompt_wants_the_database_name, |engine| {
     s.exp_string("Type the database name").unwrap();
     s.send_line("appdb").unwrap();
     // Then it offers to restart the app that holds stale connections.
-    s.exp_string("Restart").unwrap();
-    s.send("n").unwrap();
+    s.exp_string("[y/N]").unwrap();
+    s.send_line("n").unwrap();
     s.exp_eof().unwrap();
     assert_eq!(exit_code(s.process().wait().unwrap()), 0);
     assert_eq!(p.checksums("appdb"), dumped, "the right answer restores");
@@ -654,4 +654,29 @@ e2e!(a_volume_restore_brings_the_files_back, |engine| {
         "the safety archive holds the replaced files"
     );
     assert_eq!(read("extra.txt").trim(), "stray");
+});
+
+// With no FILE at a terminal: a pick list, newest first.
+e2e!(the_pick_list_offers_the_newest_backup_first, |engine| {
+    let p = started(engine);
+    seed(&p);
+    let _older = backup(&p, &[]);
+    std::thread::sleep(Duration::from_millis(1100));
+    p.sql("update customers set note = 'newest' where id = 1");
+    let newest_state = p.checksums("appdb");
+    let newest = backup(&p, &[]);
+    mutate(&p);
+    let mut s = p.budgie_pty(&["restore"]);
+    s.exp_string("Which backup").unwrap();
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+    s.exp_string(&format!(" 1) {name}")).unwrap();
+    s.exp_string("Number").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Type the database name").unwrap();
+    s.send_line("appdb").unwrap();
+    s.exp_string("[y/N]").unwrap();
+    s.send_line("n").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
+    assert_eq!(p.checksums("appdb"), newest_state);
 });
