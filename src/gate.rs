@@ -112,7 +112,11 @@ pub struct Passed {
 pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Result<Passed> {
     let engine = ctx.engine()?;
     let names = plan.removed_volumes();
-    let states = volume_states(ctx, engine)?;
+    let states = if names.is_empty() {
+        Vec::new()
+    } else {
+        volume_states(ctx, engine)?
+    };
     let mut losses = Vec::new();
     for name in &names {
         let state = states
@@ -265,9 +269,7 @@ fn replaced_databases(ctx: &Context, plan: &Plan) -> Result<Vec<Replaced>> {
         let crate::plan::Action::ReplaceDatabase(r) = &step.action else {
             continue;
         };
-        let current = engine
-            .running_container(&ctx.project.name, &r.db.service)?
-            .and_then(|c| restore::describe_current(engine, &c.id, &r.db).ok());
+        let current = restore::describe_current(engine, &r.container, &r.db).ok();
         let with = format!(
             "{} ({}{})",
             r.source.path.display(),

@@ -62,7 +62,8 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct ReplaceDatabase {
     pub engine: Engine,
-    pub project: String,
+    /// The database's running container (found by labels when planned).
+    pub container: String,
     pub db: crate::compose::Database,
     pub source: crate::restore::Source,
     pub keep_previous: bool,
@@ -408,15 +409,6 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
             Action::Run(cmd) => run_step(step, cmd, ui, redact)?,
             Action::RemoveVolumes { .. } => run_step(step, &cmd, ui, redact)?,
             Action::ReplaceDatabase(r) => {
-                let container = r
-                    .engine
-                    .running_container(&r.project, &r.db.service)?
-                    .ok_or_else(|| {
-                        Error::new(format!(
-                            "the database service {} is not running",
-                            r.db.service
-                        ))
-                    })?;
                 let bar = ui.progress_bytes(&format!(
                     "Loading {} into a scratch database",
                     r.source.path.display()
@@ -424,7 +416,7 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
                 bar.set_length(r.source.bytes);
                 let done = crate::restore::restore(
                     &r.engine,
-                    &container.id,
+                    &r.container,
                     &r.db,
                     &r.source,
                     r.keep_previous,

@@ -17,7 +17,11 @@
 //! Any failure or interrupt before step 4 drops the scratch database and
 //! leaves the current one exactly as it was (DESIGN.md invariant 4).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,12 +45,34 @@ pub struct Source {
     pub bytes: u64,
     /// "Dumped from database version ..." when the header says.
     pub header: Option<String>,
+    /// For a plain dump checked by head and tail only: the checksum recorded
+    /// at backup time, compared with the bytes as they are loaded (before
+    /// the swap). None when the whole file was already verified.
+    pub expected_sha256: Option<String>,
 }
 
 /// Checks a file before anything is touched: it exists, is readable, is a
 /// plain, gzip, zstd or custom-format dump by content, and (for plain dumps,
 /// compressed or not) carries the pg_dump header and end marker.
 pub fn validate(path: &Path) -> Result<Source> {
+    // A plain dump: header and end marker are at its ends; the checksum is
+    // checked as the load reads every byte. Everything else: a full read.
+    if let Some(q) = verify::quick_plain(path)? {
+        if !q.problems.is_empty() {
+            return Err(Error::new(format!(
+                "refusing to restore {}: {}; nothing was changed",
+                path.display(),
+                q.problems.join("; ")
+            )));
+        }
+        return Ok(Source {
+            path: path.to_path_buf(),
+            format: Format::Plain,
+            bytes: q.bytes,
+            header: q.header,
+            expected_sha256: q.recorded_sha256,
+        });
+    }
     let report = verify::verify(path)?;
     if matches!(report.format, Format::TarZstd) {
         return Err(Error::new(format!(
@@ -71,6 +97,7 @@ pub fn validate(path: &Path) -> Result<Source> {
         format: report.format,
         bytes: report.bytes,
         header: report.header,
+        expected_sha256: None,
     })
 }
 
@@ -198,79 +225,120 @@ pub fn describe_current(engine: &Engine, container: &str, db: &Database) -> Resu
     Ok(Current { bytes, tables })
 }
 
-/// Opens a dump for reading its SQL (plain, gzip or zstd), decompressing.
-fn open_sql(path: &Path, format: Format) -> Result<Box<dyn Read + Send>> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
-    let r: Box<dyn Read + Send> = match format {
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            256 * 1024,
-            f,
-        ))),
-        Format::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(f)
-                .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
-        ),
-        _ => Box::new(f),
-    };
-    Ok(r)
-}
-
 /// A reader that counts the bytes read from the file itself (compressed
-/// bytes for a compressed file) for the progress bar.
+/// bytes for a compressed file) for the progress bar, and hashes them when
+/// a recorded checksum is to be compared.
 struct Counting<R> {
     inner: R,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    count: Arc<AtomicU64>,
+    hasher: Option<Arc<Mutex<Sha256>>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(h) = &self.hasher
+            && let Ok(mut h) = h.lock()
+        {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
 
-/// The tables a plain dump creates (`schema.name`), read from its
-/// `CREATE TABLE` statements.
-pub fn tables_in_sql(reader: impl Read) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut r = BufReader::with_capacity(256 * 1024, reader);
-    let mut line = Vec::new();
-    let mut in_copy = false;
+/// Passes decompressed SQL through while a [`TableScanner`] reads it.
+struct Scanning<R> {
+    inner: R,
+    scanner: Arc<Mutex<TableScanner>>,
+}
+
+impl<R: Read> Read for Scanning<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut s) = self.scanner.lock() {
+            s.feed(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Finds the tables a plain dump creates (`schema.name`) in its
+/// `CREATE TABLE` statements, fed in pieces as the dump streams past —
+/// skipping COPY data, whose rows are one line each up to `\.`.
+#[derive(Debug, Default)]
+pub struct TableScanner {
+    /// The start of the current line (enough for a statement's head).
+    prefix: Vec<u8>,
+    /// The last bytes of the current line (for `... FROM stdin;`).
+    suffix: Vec<u8>,
+    in_copy: bool,
+    pub tables: Vec<String>,
+}
+
+impl TableScanner {
+    const PREFIX: usize = 300;
+    const SUFFIX: usize = 16;
+
+    pub fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let (part, rest, ends) = match data.iter().position(|&b| b == b'\n') {
+                Some(i) => (&data[..i], &data[i + 1..], true),
+                None => (data, &data[data.len()..], false),
+            };
+            let room = Self::PREFIX.saturating_sub(self.prefix.len());
+            self.prefix.extend_from_slice(&part[..part.len().min(room)]);
+            self.suffix.extend_from_slice(part);
+            if self.suffix.len() > Self::SUFFIX {
+                let cut = self.suffix.len() - Self::SUFFIX;
+                self.suffix.drain(..cut);
+            }
+            if ends {
+                self.line_done();
+            }
+            data = rest;
+        }
+    }
+
+    fn line_done(&mut self) {
+        let line = std::mem::take(&mut self.prefix);
+        let suffix = std::mem::take(&mut self.suffix);
+        if self.in_copy {
+            if line.starts_with(b"\\.") {
+                self.in_copy = false;
+            }
+            return;
+        }
+        if line.starts_with(b"COPY ") && suffix.trim_ascii_end().ends_with(b"FROM stdin;") {
+            self.in_copy = true;
+            return;
+        }
+        for lead in [&b"CREATE TABLE "[..], &b"CREATE UNLOGGED TABLE "[..]] {
+            if let Some(rest) = line.strip_prefix(lead)
+                && let Some(end) = rest.iter().position(|&b| b == b' ' || b == b'(')
+            {
+                self.tables
+                    .push(String::from_utf8_lossy(&rest[..end]).into_owned());
+            }
+        }
+    }
+}
+
+/// The tables a whole plain dump creates (see [`TableScanner`]).
+#[cfg(test)]
+pub fn tables_in_sql(mut reader: impl Read) -> Result<Vec<String>> {
+    let mut scanner = TableScanner::default();
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        line.clear();
-        let n = r
-            .read_until(b'\n', &mut line)
+        let n = reader
+            .read(&mut buf)
             .map_err(|e| Error::new(format!("reading the dump failed: {e}")))?;
         if n == 0 {
             break;
         }
-        // COPY data rows are one line each, ended by `\.`: never statements.
-        if in_copy {
-            if line.starts_with(b"\\.") {
-                in_copy = false;
-            }
-            continue;
-        }
-        if line.starts_with(b"COPY ") && line.trim_ascii_end().ends_with(b"FROM stdin;") {
-            in_copy = true;
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix(b"CREATE TABLE ")
-            && let Some(end) = rest.iter().position(|&b| b == b' ' || b == b'(')
-        {
-            out.push(String::from_utf8_lossy(&rest[..end]).into_owned());
-        }
-        if line.starts_with(b"CREATE UNLOGGED TABLE ") {
-            let rest = &line[b"CREATE UNLOGGED TABLE ".len()..];
-            if let Some(end) = rest.iter().position(|&b| b == b' ' || b == b'(') {
-                out.push(String::from_utf8_lossy(&rest[..end]).into_owned());
-            }
-        }
+        scanner.feed(&buf[..n]);
     }
-    Ok(out)
+    Ok(scanner.tables)
 }
 
 /// The tables a custom-format dump creates, from `pg_restore -l`.
@@ -292,24 +360,36 @@ pub fn tables_in_custom(list: &str) -> Vec<String> {
     out
 }
 
-/// Opens `path` for streaming, counting the file's own bytes into `counter`;
-/// decompressed unless `raw`.
-fn open_counted(
-    path: &Path,
-    format: Format,
-    raw: bool,
-    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
-) -> Result<Box<dyn Read + Send>> {
+/// What streaming a file into a loader saw on the way.
+#[derive(Debug, Default)]
+struct Fed {
+    /// The loader's stdout.
+    stdout: String,
+    /// The tables the SQL creates (plain SQL only).
+    tables: Vec<String>,
+    /// The file's sha256, when it was computed.
+    sha256: Option<String>,
+}
+
+/// Streams `source` into `cmd`'s stdin: the raw bytes when `raw`, else
+/// decompressed. For SQL it notes the tables created, and it hashes the
+/// file when `hash` (to compare with a recorded checksum).
+fn feed(cmd: &Cmd, source: &Source, raw: bool, hash: bool, progress: &dyn Fn(u64)) -> Result<Fed> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let hasher = hash.then(|| Arc::new(Mutex::new(Sha256::new())));
+    let scanner = Arc::new(Mutex::new(TableScanner::default()));
+    let path = &source.path;
     let file = std::fs::File::open(path)
         .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
     let counting = Counting {
         inner: file,
-        count: counter,
+        count: counter.clone(),
+        hasher: hasher.clone(),
     };
-    Ok(if raw {
+    let mut input: Box<dyn Read + Send> = if raw {
         Box::new(counting)
     } else {
-        match format {
+        let decoded: Box<dyn Read + Send> = match source.format {
             Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
                 256 * 1024,
                 counting,
@@ -319,23 +399,40 @@ fn open_counted(
                     .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
             ),
             _ => Box::new(counting),
+        };
+        if source.format == Format::TarZstd {
+            decoded
+        } else {
+            Box::new(Scanning {
+                inner: decoded,
+                scanner: scanner.clone(),
+            })
         }
+    };
+    let stdout = feed_reader(cmd, &mut input, &counter, progress)?;
+    drop(input);
+    let sha256 = hasher.and_then(|h| {
+        let h = Arc::try_unwrap(h).ok()?.into_inner().ok()?;
+        Some(crate::backup::writer::hex(&h.finalize()))
+    });
+    let tables = Arc::try_unwrap(scanner)
+        .ok()
+        .and_then(|m| m.into_inner().ok())
+        .map(|s| s.tables)
+        .unwrap_or_default();
+    Ok(Fed {
+        stdout,
+        tables,
+        sha256,
     })
-}
-
-/// Streams `source` (decompressed unless `raw`) into `cmd`'s stdin.
-fn feed(cmd: &Cmd, source: &Source, raw: bool, progress: &dyn Fn(u64)) -> Result<String> {
-    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let input = open_counted(&source.path, source.format, raw, counter.clone())?;
-    feed_reader(cmd, input, &counter, progress)
 }
 
 /// Streams `input` into `cmd`'s stdin. Returns the command's stdout when it
 /// exits 0; otherwise fails with its stderr. Ctrl-C kills it (exit 130).
 fn feed_reader(
     cmd: &Cmd,
-    mut input: Box<dyn Read + Send>,
-    counter: &std::sync::atomic::AtomicU64,
+    input: &mut dyn Read,
+    counter: &AtomicU64,
     progress: &dyn Fn(u64),
 ) -> Result<String> {
     let (reader, mut writer) =
@@ -370,7 +467,7 @@ fn feed_reader(
             feed_error = Some(e);
             break;
         }
-        progress(counter.load(std::sync::atomic::Ordering::Relaxed));
+        progress(counter.load(Ordering::Relaxed));
     }
     drop(writer);
     let out = handle
@@ -407,6 +504,7 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
         format: report.format,
         bytes: report.bytes,
         header: None,
+        expected_sha256: None,
     })
 }
 
@@ -433,7 +531,7 @@ pub fn restore_volume(
     progress: &dyn Fn(u64),
 ) -> Result<()> {
     let cmd = volume_restore_command(engine, volume, image);
-    feed(&cmd, archive, false, progress).map(|_| ())
+    feed(&cmd, archive, false, false, progress).map(|_| ())
 }
 
 /// A scratch database that is dropped when this goes out of scope, unless
@@ -553,12 +651,12 @@ pub fn restore(
 ) -> Result<Restored> {
     let started = Instant::now();
     let stamp = Local::now().format("%Y%m%d%H%M%S").to_string();
-    let (mut scratch, tables) = load_scratch(engine, container, db, source, &stamp, progress)?;
+    let (mut scratch, expected) = load_scratch(engine, container, db, source, &stamp, progress)?;
     if interrupted() {
         return Err(Error::interrupted());
     }
     let old = side_name(&db.name, "old", &stamp);
-    swap(engine, container, db, &scratch.name, &old)?;
+    let tables = check_and_swap(engine, container, db, &scratch.name, &old, &expected)?;
     scratch.disarm();
     let previous = if keep_previous {
         let _ = psql(
@@ -589,8 +687,9 @@ pub fn restore(
     })
 }
 
-/// Loads and checks a scratch copy. The returned guard drops it unless it
-/// is swapped in.
+/// Loads `source` into a new scratch database (the returned guard drops it
+/// unless it is swapped in). Returns the tables the dump creates, for the
+/// check. A recorded checksum that the bytes do not match fails it.
 pub fn load_scratch<'a>(
     engine: &'a Engine,
     container: &str,
@@ -598,71 +697,107 @@ pub fn load_scratch<'a>(
     source: &Source,
     stamp: &str,
     progress: &dyn Fn(u64),
-) -> Result<(Scratch<'a>, u64)> {
-    // The tables the dump will create, read before loading.
-    let expected = match source.format {
+) -> Result<(Scratch<'a>, Vec<String>)> {
+    // A custom-format archive lists its tables; plain SQL is scanned as it loads.
+    let listed = match source.format {
         Format::Custom => {
-            let list = feed(
+            let fed = feed(
                 &engine.exec(container, true, false, &[], &["pg_restore", "-l"]),
                 source,
                 true,
+                false,
                 &|_| {},
             )?;
-            tables_in_custom(&list)
+            Some(tables_in_custom(&fed.stdout))
         }
-        _ => tables_in_sql(open_sql(&source.path, source.format)?)?,
+        _ => None,
     };
     let scratch = Scratch::create(engine, container, db, stamp)?;
     let cmd = load_command(engine, container, db, &scratch.name, source.format);
-    feed(&cmd, source, source.format == Format::Custom, progress).map_err(|e| {
+    let fed = feed(
+        &cmd,
+        source,
+        source.format == Format::Custom,
+        source.expected_sha256.is_some(),
+        progress,
+    )
+    .map_err(|e| {
         e.context(format!(
             "loading {} failed, nothing was changed",
             source.path.display()
         ))
     })?;
-    // Check: every table the dump creates exists in the scratch database.
-    let present = psql(
+    if let (Some(expected), Some(found)) = (&source.expected_sha256, &fed.sha256)
+        && !expected.eq_ignore_ascii_case(found)
+    {
+        return Err(Error::new(format!(
+            "refusing to restore {}: it does not match the checksum recorded when it was written (sha256 {expected} expected, {found} found); nothing was changed",
+            source.path.display()
+        )));
+    }
+    Ok((scratch, listed.unwrap_or(fed.tables)))
+}
+
+/// SQL that fails unless every table in `expected` exists.
+fn check_tables_sql(expected: &[String]) -> String {
+    let list = expected
+        .iter()
+        .map(|t| quote_literal(t))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "DO $budgie$ DECLARE missing text; BEGIN \
+         SELECT string_agg(t, ', ') INTO missing FROM unnest(ARRAY[{list}]::text[]) AS t WHERE to_regclass(t) IS NULL; \
+         IF missing IS NOT NULL THEN RAISE EXCEPTION 'the restored copy lacks tables the dump creates: %', missing; END IF; \
+         END $budgie$"
+    )
+}
+
+const COUNT_TABLES: &str =
+    "select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')";
+
+/// Checks a loaded scratch database on its own (for `--restore-test`):
+/// every expected table exists. Returns the number of tables.
+pub fn check_tables(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    scratch: &str,
+    expected: &[String],
+) -> Result<u64> {
+    let out = psql_cmd(
         engine,
         container,
         db,
-        &scratch.name,
-        "select schemaname || '.' || tablename from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
-    )?;
-    let present: Vec<&str> = present
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let missing: Vec<&String> = expected
-        .iter()
-        .filter(|t| {
-            !present
-                .iter()
-                .any(|p| p == &t.as_str() || p.replace('"', "") == t.replace('"', ""))
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::new(format!(
-            "the restored copy lacks tables the dump creates ({}); nothing was changed",
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    Ok((scratch, present.len() as u64))
+        scratch,
+        &["-c", &check_tables_sql(expected), "-c", COUNT_TABLES],
+    )
+    .read()?;
+    Ok(out.lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0))
 }
 
-/// Renames the current database aside and the scratch one into its place,
-/// in one transaction, after shutting the current one's sessions out.
-fn swap(engine: &Engine, container: &str, db: &Database, scratch: &str, old: &str) -> Result<()> {
+/// In one psql session: checks the scratch copy (every table the dump
+/// creates exists), then shuts the current database's sessions out and, in
+/// one transaction, renames it aside and the scratch one into its place.
+/// Returns the number of tables restored.
+fn check_and_swap(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    scratch: &str,
+    old: &str,
+    expected: &[String],
+) -> Result<u64> {
     let maint = maintenance_db(db);
     let current = quote_ident(&db.name);
-    // One psql, three statements, stopping at the first error:
-    // 1. no new sessions (a pooled app would slip back in), committed;
-    // 2. end the existing ones;
-    // 3. both renames or neither, and connections back on.
+    let check = check_tables_sql(expected);
+    let reconnect = format!("\\c {maint}");
+    // Stopping at the first error (ON_ERROR_STOP):
+    // 1. the check, connected to the scratch copy;
+    // 2. no new sessions on the current database (a pooled app would slip
+    //    back in), committed;
+    // 3. end the existing ones;
+    // 4. both renames or neither, and connections back on.
     let close = format!("ALTER DATABASE {current} ALLOW_CONNECTIONS false");
     let terminate = format!(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid()",
@@ -678,25 +813,39 @@ fn swap(engine: &Engine, container: &str, db: &Database, scratch: &str, old: &st
         engine,
         container,
         db,
-        maint,
-        &["-c", &close, "-c", &terminate, "-c", &rename],
+        scratch,
+        &[
+            "-c",
+            &check,
+            "-c",
+            COUNT_TABLES,
+            "-c",
+            &reconnect,
+            "-c",
+            &close,
+            "-c",
+            &terminate,
+            "-c",
+            &rename,
+        ],
     )
     .read();
-    if let Err(e) = swapped {
-        // Whatever step failed, the current database is still in place
-        // under its name (the renames are one transaction): open it again.
-        let _ = psql(
-            engine,
-            container,
-            db,
-            maint,
-            &format!("ALTER DATABASE {current} ALLOW_CONNECTIONS true"),
-        );
-        return Err(
-            e.context("could not swap the restored copy in; the current database is unchanged")
-        );
+    match swapped {
+        Ok(out) => Ok(out.lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)),
+        Err(e) => {
+            // Whatever step failed, the current database is still in place
+            // under its name (the renames are one transaction): open it again.
+            let _ = psql(
+                engine,
+                container,
+                db,
+                maint,
+                &format!("ALTER DATABASE {current} ALLOW_CONNECTIONS true"),
+            );
+            Err(e
+                .context("the restored copy was not swapped in; the current database is unchanged"))
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -722,6 +871,27 @@ mod tests {
         assert!(n.ends_with("_budgie_old_20260101120000"));
         let n = side_name(&"é".repeat(40), "old", "1");
         assert!(n.len() <= 63);
+    }
+
+    #[test]
+    fn the_scanner_does_not_care_where_pieces_break() {
+        let sql = "CREATE TABLE public.a (\n x int\n);\nCOPY public.a (x) FROM stdin;\nCREATE TABLE fake (\n\\.\nCREATE TABLE public.b (y int);\n";
+        for size in [1, 2, 3, 7, 64] {
+            let mut s = TableScanner::default();
+            for piece in sql.as_bytes().chunks(size) {
+                s.feed(piece);
+            }
+            assert_eq!(s.tables, ["public.a", "public.b"], "pieces of {size}");
+        }
+    }
+
+    #[test]
+    fn the_table_check_quotes_what_the_dump_says() {
+        let sql = check_tables_sql(&["public.a".into(), "\"Odd\".\"it's\"".into()]);
+        assert!(
+            sql.contains("ARRAY['public.a', '\"Odd\".\"it''s\"']"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -680,3 +680,30 @@ e2e!(the_pick_list_offers_the_newest_backup_first, |engine| {
     assert_eq!(exit_code(s.process().wait().unwrap()), 0);
     assert_eq!(p.checksums("appdb"), newest_state);
 });
+
+// A plain dump is checked by its ends before the gate, and by its recorded
+// checksum as it loads: a changed byte in the middle is refused before the
+// swap.
+e2e!(a_dump_changed_since_it_was_written_is_refused, |engine| {
+    let p = started(engine);
+    seed(&p);
+    let file = backup(&p, &[]);
+    mutate(&p);
+    let before = p.checksums("appdb");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let copy = bytes.windows(5).position(|w| w == b"COPY ").unwrap();
+    let at = copy + (bytes.len() - copy) / 2;
+    let i = (at..bytes.len())
+        .find(|&i| bytes[i].is_ascii_digit())
+        .unwrap();
+    bytes[i] = if bytes[i] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&file, &bytes).unwrap();
+    p.budgie()
+        .args(["restore", "--yes", "--no-backup"])
+        .arg(&file)
+        .run()
+        .code(1)
+        .stderr_has("checksum");
+    assert_eq!(p.checksums("appdb"), before, "the database is unchanged");
+    assert!(leftovers(&p).is_empty(), "{:?}", p.databases());
+});

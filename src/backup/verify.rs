@@ -204,6 +204,56 @@ pub fn verify(path: &Path) -> Result<Report> {
     })
 }
 
+/// What [`quick_plain`] found.
+#[derive(Debug, Clone)]
+pub struct QuickPlain {
+    pub bytes: u64,
+    pub header: Option<String>,
+    /// Empty when the head and tail are those of a complete dump.
+    pub problems: Vec<String>,
+    /// The sha256 recorded at backup time, to compare with the bytes as
+    /// they are read later.
+    pub recorded_sha256: Option<String>,
+}
+
+/// For a plain (uncompressed) dump, the checks [`verify`] makes — the
+/// pg_dump header in the first 64 KiB, the end marker in the last 4 KiB —
+/// without reading the middle; the checksum is left to the caller, who
+/// reads every byte anyway. None when the file is not plain SQL (then use
+/// [`verify`]).
+pub fn quick_plain(path: &Path) -> Result<Option<QuickPlain>> {
+    let io_err = |e: io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let mut file = File::open(path).map_err(io_err)?;
+    let bytes = file.metadata().map_err(io_err)?.len();
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    (&mut file)
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
+    if detect(&head) != Detected::Plain {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(bytes.saturating_sub(TAIL_BYTES as u64)))
+        .map_err(io_err)?;
+    let mut tail = Vec::with_capacity(TAIL_BYTES);
+    file.take(TAIL_BYTES as u64)
+        .read_to_end(&mut tail)
+        .map_err(io_err)?;
+    let mut scan = Scan::default();
+    scan.feed(&head);
+    scan.bytes = bytes;
+    scan.tail = Tail::default();
+    scan.tail.push(&tail);
+    let mut problems = Vec::new();
+    let header = plain_checks(&scan, &mut problems);
+    Ok(Some(QuickPlain {
+        bytes,
+        header,
+        problems,
+        recorded_sha256: read_meta(path).map(|m| m.sha256),
+    }))
+}
+
 /// A cheap guess at completeness, without reading the whole file.
 ///
 /// - a readable `.meta.json` whose `bytes` equals the file's size: `Some(true)`

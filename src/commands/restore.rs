@@ -37,17 +37,16 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     // Validate before touching anything.
     let source = restore::validate(&path)?;
     let engine = ctx.engine()?;
-    if !ctx.global.dry_run {
-        engine.ping()?;
-    }
     let _lock = if ctx.global.dry_run {
         None
     } else {
         Some(lock(ctx, "restore")?)
     };
-    if !ctx.global.dry_run {
-        ensure_database_running(ctx)?;
-    }
+    let container = if ctx.global.dry_run {
+        format!("<{} container>", db.service)
+    } else {
+        ensure_database_running(ctx)?
+    };
     let result = Arc::new(Mutex::new(None));
     let mut plan = Plan::new();
     plan.steps.push(crate::plan::Step {
@@ -63,7 +62,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         ),
         action: Action::ReplaceDatabase(Box::new(ReplaceDatabase {
             engine: engine.clone(),
-            project: ctx.project.name.clone(),
+            container,
             db: db.clone(),
             source,
             keep_previous: r.keep_previous,
@@ -171,15 +170,15 @@ fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
     Ok(dumps[pick].path.clone())
 }
 
-/// Starts the database service when it is not running (it stays running).
-fn ensure_database_running(ctx: &Context) -> Result<()> {
+/// Starts the database service when it is not running (it stays
+/// running). Returns its container's id.
+fn ensure_database_running(ctx: &Context) -> Result<String> {
     let db = ctx.project.database()?;
-    if ctx
+    if let Some(id) = ctx
         .engine()?
-        .running_container(&ctx.project.name, &db.service)?
-        .is_some()
+        .running_container_id(&ctx.project.name, &db.service)?
     {
-        return Ok(());
+        return Ok(id);
     }
     let mut plan = Plan::new();
     plan.run(
@@ -193,7 +192,8 @@ fn ensure_database_running(ctx: &Context) -> Result<()> {
         ),
         lifecycle::wait_for_database(ctx)?,
     );
-    crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s)).map(|_| ())
+    crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s))?;
+    Ok(lifecycle::running(ctx, &db.service)?.id)
 }
 
 /// The services that depend on the database: they hold stale connections
@@ -263,19 +263,18 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let source = restore::validate(&path)?;
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
-    engine.ping()?;
-    ensure_database_running(ctx)?;
-    let container = lifecycle::running(ctx, &db.service)?;
+    let container = ensure_database_running(ctx)?;
     let started = std::time::Instant::now();
     let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
     let bar = ctx.ui.progress_bytes("Loading into a scratch database");
     bar.set_length(source.bytes);
-    let loaded = restore::load_scratch(engine, &container.id, db, &source, &stamp, &|n| bar.set(n));
+    let loaded = restore::load_scratch(engine, &container, db, &source, &stamp, &|n| bar.set(n));
     bar.clear();
-    let (mut scratch, tables) = loaded?;
+    let (mut scratch, expected) = loaded?;
+    let tables = restore::check_tables(engine, &container, db, &scratch.name, &expected)?;
     let rows = restore::psql(
         engine,
-        &container.id,
+        &container,
         db,
         &scratch.name,
         "select coalesce(sum((xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
