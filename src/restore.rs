@@ -145,6 +145,17 @@ fn secret_env(db: &Database) -> Vec<(String, Secret)> {
 }
 
 fn psql_cmd(engine: &Engine, container: &str, db: &Database, dbname: &str, extra: &[&str]) -> Cmd {
+    psql_cmd_stdin(engine, container, db, dbname, extra, !extra.contains(&"-c"))
+}
+
+fn psql_cmd_stdin(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    dbname: &str,
+    extra: &[&str],
+    stdin: bool,
+) -> Cmd {
     let mut args = vec![
         "psql",
         "-X",
@@ -160,13 +171,7 @@ fn psql_cmd(engine: &Engine, container: &str, db: &Database, dbname: &str, extra
         dbname,
     ];
     args.extend_from_slice(extra);
-    engine.exec(
-        container,
-        !extra.contains(&"-c"),
-        false,
-        &secret_env(db),
-        &args,
-    )
+    engine.exec(container, stdin, false, &secret_env(db), &args)
 }
 
 /// The command that loads a dump of `format` from stdin into `target`.
@@ -375,6 +380,34 @@ struct Fed {
 /// decompressed. For SQL it notes the tables created, and it hashes the
 /// file when `hash` (to compare with a recorded checksum).
 fn feed(cmd: &Cmd, source: &Source, raw: bool, hash: bool, progress: &dyn Fn(u64)) -> Result<Fed> {
+    feed_inner(cmd, source, raw, hash, None, progress)
+}
+
+/// [`feed`] for plain SQL, with `trailer(tables)` sent after the dump.
+fn feed_with_trailer(
+    cmd: &Cmd,
+    source: &Source,
+    trailer: TrailerFn,
+    progress: &dyn Fn(u64),
+) -> Result<Fed> {
+    feed_inner(
+        cmd,
+        source,
+        false,
+        source.expected_sha256.is_some(),
+        Some(trailer),
+        progress,
+    )
+}
+
+fn feed_inner(
+    cmd: &Cmd,
+    source: &Source,
+    raw: bool,
+    hash: bool,
+    trailer: Option<TrailerFn>,
+    progress: &dyn Fn(u64),
+) -> Result<Fed> {
     let counter = Arc::new(AtomicU64::new(0));
     let hasher = hash.then(|| Arc::new(Mutex::new(Sha256::new())));
     let scanner = Arc::new(Mutex::new(TableScanner::default()));
@@ -409,6 +442,37 @@ fn feed(cmd: &Cmd, source: &Source, raw: bool, hash: bool, progress: &dyn Fn(u64
             })
         }
     };
+    if let Some(make) = trailer {
+        // The recorded checksum is compared at the dump's end, before the
+        // swap that follows it is sent.
+        let verify: Option<VerifyFn> = match (&source.expected_sha256, &hasher) {
+            (Some(expected), Some(h)) => {
+                let (expected, h, path) = (expected.clone(), h.clone(), source.path.clone());
+                Some(Box::new(move || {
+                    let found = h
+                        .lock()
+                        .map(|h| crate::backup::writer::hex(&h.clone().finalize()))
+                        .unwrap_or_default();
+                    if found.eq_ignore_ascii_case(&expected) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "{} does not match the checksum recorded when it was written (sha256 {expected} expected, {found} found)",
+                            path.display()
+                        ))
+                    }
+                }))
+            }
+            _ => None,
+        };
+        input = Box::new(Trailer {
+            inner: input,
+            scanner: scanner.clone(),
+            make,
+            verify,
+            tail: None,
+        });
+    }
     let stdout = feed_reader(cmd, &mut input, &counter, progress)?;
     drop(input);
     let sha256 = hasher.and_then(|h| {
@@ -651,13 +715,20 @@ pub fn restore(
 ) -> Result<Restored> {
     let started = Instant::now();
     let stamp = Local::now().format("%Y%m%d%H%M%S").to_string();
-    let (mut scratch, expected) = load_scratch(engine, container, db, source, &stamp, progress)?;
-    if interrupted() {
-        return Err(Error::interrupted());
-    }
     let old = side_name(&db.name, "old", &stamp);
-    let tables = check_and_swap(engine, container, db, &scratch.name, &old, &expected)?;
-    scratch.disarm();
+    let tables = if source.format == Format::Custom {
+        let (mut scratch, expected) =
+            load_scratch(engine, container, db, source, &stamp, progress)?;
+        if interrupted() {
+            return Err(Error::interrupted());
+        }
+        let tables = check_and_swap(engine, container, db, &scratch.name, &old, &expected)?;
+        scratch.disarm();
+        tables
+    } else {
+        let scratch = side_name(&db.name, "restore", &stamp);
+        one_session(engine, container, db, source, &scratch, &old, progress)?
+    };
     let previous = if keep_previous {
         let _ = psql(
             engine,
@@ -671,7 +742,7 @@ pub fn restore(
         );
         Some(old)
     } else {
-        drop_database(engine, container, db, &old).map_err(|e| {
+        drop_in_background(engine, container, db, &old).map_err(|e| {
             e.context(format!(
                 "the restore is done, but the previous database could not be dropped; it is kept as {old}"
             ))
@@ -685,6 +756,154 @@ pub fn restore(
         seconds: started.elapsed().as_secs_f64(),
         previous,
     })
+}
+
+/// Drops the set-aside database without waiting: PostgreSQL's DROP
+/// DATABASE forces a checkpoint that writes out the whole freshly restored
+/// database, which costs as long as a good part of the load. The restore is
+/// complete and committed before this runs; a drop that does not finish
+/// leaves a `<db>_budgie_old_*` database, which is only the old data.
+fn drop_in_background(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<()> {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    let mut cmd = psql_cmd(engine, container, db, maintenance_db(db), &["-c", &sql]);
+    // `exec -d`: the engine returns once psql has started in the container.
+    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
+        cmd.argv.insert(pos + 1, "-d".into());
+    }
+    cmd.read().map(|_| ())
+}
+
+/// The SQL that follows a plain dump in the same psql session: commit the
+/// load, check it, count its tables, and swap it in.
+fn swap_trailer(db: &Database, scratch: &str, old: &str, expected: &[String]) -> String {
+    let current = quote_ident(&db.name);
+    format!(
+        "\nCOMMIT;\n{check};\nSELECT 'budgie-tables:' || ({COUNT_TABLES});\n\\c {maint}\n\
+         ALTER DATABASE {current} ALLOW_CONNECTIONS false;\n\
+         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({cur_lit}, {scr_lit}) AND pid <> pg_backend_pid();\n\
+         BEGIN;\nALTER DATABASE {current} RENAME TO {old_id};\nALTER DATABASE {scr_id} RENAME TO {current};\n\
+         ALTER DATABASE {current} ALLOW_CONNECTIONS true;\nCOMMIT;\n",
+        check = check_tables_sql(expected),
+        maint = maintenance_db(db),
+        cur_lit = quote_literal(&db.name),
+        scr_lit = quote_literal(scratch),
+        old_id = quote_ident(old),
+        scr_id = quote_ident(scratch),
+    )
+}
+
+/// Builds the SQL sent after a dump from the tables it creates.
+type TrailerFn = Box<dyn Fn(&[String]) -> String + Send>;
+
+/// A last check at the dump's end; its error stops the session before the
+/// trailer (the swap) is sent.
+type VerifyFn = Box<dyn Fn() -> std::result::Result<(), String> + Send>;
+
+/// After the dump's last byte, yields [`swap_trailer`] (built then, from
+/// the tables the scanner saw).
+struct Trailer<R> {
+    inner: R,
+    scanner: Arc<Mutex<TableScanner>>,
+    make: TrailerFn,
+    /// Checked at the dump's end, before the trailer goes out.
+    verify: Option<VerifyFn>,
+    tail: Option<std::io::Cursor<Vec<u8>>>,
+}
+
+impl<R: Read> Read for Trailer<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tail.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            if let Some(verify) = &self.verify {
+                verify().map_err(std::io::Error::other)?;
+            }
+            let tables = self
+                .scanner
+                .lock()
+                .map(|s| s.tables.clone())
+                .unwrap_or_default();
+            self.tail = Some(std::io::Cursor::new((self.make)(&tables).into_bytes()));
+        }
+        match &mut self.tail {
+            Some(t) => t.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+/// Plain SQL (compressed or not) in ONE psql session: create the scratch
+/// database, load the dump in a transaction, commit, check, swap — the
+/// check and swap follow the dump on the same stdin, so they run only if
+/// every statement of the dump succeeded (ON_ERROR_STOP). Returns the
+/// number of tables. On any failure the scratch database is dropped and the
+/// current one opened again; it was never renamed unless all succeeded.
+fn one_session(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    source: &Source,
+    scratch: &str,
+    old: &str,
+    progress: &dyn Fn(u64),
+) -> Result<u64> {
+    let create = format!(
+        "CREATE DATABASE {} OWNER {}",
+        quote_ident(scratch),
+        quote_ident(&db.user)
+    );
+    let connect = format!("\\c {}", quote_ident(scratch));
+    let cmd = psql_cmd_stdin(
+        engine,
+        container,
+        db,
+        maintenance_db(db),
+        &["-c", &create, "-c", &connect, "-c", "BEGIN", "-f", "-"],
+        true,
+    );
+    let (db2, scratch2, old2) = (db.clone(), scratch.to_string(), old.to_string());
+    let fed = feed_with_trailer(
+        &cmd,
+        source,
+        Box::new(move |tables: &[String]| swap_trailer(&db2, &scratch2, &old2, tables)),
+        progress,
+    );
+    let result = fed.and_then(|fed| {
+        if let (Some(expected), Some(found)) = (&source.expected_sha256, &fed.sha256)
+            && !expected.eq_ignore_ascii_case(found)
+        {
+            return Err(Error::new(format!(
+                "refusing to restore {}: it does not match the checksum recorded when it was written (sha256 {expected} expected, {found} found)",
+                source.path.display()
+            )));
+        }
+        Ok(fed)
+    });
+    match result {
+        Ok(fed) => Ok(fed
+            .stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("budgie-tables:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)),
+        Err(e) => {
+            // Nothing was renamed unless the last transaction committed, and
+            // then psql succeeded. Open the current database again and drop
+            // the scratch copy.
+            let cleanup = format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                quote_ident(&db.name)
+            );
+            let _ = psql(engine, container, db, maintenance_db(db), &cleanup);
+            let _ = drop_database(engine, container, db, scratch);
+            Err(e.context(format!(
+                "loading {} failed, nothing was changed",
+                source.path.display()
+            )))
+        }
+    }
 }
 
 /// Loads `source` into a new scratch database (the returned guard drops it

@@ -119,11 +119,23 @@ fn with_sql_error(dump: &str) -> String {
 }
 
 /// Scratch (`_budgie_restore_`) and set-aside (`_budgie_old_`) databases.
+/// Scratch and set-aside databases left on the server. Scratch copies must
+/// be gone at once; the set-aside old database is dropped in the background
+/// after a restore, so it gets a few seconds.
 fn leftovers(p: &Fixture) -> Vec<String> {
-    p.databases()
-        .into_iter()
-        .filter(|d| d.contains("_budgie_restore_") || d.contains("_budgie_old_"))
-        .collect()
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: Vec<String> = p
+            .databases()
+            .into_iter()
+            .filter(|d| d.contains("_budgie_restore_") || d.contains("_budgie_old_"))
+            .collect();
+        let only_old = left.iter().all(|d| d.contains("_budgie_old_"));
+        if left.is_empty() || !only_old || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// Safety backups taken before a restore (database or volumes).
