@@ -154,6 +154,12 @@ impl Cmd {
         let last: Vec<&str> = said.lines().rev().take(8).collect();
         let tail: Vec<&str> = last.into_iter().rev().collect();
         let mut msg = format!("`{}` failed ({status})", self);
+        let psql = self.argv.iter().any(|a| a == "psql");
+        if tail.is_empty() && psql && out.status.code() == Some(3) {
+            msg.push_str(
+                ": psql stopped at an SQL error in its input (the engine passed on no message)",
+            );
+        }
         if !tail.is_empty() {
             msg.push_str(":\n  ");
             msg.push_str(&tail.join("\n  "));

@@ -335,10 +335,9 @@ fn show(ctx: &Context, losses: &[Loss], replaced: &[Replaced]) {
 
 /// The image to read a volume with on docker: a service that mounts it.
 fn reader_image(ctx: &Context, v: &VolumeState) -> Option<String> {
-    v.services
-        .iter()
-        .filter_map(|s| ctx.project.services.get(s))
-        .find_map(|s| s.image.clone())
+    ctx.project
+        .volume(&v.key)
+        .and_then(|vol| ctx.project.image_for_volume(vol))
 }
 
 /// The error for a failed safety backup: exit 4, nothing deleted.

@@ -103,18 +103,7 @@ pub fn database_backup(
                 "The database service {} is not running: starting it for the backup",
                 db.service
             ));
-            let mut plan = Plan::new();
-            plan.run(
-                format!("Start {} only", db.service),
-                ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
-            );
-            plan.wait(
-                format!(
-                    "Wait for the database ({}) to accept connections",
-                    db.service
-                ),
-                lifecycle::wait_for_database(ctx)?,
-            );
+            let plan = lifecycle::start_database_plan(ctx)?;
             guard = Some(StopAgain {
                 ctx,
                 service: db.service.clone(),
@@ -247,13 +236,7 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     }
     let mut chosen = Vec::new();
     for k in &keys {
-        let v = ctx.project.volume(k).ok_or_else(|| {
-            let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
-            Error::usage(format!(
-                "unknown volume '{k}' (named volumes: {})",
-                known.join(", ")
-            ))
-        })?;
+        let v = ctx.project.volume_or_usage(k)?;
         if v.database {
             return Err(Error::usage(format!(
                 "volume {k} holds the database: back it up with `budgie backup` (a consistent pg_dump), not as files"
@@ -266,12 +249,7 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         return Ok(0);
     }
     let engine = ctx.engine()?;
-    let image_for = |v: &crate::compose::Volume| {
-        v.services
-            .iter()
-            .filter_map(|s| ctx.project.services.get(s))
-            .find_map(|s| s.image.clone())
-    };
+    let image_for = |v: &crate::compose::Volume| ctx.project.image_for_volume(v);
     if ctx.global.dry_run {
         ctx.ui.heading(&format!(
             "Plan for `budgie backup --volume` on project {} (dry run: nothing will be run)",

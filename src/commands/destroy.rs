@@ -129,13 +129,7 @@ pub fn nuke(ctx: &Context, no_backup: bool) -> Result<i32> {
 pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32> {
     let mut chosen = Vec::new();
     for k in keys {
-        let v = ctx.project.volume(k).ok_or_else(|| {
-            let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
-            Error::usage(format!(
-                "unknown volume '{k}' (named volumes: {})",
-                known.join(", ")
-            ))
-        })?;
+        let v = ctx.project.volume_or_usage(k)?;
         if v.external {
             return Err(Error::new(format!(
                 "volume {k} ({}) is external: budgie never deletes it",

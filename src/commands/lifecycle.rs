@@ -41,6 +41,25 @@ fn add_start(ctx: &Context, plan: &mut Plan, build: bool, services: &[String]) -
     Ok(())
 }
 
+/// A plan that starts only the database service and waits until it
+/// accepts connections (for a backup or restore of a stopped stack).
+pub fn start_database_plan(ctx: &Context) -> Result<Plan> {
+    let db = ctx.project.database()?;
+    let mut plan = Plan::new();
+    plan.run(
+        format!("Start the database service {} only", db.service),
+        ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
+    );
+    plan.wait(
+        format!(
+            "Wait for the database ({}) to accept connections",
+            db.service
+        ),
+        wait_for_database(ctx)?,
+    );
+    Ok(plan)
+}
+
 /// How long `start` waits for the database: `BUDGIE_WAIT_SECONDS`, default 120.
 pub fn wait_for_database(ctx: &Context) -> Result<WaitForDatabase> {
     let db = ctx.project.database()?;

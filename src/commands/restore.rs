@@ -180,18 +180,7 @@ fn ensure_database_running(ctx: &Context) -> Result<String> {
     {
         return Ok(id);
     }
-    let mut plan = Plan::new();
-    plan.run(
-        format!("Start the database service {}", db.service),
-        ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
-    );
-    plan.wait(
-        format!(
-            "Wait for the database ({}) to accept connections",
-            db.service
-        ),
-        lifecycle::wait_for_database(ctx)?,
-    );
+    let plan = lifecycle::start_database_plan(ctx)?;
     crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s))?;
     Ok(lifecycle::running(ctx, &db.service)?.id)
 }
@@ -307,13 +296,7 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
         .file
         .as_ref()
         .ok_or_else(|| Error::usage("restore --volume KEY needs the ARCHIVE file"))?;
-    let v = ctx.project.volume(key).ok_or_else(|| {
-        let known: Vec<&str> = ctx.project.volumes.iter().map(|v| v.key.as_str()).collect();
-        Error::usage(format!(
-            "unknown volume '{key}' (named volumes: {})",
-            known.join(", ")
-        ))
-    })?;
+    let v = ctx.project.volume_or_usage(key)?;
     if v.external {
         return Err(Error::new(format!(
             "volume {key} is external: budgie does not write into it"
@@ -325,11 +308,9 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
         )));
     }
     let archive = restore::validate_archive(&ctx.resolve(file))?;
-    let image = v
-        .services
-        .iter()
-        .filter_map(|s| ctx.project.services.get(s))
-        .find_map(|s| s.image.clone())
+    let image = ctx
+        .project
+        .image_for_volume(v)
         .ok_or_else(|| {
             Error::new(format!(
                 "no service image to write volume {key} with (a service that mounts it needs an `image:`)"

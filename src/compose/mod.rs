@@ -307,6 +307,26 @@ impl Project {
         self.volumes.iter().find(|v| v.key == key)
     }
 
+    /// The named volume with this key, or a usage error listing the keys.
+    pub fn volume_or_usage(&self, key: &str) -> crate::error::Result<&Volume> {
+        self.volume(key).ok_or_else(|| {
+            let known: Vec<&str> = self.volumes.iter().map(|v| v.key.as_str()).collect();
+            crate::error::Error::usage(format!(
+                "unknown volume '{key}' (named volumes: {})",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// The image of a service that mounts the volume: what budgie reads or
+    /// writes the volume with on docker (which has no `volume export`).
+    pub fn image_for_volume(&self, v: &Volume) -> Option<String> {
+        v.services
+            .iter()
+            .filter_map(|s| self.services.get(s))
+            .find_map(|s| s.image.clone())
+    }
+
     /// Checks that every name is a service of the project (exit 2 otherwise).
     pub fn check_services(&self, names: &[String]) -> crate::error::Result<()> {
         for n in names {
