@@ -167,7 +167,10 @@ e2e!(
 );
 
 e2e!(no_password_on_any_command_line_during_a_backup, |engine| {
-    let secret = format!("pw-{}-Zq9", std::process::id());
+    // Unique per engine: the other engine's variant of this test runs at
+    // the same time, and podman-compose puts `-e POSTGRES_PASSWORD=...` on
+    // the `podman create` command line when it creates a container.
+    let secret = format!("pw-{}-{:?}-Zq9", std::process::id(), engine);
     let p = Fixture::new(engine)
         .compose(STACK)
         .env("DB_PASSWORD", &secret);
