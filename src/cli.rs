@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::engine::EngineKind;
 
@@ -239,6 +239,21 @@ pub enum Command {
     },
     /// Show the project as budgie understands it (files, services, volumes, database)
     Config,
+    /// Print the shell completion script for bash, zsh or fish on stdout (needs no project)
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: Shell,
+    },
+    /// Print budgie's man page (roff) on stdout (needs no project)
+    Man,
+}
+
+/// The shells `budgie completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 impl Command {
@@ -271,8 +286,31 @@ impl Command {
             Command::Restore(_) => "restore",
             Command::Nuke { .. } => "nuke",
             Command::Config => "config",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
+}
+
+/// The command line as a user types it, for completions and the man page:
+/// the clap definitions, with `-f` after `logs` meaning `--follow` as
+/// [`normalize_args`] makes it (clap cannot parse one short flag with two
+/// meanings, but it can describe it: within `logs`, `--file` keeps only its
+/// long form and `-f` belongs to `--follow`).
+pub fn documented_command() -> clap::Command {
+    let cmd = Cli::command();
+    let file = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == "files")
+        .cloned()
+        .expect("the global --file option");
+    let file = file
+        .short(None)
+        .global(false)
+        .help("Compose file to use (here only as --file: -f is --follow)");
+    cmd.mut_subcommand("logs", |logs| {
+        logs.arg(file).mut_arg("follow", |follow| follow.short('f'))
+    })
 }
 
 /// Global options that take a value (so the token after them is not the subcommand).
@@ -325,7 +363,6 @@ pub fn normalize_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn definitions_are_consistent() {
@@ -367,5 +404,25 @@ mod tests {
         let c = parse(&["budgie", "-f", "logs", "status"]);
         assert_eq!(c.global.files, [PathBuf::from("logs")]);
         assert!(matches!(c.command, Command::Status));
+    }
+
+    #[test]
+    fn documented_logs_dash_f_is_follow_as_the_parser_reads_it() {
+        documented_command().debug_assert();
+        let mut cmd = documented_command();
+        cmd.build();
+        let logs = cmd.find_subcommand("logs").unwrap();
+        let arg = |id: &str| logs.get_arguments().find(|a| a.get_id() == id).unwrap();
+        assert_eq!(arg("follow").get_short(), Some('f'));
+        assert_eq!(arg("files").get_short(), None);
+        assert_eq!(arg("files").get_long(), Some("file"));
+        let status = cmd.find_subcommand("status").unwrap();
+        let file = status.get_arguments().find(|a| a.get_id() == "files");
+        assert_eq!(file.and_then(|a| a.get_short()), Some('f'));
+        // and the parser agrees
+        match parse(&["budgie", "logs", "-f"]).command {
+            Command::Logs { follow, .. } => assert!(follow),
+            other => panic!("{other:?}"),
+        }
     }
 }

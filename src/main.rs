@@ -1,9 +1,10 @@
 //! budgie: run a compose stack that holds a PostgreSQL database, without
 //! ever losing its data.
 //!
-//! `main` parses the command line, builds one [`Context`], calls one
-//! command, and maps the result to an exit code (DESIGN.md): 0 done,
-//! 1 error, 2 usage, 3 refused, 4 safety backup failed, 130 interrupted.
+//! `main` parses the command line, builds one [`Context`] (except for
+//! `completions` and `man`, which need no project), calls one command,
+//! and maps the result to an exit code (DESIGN.md): 0 done, 1 error,
+//! 2 usage, 3 refused, 4 safety backup failed, 130 interrupted.
 
 mod backup;
 mod cli;
@@ -75,6 +76,13 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
             cli.command.name()
         )));
     }
+    // These describe budgie, not a project: they run before any compose
+    // file is looked for, so they work in any directory.
+    match cli.command {
+        Command::Completions { shell } => return commands::docs::completions(shell),
+        Command::Man => return commands::docs::man(),
+        _ => {}
+    }
     let ctx = Context::load(cli.global, ui, env)?;
     use commands::{backup, config, destroy, lifecycle, status, volumes};
     match &cli.command {
@@ -99,5 +107,8 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
         Command::Restore(r) => commands::restore::run(&ctx, r),
         Command::Config => config::run(&ctx),
+        Command::Completions { .. } | Command::Man => {
+            unreachable!("run above, before the project is loaded")
+        }
     }
 }

@@ -7,12 +7,15 @@
 //!   docker (docker-compose), each starting a real PostgreSQL container.
 //!   They skip only when an engine is missing and `BUDGIE_E2E_REQUIRED` is
 //!   not set; CI sets it, so there a missing engine fails.
+//! - `completions`: `budgie completions` and `budgie man` outside any
+//!   project, checked by the real bash, zsh, fish and man.
 
 mod support;
 
 mod backup;
 mod backups_offline;
 mod cli;
+mod completions;
 mod gate;
 mod lifecycle;
 mod restore;
