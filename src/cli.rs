@@ -191,6 +191,18 @@ pub enum Command {
         #[arg(value_name = "SERVICE")]
         services: Vec<String>,
     },
+    /// Build and recreate the app services, never the database (after a safety backup), and wait until they are healthy; keeps all data
+    Deploy {
+        /// Do not take the `_pre-deploy` safety backup of the database first
+        #[arg(long)]
+        no_backup: bool,
+        /// How long to wait for the services to become healthy (or running, without a healthcheck)
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+        /// Services to deploy (default: every service except the database)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
     /// Show the services' logs
     Logs {
         /// Follow the logs (`-f` after `logs` means this, as in compose)
@@ -275,6 +287,7 @@ impl Command {
             Command::Stop { .. } => "stop",
             Command::Restart { .. } => "restart",
             Command::Build { .. } => "build",
+            Command::Deploy { .. } => "deploy",
             Command::Logs { .. } => "logs",
             Command::Shell { .. } => "shell",
             Command::Psql { .. } => "psql",

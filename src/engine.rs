@@ -608,6 +608,21 @@ impl Engine {
     pub fn image_rm(&self, reference: &str) -> Cmd {
         self.cmd(["image", "rm", reference])
     }
+
+    /// The last `tail` lines of a container's log (its stdout and stderr).
+    pub fn logs(&self, container: &str, tail: u32) -> Cmd {
+        self.cmd(["logs", "--tail", &tail.to_string(), container])
+    }
+
+    /// Runs a container's healthcheck once, now: `podman healthcheck run`
+    /// (exit 0 healthy, 1 unhealthy; podman records the result in the
+    /// container's health state). Podman only: podman 4.x schedules
+    /// healthchecks through systemd timers, so without systemd nobody else
+    /// runs them and the health stays `starting`. Docker's daemon runs its
+    /// own and has no such command.
+    pub fn healthcheck_run(&self, container: &str) -> Cmd {
+        self.cmd(["healthcheck", "run", container])
+    }
 }
 
 /// Asks a compose command for its version and tells its flavor from the answer.
@@ -661,6 +676,10 @@ pub struct Container {
     /// `healthy`, `unhealthy`, `starting`, or None without a healthcheck.
     pub health: Option<String>,
     pub started_at: Option<String>,
+    /// The exit code of its last run (meaningful once it has exited).
+    pub exit_code: Option<i64>,
+    /// What its last healthcheck printed, if anything.
+    pub health_output: Option<String>,
 }
 
 /// Parses `container inspect` JSON (podman's and docker's agree on these fields).
@@ -677,6 +696,10 @@ pub fn parse_containers(json: &str) -> Result<Vec<Container>> {
             .or_else(|| state["Healthcheck"]["Status"].as_str())
             .filter(|s| !s.is_empty())
             .map(str::to_string);
+        let health_log = state["Health"]["Log"]
+            .as_array()
+            .or_else(|| state["Healthcheck"]["Log"].as_array())
+            .and_then(|l| l.last());
         out.push(Container {
             id: c["Id"].as_str().unwrap_or_default().to_string(),
             name: c["Name"]
@@ -695,6 +718,11 @@ pub fn parse_containers(json: &str) -> Result<Vec<Container>> {
             running: state["Running"].as_bool().unwrap_or(false),
             health,
             started_at: state["StartedAt"].as_str().map(str::to_string),
+            exit_code: state["ExitCode"].as_i64(),
+            health_output: health_log
+                .and_then(|l| l["Output"].as_str())
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty()),
         });
     }
     out.sort_by(|a, b| a.service.cmp(&b.service).then(a.number.cmp(&b.number)));
@@ -904,6 +932,21 @@ mod tests {
         assert!(c[0].running);
         assert_eq!(c[0].health.as_deref(), Some("healthy"));
         assert!(parse_containers("not json").is_err());
+    }
+
+    #[test]
+    fn reads_exit_codes_and_the_last_healthcheck_output() {
+        let json = r#"[{"Id":"a","Name":"p_app_1","Config":{"Labels":{"com.docker.compose.service":"app"}},"State":{"Status":"running","Running":true,"ExitCode":0,"Health":{"Status":"unhealthy","Log":[{"ExitCode":1,"Output":"old"},{"ExitCode":1,"Output":"curl: connection refused\n"}]}}},
+            {"Id":"b","Name":"p_job_1","Config":{"Labels":{"com.docker.compose.service":"job"}},"State":{"Status":"exited","Running":false,"ExitCode":3,"Health":{"Status":"","Log":null}}}]"#;
+        let c = parse_containers(json).unwrap();
+        assert_eq!(c[0].health.as_deref(), Some("unhealthy"));
+        assert_eq!(
+            c[0].health_output.as_deref(),
+            Some("curl: connection refused")
+        );
+        assert_eq!(c[1].health, None, "podman says \"\" without a healthcheck");
+        assert_eq!(c[1].exit_code, Some(3));
+        assert_eq!(c[1].health_output, None);
     }
 
     #[test]

@@ -340,8 +340,9 @@ fn reader_image(ctx: &Context, v: &VolumeState) -> Option<String> {
         .and_then(|vol| ctx.project.image_for_volume(vol))
 }
 
-/// The error for a failed safety backup: exit 4, nothing deleted.
-fn backup_failed(what: &str, e: Error) -> Error {
+/// The error for a failed safety backup: exit 4, nothing changed (also
+/// used by `deploy`, whose safety backup comes before anything is deployed).
+pub fn backup_failed(what: &str, e: Error) -> Error {
     if e.exit == Exit::Interrupted {
         return e.context("stopped before changing anything");
     }

@@ -90,6 +90,11 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Stop { services } => lifecycle::stop(&ctx, services),
         Command::Restart { build, services } => lifecycle::restart(&ctx, *build, services),
         Command::Build { services } => lifecycle::build(&ctx, services),
+        Command::Deploy {
+            no_backup,
+            timeout,
+            services,
+        } => commands::deploy::run(&ctx, services, *no_backup, *timeout),
         Command::Logs {
             follow,
             tail,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::{Duration, Instant};
 
-use crate::engine::{Cmd, Engine};
+use crate::engine::{Cmd, Container, Engine, EngineKind};
 use crate::error::{Error, Result};
 use crate::ui::Ui;
 
@@ -41,6 +41,9 @@ pub enum Action {
     Interactive(Cmd),
     /// Wait until the database service's container answers `pg_isready`.
     WaitForDatabase(WaitForDatabase),
+    /// Wait until services' containers are healthy (or running, without a
+    /// healthcheck); on failure show the last lines of their logs.
+    WaitForServices(WaitForServices),
     /// Delete these volumes (exact engine names). Runs only with a ticket
     /// from the gate that covers every name.
     RemoveVolumes { engine: Engine, names: Vec<String> },
@@ -153,12 +156,186 @@ impl WaitForDatabase {
     }
 }
 
+/// Waits until every container of some services is ready: healthy when it
+/// has a healthcheck, else running (or finished with exit 0). Containers
+/// are found by labels on every round, so a container recreated meanwhile
+/// is the one looked at.
+///
+/// Whether a container has a healthcheck is read from the container (an
+/// image's own `HEALTHCHECK` counts too). Docker's daemon runs the checks
+/// and budgie reads `State.Health.Status`. Podman 4.x runs them from
+/// systemd timers, so without systemd (containers, CI) the health stays
+/// `starting` forever: on podman budgie runs each check itself with
+/// `podman healthcheck run`, which also records the result in the
+/// container's health state.
+#[derive(Debug, Clone)]
+pub struct WaitForServices {
+    pub engine: Engine,
+    pub project: String,
+    pub services: Vec<WaitService>,
+    pub timeout: Duration,
+    /// How many log lines of a service that failed to show.
+    pub log_lines: u32,
+}
+
+/// A service to wait for.
+#[derive(Debug, Clone)]
+pub struct WaitService {
+    pub name: String,
+    /// The compose file declares a healthcheck (shown by `--dry-run`; the
+    /// container decides when it runs).
+    pub healthcheck: bool,
+}
+
+/// Where one container stands.
+enum Readiness {
+    Ready,
+    Waiting(String),
+    Failed(String),
+}
+
+impl WaitForServices {
+    /// The engine calls each round makes, as `--dry-run` shows them.
+    pub fn probes(&self) -> Vec<Cmd> {
+        let name = |s: &WaitService| format!("<{} container>", s.name);
+        let mut inspect = vec![
+            self.engine.program.clone(),
+            "container".into(),
+            "inspect".into(),
+        ];
+        inspect.extend(self.services.iter().map(name));
+        let mut out = vec![Cmd::new(inspect)];
+        if self.engine.kind == EngineKind::Podman {
+            out.extend(
+                self.services
+                    .iter()
+                    .filter(|s| s.healthcheck)
+                    .map(|s| self.engine.healthcheck_run(&name(s))),
+            );
+        }
+        out
+    }
+
+    /// Waits; `progress` hears what is still awaited.
+    fn run(&self, progress: &dyn Fn(&str)) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            if interrupted() {
+                return Err(Error::interrupted());
+            }
+            let containers = self.engine.containers(&self.project)?;
+            let mut waiting = Vec::new();
+            for s in &self.services {
+                let mine: Vec<&Container> =
+                    containers.iter().filter(|c| c.service == s.name).collect();
+                if mine.is_empty() {
+                    waiting.push((s, None, "no container yet".to_string()));
+                }
+                for c in mine {
+                    match self.readiness(c)? {
+                        Readiness::Ready => {}
+                        Readiness::Waiting(why) => waiting.push((s, Some(c), why)),
+                        Readiness::Failed(why) => return Err(self.failed(&s.name, c, &why)),
+                    }
+                }
+            }
+            let Some((s, c, why)) = waiting.first() else {
+                return Ok(());
+            };
+            if started.elapsed() >= self.timeout {
+                let why = format!("not ready within {}s ({why})", self.timeout.as_secs());
+                return Err(match c {
+                    Some(c) => self.failed(&s.name, c, &why),
+                    None => Error::new(format!("service {}: {why}", s.name)),
+                });
+            }
+            let names: Vec<&str> = waiting.iter().map(|(s, _, _)| s.name.as_str()).collect();
+            progress(&format!("waiting for {}: {why}", names.join(", ")));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn readiness(&self, c: &Container) -> Result<Readiness> {
+        if !c.running {
+            return Ok(match c.state.as_str() {
+                "exited" | "dead" | "stopped" => match (&c.health, c.exit_code) {
+                    (None, Some(0)) => Readiness::Ready,
+                    (_, code) => Readiness::Failed(format!(
+                        "its container exited{}",
+                        code.map(|n| format!(" with code {n}")).unwrap_or_default()
+                    )),
+                },
+                other => Readiness::Waiting(format!("container {other}")),
+            });
+        }
+        let Some(health) = c.health.as_deref() else {
+            return Ok(Readiness::Ready);
+        };
+        let failing = |c: &Container| {
+            Readiness::Failed(match &c.health_output {
+                Some(o) => format!("its healthcheck fails (unhealthy): {o}"),
+                None => "its healthcheck fails (unhealthy)".to_string(),
+            })
+        };
+        if health == "unhealthy" {
+            return Ok(failing(c));
+        }
+        if health == "healthy" {
+            return Ok(Readiness::Ready);
+        }
+        if self.engine.kind == EngineKind::Podman {
+            let out = self.engine.healthcheck_run(&c.id).output()?;
+            if out.status.success() {
+                return Ok(Readiness::Ready);
+            }
+            // The next round's inspect shows whether the failures used up
+            // the retries (unhealthy) or the check may still pass.
+            return Ok(Readiness::Waiting("healthcheck not passing yet".into()));
+        }
+        Ok(Readiness::Waiting(format!("health {health}")))
+    }
+
+    /// The error for a service that failed, with the last lines of its log.
+    fn failed(&self, service: &str, c: &Container, why: &str) -> Error {
+        let cmd = self.engine.logs(&c.id, self.log_lines);
+        let log = cmd
+            .expression()
+            .stdin_null()
+            .stderr_to_stdout()
+            .stdout_capture()
+            .unchecked()
+            .run();
+        let log = match log {
+            Ok(out) => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                let lines: Vec<&str> = text.lines().collect();
+                if lines.is_empty() {
+                    "  (its log is empty)".to_string()
+                } else {
+                    lines
+                        .iter()
+                        .map(|l| format!("  | {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+            }
+            Err(e) => format!("  (could not read its log: {})", cmd.spawn_error(e).message),
+        };
+        Error::new(format!(
+            "service {service} did not become ready: {why}\nthe end of its log ({}, last {} lines):\n{log}",
+            c.name, self.log_lines
+        ))
+        .hint(format!("see more: budgie logs {service}"))
+    }
+}
+
 impl Action {
     /// The command as the plan shows it.
     pub fn cmd(&self) -> Cmd {
         match self {
             Action::Run(c) | Action::Interactive(c) => c.clone(),
             Action::WaitForDatabase(w) => w.probe(&format!("<{} container>", w.service)),
+            Action::WaitForServices(w) => w.probes().swap_remove(0),
             Action::RemoveVolumes { engine, names } => engine.volume_rm(names),
             Action::RemoveImages { engine, references } => {
                 let mut c = engine.image_rm(references.first().map(String::as_str).unwrap_or(""));
@@ -179,6 +356,14 @@ impl Action {
             Action::RestoreVolume(r) => {
                 crate::restore::volume_restore_command(&r.engine, &r.volume, &r.image)
             }
+        }
+    }
+
+    /// Every command the plan shows for this action (a wait polls several).
+    pub fn cmds(&self) -> Vec<Cmd> {
+        match self {
+            Action::WaitForServices(w) => w.probes(),
+            _ => vec![self.cmd()],
         }
     }
 
@@ -251,6 +436,18 @@ impl Plan {
         self
     }
 
+    pub fn wait_for_services(
+        &mut self,
+        what: impl Into<String>,
+        wait: WaitForServices,
+    ) -> &mut Self {
+        self.steps.push(Step {
+            what: what.into(),
+            action: Action::WaitForServices(wait),
+        });
+        self
+    }
+
     pub fn interactive(&mut self, what: impl Into<String>, cmd: Cmd) -> &mut Self {
         self.steps.push(Step {
             what: what.into(),
@@ -317,13 +514,14 @@ impl Plan {
         let mut out = Vec::new();
         for (i, s) in self.steps.iter().enumerate() {
             out.push(format!("{}. {}", i + 1, s.what));
-            let cmd = s.action.cmd();
-            let mut line = format!("   $ {}", redact(&cmd.to_string()));
-            if !cmd.env.is_empty() {
-                let names: Vec<&str> = cmd.env.iter().map(|(k, _)| k.as_str()).collect();
-                line.push_str(&format!("   (env: {}=***)", names.join("=***, ")));
+            for cmd in s.action.cmds() {
+                let mut line = format!("   $ {}", redact(&cmd.to_string()));
+                if !cmd.env.is_empty() {
+                    let names: Vec<&str> = cmd.env.iter().map(|(k, _)| k.as_str()).collect();
+                    line.push_str(&format!("   (env: {}=***)", names.join("=***, ")));
+                }
+                out.push(line);
             }
-            out.push(line);
         }
         out
     }
@@ -467,6 +665,18 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
                 let started = Instant::now();
                 let spinner = ui.spinner(&step.what);
                 let result = w.run();
+                spinner.clear();
+                result?;
+                ui.success(&format!(
+                    "{} {}",
+                    step.what,
+                    ui.dim(&format!("({:.1}s)", started.elapsed().as_secs_f64()))
+                ));
+            }
+            Action::WaitForServices(w) => {
+                let started = Instant::now();
+                let spinner = ui.spinner(&step.what);
+                let result = w.run(&|now| spinner.set_message(&format!("{}: {now}", step.what)));
                 spinner.clear();
                 result?;
                 ui.success(&format!(

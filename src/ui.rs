@@ -277,6 +277,13 @@ impl Drop for Progress {
 pub struct Spinner(Option<ProgressBar>);
 
 impl Spinner {
+    /// Changes the text beside the spinner.
+    pub fn set_message(&self, text: &str) {
+        if let Some(pb) = &self.0 {
+            pb.set_message(text.to_string());
+        }
+    }
+
     pub fn clear(&self) {
         if let Some(pb) = &self.0 {
             pb.finish_and_clear();

@@ -16,6 +16,7 @@ mod backup;
 mod backups_offline;
 mod cli;
 mod completions;
+mod deploy;
 mod gate;
 mod lifecycle;
 mod restore;

@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
 
 /// The compression to use: `--compress`, else `BUDGIE_COMPRESS`, else
 /// `x-budgie.backup.compress`, else none.
-fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compression> {
+pub fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compression> {
     if let Some(c) = flag {
         return Ok(c);
     }

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod deploy;
 pub mod destroy;
 pub mod docs;
 pub mod lifecycle;

@@ -1,0 +1,411 @@
+//! `budgie deploy [SERVICE...]`: update the app without touching the
+//! database.
+//!
+//! In order: a `_pre-deploy` safety backup of the database (a failure stops
+//! everything with exit 4, nothing deployed; `--no-backup` skips it and
+//! says so); then one compose call that builds and recreates the app
+//! services and nothing else; then a wait until their new containers are
+//! healthy (or running, without a healthcheck); then a report, which checks
+//! that the database container is the same one, started at the same time,
+//! as before the deploy.
+//!
+//! The compose call is `up -d --no-deps --build --force-recreate SERVICE...`
+//! on both tools. `--no-deps` keeps compose from starting or recreating the
+//! services they depend on (the database). `--force-recreate` because
+//! podman-compose 1.6 recreates a container only when the service's compose
+//! configuration changed: after `--build` gives a service a new image, it
+//! leaves the old container running on the old image (docker-compose 1.29
+//! recreates it; tried here). A deploy that reports success while the old
+//! code runs would be worse than one that always recreates.
+//!
+//! One more podman-compose behaviour decides which services a deploy may
+//! touch: when it recreates a service it also recreates every *running*
+//! service that depends on it, `--no-deps` or not. So a service the database
+//! depends on (directly or not) is never deployed — naming it is a usage
+//! error, and a plain `budgie deploy` leaves it out and says why — and on
+//! podman-compose the running services that depend on a deployed one are
+//! waited for and reported too, because they get recreated as well.
+//!
+//! Nothing here deletes data, so there is no confirmation.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::commands::backup::{database_backup, lock};
+use crate::compose::Project;
+use crate::context::Context;
+use crate::engine::{ComposeFlavor, Container};
+use crate::error::{Error, Result};
+use crate::plan::{self, Plan, WaitForServices, WaitService};
+use crate::ui::human_bytes;
+
+/// How many log lines of a service that failed to become ready to show.
+const LOG_LINES: u32 = 30;
+
+/// `budgie deploy`: see the module documentation.
+pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) -> Result<i32> {
+    ctx.project.check_services(services)?;
+    let db = ctx.project.database()?;
+    if services.contains(&db.service) {
+        return Err(Error::usage(format!(
+            "deploy never restarts the database; use budgie restart {}",
+            db.service
+        )));
+    }
+    let held = dependencies_of(&ctx.project, &db.service);
+    if let Some(s) = services.iter().find(|s| held.contains(*s)) {
+        return Err(Error::usage(format!(
+            "deploy never recreates {s}: the database service {} depends on it, and podman-compose recreates the running services that depend on a recreated one, the database included",
+            db.service
+        ))
+        .hint(format!("restart both on purpose: budgie restart {s} {}", db.service)));
+    }
+    let targets = if services.is_empty() {
+        default_targets(ctx, &db.service, &held)
+    } else {
+        services.to_vec()
+    };
+    if targets.is_empty() {
+        ctx.ui.info(&format!(
+            "nothing to deploy: project {} has no service besides the database ({})",
+            ctx.project.name, db.service
+        ));
+        return Ok(0);
+    }
+
+    let engine = ctx.engine()?;
+    let flavor = engine.compose()?.flavor;
+    // podman-compose recreates the running services that depend on a
+    // recreated one: wait for those too (when they run).
+    let dependents: Vec<String> = if flavor == ComposeFlavor::PodmanCompose {
+        dependents_of(&ctx.project, &targets)
+            .into_iter()
+            .filter(|s| !targets.contains(s))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    if ctx.global.dry_run {
+        let mut shown = Plan::new();
+        if !no_backup {
+            // Shown, never run from here: the backup is taken by
+            // `database_backup` (temporary file, check, rename).
+            let compression = crate::commands::backup::compression(ctx, None)?;
+            shown.run(
+                format!(
+                    "Safety backup of database {} -> {}/{}_<timestamp>_pre-deploy.sql{} (a failure stops the deploy, exit 4)",
+                    db.name,
+                    ctx.backup_dir().display(),
+                    ctx.project.name,
+                    compression.extension()
+                ),
+                crate::backup::dump_command(engine, &format!("<{} container>", db.service), db),
+            );
+        }
+        let waited = waited(ctx, &targets, &dependents);
+        add_steps(ctx, &mut shown, &targets, &dependents, waited, timeout)?;
+        ctx.print_plan("deploy", &shown);
+        if no_backup {
+            ctx.ui.print("No safety backup (--no-backup).");
+        }
+        return Ok(0);
+    }
+
+    engine.ping()?;
+    let _lock = lock(ctx, "deploy")?;
+
+    // 1. The safety backup.
+    if no_backup {
+        ctx.ui
+            .warn("--no-backup: no safety backup of the database is taken before this deploy.");
+    } else {
+        let t = database_backup(ctx, Some("pre-deploy"), None)
+            .map_err(|e| crate::gate::backup_failed(&format!("database {}", db.name), e))?;
+        ctx.ui.success(&format!(
+            "Safety backup of database {}: {} ({})",
+            db.name,
+            t.path.display(),
+            human_bytes(t.bytes)
+        ));
+    }
+    if plan::interrupted() {
+        return Err(Error::interrupted().context("stopped before deploying anything"));
+    }
+
+    // What the database container is now (after the backup, which may have
+    // started and stopped it): the deploy must leave it exactly so.
+    let now = engine.containers(&ctx.project.name)?;
+    let before = now
+        .iter()
+        .filter(|c| c.service == db.service && c.running)
+        .max_by_key(|c| c.number)
+        .cloned();
+    if before.is_none() {
+        ctx.ui.info(&format!(
+            "The database service {} is not running; deploy leaves it so (start it: budgie start {})",
+            db.service, db.service
+        ));
+    }
+    let running: BTreeSet<&str> = now
+        .iter()
+        .filter(|c| c.running)
+        .map(|c| c.service.as_str())
+        .collect();
+    let dependents: Vec<String> = dependents
+        .into_iter()
+        .filter(|s| running.contains(s.as_str()))
+        .collect();
+
+    // 2 and 3. Build and recreate, then wait.
+    let mut plan = Plan::new();
+    let waited = waited(ctx, &targets, &dependents);
+    add_steps(ctx, &mut plan, &targets, &dependents, waited, timeout)?;
+    let result = ctx.run_plan("deploy", &plan);
+
+    // 4. The database container must be the one from before, whatever happened.
+    let untouched = check_database(ctx, &db.service, before.as_ref());
+    let status = match result {
+        Ok(status) => status,
+        // A failed deploy still says whether the database was touched.
+        Err(e) => {
+            let said = match untouched {
+                Ok(Some(line)) => line,
+                Ok(None) => return Err(e),
+                Err(d) => format!("! {}", d.message),
+            };
+            let hint = match &e.hint {
+                Some(h) => format!("{h}\n{said}"),
+                None => said,
+            };
+            return Err(e.hint(hint));
+        }
+    };
+    let untouched = untouched?;
+    report(ctx, &targets, &dependents)?;
+    if let Some(line) = untouched {
+        ctx.ui.success(&line);
+    }
+    Ok(status)
+}
+
+/// The services to wait for: the deployed ones, then (podman-compose) the
+/// running ones that depend on them.
+fn waited(ctx: &Context, targets: &[String], dependents: &[String]) -> Vec<WaitService> {
+    targets
+        .iter()
+        .chain(dependents)
+        .map(|name| WaitService {
+            name: name.clone(),
+            healthcheck: ctx
+                .project
+                .services
+                .get(name)
+                .is_some_and(|s| s.healthcheck),
+        })
+        .collect()
+}
+
+fn add_steps(
+    ctx: &Context,
+    plan: &mut Plan,
+    targets: &[String],
+    dependents: &[String],
+    waited: Vec<WaitService>,
+    timeout: u64,
+) -> Result<()> {
+    let mut args: Vec<String> = ["up", "-d", "--no-deps", "--build", "--force-recreate"]
+        .map(String::from)
+        .to_vec();
+    args.extend(targets.iter().cloned());
+    let also = if dependents.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; podman-compose also recreates what depends on {} and runs: {}",
+            if targets.len() == 1 { "it" } else { "them" },
+            dependents.join(", ")
+        )
+    };
+    plan.run(
+        format!(
+            "Build and recreate {} (the database is left alone{also})",
+            targets.join(", ")
+        ),
+        ctx.compose_cmd(&args)?,
+    );
+    let names: Vec<&str> = waited.iter().map(|w| w.name.as_str()).collect();
+    plan.wait_for_services(
+        format!(
+            "Wait until {} {} healthy (or running, without a healthcheck; at most {timeout}s)",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" }
+        ),
+        WaitForServices {
+            engine: ctx.engine()?.clone(),
+            project: ctx.project.name.clone(),
+            services: waited,
+            timeout: Duration::from_secs(timeout),
+            log_lines: LOG_LINES,
+        },
+    );
+    Ok(())
+}
+
+/// Every service except the database, those the database depends on (said
+/// so), and those whose profiles are not active (`COMPOSE_PROFILES`).
+fn default_targets(ctx: &Context, db: &str, held: &BTreeSet<String>) -> Vec<String> {
+    let active: Vec<&str> = ctx
+        .project
+        .env
+        .get("COMPOSE_PROFILES")
+        .map(|p| p.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for s in ctx.project.services.values() {
+        if s.name == db {
+            continue;
+        }
+        if held.contains(&s.name) {
+            ctx.ui.info(&format!(
+                "Not deploying {}: the database service {db} depends on it, and recreating it would restart the database",
+                s.name
+            ));
+            continue;
+        }
+        if !s.profiles.is_empty() && !s.profiles.iter().any(|p| active.contains(&p.as_str())) {
+            continue;
+        }
+        out.push(s.name.clone());
+    }
+    out
+}
+
+/// The services `service` depends on, directly or not.
+fn dependencies_of(project: &Project, service: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![service.to_string()];
+    while let Some(s) = todo.pop() {
+        for d in project
+            .services
+            .get(&s)
+            .map(|s| s.depends_on.as_slice())
+            .unwrap_or_default()
+        {
+            if out.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    out.remove(service);
+    out
+}
+
+/// The services that depend on any of `services`, directly or not.
+fn dependents_of(project: &Project, services: &[String]) -> Vec<String> {
+    project
+        .services
+        .keys()
+        .filter(|s| {
+            let deps = dependencies_of(project, s);
+            services.iter().any(|t| deps.contains(t))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Checks that the database container is the one that ran before the
+/// deploy, started at the same time. Returns the line that says so (None
+/// when it was not running before), or an error when it was restarted.
+fn check_database(
+    ctx: &Context,
+    service: &str,
+    before: Option<&Container>,
+) -> Result<Option<String>> {
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    let after = ctx
+        .engine()?
+        .running_container(&ctx.project.name, service)?;
+    match after {
+        Some(a) if a.id == before.id && a.started_at == before.started_at => Ok(Some(format!(
+            "The database was not touched: {} ({}) running since {}",
+            a.name,
+            short(&a.id),
+            a.started_at.as_deref().unwrap_or("?")
+        ))),
+        _ => Err(Error::new(format!(
+            "the database container of service {service} was restarted or replaced during the deploy (it was {} ({}), started {}); its data is kept in its volume",
+            before.name,
+            short(&before.id),
+            before.started_at.as_deref().unwrap_or("?")
+        ))
+        .hint(format!(
+            "this should never happen: check it answers with budgie status, and report how the compose file ties {service} to the deployed services"
+        ))),
+    }
+}
+
+/// Says what runs now, per deployed service.
+fn report(ctx: &Context, targets: &[String], dependents: &[String]) -> Result<()> {
+    let containers = ctx.engine()?.containers(&ctx.project.name)?;
+    for name in targets.iter().chain(dependents) {
+        let verb = if targets.contains(name) {
+            "Deployed"
+        } else {
+            "Recreated (it depends on a deployed service)"
+        };
+        for c in containers.iter().filter(|c| &c.service == name) {
+            let state = match (&c.health, c.running) {
+                (Some(h), _) => h.clone(),
+                (None, true) => "running".into(),
+                (None, false) => format!("finished (exit {})", c.exit_code.unwrap_or(0)),
+            };
+            ctx.ui.success(&format!(
+                "{verb} {name}: {} ({}, image {}), {}",
+                c.name,
+                short(&c.id),
+                c.image,
+                ctx.ui.state(&state)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first 12 characters of a container id, as the engines show it.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(yaml: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yml"), yaml).unwrap();
+        crate::compose::load(&crate::compose::LoadOptions {
+            directory: dir.path().to_path_buf(),
+            files: Vec::new(),
+            project_name: Some("p".into()),
+            env: Default::default(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn what_the_database_depends_on_is_never_deployed() {
+        let p = project(
+            "services:\n  vault: {image: v}\n  cfg: {image: c, depends_on: [vault]}\n  db: {image: postgres, depends_on: [cfg]}\n  app: {image: a, depends_on: [db]}\n  worker: {image: w, depends_on: [app]}\n",
+        );
+        let held = dependencies_of(&p, "db");
+        assert_eq!(
+            held,
+            BTreeSet::from(["cfg".to_string(), "vault".to_string()])
+        );
+        assert_eq!(dependents_of(&p, &["app".to_string()]), ["worker"]);
+        assert!(dependents_of(&p, &["cfg".to_string()]).contains(&"db".to_string()));
+    }
+}
