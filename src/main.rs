@@ -71,9 +71,14 @@ fn console_reset() -> std::io::Result<()> {
 fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     if cli.global.json && !cli.command.supports_json() {
         return Err(Error::usage(format!(
-            "--json is not supported by `budgie {}` (only status, volumes, config, backup and restore)",
+            "--json is not supported by `budgie {}` (only status, volumes, config, backup, restore and doctor)",
             cli.command.name()
         )));
+    }
+    if let Command::Doctor = cli.command {
+        // Doctor loads the project itself: a bad compose file is one of the
+        // things it reports, not a reason to stop.
+        return commands::doctor::run(cli.global, ui, env);
     }
     let ctx = Context::load(cli.global, ui, env)?;
     use commands::{backup, config, destroy, lifecycle, status, volumes};
@@ -99,5 +104,6 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
         Command::Restore(r) => commands::restore::run(&ctx, r),
         Command::Config => config::run(&ctx),
+        Command::Doctor => unreachable!("doctor runs before the project is loaded"),
     }
 }

@@ -13,6 +13,7 @@ mod support;
 mod backup;
 mod backups_offline;
 mod cli;
+mod doctor;
 mod gate;
 mod lifecycle;
 mod restore;

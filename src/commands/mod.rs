@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod config;
 pub mod destroy;
+pub mod doctor;
 pub mod lifecycle;
 pub mod restore;
 pub mod status;
