@@ -48,7 +48,7 @@ pub struct Global {
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
-    /// Print one JSON document on stdout (status, volumes, config)
+    /// Print one JSON document on stdout (status, volumes, config, backup, restore, doctor)
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -251,6 +251,8 @@ pub enum Command {
     },
     /// Show the project as budgie understands it (files, services, volumes, database)
     Config,
+    /// Check that everything is in place to keep the data safe; exit 1 when a check fails
+    Doctor,
     /// Print the shell completion script for bash, zsh or fish on stdout (needs no project)
     Completions {
         #[arg(value_enum, value_name = "SHELL")]
@@ -278,6 +280,7 @@ impl Command {
                 | Command::Config
                 | Command::Backup(_)
                 | Command::Restore(_)
+                | Command::Doctor
         )
     }
 
@@ -299,6 +302,7 @@ impl Command {
             Command::Restore(_) => "restore",
             Command::Nuke { .. } => "nuke",
             Command::Config => "config",
+            Command::Doctor => "doctor",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
         }

@@ -24,56 +24,27 @@ pub struct Context {
 impl Context {
     /// Reads the compose files. Talks to no engine.
     pub fn load(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<Context> {
-        let directory = match &global.directory {
-            Some(d) => {
-                let cwd = std::env::current_dir()?;
-                let d = cwd.join(d);
-                if !d.is_dir() {
-                    return Err(Error::usage(format!(
-                        "-C {}: no such directory",
-                        d.display()
-                    )));
-                }
-                d
-            }
-            None => std::env::current_dir()?,
-        };
-        let opts = LoadOptions {
-            directory,
-            files: global.files.clone(),
-            project_name: global.project_name.clone(),
-            env,
-        };
+        let opts = load_options(&global, env)?;
         let project = compose::load(&opts)?;
-        Ok(Context {
+        Ok(Context::new(global, ui, project))
+    }
+
+    /// A context for a project already loaded (`doctor` loads it itself,
+    /// to report a bad compose file instead of stopping at it).
+    pub fn new(global: Global, ui: Ui, project: Project) -> Context {
+        Context {
             global,
             ui,
             project,
             engine: OnceLock::new(),
-        })
+        }
     }
 
     /// The engine: `--engine`, else `BUDGIE_ENGINE`, else the first of podman
     /// and docker installed. Looks at PATH only; runs nothing.
     pub fn engine(&self) -> Result<&Engine> {
         self.engine
-            .get_or_init(|| {
-                let env = &self.project.env;
-                let choice = match self.global.engine {
-                    Some(k) => Some(k),
-                    None => match env.get("BUDGIE_ENGINE").filter(|s| !s.is_empty()) {
-                        Some(s) => Some(EngineKind::parse(s).ok_or_else(|| {
-                            Error::usage(format!("BUDGIE_ENGINE={s}: expected podman or docker"))
-                        })?),
-                        None => None,
-                    },
-                };
-                let forced = env
-                    .get("BUDGIE_COMPOSE")
-                    .filter(|s| !s.trim().is_empty())
-                    .map(String::as_str);
-                Engine::detect(choice, forced, env)
-            })
+            .get_or_init(|| choose_engine(&self.global, &self.project.env))
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -136,4 +107,48 @@ impl Context {
     pub fn backup_dir(&self) -> PathBuf {
         crate::backup::store::backup_dir(&self.project, self.global.backup_dir.as_deref())
     }
+}
+
+/// Where to read the project from: `-C DIR` (which must exist), `-f`, `-p`
+/// and the environment.
+pub fn load_options(global: &Global, env: BTreeMap<String, String>) -> Result<LoadOptions> {
+    let directory = match &global.directory {
+        Some(d) => {
+            let cwd = std::env::current_dir()?;
+            let d = cwd.join(d);
+            if !d.is_dir() {
+                return Err(Error::usage(format!(
+                    "-C {}: no such directory",
+                    d.display()
+                )));
+            }
+            d
+        }
+        None => std::env::current_dir()?,
+    };
+    Ok(LoadOptions {
+        directory,
+        files: global.files.clone(),
+        project_name: global.project_name.clone(),
+        env,
+    })
+}
+
+/// The engine as `--engine`, `BUDGIE_ENGINE` and `BUDGIE_COMPOSE` (read from
+/// `env`) choose it. Looks at PATH only; runs nothing.
+pub fn choose_engine(global: &Global, env: &BTreeMap<String, String>) -> Result<Engine> {
+    let choice = match global.engine {
+        Some(k) => Some(k),
+        None => match env.get("BUDGIE_ENGINE").filter(|s| !s.is_empty()) {
+            Some(s) => Some(EngineKind::parse(s).ok_or_else(|| {
+                Error::usage(format!("BUDGIE_ENGINE={s}: expected podman or docker"))
+            })?),
+            None => None,
+        },
+    };
+    let forced = env
+        .get("BUDGIE_COMPOSE")
+        .filter(|s| !s.trim().is_empty())
+        .map(String::as_str);
+    Engine::detect(choice, forced, env)
 }

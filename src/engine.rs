@@ -244,6 +244,8 @@ pub struct Engine {
 pub struct Compose {
     pub argv: Vec<String>,
     pub flavor: ComposeFlavor,
+    /// What its `version` said (the line naming the compose tool).
+    pub version: String,
 }
 
 /// Looks a program up on PATH (as `PATH` in `env` says), without running it.
@@ -350,7 +352,7 @@ impl Engine {
 
     fn find_compose(&self) -> Result<Compose> {
         if let Some(argv) = &self.forced_compose {
-            let flavor = probe_compose(argv).ok_or_else(|| {
+            let (flavor, version) = probe_compose(argv).ok_or_else(|| {
                 Error::new(format!(
                     "BUDGIE_COMPOSE={} does not answer `{} version`",
                     argv.join(" "),
@@ -360,6 +362,7 @@ impl Engine {
             return Ok(Compose {
                 argv: argv.clone(),
                 flavor,
+                version,
             });
         }
         let candidates: Vec<Vec<String>> = match self.kind {
@@ -373,10 +376,11 @@ impl Engine {
             ],
         };
         for argv in &candidates {
-            if let Some(flavor) = probe_compose(argv) {
+            if let Some((flavor, version)) = probe_compose(argv) {
                 return Ok(Compose {
                     argv: argv.clone(),
                     flavor,
+                    version,
                 });
             }
         }
@@ -397,9 +401,55 @@ impl Engine {
     /// A read-only call that fails with a clear message when the engine
     /// cannot be reached (docker's daemon down, podman's storage broken).
     pub fn ping(&self) -> Result<()> {
-        self.cmd(["version", "--format", "{{.Server.Version}}"])
-            .read()
-            .map(|_| ())
+        self.server_version().map(|_| ())
+    }
+
+    /// The engine's server version (`version --format {{.Server.Version}}`),
+    /// read-only; fails as [`Engine::ping`] does when the engine is down.
+    pub fn server_version(&self) -> Result<String> {
+        let out = self
+            .cmd(["version", "--format", "{{.Server.Version}}"])
+            .read()?;
+        Ok(out.trim().to_string())
+    }
+
+    /// The names of the volumes labelled as this compose project's.
+    pub fn project_volume_names(&self, project: &str) -> Result<Vec<String>> {
+        let out = self
+            .cmd([
+                "volume".to_string(),
+                "ls".into(),
+                "-q".into(),
+                "--filter".into(),
+                format!("label={PROJECT_LABEL}={project}"),
+            ])
+            .read()?;
+        Ok(out.split_whitespace().map(str::to_string).collect())
+    }
+
+    /// `pg_isready` in a running database container, quiet: exit 0 when the
+    /// server accepts connections.
+    ///
+    /// Over TCP on purpose: the official image's entrypoint runs a temporary
+    /// server on the Unix socket only while it initializes the database, so a
+    /// socket probe can answer "ready" just before that server stops.
+    pub fn pg_isready(&self, container: &str, user: &str, database: &str) -> Cmd {
+        self.exec(
+            container,
+            false,
+            false,
+            &[],
+            &[
+                "pg_isready",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                user,
+                "-d",
+                database,
+            ],
+        )
     }
 
     /// Every container of the project, found by the compose project label.
@@ -625,8 +675,8 @@ impl Engine {
     }
 }
 
-/// Asks a compose command for its version and tells its flavor from the answer.
-fn probe_compose(argv: &[String]) -> Option<ComposeFlavor> {
+/// Asks a compose command for its version; its flavor and version line.
+fn probe_compose(argv: &[String]) -> Option<(ComposeFlavor, String)> {
     let mut full = argv.to_vec();
     full.push("version".into());
     let out = Cmd::new(full).output().ok()?;
@@ -638,7 +688,22 @@ fn probe_compose(argv: &[String]) -> Option<ComposeFlavor> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(flavor_from_version(argv, &text))
+    Some((flavor_from_version(argv, &text), version_line(&text)))
+}
+
+/// The line of a compose tool's `version` output that names it
+/// (`podman compose` prints a line about its provider first, podman-compose
+/// adds podman's own version after it).
+pub fn version_line(text: &str) -> String {
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| {
+            let lower = l.to_ascii_lowercase();
+            lower.contains("compose") && lower.contains("version") && !l.starts_with(">>>>")
+        })
+        .or_else(|| lines().next())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Tells the compose flavor from its argv and what `version` printed.
@@ -905,6 +970,25 @@ mod tests {
             ),
             ComposeFlavor::PodmanCompose
         );
+    }
+
+    #[test]
+    fn names_the_compose_tool_version() {
+        assert_eq!(
+            version_line("podman-compose version 1.6.0\npodman version 4.3.1\n"),
+            "podman-compose version 1.6.0"
+        );
+        assert_eq!(
+            version_line(
+                ">>>> Executing external compose provider \"/usr/bin/podman-compose\".\npodman-compose version 1.2.0"
+            ),
+            "podman-compose version 1.2.0"
+        );
+        assert_eq!(
+            version_line("docker-compose version 1.29.2, build unknown\ndocker-py version: 5.0.3"),
+            "docker-compose version 1.29.2, build unknown"
+        );
+        assert_eq!(version_line("v2.24.0\n"), "v2.24.0");
     }
 
     #[test]

@@ -72,7 +72,7 @@ fn console_reset() -> std::io::Result<()> {
 fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     if cli.global.json && !cli.command.supports_json() {
         return Err(Error::usage(format!(
-            "--json is not supported by `budgie {}` (only status, volumes, config, backup and restore)",
+            "--json is not supported by `budgie {}` (only status, volumes, config, backup, restore and doctor)",
             cli.command.name()
         )));
     }
@@ -81,6 +81,11 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     match cli.command {
         Command::Completions { shell } => return commands::docs::completions(shell),
         Command::Man => return commands::docs::man(),
+        Command::Doctor => {
+            // Doctor loads the project itself: a bad compose file is one of
+            // the things it reports, not a reason to stop.
+            return commands::doctor::run(cli.global, ui, env);
+        }
         _ => {}
     }
     let ctx = Context::load(cli.global, ui, env)?;
@@ -112,7 +117,7 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
         Command::Restore(r) => commands::restore::run(&ctx, r),
         Command::Config => config::run(&ctx),
-        Command::Completions { .. } | Command::Man => {
+        Command::Completions { .. } | Command::Man | Command::Doctor => {
             unreachable!("run above, before the project is loaded")
         }
     }

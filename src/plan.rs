@@ -96,28 +96,11 @@ pub struct WaitForDatabase {
 }
 
 impl WaitForDatabase {
-    /// The probe, as shown by `--dry-run` (the container is found when it runs).
-    ///
-    /// Over TCP on purpose: the official image's entrypoint runs a temporary
-    /// server on the Unix socket only while it initializes the database, so a
-    /// socket probe can answer "ready" just before that server stops.
+    /// The probe, as shown by `--dry-run` (the container is found when it
+    /// runs): `pg_isready` over TCP (see [`Engine::pg_isready`]).
     pub fn probe(&self, container: &str) -> Cmd {
-        self.engine.exec(
-            container,
-            false,
-            false,
-            &[],
-            &[
-                "pg_isready",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                &self.user,
-                "-d",
-                &self.database,
-            ],
-        )
+        self.engine
+            .pg_isready(container, &self.user, &self.database)
     }
 
     fn run(&self) -> Result<()> {

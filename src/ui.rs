@@ -72,8 +72,14 @@ impl Ui {
 
     /// `✗` — an error, always shown, with its hint.
     pub fn error(&self, e: &Error) {
-        self.line(&format!("{} {}", "✗".red().bold(), e.message));
-        if let Some(h) = &e.hint {
+        self.failure(&e.message, e.hint.as_deref());
+    }
+
+    /// `✗` — something that is wrong, always shown (even with -q), and
+    /// under it, when there is one, what to do about it.
+    pub fn failure(&self, text: &str, hint: Option<&str>) {
+        self.line(&format!("{} {text}", "✗".red().bold()));
+        if let Some(h) = hint {
             let mut lines = h.lines();
             if let Some(first) = lines.next() {
                 self.line(&format!("  {} {first}", "hint:".dimmed()));

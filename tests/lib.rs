@@ -17,6 +17,7 @@ mod backups_offline;
 mod cli;
 mod completions;
 mod deploy;
+mod doctor;
 mod gate;
 mod lifecycle;
 mod restore;

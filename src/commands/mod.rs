@@ -6,6 +6,7 @@ pub mod config;
 pub mod deploy;
 pub mod destroy;
 pub mod docs;
+pub mod doctor;
 pub mod lifecycle;
 pub mod restore;
 pub mod status;
