@@ -452,8 +452,28 @@ impl Engine {
         )
     }
 
+    /// Runs a read-only listing again when it failed because another
+    /// process removed a container or volume while the engine was listing
+    /// (podman's `volume ls` fails outright with "no such volume" then).
+    fn listing<T>(&self, f: impl Fn() -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            match f() {
+                Err(e) if attempt < 4 && e.message.to_ascii_lowercase().contains("no such") => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Every container of the project, found by the compose project label.
     pub fn containers(&self, project: &str) -> Result<Vec<Container>> {
+        self.listing(|| self.containers_once(project))
+    }
+
+    fn containers_once(&self, project: &str) -> Result<Vec<Container>> {
         let ids = self
             .cmd([
                 "ps".to_string(),
@@ -506,6 +526,10 @@ impl Engine {
     /// from the result. (`volume inspect a b` fails as a whole on podman when
     /// one is missing, so existing names are listed first.)
     pub fn volumes(&self, names: &[&str]) -> Result<Vec<VolumeInfo>> {
+        self.listing(|| self.volumes_once(names))
+    }
+
+    fn volumes_once(&self, names: &[&str]) -> Result<Vec<VolumeInfo>> {
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -932,6 +956,33 @@ pub fn dir_size(path: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listings_are_retried_when_something_vanished_meanwhile() {
+        // An Engine value needs a `podman` on PATH: a stub that is never run.
+        let dir = tempfile::tempdir().unwrap();
+        let stub = dir.path().join("podman");
+        std::fs::write(&stub, "#!/bin/sh\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let env = BTreeMap::from([("PATH".to_string(), dir.path().display().to_string())]);
+        let engine = Engine::detect(Some(EngineKind::Podman), None, &env).unwrap();
+        let calls = std::cell::Cell::new(0);
+        let got = engine.listing(|| {
+            calls.set(calls.get() + 1);
+            if calls.get() < 3 {
+                Err(Error::new(
+                    "Error: no volume with name x found in database: no such volume",
+                ))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!(got, Ok(7));
+        assert_eq!(calls.get(), 3);
+        let other: Result<i32> = engine.listing(|| Err(Error::new("permission denied")));
+        assert!(other.is_err());
+    }
 
     #[test]
     fn quotes_only_what_needs_it() {
