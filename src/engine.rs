@@ -330,6 +330,21 @@ impl Engine {
         })
     }
 
+    /// An engine whose program is a stub that fails if run, for unit tests
+    /// that need an `Engine` value but must not touch a real engine. Keep
+    /// the directory alive as long as the engine.
+    #[cfg(test)]
+    pub fn stub(kind: EngineKind) -> (Engine, tempfile::TempDir) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let program = dir.path().join(kind.program());
+        std::fs::write(&program, "#!/bin/sh\nexit 99\n").expect("stub");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let env = BTreeMap::from([("PATH".to_string(), dir.path().display().to_string())]);
+        let engine = Engine::detect(Some(kind), None, &env).expect("the stub is on PATH");
+        (engine, dir)
+    }
+
     fn cmd<I, S>(&self, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
@@ -959,14 +974,7 @@ mod tests {
 
     #[test]
     fn listings_are_retried_when_something_vanished_meanwhile() {
-        // An Engine value needs a `podman` on PATH: a stub that is never run.
-        let dir = tempfile::tempdir().unwrap();
-        let stub = dir.path().join("podman");
-        std::fs::write(&stub, "#!/bin/sh\nexit 1\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let env = BTreeMap::from([("PATH".to_string(), dir.path().display().to_string())]);
-        let engine = Engine::detect(Some(EngineKind::Podman), None, &env).unwrap();
+        let (engine, _dir) = Engine::stub(EngineKind::Podman);
         let calls = std::cell::Cell::new(0);
         let got = engine.listing(|| {
             calls.set(calls.get() + 1);

@@ -472,33 +472,12 @@ fn print_dry_run(
         } else {
             ui.print("Safety backups, taken first (a failure stops everything, exit 4):");
             let engine = ctx.engine()?;
-            for r in replaced {
-                let db = ctx.project.database()?;
-                let cmd = backup::dump_command(engine, &format!("<{} container>", db.service), db);
-                ui.print(&format!(
-                    "  - pg_dump of database {} -> {}/{}_<timestamp>_{}.sql",
-                    r.name,
-                    ctx.backup_dir().display(),
-                    ctx.project.name,
-                    reason.tag()
-                ));
-                ui.print(&format!("    $ {}", ctx.redact(&cmd.to_string())));
+            for _ in replaced {
+                print_dump(ctx, engine, reason)?;
             }
             for l in losses {
                 match l.safety {
-                    Safety::Dump => {
-                        let db = ctx.project.database()?;
-                        let container = format!("<{} container>", db.service);
-                        let cmd = backup::dump_command(engine, &container, db);
-                        ui.print(&format!(
-                            "  - pg_dump of database {} -> {}/{}_<timestamp>_{}.sql",
-                            db.name,
-                            ctx.backup_dir().display(),
-                            ctx.project.name,
-                            reason.tag()
-                        ));
-                        ui.print(&format!("    $ {}", ctx.redact(&cmd.to_string())));
-                    }
+                    Safety::Dump => print_dump(ctx, engine, reason)?,
                     Safety::Archive => {
                         let image = reader_image(ctx, &l.state);
                         ui.print(&format!(
@@ -527,6 +506,22 @@ fn print_dry_run(
     for line in plan.describe(&|s| ctx.redact(s)) {
         ui.print(&line);
     }
+    Ok(())
+}
+
+/// The safety dump a dry run would take, with its command.
+fn print_dump(ctx: &Context, engine: &crate::engine::Engine, reason: Reason) -> Result<()> {
+    let db = ctx.project.database()?;
+    let cmd = backup::dump_command(engine, &format!("<{} container>", db.service), db);
+    ctx.ui.print(&format!(
+        "  - pg_dump of database {} -> {}/{}_<timestamp>_{}.sql",
+        db.name,
+        ctx.backup_dir().display(),
+        ctx.project.name,
+        reason.tag()
+    ));
+    ctx.ui
+        .print(&format!("    $ {}", ctx.redact(&cmd.to_string())));
     Ok(())
 }
 

@@ -754,13 +754,7 @@ mod tests {
             "Remove everything",
             Cmd::new(["definitely-not-run", "down", "-v"]),
         );
-        let ui = Ui {
-            quiet: true,
-            verbose: 0,
-            stderr_tty: false,
-            stdin_tty: false,
-        };
-        let err = execute(&plan, &ui, &|s| s.to_string()).unwrap_err();
+        let err = execute(&plan, &quiet_ui(), &|s| s.to_string()).unwrap_err();
         assert!(
             err.message.contains("did not go through the safety gate"),
             "{}",
@@ -799,25 +793,9 @@ mod tests {
         }
     }
 
-    fn fake_engine() -> Engine {
-        let env =
-            std::collections::BTreeMap::from([("PATH".to_string(), "/nonexistent".to_string())]);
-        // detect() needs the program on PATH; build one through a temp dir.
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("podman");
-        std::fs::write(&p, "#!/bin/sh\nexit 99\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut env = env;
-        env.insert("PATH".into(), dir.path().display().to_string());
-        let e = Engine::detect(Some(crate::engine::EngineKind::Podman), None, &env).unwrap();
-        std::mem::forget(dir);
-        e
-    }
-
     #[test]
     fn a_ticket_must_cover_every_volume_removed() {
-        let engine = fake_engine();
+        let (engine, _dir) = Engine::stub(crate::engine::EngineKind::Podman);
         let mut plan = Plan::new();
         plan.remove_volumes("Delete", &engine, vec!["p_a".into(), "p_b".into()]);
         let ticket = crate::gate::Ticket::for_test(&["p_a"]);

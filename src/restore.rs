@@ -59,11 +59,7 @@ pub fn validate(path: &Path) -> Result<Source> {
     // checked as the load reads every byte. Everything else: a full read.
     if let Some(q) = verify::quick_plain(path)? {
         if !q.problems.is_empty() {
-            return Err(Error::new(format!(
-                "refusing to restore {}: {}; nothing was changed",
-                path.display(),
-                q.problems.join("; ")
-            )));
+            return Err(refuse(path, &q.problems, ""));
         }
         return Ok(Source {
             path: path.to_path_buf(),
@@ -82,15 +78,11 @@ pub fn validate(path: &Path) -> Result<Source> {
         .hint("restore it into its volume: budgie restore FILE --volume KEY"));
     }
     if !report.complete {
-        let why = if report.problems.is_empty() {
-            "it is not a complete PostgreSQL dump".to_string()
-        } else {
-            report.problems.join("; ")
-        };
-        return Err(Error::new(format!(
-            "refusing to restore {}: {why}; nothing was changed",
-            path.display()
-        )));
+        return Err(refuse(
+            path,
+            &report.problems,
+            "it is not a complete PostgreSQL dump",
+        ));
     }
     Ok(Source {
         path: path.to_path_buf(),
@@ -99,6 +91,20 @@ pub fn validate(path: &Path) -> Result<Source> {
         header: report.header,
         expected_sha256: None,
     })
+}
+
+/// The error for a file that is not restored: what is wrong with it (or
+/// `otherwise` when the checks named nothing), and that nothing changed.
+fn refuse(path: &Path, problems: &[String], otherwise: &str) -> Error {
+    let why = if problems.is_empty() {
+        otherwise.to_string()
+    } else {
+        problems.join("; ")
+    };
+    Error::new(format!(
+        "refusing to restore {}: {why}; nothing was changed",
+        path.display()
+    ))
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -553,15 +559,11 @@ fn feed_reader(
 pub fn validate_archive(path: &Path) -> Result<Source> {
     let report = verify::verify(path)?;
     if !matches!(report.format, Format::TarZstd) || !report.complete {
-        let why = if report.problems.is_empty() {
-            "it is not a volume archive (.tar.zst) made by budgie backup --volume".to_string()
-        } else {
-            report.problems.join("; ")
-        };
-        return Err(Error::new(format!(
-            "refusing to restore {}: {why}; nothing was changed",
-            path.display()
-        )));
+        return Err(refuse(
+            path,
+            &report.problems,
+            "it is not a volume archive (.tar.zst) made by budgie backup --volume",
+        ));
     }
     Ok(Source {
         path: path.to_path_buf(),
@@ -776,20 +778,17 @@ fn drop_in_background(engine: &Engine, container: &str, db: &Database, name: &st
 /// The SQL that follows a plain dump in the same psql session: commit the
 /// load, check it, count its tables, and swap it in.
 fn swap_trailer(db: &Database, scratch: &str, old: &str, expected: &[String]) -> String {
-    let current = quote_ident(&db.name);
-    format!(
-        "\nCOMMIT;\n{check};\nSELECT 'budgie-tables:' || ({COUNT_TABLES});\n\\c {maint}\n\
-         ALTER DATABASE {current} ALLOW_CONNECTIONS false;\n\
-         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({cur_lit}, {scr_lit}) AND pid <> pg_backend_pid();\n\
-         BEGIN;\nALTER DATABASE {current} RENAME TO {old_id};\nALTER DATABASE {scr_id} RENAME TO {current};\n\
-         ALTER DATABASE {current} ALLOW_CONNECTIONS true;\nCOMMIT;\n",
-        check = check_tables_sql(expected),
-        maint = maintenance_db(db),
-        cur_lit = quote_literal(&db.name),
-        scr_lit = quote_literal(scratch),
-        old_id = quote_ident(old),
-        scr_id = quote_ident(scratch),
-    )
+    let mut sql = String::from("\nCOMMIT;\n");
+    for statement in check_and_swap_sql(db, scratch, old, expected) {
+        sql.push_str(&statement);
+        // psql meta-commands end at the line's end, SQL at the semicolon.
+        sql.push_str(if statement.starts_with('\\') {
+            "\n"
+        } else {
+            ";\n"
+        });
+    }
+    sql
 }
 
 /// Builds the SQL sent after a dump from the tables it creates.
@@ -882,21 +881,12 @@ fn one_session(
         Ok(fed)
     });
     match result {
-        Ok(fed) => Ok(fed
-            .stdout
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("budgie-tables:"))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0)),
+        Ok(fed) => Ok(table_count(&fed.stdout)),
         Err(e) => {
             // Nothing was renamed unless the last transaction committed, and
             // then psql succeeded. Open the current database again and drop
             // the scratch copy.
-            let cleanup = format!(
-                "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-                quote_ident(&db.name)
-            );
-            let _ = psql(engine, container, db, maintenance_db(db), &cleanup);
+            reopen(engine, container, db);
             let _ = drop_database(engine, container, db, scratch);
             Err(e.context(format!(
                 "loading {} failed, nothing was changed",
@@ -972,8 +962,9 @@ fn check_tables_sql(expected: &[String]) -> String {
     )
 }
 
-const COUNT_TABLES: &str =
-    "select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')";
+/// Prints `budgie-tables:<n>`, found again by [`table_count`] among
+/// whatever else psql printed (a dump's `setval` calls print numbers too).
+const COUNT_TABLES: &str = "select 'budgie-tables:' || count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')";
 
 /// Checks a loaded scratch database on its own (for `--restore-test`):
 /// every expected table exists. Returns the number of tables.
@@ -992,7 +983,7 @@ pub fn check_tables(
         &["-c", &check_tables_sql(expected), "-c", COUNT_TABLES],
     )
     .read()?;
-    Ok(out.lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0))
+    Ok(table_count(&out))
 }
 
 /// In one psql session: checks the scratch copy (every table the dump
@@ -1007,64 +998,67 @@ fn check_and_swap(
     old: &str,
     expected: &[String],
 ) -> Result<u64> {
-    let maint = maintenance_db(db);
-    let current = quote_ident(&db.name);
-    let check = check_tables_sql(expected);
-    let reconnect = format!("\\c {maint}");
-    // Stopping at the first error (ON_ERROR_STOP):
-    // 1. the check, connected to the scratch copy;
-    // 2. no new sessions on the current database (a pooled app would slip
-    //    back in), committed;
-    // 3. end the existing ones;
-    // 4. both renames or neither, and connections back on.
-    let close = format!("ALTER DATABASE {current} ALLOW_CONNECTIONS false");
-    let terminate = format!(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid()",
-        quote_literal(&db.name),
-        quote_literal(scratch)
-    );
-    let rename = format!(
-        "BEGIN; ALTER DATABASE {current} RENAME TO {}; ALTER DATABASE {} RENAME TO {current}; ALTER DATABASE {current} ALLOW_CONNECTIONS true; COMMIT;",
-        quote_ident(old),
-        quote_ident(scratch)
-    );
-    let swapped = psql_cmd(
-        engine,
-        container,
-        db,
-        scratch,
-        &[
-            "-c",
-            &check,
-            "-c",
-            COUNT_TABLES,
-            "-c",
-            &reconnect,
-            "-c",
-            &close,
-            "-c",
-            &terminate,
-            "-c",
-            &rename,
-        ],
-    )
-    .read();
+    let statements = check_and_swap_sql(db, scratch, old, expected);
+    let mut args: Vec<&str> = Vec::new();
+    for statement in &statements {
+        args.push("-c");
+        args.push(statement);
+    }
+    let swapped = psql_cmd(engine, container, db, scratch, &args).read();
     match swapped {
-        Ok(out) => Ok(out.lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)),
+        Ok(out) => Ok(table_count(&out)),
         Err(e) => {
-            // Whatever step failed, the current database is still in place
-            // under its name (the renames are one transaction): open it again.
-            let _ = psql(
-                engine,
-                container,
-                db,
-                maint,
-                &format!("ALTER DATABASE {current} ALLOW_CONNECTIONS true"),
-            );
+            reopen(engine, container, db);
             Err(e
                 .context("the restored copy was not swapped in; the current database is unchanged"))
         }
     }
+}
+
+/// In order, stopping at the first error (ON_ERROR_STOP), in a session
+/// connected to the scratch copy:
+/// 1. the check (every table the dump creates exists) and the table count;
+/// 2. over to the maintenance database; no new sessions on the current
+///    database (a pooled app would slip back in), committed;
+/// 3. end the existing ones;
+/// 4. both renames or neither, and connections back on.
+fn check_and_swap_sql(db: &Database, scratch: &str, old: &str, expected: &[String]) -> Vec<String> {
+    let current = quote_ident(&db.name);
+    vec![
+        check_tables_sql(expected),
+        COUNT_TABLES.to_string(),
+        format!("\\c {}", maintenance_db(db)),
+        format!("ALTER DATABASE {current} ALLOW_CONNECTIONS false"),
+        format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid()",
+            quote_literal(&db.name),
+            quote_literal(scratch)
+        ),
+        format!(
+            "BEGIN; ALTER DATABASE {current} RENAME TO {}; ALTER DATABASE {} RENAME TO {current}; ALTER DATABASE {current} ALLOW_CONNECTIONS true; COMMIT",
+            quote_ident(old),
+            quote_ident(scratch)
+        ),
+    ]
+}
+
+/// The table count [`COUNT_TABLES`] printed, found among psql's output.
+fn table_count(out: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("budgie-tables:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens the current database to connections again after a failed swap:
+/// whatever step failed, it is still in place under its name (the renames
+/// are one transaction).
+fn reopen(engine: &Engine, container: &str, db: &Database) {
+    let sql = format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        quote_ident(&db.name)
+    );
+    let _ = psql(engine, container, db, maintenance_db(db), &sql);
 }
 
 #[cfg(test)]
@@ -1102,6 +1096,29 @@ mod tests {
             }
             assert_eq!(s.tables, ["public.a", "public.b"], "pieces of {size}");
         }
+    }
+
+    #[test]
+    fn the_swap_after_a_dump_is_the_same_sql_as_on_its_own() {
+        let db = Database {
+            service: "db".into(),
+            detected_by: crate::compose::DetectedBy::Image,
+            user: "app".into(),
+            name: "appdb".into(),
+            password_var: None,
+            password: None,
+            volume: None,
+            data_dir: "/var/lib/postgresql/data".into(),
+        };
+        let statements = check_and_swap_sql(&db, "s", "o", &["public.t".into()]);
+        let trailer = swap_trailer(&db, "s", "o", &["public.t".into()]);
+        assert!(trailer.starts_with("\nCOMMIT;\n"));
+        for st in &statements {
+            assert!(trailer.contains(st.as_str()), "{st}");
+        }
+        assert!(trailer.contains("\n\\c postgres\n"), "{trailer}");
+        assert!(trailer.ends_with("COMMIT;\n"), "{trailer}");
+        assert_eq!(table_count("\n42\nbudgie-tables:7\n3\n"), 7);
     }
 
     #[test]

@@ -186,32 +186,22 @@ pub fn dump_database(
         }
         store::dump_name(project, naive, seq, reason, compression)
     })?;
+    let created = at.fixed_offset();
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
-        version: 1,
-        file: committed.file_name.clone(),
-        bytes: committed.bytes,
-        sha256: committed.sha256.clone(),
-        uncompressed_bytes: committed.uncompressed_bytes,
         database: Some(db.name.clone()),
-        project: project.to_string(),
         reason: reason.map(str::to_string),
-        compression,
-        content: Content::SqlDump,
-        volume: None,
-        created: at.fixed_offset(),
-        seconds,
         server_version: server_version(&head),
+        ..meta::Meta::for_committed(
+            &committed,
+            project,
+            compression,
+            Content::SqlDump,
+            created,
+            seconds,
+        )
     };
-    meta::write_meta(&committed.path, &m)?;
-    Ok(Taken {
-        path: committed.path,
-        bytes: committed.bytes,
-        sha256: committed.sha256,
-        seconds,
-        database: Some(db.name.clone()),
-        volume: None,
-    })
+    record(committed.path, m)
 }
 
 /// Archives a named volume's contents as `.tar.zst` into `dir`, read
@@ -237,31 +227,33 @@ pub fn archive_volume(
     stream::copy_command_output(&cmd, &mut w, &mut Vec::new(), progress)
         .map_err(|e| e.context(format!("archive of volume {volume_name}")))?;
     let committed = w.commit(|seq| archive_name(project, naive, seq, reason, key))?;
+    let created = at.fixed_offset();
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
-        version: 1,
-        file: committed.file_name.clone(),
-        bytes: committed.bytes,
-        sha256: committed.sha256.clone(),
-        uncompressed_bytes: committed.uncompressed_bytes,
-        database: None,
-        project: project.to_string(),
         reason: reason.map(str::to_string),
-        compression: Compression::Zstd,
-        content: Content::TarArchive,
         volume: Some(key.to_string()),
-        created: at.fixed_offset(),
-        seconds,
-        server_version: None,
+        ..meta::Meta::for_committed(
+            &committed,
+            project,
+            Compression::Zstd,
+            Content::TarArchive,
+            created,
+            seconds,
+        )
     };
-    meta::write_meta(&committed.path, &m)?;
+    record(committed.path, m)
+}
+
+/// Writes the sidecar of a committed backup and says what was taken.
+fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
+    meta::write_meta(&path, &m)?;
     Ok(Taken {
-        path: committed.path,
-        bytes: committed.bytes,
-        sha256: committed.sha256,
-        seconds,
-        database: None,
-        volume: Some(key.to_string()),
+        path,
+        bytes: m.bytes,
+        sha256: m.sha256,
+        seconds: m.seconds,
+        database: m.database,
+        volume: m.volume,
     })
 }
 
