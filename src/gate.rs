@@ -499,7 +499,11 @@ fn print_dry_run(
                 }
             }
         }
-        ui.print("Then a confirmation: type the project name, or --yes.");
+        ui.print(if replaced.is_empty() {
+            "Then a confirmation: type the project name, or --yes."
+        } else {
+            "Then a confirmation: type the database name, or --yes."
+        });
     }
     ui.print("");
     ui.print("Then:");
