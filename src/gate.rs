@@ -22,6 +22,7 @@ use crate::commands::status::{VolumeState, volume_states};
 use crate::context::Context;
 use crate::error::{Error, Exit, Result};
 use crate::plan::{self, Plan, interrupted};
+use crate::recover::{Entry, Journal};
 use crate::restore;
 use crate::ui::human_bytes;
 
@@ -41,6 +42,16 @@ impl Reason {
             Reason::Nuke => "pre-nuke",
             Reason::VolumeRm => "pre-volume-rm",
             Reason::Restore => "pre-restore",
+        }
+    }
+
+    /// The command that deletes for this reason.
+    pub fn command(self) -> &'static str {
+        match self {
+            Reason::Clean => "clean",
+            Reason::Nuke => "nuke",
+            Reason::VolumeRm => "volumes rm",
+            Reason::Restore => "restore",
         }
     }
 }
@@ -92,6 +103,19 @@ struct Replaced {
     name: String,
     current: Option<restore::Current>,
     with: String,
+}
+
+/// The journal of a gated plan: its command, safety backups, the volumes
+/// it may delete and the databases a restore creates.
+fn journal_entry(reason: Reason, plan: &Plan, ticket: &Ticket, taken: &[Taken]) -> Entry {
+    let mut entry = Entry::new(reason.command());
+    entry.safety_backups = taken.iter().map(|t| t.path.clone()).collect();
+    entry.volumes = ticket.volumes.iter().cloned().collect();
+    entry.restore = plan.steps.iter().find_map(|s| match &s.action {
+        plan::Action::ReplaceDatabase(r) => Some(r.sides()),
+        _ => None,
+    });
+    entry
 }
 
 /// Options of a gated command.
@@ -240,7 +264,16 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         volumes: losses.iter().map(|l| l.state.name.clone()).collect(),
         databases: replaced.iter().map(|r| r.name.clone()).collect(),
     };
+    // The journal: what a budgie killed from here on leaves is found and
+    // put right by the next one (crate::recover).
+    let journal = Journal::begin(
+        &ctx.backup_dir(),
+        &ctx.project.name,
+        &journal_entry(reason, plan, &ticket, &taken),
+    )?;
+    crate::recover::crash_point("gate:before-execute");
     let status = plan::execute_gated(plan, &ticket, &ctx.ui, &|s| ctx.redact(s))?;
+    journal.finish();
     if reason == Reason::Restore {
         if let Some(t) = taken.first() {
             ctx.ui.info(&format!(

@@ -16,6 +16,7 @@ mod error;
 mod gate;
 mod lock;
 mod plan;
+mod recover;
 mod restore;
 mod ui;
 
@@ -89,6 +90,10 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         _ => {}
     }
     let ctx = Context::load(cli.global, ui, env)?;
+    // Before anything else: what an interrupted budgie left behind.
+    if !matches!(cli.command, Command::Config) {
+        recover::check(&ctx)?;
+    }
     use commands::{backup, config, destroy, lifecycle, status, volumes};
     match &cli.command {
         Command::Start { build, services } => lifecycle::start(&ctx, *build, services),

@@ -70,8 +70,24 @@ pub struct ReplaceDatabase {
     pub db: crate::compose::Database,
     pub source: crate::restore::Source,
     pub keep_previous: bool,
+    /// Names the side databases (`restore::side_name`): chosen when
+    /// planned, so that the journal can name them before they exist.
+    pub stamp: String,
     /// Filled in when the step has run.
     pub result: std::sync::Arc<std::sync::Mutex<Option<crate::restore::Restored>>>,
+}
+
+impl ReplaceDatabase {
+    /// What the restore creates besides the database, for the journal.
+    pub fn sides(&self) -> crate::recover::Sides {
+        crate::recover::Sides {
+            database: self.db.name.clone(),
+            scratch: crate::restore::side_name(&self.db.name, "restore", &self.stamp),
+            old: Some(crate::restore::side_name(&self.db.name, "old", &self.stamp)),
+            keep_previous: self.keep_previous,
+            file: self.source.path.clone(),
+        }
+    }
 }
 
 /// See [`Action::RestoreVolume`].
@@ -601,6 +617,7 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
                     &r.db,
                     &r.source,
                     r.keep_previous,
+                    &r.stamp,
                     &|n| bar.set(n),
                 );
                 bar.clear();

@@ -25,7 +25,6 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::Local;
 use serde::Serialize;
 
 use crate::backup::verify::{self, Format};
@@ -143,11 +142,21 @@ pub fn psql(
     psql_cmd(engine, container, db, dbname, &["-c", sql]).read()
 }
 
+/// The password (never on a command line: `-e PGPASSWORD`, value in the
+/// environment) and the application name that lets a later budgie find
+/// the sessions of an interrupted restore (`crate::recover`).
 fn secret_env(db: &Database) -> Vec<(String, Secret)> {
-    db.password
+    session_env(db, crate::recover::RESTORE_APP)
+}
+
+fn session_env(db: &Database, app: &str) -> Vec<(String, Secret)> {
+    let mut env: Vec<(String, Secret)> = db
+        .password
         .iter()
         .map(|p| ("PGPASSWORD".to_string(), p.clone()))
-        .collect()
+        .collect();
+    env.push(("PGAPPNAME".to_string(), Secret::new(app)));
+    env
 }
 
 fn psql_cmd(engine: &Engine, container: &str, db: &Database, dbname: &str, extra: &[&str]) -> Cmd {
@@ -686,7 +695,7 @@ pub fn drop_database(engine: &Engine, container: &str, db: &Database, name: &str
 }
 
 /// The database to connect to while renaming or dropping others.
-fn maintenance_db(db: &Database) -> &'static str {
+pub fn maintenance_db(db: &Database) -> &'static str {
     if db.name == "postgres" {
         "template1"
     } else {
@@ -713,24 +722,25 @@ pub fn restore(
     db: &Database,
     source: &Source,
     keep_previous: bool,
+    stamp: &str,
     progress: &dyn Fn(u64),
 ) -> Result<Restored> {
     let started = Instant::now();
-    let stamp = Local::now().format("%Y%m%d%H%M%S").to_string();
-    let old = side_name(&db.name, "old", &stamp);
+    let old = side_name(&db.name, "old", stamp);
     let tables = if source.format == Format::Custom {
-        let (mut scratch, expected) =
-            load_scratch(engine, container, db, source, &stamp, progress)?;
+        let (mut scratch, expected) = load_scratch(engine, container, db, source, stamp, progress)?;
         if interrupted() {
             return Err(Error::interrupted());
         }
+        crate::recover::crash_point("restore:loaded");
         let tables = check_and_swap(engine, container, db, &scratch.name, &old, &expected)?;
         scratch.disarm();
         tables
     } else {
-        let scratch = side_name(&db.name, "restore", &stamp);
+        let scratch = side_name(&db.name, "restore", stamp);
         one_session(engine, container, db, source, &scratch, &old, progress)?
     };
+    crate::recover::crash_point("restore:swapped");
     let previous = if keep_previous {
         let _ = psql(
             engine,
@@ -768,6 +778,8 @@ pub fn restore(
 fn drop_in_background(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<()> {
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
     let mut cmd = psql_cmd(engine, container, db, maintenance_db(db), &["-c", &sql]);
+    // Not a restore session: a later budgie's recovery must not end it.
+    cmd.env = session_env(db, "budgie-drop");
     // `exec -d`: the engine returns once psql has started in the container.
     if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
         cmd.argv.insert(pos + 1, "-d".into());

@@ -12,12 +12,12 @@ use rexpect::process::WaitStatus;
 use crate::e2e;
 use crate::support::*;
 
-type Snapshot = BTreeMap<String, (u64, String)>;
+pub(crate) type Snapshot = BTreeMap<String, (u64, String)>;
 
 /// The tables `seed` creates (what a restore of its dump reports).
 const SEEDED_TABLES: u64 = 4;
 
-fn started(engine: Engine) -> Fixture {
+pub(crate) fn started(engine: Engine) -> Fixture {
     let p = Fixture::new(engine).compose(STACK);
     p.budgie().arg("start").run().success();
     p
@@ -25,7 +25,7 @@ fn started(engine: Engine) -> Fixture {
 
 /// A small ledger: a foreign key, serials and a sequence of its own,
 /// NULLs, text with newlines, quotes, tabs and backslashes, an empty table.
-fn seed(p: &Fixture) {
+pub(crate) fn seed(p: &Fixture) {
     p.sql(
         r#"
         create table customers(id serial primary key, name text not null, note text);
@@ -55,7 +55,7 @@ fn seed(p: &Fixture) {
 
 /// Rows changed and deleted, a table dropped (with the foreign key that
 /// pointed at it), a table added, the sequences moved on.
-fn mutate(p: &Fixture) {
+pub(crate) fn mutate(p: &Fixture) {
     p.sql(
         r#"
         update customers set name = 'changed', note = null where id <= 10;
@@ -70,7 +70,7 @@ fn mutate(p: &Fixture) {
 }
 
 /// `budgie backup [ARGS] --json`: the new file's path.
-fn backup(p: &Fixture, args: &[&str]) -> PathBuf {
+pub(crate) fn backup(p: &Fixture, args: &[&str]) -> PathBuf {
     let doc = p
         .budgie()
         .arg("backup")
@@ -84,7 +84,7 @@ fn backup(p: &Fixture, args: &[&str]) -> PathBuf {
 
 /// A custom-format dump (`pg_dump -Fc`) made by hand, as `rel` in the
 /// project directory.
-fn custom_dump(p: &Fixture, rel: &str) -> PathBuf {
+pub(crate) fn custom_dump(p: &Fixture, rel: &str) -> PathBuf {
     let engine = p.engine.unwrap();
     let db = p.container("db").unwrap();
     let path = p.path().join(rel);
@@ -122,7 +122,7 @@ fn with_sql_error(dump: &str) -> String {
 /// Scratch and set-aside databases left on the server. Scratch copies must
 /// be gone at once; the set-aside old database is dropped in the background
 /// after a restore, so it gets a few seconds.
-fn leftovers(p: &Fixture) -> Vec<String> {
+pub(crate) fn leftovers(p: &Fixture) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left: Vec<String> = p

@@ -65,10 +65,12 @@ pub fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compressi
     Ok(ctx.project.config.backup.compress.unwrap_or_default())
 }
 
-/// Holds the project lock for the rest of the command.
+/// Holds the project lock for the rest of the command. Whatever an
+/// interrupted budgie left is put right first (`crate::recover`): a
+/// waiting budgie may have waited for one that was then killed.
 pub fn lock(ctx: &Context, command: &str) -> Result<crate::lock::ProjectLock> {
     let ui = &ctx.ui;
-    crate::lock::acquire(
+    let held = crate::lock::acquire(
         &ctx.backup_dir(),
         &ctx.project.name,
         command,
@@ -79,7 +81,9 @@ pub fn lock(ctx: &Context, command: &str) -> Result<crate::lock::ProjectLock> {
                 h.pid, h.command, h.started, ctx.project.name
             ))
         },
-    )
+    )?;
+    crate::recover::run_locked(ctx)?;
+    Ok(held)
 }
 
 /// Dumps the project's database into the backup directory. When its

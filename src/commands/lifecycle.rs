@@ -116,7 +116,18 @@ pub fn start(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
     ready(ctx)?;
     let mut plan = Plan::new();
     add_start(ctx, &mut plan, build, services)?;
-    ctx.run_plan("start", &plan)
+    let status = ctx.run_plan("start", &plan)?;
+    after_start(ctx)?;
+    Ok(status)
+}
+
+/// A repair that waited for the database to run (`crate::recover`) can
+/// happen now.
+fn after_start(ctx: &Context) -> Result<()> {
+    if ctx.global.dry_run {
+        return Ok(());
+    }
+    crate::recover::check(ctx)
 }
 
 pub fn stop(ctx: &Context, services: &[String]) -> Result<i32> {
@@ -133,7 +144,9 @@ pub fn restart(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
     let mut plan = Plan::new();
     add_stop(ctx, &mut plan, services)?;
     add_start(ctx, &mut plan, build, services)?;
-    ctx.run_plan("restart", &plan)
+    let status = ctx.run_plan("restart", &plan)?;
+    after_start(ctx)?;
+    Ok(status)
 }
 
 pub fn build(ctx: &Context, services: &[String]) -> Result<i32> {

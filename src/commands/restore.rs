@@ -66,6 +66,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
             db: db.clone(),
             source,
             keep_previous: r.keep_previous,
+            stamp: chrono::Local::now().format("%Y%m%d%H%M%S").to_string(),
             result: result.clone(),
         })),
     });
@@ -253,8 +254,18 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
     let container = ensure_database_running(ctx)?;
+    let _lock = lock(ctx, "backup verify --restore-test")?;
     let started = std::time::Instant::now();
     let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
+    let mut entry = crate::recover::Entry::new("backup verify --restore-test");
+    entry.restore = Some(crate::recover::Sides {
+        database: db.name.clone(),
+        scratch: restore::side_name(&db.name, "restore", &stamp),
+        old: None,
+        keep_previous: false,
+        file: path.clone(),
+    });
+    let journal = crate::recover::Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
     let bar = ctx.ui.progress_bytes("Loading into a scratch database");
     bar.set_length(source.bytes);
     let loaded = restore::load_scratch(engine, &container, db, &source, &stamp, &|n| bar.set(n));
@@ -270,6 +281,7 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     )?;
     let rows: u64 = rows.trim().parse().unwrap_or(0);
     scratch.drop_now()?;
+    journal.finish();
     let doc = RestoreTestDoc {
         file: path.display().to_string(),
         tables,

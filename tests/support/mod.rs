@@ -610,6 +610,7 @@ impl Budgie {
         Outcome {
             shown,
             code: out.status.code(),
+            signal: std::os::unix::process::ExitStatusExt::signal(&out.status),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
@@ -621,12 +622,14 @@ impl Budgie {
 pub struct Outcome {
     shown: String,
     pub code: Option<i32>,
+    /// The signal that ended it (`kill -9`: 9).
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Outcome {
-    fn explain(&self) -> String {
+    pub fn explain(&self) -> String {
         format!(
             "\n  command: {}\n  exit: {:?}\n  stdout:\n{}\n  stderr:\n{}",
             self.shown, self.code, self.stdout, self.stderr

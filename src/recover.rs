@@ -1,0 +1,736 @@
+//! Crash recovery: what an interrupted budgie leaves behind, found and put
+//! right by the next one.
+//!
+//! A budgie killed with `kill -9`, or whose machine lost power, cannot clean
+//! up after itself. What it can leave, and why nothing is lost:
+//!
+//! - hidden temporary files (`.<project>_<stamp>....partial`) of a backup
+//!   that never finished: they were never under a backup's name (DESIGN.md,
+//!   invariant 3), so they are only removed;
+//! - from a restore, a scratch database `<db>_budgie_restore_<stamp>`, the
+//!   current database closed to connections (the swap shuts them out just
+//!   before its rename), or a set-aside `<db>_budgie_old_<stamp>` holding the
+//!   data from before the restore;
+//! - from `clean`, `nuke` or `volumes rm`, volumes half deleted — after their
+//!   complete safety backup, which is what the user needs to hear about.
+//!
+//! Every destructive operation writes a **journal** first
+//! (`<backup dir>/.budgie-<project>.journal.json`, written atomically): what
+//! it is about to do, its safety backups, and the names of any side
+//! databases it creates. A clean finish removes it. The journal is only read
+//! by a budgie holding the project lock, so a journal seen then belongs to a
+//! budgie that is gone. [`check`] runs before every command on a project
+//! (from `main`) and again when a command takes the lock; it plans the
+//! repairs from the journal and what the database says now, shows them, and
+//! runs them — or, with `--dry-run`, only shows them.
+//!
+//! The repairs never lose data: a scratch database is only ever a copy of a
+//! file; the current database is never dropped; a set-aside database is
+//! dropped only when a complete safety backup taken by the same restore
+//! holds its data, and otherwise is kept and the user told how to get it
+//! back or drop it. When the database container is not running, the
+//! journal is kept and the repair waits for the next command that finds it
+//! running (`start` checks again once the database answers).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backup::verify;
+use crate::backup::writer::safe_name_part;
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::restore::{self, quote_ident, quote_literal};
+
+/// The application name of budgie's restore sessions, so that a later
+/// budgie can find and end the ones an interrupted restore left running.
+pub const RESTORE_APP: &str = "budgie-restore";
+
+/// A named point where the fault-injection tests stop budgie as
+/// `kill -9` would (`BUDGIE_CRASH_AT=<point>`): no destructor runs, no
+/// lock is released but by the kernel, nothing is flushed. Points:
+/// `gate:before-execute` (journal written, safety backups taken and
+/// confirmed, nothing deleted yet), `restore:loaded` (a custom-format
+/// file loaded into the scratch database, not yet swapped),
+/// `restore:swapped` (swapped in, the set-aside database not yet
+/// dropped).
+pub fn crash_point(name: &str) {
+    if std::env::var("BUDGIE_CRASH_AT").is_ok_and(|v| v == name) {
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// What a destructive operation is about to do; see the module docs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub pid: u32,
+    /// The budgie command (`clean`, `restore`...).
+    pub command: String,
+    /// When it began (RFC 3339, local time).
+    pub started: String,
+    /// Complete safety backups taken before anything was deleted.
+    #[serde(default)]
+    pub safety_backups: Vec<PathBuf>,
+    /// Volumes about to be deleted (engine names).
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// The side databases of a restore or restore test.
+    #[serde(default)]
+    pub restore: Option<Sides>,
+}
+
+/// The databases a restore works with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sides {
+    /// The database being replaced.
+    pub database: String,
+    /// Where the file is loaded first.
+    pub scratch: String,
+    /// Where the current database is renamed to by the swap; None for a
+    /// restore test, which never swaps.
+    pub old: Option<String>,
+    /// `--keep-previous`: the set-aside database is meant to stay.
+    #[serde(default)]
+    pub keep_previous: bool,
+    /// The file being restored.
+    pub file: PathBuf,
+}
+
+impl Entry {
+    pub fn new(command: &str) -> Entry {
+        Entry {
+            pid: std::process::id(),
+            command: command.to_string(),
+            started: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            safety_backups: Vec::new(),
+            volumes: Vec::new(),
+            restore: None,
+        }
+    }
+}
+
+/// The journal file of `project` in the backup directory `dir`.
+pub fn journal_path(dir: &Path, project: &str) -> PathBuf {
+    dir.join(format!(".budgie-{}.journal.json", safe_name_part(project)))
+}
+
+/// An open journal: removed by [`Journal::finish`], kept otherwise — a
+/// failed operation has already tried to undo its own work, and the next
+/// budgie checks that it succeeded.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    /// Writes `entry` (to a temporary name, synced, renamed).
+    pub fn begin(dir: &Path, project: &str, entry: &Entry) -> Result<Journal> {
+        let path = journal_path(dir, project);
+        write_atomically(&path, entry)?;
+        Ok(Journal { path })
+    }
+
+    /// The operation finished: nothing to recover.
+    pub fn finish(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn write_atomically(path: &Path, entry: &Entry) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::new(format!(
+            "cannot write budgie's journal {}: {e}; nothing was changed",
+            path.display()
+        ))
+    };
+    crate::backup::writer::ensure_backup_dir(dir)?;
+    let mut json = serde_json::to_vec_pretty(entry).map_err(|e| fail(&e))?;
+    json.push(b'\n');
+    let mut temp = tempfile::Builder::new()
+        .prefix(".budgie-journal.")
+        .suffix(".partial")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| fail(&e))?;
+    temp.write_all(&json).map_err(|e| fail(&e))?;
+    temp.as_file().sync_all().map_err(|e| fail(&e))?;
+    temp.persist(path).map_err(|e| fail(&e.error))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads the journal; Ok(None) when there is none.
+fn read_journal(path: &Path) -> Result<Option<Entry>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::new(format!(
+                "budgie's journal {} cannot be read: {e}",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::new(format!(
+            "budgie's journal {} cannot be read: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Whether `name` (in the backup directory) is a temporary file of a backup
+/// of `project` — `.<project>_<YYYYMMDD_HHMMSS>....partial`, or a journal's
+/// temporary — and so never anything but an unfinished write.
+pub fn is_leftover_temp(project: &str, name: &str) -> bool {
+    if !name.ends_with(".partial") {
+        return false;
+    }
+    if name.starts_with(".budgie-journal.") {
+        return true;
+    }
+    let Some(rest) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_prefix(safe_name_part(project).as_str()))
+        .and_then(|n| n.strip_prefix('_'))
+    else {
+        return false;
+    };
+    // The stamp must follow at once, so that project `app` never takes
+    // project `app_x`'s files.
+    let b = rest.as_bytes();
+    b.len() > 15
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'_'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+}
+
+/// Leftover temporary files of `project` in `dir`, sorted.
+fn leftover_temps(dir: &Path, project: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| is_leftover_temp(project, &e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Whether anything may need recovering: a journal or a leftover temporary.
+/// Reads the directory only; creates nothing.
+fn anything_left(dir: &Path, project: &str) -> bool {
+    journal_path(dir, project).exists() || !leftover_temps(dir, project).is_empty()
+}
+
+/// Runs before every command on a project: when an earlier budgie left
+/// something behind and no other budgie is at work on the project, repairs
+/// it (under the lock). Costs one directory read when there is nothing.
+pub fn check(ctx: &Context) -> Result<()> {
+    let dir = ctx.backup_dir();
+    if !anything_left(&dir, &ctx.project.name) {
+        return Ok(());
+    }
+    if ctx.global.dry_run {
+        return describe(ctx, &dir);
+    }
+    // Busy: another budgie is working; what we saw is its, not left over.
+    let Ok(_lock) =
+        crate::lock::acquire(&dir, &ctx.project.name, "recover", Duration::ZERO, |_| {})
+    else {
+        return Ok(());
+    };
+    run_locked(ctx)
+}
+
+/// The repairs, for a budgie that holds the project lock.
+pub fn run_locked(ctx: &Context) -> Result<()> {
+    let dir = ctx.backup_dir();
+    let project = &ctx.project.name;
+    let temps = leftover_temps(&dir, project);
+    if !temps.is_empty() {
+        let mut removed = Vec::new();
+        for t in &temps {
+            if std::fs::remove_file(t).is_ok() {
+                removed.push(file_name(t));
+            }
+        }
+        if !removed.is_empty() {
+            ctx.ui.warn(&format!(
+                "Removed {} unfinished temporary file{} of an interrupted backup (never a complete backup): {}",
+                removed.len(),
+                if removed.len() == 1 { "" } else { "s" },
+                removed.join(", ")
+            ));
+        }
+    }
+    let path = journal_path(&dir, project);
+    let entry = match read_journal(&path) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            // Written atomically, so this is not budgie's; keep it aside.
+            let aside = path.with_extension("json.unreadable");
+            let _ = std::fs::rename(&path, &aside);
+            ctx.ui
+                .warn(&format!("{}; moved it to {}", e.message, aside.display()));
+            return Ok(());
+        }
+    };
+    ctx.ui.warn(&format!(
+        "An earlier `budgie {}` (pid {}, started {}) did not finish; checking what it left.",
+        entry.command, entry.pid, entry.started
+    ));
+    let done = match &entry.restore {
+        Some(sides) => repair_restore(ctx, &entry, sides)?,
+        None => {
+            report_deletion(ctx, &entry);
+            true
+        }
+    };
+    if done {
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(())
+}
+
+/// `--dry-run`: what the repair would do, without doing it.
+fn describe(ctx: &Context, dir: &Path) -> Result<()> {
+    let project = &ctx.project.name;
+    for t in leftover_temps(dir, project) {
+        ctx.ui.info(&format!(
+            "Would remove the unfinished temporary file {} of an interrupted backup",
+            file_name(&t)
+        ));
+    }
+    if let Ok(Some(entry)) = read_journal(&journal_path(dir, project)) {
+        ctx.ui.info(&format!(
+            "Would check what an interrupted `budgie {}` (pid {}, started {}) left{}",
+            entry.command,
+            entry.pid,
+            entry.started,
+            match &entry.restore {
+                Some(s) => format!(
+                    ": database {} open to connections, scratch database {} dropped{}",
+                    s.database,
+                    s.scratch,
+                    s.old
+                        .as_ref()
+                        .map(|o| format!(", set-aside database {o} dropped only if a complete safety backup holds it"))
+                        .unwrap_or_default()
+                ),
+                None => String::new(),
+            }
+        ));
+    }
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A complete safety backup of the journal, if any (the newest listed).
+fn complete_safety_backup(entry: &Entry) -> Option<&PathBuf> {
+    entry.safety_backups.iter().find(|p| {
+        verify::quick_complete(p)
+            .or_else(|| verify::verify(p).ok().map(|v| v.complete))
+            .unwrap_or(false)
+    })
+}
+
+/// `clean`, `nuke`, `volumes rm`: nothing to repair (the deletion ran only
+/// after the safety backups completed); say where the data is.
+fn report_deletion(ctx: &Context, entry: &Entry) {
+    if entry.volumes.is_empty() {
+        return;
+    }
+    let dumps: Vec<&PathBuf> = entry
+        .safety_backups
+        .iter()
+        .filter(|p| verify::quick_complete(p).unwrap_or(false) || p.exists())
+        .collect();
+    let vols = entry.volumes.join(", ");
+    if dumps.is_empty() {
+        ctx.ui.warn(&format!(
+            "It was deleting volumes {vols} without a safety backup (--no-backup). Some may be gone."
+        ));
+        return;
+    }
+    ctx.ui.warn(&format!(
+        "It was deleting volumes {vols}, after its safety backups completed: {}",
+        dumps
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if let Some(db) = dumps
+        .iter()
+        .find(|p| crate::backup::store::parse_dump_name(&ctx.project.name, &file_name(p)).is_some())
+    {
+        ctx.ui.info(&format!(
+            "If the database volume is gone, bring the data back with: budgie start && budgie restore {}",
+            db.display()
+        ));
+    }
+}
+
+/// What the database server holds of a restore's databases.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Seen {
+    /// The current database exists; whether it accepts connections.
+    pub current: Option<bool>,
+    pub scratch: bool,
+    pub old: bool,
+}
+
+/// A repair of a restore, decided from what is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// Open the current database to connections again.
+    Reopen,
+    /// Drop the scratch database (only ever a copy of a file).
+    DropScratch,
+    /// Drop the set-aside database: a complete safety backup holds it.
+    DropOld,
+    /// Keep the set-aside database and tell the user (`only_copy`: no
+    /// safety backup holds it).
+    KeepOld { only_copy: bool },
+    /// The current database is missing but the set-aside one is there:
+    /// rename it back, which loses nothing.
+    RenameOldBack,
+}
+
+/// Decides the repairs. The swap renames both databases in one
+/// transaction, so `old` exists exactly when the swap committed.
+pub fn decide(seen: &Seen, sides: &Sides, backed_up: bool) -> Vec<Fix> {
+    let mut fixes = Vec::new();
+    match (seen.current, seen.old) {
+        (None, true) => {
+            fixes.push(Fix::RenameOldBack);
+            // The scratch copy is kept too: nothing is dropped in a state
+            // budgie never makes.
+            return fixes;
+        }
+        (None, false) => return fixes,
+        (Some(open), old) => {
+            if !open {
+                fixes.push(Fix::Reopen);
+            }
+            if seen.scratch {
+                fixes.push(Fix::DropScratch);
+            }
+            if old {
+                if sides.keep_previous {
+                    fixes.push(Fix::KeepOld { only_copy: false });
+                } else if backed_up {
+                    fixes.push(Fix::DropOld);
+                } else {
+                    fixes.push(Fix::KeepOld { only_copy: true });
+                }
+            }
+        }
+    }
+    fixes
+}
+
+/// Repairs what an interrupted restore (or restore test) left. Returns
+/// whether it is done (false: the database is not running; try later).
+fn repair_restore(ctx: &Context, entry: &Entry, sides: &Sides) -> Result<bool> {
+    let engine = ctx.engine()?;
+    let mut db = ctx.project.database()?.clone();
+    db.name = sides.database.clone();
+    let Some(container) = engine.running_container_id(&ctx.project.name, &db.service)? else {
+        ctx.ui.warn(&format!(
+            "It was restoring {} into database {}, and the database container is not running: budgie will finish checking once it is (budgie start).",
+            sides.file.display(),
+            sides.database
+        ));
+        return Ok(false);
+    };
+    let psql = |dbname: &str, sql: &str| restore::psql(engine, &container, &db, dbname, sql);
+    let maint = restore::maintenance_db(&db);
+    // The interrupted budgie's psql may still be running in the container
+    // (its stdin closed, or its last statements on their way): end it, so
+    // that what is seen next does not change under us. Its transaction,
+    // if any, rolls back; the swap is one transaction, so it either
+    // committed or not.
+    end_restore_sessions(engine, &container, &db)?;
+    let mut names = vec![sides.database.clone(), sides.scratch.clone()];
+    names.extend(sides.old.clone());
+    let list = names
+        .iter()
+        .map(|n| quote_literal(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let out = psql(
+        maint,
+        &format!(
+            "SELECT datname || '|' || datallowconn FROM pg_database WHERE datname IN ({list})"
+        ),
+    )?;
+    let mut seen = Seen::default();
+    for line in out.lines() {
+        let Some((name, allow)) = line.trim().rsplit_once('|') else {
+            continue;
+        };
+        if name == sides.database {
+            seen.current = Some(allow == "t");
+        } else if name == sides.scratch {
+            seen.scratch = true;
+        } else if sides.old.as_deref() == Some(name) {
+            seen.old = true;
+        }
+    }
+    let backup = complete_safety_backup(entry).cloned();
+    let old = sides.old.clone().unwrap_or_default();
+    let swapped = seen.old && seen.current.is_some();
+    let fixes = decide(&seen, sides, backup.is_some());
+    let cur = quote_ident(&sides.database);
+    for fix in &fixes {
+        match fix {
+            Fix::Reopen => {
+                psql(
+                    maint,
+                    &format!("ALTER DATABASE {cur} ALLOW_CONNECTIONS true"),
+                )?;
+                ctx.ui.success(&format!(
+                    "Database {} accepts connections again (the interrupted restore had shut them out)",
+                    sides.database
+                ));
+            }
+            Fix::DropScratch => {
+                restore::drop_database(engine, &container, &db, &sides.scratch)?;
+                ctx.ui.success(&format!(
+                    "Dropped the scratch database {} (a partial copy of {})",
+                    sides.scratch,
+                    sides.file.display()
+                ));
+            }
+            Fix::DropOld => {
+                restore::drop_database(engine, &container, &db, &old)?;
+                ctx.ui.success(&format!(
+                    "Dropped {old}, the database from before the restore; its data is in the safety backup {}",
+                    backup.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                ));
+            }
+            Fix::KeepOld { only_copy } => {
+                let _ = psql(
+                    maint,
+                    &format!(
+                        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                        quote_ident(&old)
+                    ),
+                );
+                if *only_copy {
+                    ctx.ui.warn(&format!(
+                        "Kept {old}: it holds the data from before the restore, and no safety backup does (--no-backup)."
+                    ));
+                    ctx.ui.info(&format!(
+                        "Look at it with: budgie psql -- -d {old}\n  put it back in place (keeping the restored one as {old}_restored):\n    budgie psql -- -d {maint} -c 'ALTER DATABASE {cur} RENAME TO {}' -c 'ALTER DATABASE {} RENAME TO {cur}'\n  drop it once you are sure: budgie psql -- -d {maint} -c 'DROP DATABASE {}'",
+                        quote_ident(&format!("{old}_restored")),
+                        quote_ident(&old),
+                        quote_ident(&old)
+                    ));
+                } else {
+                    ctx.ui.info(&format!(
+                        "Kept {old}, the database from before the restore (--keep-previous)"
+                    ));
+                }
+            }
+            Fix::RenameOldBack => {
+                psql(
+                    maint,
+                    &format!("ALTER DATABASE {} RENAME TO {cur}", quote_ident(&old)),
+                )?;
+                psql(
+                    maint,
+                    &format!("ALTER DATABASE {cur} ALLOW_CONNECTIONS true"),
+                )?;
+                ctx.ui.success(&format!(
+                    "Database {} was missing; renamed {old} (its data from before the restore) back to {}",
+                    sides.database, sides.database
+                ));
+            }
+        }
+    }
+    if seen.current.is_none() && !seen.old {
+        ctx.ui.warn(&format!(
+            "Database {} does not exist, and no set-aside copy of it either; nothing was changed{}",
+            sides.database,
+            if seen.scratch {
+                format!(
+                    "; the scratch database {} holds a copy of {} (maybe partial)",
+                    sides.scratch,
+                    sides.file.display()
+                )
+            } else {
+                String::new()
+            }
+        ));
+    } else if sides.old.is_some() {
+        ctx.ui.info(&if swapped {
+            format!(
+                "The restore of {} had completed: database {} holds its data.",
+                sides.file.display(),
+                sides.database
+            )
+        } else {
+            format!(
+                "The restore of {} had not completed: database {} is unchanged.",
+                sides.file.display(),
+                sides.database
+            )
+        });
+    }
+    Ok(true)
+}
+
+/// Ends the sessions of earlier budgie restores and waits until they are
+/// gone (at most 30 s).
+fn end_restore_sessions(
+    engine: &Engine,
+    container: &str,
+    db: &crate::compose::Database,
+) -> Result<()> {
+    let maint = restore::maintenance_db(db);
+    let app = quote_literal(RESTORE_APP);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = restore::psql(
+            engine,
+            container,
+            db,
+            maint,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = {app} AND pid <> pg_backend_pid()"
+            ),
+        )?;
+        if left.trim() == "0" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::new(
+                "sessions of an interrupted budgie restore do not end; try again in a minute",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sides(keep: bool) -> Sides {
+        Sides {
+            database: "app".into(),
+            scratch: "app_budgie_restore_1".into(),
+            old: Some("app_budgie_old_1".into()),
+            keep_previous: keep,
+            file: "x.sql".into(),
+        }
+    }
+
+    #[test]
+    fn temporaries_of_this_project_only() {
+        assert!(is_leftover_temp(
+            "app",
+            ".app_20260101_120000.sql.zst.a1B2c3.partial"
+        ));
+        assert!(is_leftover_temp(
+            "app",
+            ".app_20260101_120000_pre-clean.sql.AbCdEf.partial"
+        ));
+        assert!(is_leftover_temp(
+            "app",
+            ".app_20260101_120000.sql.meta.json.x.meta.partial"
+        ));
+        assert!(is_leftover_temp("app", ".budgie-journal.abc.partial"));
+        // Another project whose name starts with this one's.
+        assert!(!is_leftover_temp(
+            "app",
+            ".app_x_20260101_120000.sql.a1B2c3.partial"
+        ));
+        // Finished files, the lock, the journal.
+        assert!(!is_leftover_temp("app", "app_20260101_120000.sql"));
+        assert!(!is_leftover_temp("app", ".budgie-app.lock"));
+        assert!(!is_leftover_temp("app", ".budgie-app.journal.json"));
+        assert!(!is_leftover_temp("app", ".app_2026.partial"));
+    }
+
+    #[test]
+    fn killed_before_the_swap_reopens_and_drops_the_scratch_copy() {
+        let seen = Seen {
+            current: Some(false),
+            scratch: true,
+            old: false,
+        };
+        assert_eq!(
+            decide(&seen, &sides(false), true),
+            vec![Fix::Reopen, Fix::DropScratch]
+        );
+    }
+
+    #[test]
+    fn after_the_swap_the_old_copy_goes_only_when_a_backup_holds_it() {
+        let seen = Seen {
+            current: Some(true),
+            scratch: false,
+            old: true,
+        };
+        assert_eq!(decide(&seen, &sides(false), true), vec![Fix::DropOld]);
+        assert_eq!(
+            decide(&seen, &sides(false), false),
+            vec![Fix::KeepOld { only_copy: true }]
+        );
+        assert_eq!(
+            decide(&seen, &sides(true), true),
+            vec![Fix::KeepOld { only_copy: false }]
+        );
+    }
+
+    #[test]
+    fn a_missing_database_is_put_back_and_nothing_dropped() {
+        let seen = Seen {
+            current: None,
+            scratch: true,
+            old: true,
+        };
+        assert_eq!(decide(&seen, &sides(false), true), vec![Fix::RenameOldBack]);
+        let nothing = Seen {
+            current: None,
+            scratch: true,
+            old: false,
+        };
+        assert!(decide(&nothing, &sides(false), true).is_empty());
+    }
+
+    #[test]
+    fn the_journal_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Entry::new("restore");
+        e.restore = Some(sides(false));
+        e.safety_backups.push("b.sql".into());
+        let j = Journal::begin(dir.path(), "app", &e).unwrap();
+        let read = read_journal(&journal_path(dir.path(), "app")).unwrap();
+        assert_eq!(read, Some(e));
+        j.finish();
+        assert_eq!(
+            read_journal(&journal_path(dir.path(), "app")).unwrap(),
+            None
+        );
+    }
+}
