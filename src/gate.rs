@@ -115,6 +115,10 @@ fn journal_entry(reason: Reason, plan: &Plan, ticket: &Ticket, taken: &[Taken]) 
         plan::Action::ReplaceDatabase(r) => Some(r.sides()),
         _ => None,
     });
+    entry.volume_restore = plan.steps.iter().find_map(|s| match &s.action {
+        plan::Action::RestoreVolume(r) => Some((r.volume.clone(), r.archive.path.clone())),
+        _ => None,
+    });
     entry
 }
 

@@ -82,6 +82,9 @@ pub struct Entry {
     /// The side databases of a restore or restore test.
     #[serde(default)]
     pub restore: Option<Sides>,
+    /// `restore --volume`: the volume being written, and from which archive.
+    #[serde(default)]
+    pub volume_restore: Option<(String, PathBuf)>,
 }
 
 /// The databases a restore works with.
@@ -110,6 +113,7 @@ impl Entry {
             safety_backups: Vec::new(),
             volumes: Vec::new(),
             restore: None,
+            volume_restore: None,
         }
     }
 }
@@ -353,6 +357,24 @@ fn complete_safety_backup(entry: &Entry) -> Option<&PathBuf> {
 /// `clean`, `nuke`, `volumes rm`: nothing to repair (the deletion ran only
 /// after the safety backups completed); say where the data is.
 fn report_deletion(ctx: &Context, entry: &Entry) {
+    if let Some((volume, archive)) = &entry.volume_restore {
+        ctx.ui.warn(&format!(
+            "It was restoring volume {volume} from {}: the volume may hold only part of it.",
+            archive.display()
+        ));
+        let mut again = format!(
+            "Run the same restore again to finish it: budgie restore --volume <key> {}",
+            archive.display()
+        );
+        if let Some(b) = complete_safety_backup(entry) {
+            again.push_str(&format!(
+                "; the volume's earlier contents are in {}",
+                b.display()
+            ));
+        }
+        ctx.ui.info(&again);
+        return;
+    }
     if entry.volumes.is_empty() {
         return;
     }
