@@ -370,3 +370,112 @@ fn hostile_values_are_passed_literally_and_never_executed() {
     );
     assert!(!pwned.exists());
 }
+
+/// What an interrupted budgie left: a journal of a restore and a backup's
+/// temporary file. `--dry-run` describes the repair and changes nothing
+/// (no engine call, both files still there).
+#[test]
+fn dry_run_describes_the_crash_repair_and_changes_nothing() {
+    let (f, fake) = fake_project(false);
+    let dir = f.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let temp = dir.join(".shop_20260101_120000.sql.AbCdEf.partial");
+    std::fs::write(&temp, "-- half a dump").unwrap();
+    let journal = dir.join(".budgie-shop.journal.json");
+    std::fs::write(
+        &journal,
+        r#"{"pid": 1, "command": "restore", "started": "2026-01-01T12:00:00+00:00",
+            "restore": {"database": "shop", "scratch": "shop_budgie_restore_1",
+                        "old": "shop_budgie_old_1", "file": "/x.sql"}}"#,
+    )
+    .unwrap();
+    f.budgie()
+        .env("PATH", fake.path())
+        .args(["--dry-run", "stop"])
+        .run()
+        .success()
+        .stderr_has(
+            "Would remove the unfinished temporary file .shop_20260101_120000.sql.AbCdEf.partial",
+        )
+        .stderr_has("Would check what an interrupted `budgie restore`")
+        .stderr_has("scratch database shop_budgie_restore_1 dropped");
+    assert!(temp.exists() && journal.exists());
+    assert!(
+        actions(&fake).iter().all(|c| !c.contains("exec")),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+/// Without --dry-run the temporary goes at once; the restore's repair needs
+/// the database, which is not running: the journal stays, and budgie says so.
+#[test]
+fn the_next_command_removes_temporaries_and_keeps_a_repair_it_cannot_do_yet() {
+    let (f, fake) = fake_project(false);
+    let dir = f.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let temp = dir.join(".shop_20260101_120000_pre-clean.sql.zst.AbCdEf.partial");
+    let other = dir.join(".shop2_20260101_120000.sql.AbCdEf.partial");
+    std::fs::write(&temp, "x").unwrap();
+    std::fs::write(&other, "another project's").unwrap();
+    let journal = dir.join(".budgie-shop.journal.json");
+    std::fs::write(
+        &journal,
+        r#"{"pid": 1, "command": "restore", "started": "2026-01-01T12:00:00+00:00",
+            "restore": {"database": "shop", "scratch": "shop_budgie_restore_1",
+                        "old": "shop_budgie_old_1", "file": "/x.sql"}}"#,
+    )
+    .unwrap();
+    f.budgie()
+        .env("PATH", fake.path())
+        .arg("status")
+        .run()
+        .stderr_has("Removed 1 unfinished temporary file")
+        .stderr_has("the database container is not running");
+    assert!(!temp.exists(), "the temporary is gone");
+    assert!(other.exists(), "another project's temporary is not touched");
+    assert!(journal.exists(), "the repair is still to do");
+}
+
+/// An interrupted `restore --volume` and an interrupted `clean` need no
+/// database to report: the next command says what happened and where the
+/// data is, once, and removes the journal.
+#[test]
+fn interrupted_volume_restore_and_clean_are_reported_once() {
+    let (f, fake) = fake_project(false);
+    let dir = f.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join(".budgie-shop.journal.json");
+    let safety = dir.join("shop_20260101_120000_pre-clean.sql");
+    std::fs::write(&safety, "-- x\n-- PostgreSQL database dump complete\n").unwrap();
+    for (body, says) in [
+        (
+            r#"{"pid": 1, "command": "restore", "started": "t",
+                "volume_restore": ["shop_uploads", "/b/shop.uploads.tar.zst"]}"#
+                .to_string(),
+            "restoring volume shop_uploads from /b/shop.uploads.tar.zst",
+        ),
+        (
+            format!(
+                r#"{{"pid": 1, "command": "clean", "started": "t",
+                    "volumes": ["shop_pgdata"], "safety_backups": ["{}"]}}"#,
+                safety.display()
+            ),
+            "budgie restore",
+        ),
+    ] {
+        std::fs::write(&journal, body).unwrap();
+        f.budgie()
+            .env("PATH", fake.path())
+            .arg("status")
+            .run()
+            .stderr_has("did not finish")
+            .stderr_has(says);
+        assert!(!journal.exists());
+        f.budgie()
+            .env("PATH", fake.path())
+            .arg("status")
+            .run()
+            .lacks("did not finish");
+    }
+}
