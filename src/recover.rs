@@ -290,13 +290,18 @@ pub fn run_locked(ctx: &Context) -> Result<()> {
             return Ok(());
         }
     };
-    ctx.ui.warn(&format!(
-        "An earlier `budgie {}` (pid {}, started {}) did not finish; checking what it left.",
-        entry.command, entry.pid, entry.started
-    ));
+    let announce = || {
+        ctx.ui.warn(&format!(
+            "An earlier `budgie {}` (pid {}, started {}) did not finish; checking what it left.",
+            entry.command, entry.pid, entry.started
+        ))
+    };
     let done = match &entry.restore {
-        Some(sides) => repair_restore(ctx, &entry, sides)?,
+        Some(sides) => repair_restore(ctx, &entry, sides, &announce)?,
         None => {
+            if !entry.volumes.is_empty() || entry.volume_restore.is_some() {
+                announce();
+            }
             report_deletion(ctx, &entry);
             true
         }
@@ -470,11 +475,20 @@ pub fn decide(seen: &Seen, sides: &Sides, backed_up: bool) -> Vec<Fix> {
 
 /// Repairs what an interrupted restore (or restore test) left. Returns
 /// whether it is done (false: the database is not running; try later).
-fn repair_restore(ctx: &Context, entry: &Entry, sides: &Sides) -> Result<bool> {
+/// A restore that failed and undid its own work leaves its journal too (it
+/// cannot know that its clean-up reached the database); then this only
+/// checks, and says nothing unless something needed repairing.
+fn repair_restore(
+    ctx: &Context,
+    entry: &Entry,
+    sides: &Sides,
+    announce: &dyn Fn(),
+) -> Result<bool> {
     let engine = ctx.engine()?;
     let mut db = ctx.project.database()?.clone();
     db.name = sides.database.clone();
     let Some(container) = engine.running_container_id(&ctx.project.name, &db.service)? else {
+        announce();
         ctx.ui.warn(&format!(
             "It was restoring {} into database {}, and the database container is not running: budgie will finish checking once it is (budgie start).",
             sides.file.display(),
@@ -500,7 +514,7 @@ fn repair_restore(ctx: &Context, entry: &Entry, sides: &Sides) -> Result<bool> {
     let out = psql(
         maint,
         &format!(
-            "SELECT datname || '|' || datallowconn FROM pg_database WHERE datname IN ({list})"
+            "SELECT datname || '|' || CASE WHEN datallowconn THEN 't' ELSE 'f' END FROM pg_database WHERE datname IN ({list})"
         ),
     )?;
     let mut seen = Seen::default();
@@ -521,6 +535,14 @@ fn repair_restore(ctx: &Context, entry: &Entry, sides: &Sides) -> Result<bool> {
     let swapped = seen.old && seen.current.is_some();
     let fixes = decide(&seen, sides, backup.is_some());
     let cur = quote_ident(&sides.database);
+    if fixes.is_empty() && seen.current.is_some() && !swapped {
+        ctx.ui.debug(&format!(
+            "the interrupted restore of {} changed nothing and left nothing",
+            sides.file.display()
+        ));
+        return Ok(true);
+    }
+    announce();
     for fix in &fixes {
         match fix {
             Fix::Reopen => {

@@ -342,6 +342,18 @@ e2e!(bad_files_change_nothing, |engine| {
     );
     assert_eq!(p.checksums("appdb"), before, "the database is unchanged");
     assert!(leftovers(&p).is_empty(), "{:?}", p.databases());
+    // The failed restore undid its own work: the next command's check of
+    // its journal finds nothing to repair, says nothing, removes it.
+    p.budgie()
+        .arg("status")
+        .run()
+        .success()
+        .lacks("did not finish");
+    assert!(
+        !p.backup_dir_entries().iter().any(|n| n.contains("journal")),
+        "{:?}",
+        p.backup_dir_entries()
+    );
 });
 
 /// The STACK's app is busybox; this one holds a connection to the database
