@@ -106,8 +106,6 @@ const FIELDS: [(&str, &str, u32, u32); 5] = [
     ("day-of-week", "5th", 0, 7),
 ];
 
-const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-
 impl Cron {
     pub fn parse(text: &str) -> Result<Cron, String> {
         let parts: Vec<&str> = text.split_whitespace().collect();
@@ -226,7 +224,9 @@ fn parse_field(text: &str, min: u32, max: u32) -> Result<Field, String> {
                 format!("{s:?} is not a number")
             });
         }
-        let n: u32 = s.parse().map_err(|_| format!("{s} is out of range {min}-{max}"))?;
+        let n: u32 = s
+            .parse()
+            .map_err(|_| format!("{s} is out of range {min}-{max}"))?;
         if n < min || n > max {
             return Err(format!("{n} is out of range {min}-{max}"));
         }
@@ -301,9 +301,14 @@ fn numeric(values: &BTreeSet<u32>, min: u32, max: u32) -> String {
     items.join(",")
 }
 
-/// Weekdays (0 = Sunday) as systemd names, runs as `Mon..Fri`.
+/// Weekdays (cron's numbers, 0 = Sunday) as systemd names, in systemd's
+/// order (Monday first: a range `Sun..Tue` is invalid there), runs of
+/// three or more as `Mon..Fri`.
 fn weekdays(values: &BTreeSet<u32>) -> String {
-    let v: Vec<u32> = values.iter().copied().collect();
+    const MONDAY_FIRST: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let v: BTreeSet<u32> = values.iter().map(|d| (d + 6) % 7).collect();
+    let v: Vec<u32> = v.into_iter().collect();
+    let name = |n: u32| MONDAY_FIRST[n as usize];
     let mut items = Vec::new();
     let mut i = 0;
     while i < v.len() {
@@ -311,7 +316,6 @@ fn weekdays(values: &BTreeSet<u32>) -> String {
         while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
             j += 1;
         }
-        let name = |n: u32| WEEKDAYS[n as usize];
         if j - i >= 2 {
             items.push(format!("{}..{}", name(v[i]), name(v[j])));
         } else {
@@ -412,7 +416,10 @@ pub fn service_text(job: &Job) -> String {
     ));
     s.push_str("\n[Service]\nType=oneshot\n");
     for (k, v) in &job.env {
-        s.push_str(&format!("Environment={}\n", systemd_quote(&format!("{k}={v}"))));
+        s.push_str(&format!(
+            "Environment={}\n",
+            systemd_quote(&format!("{k}={v}"))
+        ));
     }
     for argv in [backup, prune] {
         let words: Vec<String> = argv.iter().map(|a| systemd_quote(a)).collect();
@@ -566,7 +573,9 @@ mod tests {
         assert_eq!(cal("0 0 1 * *"), ["*-*-01 00:00:00"]);
         assert_eq!(cal("0 4 * 1,7 0"), ["Sun *-01,07-* 04:00:00"]);
         assert_eq!(cal("0 4 * * 7"), ["Sun *-*-* 04:00:00"]);
-        assert_eq!(cal("0 4 * * 0,6"), ["Sun,Sat *-*-* 04:00:00"]);
+        assert_eq!(cal("0 4 * * 0,6"), ["Sat,Sun *-*-* 04:00:00"]);
+        assert_eq!(cal("0 4 * * 0-2"), ["Mon,Tue,Sun *-*-* 04:00:00"]);
+        assert_eq!(cal("0 4 * * 5-7"), ["Fri..Sun *-*-* 04:00:00"]);
         assert_eq!(cal("5 0 */2 * *"), ["*-*-01/2 00:05:00"]);
         assert_eq!(cal("0 0 * */3 *"), ["*-01/3-* 00:00:00"]);
         assert_eq!(cal("0 8-20/4 * * *"), ["*-*-* 08/4:00:00"]);
@@ -582,6 +591,10 @@ mod tests {
             cal("0 3 1,15 * 1"),
             ["*-*-01,15 03:00:00", "Mon *-*-* 03:00:00"]
         );
+        assert_eq!(
+            cal("0 3 1 * 0-6"),
+            ["*-*-01 03:00:00", "Mon..Sun *-*-* 03:00:00"]
+        );
         // a day-of-month starting with `*` means both must match
         assert_eq!(cal("0 3 */2 * 1"), ["Mon *-*-01/2 03:00:00"]);
     }
@@ -591,11 +604,17 @@ mod tests {
         assert!(err("0 3 * *").contains("5 fields"), "{}", err("0 3 * *"));
         assert!(err("weekly").contains("got 1 field"));
         let e = err("0 25 * * *");
-        assert!(e.contains("hour field (2nd) \"25\"") && e.contains("0-23"), "{e}");
+        assert!(
+            e.contains("hour field (2nd) \"25\"") && e.contains("0-23"),
+            "{e}"
+        );
         let e = err("60 * * * *");
         assert!(e.contains("minute field (1st)"), "{e}");
         let e = err("0 0 0 * *");
-        assert!(e.contains("day-of-month field (3rd)") && e.contains("1-31"), "{e}");
+        assert!(
+            e.contains("day-of-month field (3rd)") && e.contains("1-31"),
+            "{e}"
+        );
         let e = err("0 0 * 13 *");
         assert!(e.contains("month field (4th)"), "{e}");
         let e = err("0 0 * * mon");
@@ -608,9 +627,15 @@ mod tests {
         let e = err("0 5-2 * * *");
         assert!(e.contains("backwards"), "{e}");
         let e = err("0 5/2 * * *");
-        assert!(e.contains("hour field") && e.contains("a step goes after"), "{e}");
+        assert!(
+            e.contains("hour field") && e.contains("a step goes after"),
+            "{e}"
+        );
         let e = err("0 L * * *");
-        assert!(e.contains("hour field") && e.contains("not a number"), "{e}");
+        assert!(
+            e.contains("hour field") && e.contains("not a number"),
+            "{e}"
+        );
         let e = err("@daily");
         assert!(e.contains("5 fields"), "{e}");
         let e = err("0 1,,2 * * *");
@@ -642,7 +667,10 @@ mod tests {
         assert_eq!(unit_name("shop"), "budgie-backup-shop");
         assert_eq!(unit_name("my_app-2"), "budgie-backup-my_app-2");
         assert_eq!(unit_name("../../etc/passwd"), "budgie-backup-etc-passwd");
-        assert_eq!(unit_name("a\nExecStart=/bin/sh"), "budgie-backup-a-ExecStart--bin-sh");
+        assert_eq!(
+            unit_name("a\nExecStart=/bin/sh"),
+            "budgie-backup-a-ExecStart--bin-sh"
+        );
         assert_eq!(unit_name("/"), "budgie-backup-project");
         assert_eq!(unit_name("x y.timer"), "budgie-backup-x-y-timer");
     }
@@ -662,9 +690,16 @@ mod tests {
             project: "shop".into(),
             project_dir: "/srv/shop app".into(),
             program: "/usr/local/bin/budgie".into(),
-            options: ["-C", "/srv/shop app", "-p", "shop", "--backup-dir", "/var/backups/50%"]
-                .map(String::from)
-                .to_vec(),
+            options: [
+                "-C",
+                "/srv/shop app",
+                "-p",
+                "shop",
+                "--backup-dir",
+                "/var/backups/50%",
+            ]
+            .map(String::from)
+            .to_vec(),
             env: vec![("BUDGIE_COMPOSE".into(), "podman-compose".into())],
         }
     }
@@ -698,12 +733,18 @@ mod tests {
         [Install]
         WantedBy=timers.target
         ");
-        assert_eq!(recorded_every(&timer_text(&job(), &every)).as_deref(), Some("15 3 * * *"));
+        assert_eq!(
+            recorded_every(&timer_text(&job(), &every)).as_deref(),
+            Some("15 3 * * *")
+        );
         assert_eq!(
             recorded_dir(&service_text(&job())),
             Some(PathBuf::from("/srv/shop app"))
         );
-        assert_eq!(values(&timer_text(&job(), &every), "OnCalendar"), ["*-*-* 03:15:00"]);
+        assert_eq!(
+            values(&timer_text(&job(), &every), "OnCalendar"),
+            ["*-*-* 03:15:00"]
+        );
     }
 
     #[test]
@@ -730,7 +771,10 @@ mod tests {
             }
         };
         let home = env(&[("HOME", "/home/a")]);
-        assert_eq!(unit_dir(false, &home), Some("/home/a/.config/systemd/user".into()));
+        assert_eq!(
+            unit_dir(false, &home),
+            Some("/home/a/.config/systemd/user".into())
+        );
         assert_eq!(unit_dir(true, &home), Some("/etc/systemd/system".into()));
         let xdg = env(&[("HOME", "/home/a"), ("XDG_CONFIG_HOME", "/cfg")]);
         assert_eq!(unit_dir(false, &xdg), Some("/cfg/systemd/user".into()));

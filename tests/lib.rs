@@ -21,3 +21,4 @@ mod doctor;
 mod gate;
 mod lifecycle;
 mod restore;
+mod schedule;

@@ -150,12 +150,7 @@ fn job(ctx: &Context, env: &BTreeMap<String, String>) -> Result<Job> {
     Ok(job)
 }
 
-fn install(
-    ctx: &Context,
-    every: &str,
-    cron: bool,
-    env: &BTreeMap<String, String>,
-) -> Result<i32> {
+fn install(ctx: &Context, every: &str, cron: bool, env: &BTreeMap<String, String>) -> Result<i32> {
     let every = Every::parse(every).map_err(Error::usage)?;
     let job = job(ctx, env)?;
     let ui = &ctx.ui;
@@ -256,7 +251,11 @@ fn systemctl(cmd: &Cmd, env: &BTreeMap<String, String>) -> std::result::Result<(
         return Ok(());
     }
     let said = String::from_utf8_lossy(&out.stderr);
-    let said: Vec<&str> = said.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let said: Vec<&str> = said
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     Err(format!(
         "failed (exit status {}): {}",
         out.status.code().unwrap_or(-1),
@@ -361,8 +360,14 @@ fn show(ctx: &Context) -> Result<i32> {
     }
     ui.heading(&format!("Backup schedule of project {}", ctx.project.name));
     let none = || "(missing)".to_string();
-    ui.print(&format!("  timer     {}", doc.timer.clone().unwrap_or_else(none)));
-    ui.print(&format!("  service   {}", doc.service.clone().unwrap_or_else(none)));
+    ui.print(&format!(
+        "  timer     {}",
+        doc.timer.clone().unwrap_or_else(none)
+    ));
+    ui.print(&format!(
+        "  service   {}",
+        doc.service.clone().unwrap_or_else(none)
+    ));
     if let Some(e) = &doc.every {
         ui.print(&format!("  every     {e}"));
     }
@@ -381,14 +386,21 @@ fn show(ctx: &Context) -> Result<i32> {
     Ok(0)
 }
 
-fn systemctl_read(cmd: &Cmd, env: &BTreeMap<String, String>) -> std::result::Result<String, String> {
+fn systemctl_read(
+    cmd: &Cmd,
+    env: &BTreeMap<String, String>,
+) -> std::result::Result<String, String> {
     if engine::which("systemctl", env).is_none() {
         return Err("cannot run: systemctl is not installed".into());
     }
     let out = cmd.output().map_err(|e| e.message)?;
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stderr);
-        let said: Vec<&str> = said.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let said: Vec<&str> = said
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         return Err(format!("failed: {}", said.join("; ")));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
