@@ -732,8 +732,8 @@ struct AgeLimit {
     minutes: i64,
     /// `BUDGIE_BACKUP_MAX_AGE_HOURS`, the installed schedule, or the default.
     from: String,
-    /// The scheduled backups' unit, when a schedule is installed.
-    unit: Option<String>,
+    /// The command showing the scheduled backups' log, when a schedule is installed.
+    journal: Option<String>,
 }
 
 /// `BUDGIE_BACKUP_MAX_AGE_HOURS` when set; else what the installed
@@ -741,7 +741,7 @@ struct AgeLimit {
 /// 26h daily); else 24 hours.
 fn age_limit(project: &Project) -> Result<AgeLimit, Check> {
     let schedule = super::schedule::installed(project);
-    let unit = schedule.as_ref().map(|(_, name)| name.clone());
+    let journal = schedule.as_ref().map(|(_, j)| j.clone());
     match project.env.get(MAX_AGE_VAR).map(|s| s.trim()) {
         None | Some("") => {}
         Some(s) => {
@@ -749,7 +749,7 @@ fn age_limit(project: &Project) -> Result<AgeLimit, Check> {
                 Ok(n) if n > 0 && n < i64::MAX / 60 => Ok(AgeLimit {
                     minutes: n * 60,
                     from: MAX_AGE_VAR.into(),
-                    unit,
+                    journal,
                 }),
                 _ => Err(Check::fail(
                     NEWEST_BACKUP,
@@ -767,13 +767,13 @@ fn age_limit(project: &Project) -> Result<AgeLimit, Check> {
         return Ok(AgeLimit {
             minutes,
             from: format!("the schedule `{}`", every.spec()),
-            unit,
+            journal,
         });
     }
     Ok(AgeLimit {
         minutes: i64::try_from(DEFAULT_MAX_AGE_HOURS * 60).unwrap_or(i64::MAX),
         from: "default".into(),
-        unit,
+        journal,
     })
 }
 
@@ -839,9 +839,9 @@ fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<u64>) {
         f => format!(", from {f}"),
     };
     let check = if age > limit.minutes.saturating_mul(60) {
-        let hint = match &limit.unit {
-            Some(unit) => format!(
-                "the scheduled backup did not run or failed: `budgie schedule show`, and its log: journalctl -u {unit}.service (--user for a user timer); take one now: budgie backup"
+        let hint = match &limit.journal {
+            Some(journal) => format!(
+                "the scheduled backup did not run or failed: see `budgie schedule show` and its log ({journal}); take one now: budgie backup"
             ),
             None => format!(
                 "take one: budgie backup (and schedule them: budgie schedule install --every daily; {MAX_AGE_VAR} sets the limit)"

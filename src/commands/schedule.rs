@@ -93,12 +93,14 @@ impl Units {
 }
 
 /// The schedule installed for a project, as `doctor` reads it: the
-/// `--every` recorded in its timer file, and the unit's name.
+/// `--every` recorded in its timer file, and the command that shows the
+/// service's log.
 pub fn installed(project: &Project) -> Option<(Every, String)> {
     let units = Units::of(project).ok()?;
     let text = std::fs::read_to_string(units.timer()).ok()?;
     let every = Every::parse(&schedule::recorded_every(&text)?).ok()?;
-    Some((every, units.name))
+    let user = if units.user { "--user " } else { "" };
+    Some((every, format!("journalctl {user}-u {}.service", units.name)))
 }
 
 /// What the timer runs, for this project as it was loaded.
