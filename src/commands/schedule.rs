@@ -226,6 +226,11 @@ fn install(ctx: &Context, every: &str, cron: bool, env: &BTreeMap<String, String
         ctx.project.name,
         every.spec()
     ));
+    if units.user {
+        ui.info(
+            "a user timer runs while you are logged in; to run it also when you are not: loginctl enable-linger",
+        );
+    }
     Ok(0)
 }
 
