@@ -34,7 +34,8 @@ impl Systemd {
         let bin = tempfile::tempdir().unwrap();
         let log = bin.path().join("calls.log");
         let fail = if running {
-            ""
+            // `show` answers as a running systemd does for an active timer
+            "case \"$1 $2\" in *show*) echo ActiveState=active; echo 'NextElapseUSecRealtime=Mon 2026-11-30 03:15:00 UTC';; esac\n"
         } else {
             "echo 'System has not been booted with systemd as init system (PID 1). Can'\"'\"'t operate.' >&2\necho 'Failed to connect to bus: Host is down' >&2\nexit 1\n"
         };
@@ -347,10 +348,13 @@ fn install_show_and_remove_with_systemd() {
     assert_eq!(doc["installed"], true);
     assert_eq!(doc["every"], "*/20 9-17 * * 1-5");
     assert_eq!(doc["exec_start"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["active"], "active");
+    assert_eq!(doc["next_run"], "Mon 2026-11-30 03:15:00 UTC");
     sd.budgie(&f)
         .args(["schedule", "show"])
         .run()
         .success()
+        .stderr_has("next run  Mon 2026-11-30 03:15:00 UTC")
         .stderr_has("Mon..Fri *-*-* 09..17:00/20:00")
         .stderr_has("backup prune --quiet");
 
