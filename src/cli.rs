@@ -48,7 +48,7 @@ pub struct Global {
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
-    /// Print one JSON document on stdout (status, volumes, config, backup, restore, doctor)
+    /// Print one JSON document on stdout (status, volumes, config, backup, restore, doctor, schedule show)
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -103,6 +103,27 @@ pub struct BackupCommand {
     /// Archive every named volume that is not the database's, external or disposable
     #[arg(long)]
     pub all_volumes: bool,
+
+    /// Print one timestamped line on stdout when the backup is done, also with -q (for schedules)
+    #[arg(long)]
+    pub log: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Write and enable a systemd timer (user timer; system timer as root) that runs `backup`, then `backup prune`
+    Install {
+        /// When: daily, hourly, or a cron expression ("15 3 * * *": minute hour day-of-month month day-of-week)
+        #[arg(long, value_name = "WHEN")]
+        every: String,
+        /// Print the equivalent crontab line instead, and write nothing
+        #[arg(long)]
+        cron: bool,
+    },
+    /// Show the installed schedule: unit files, when, what it runs, the next run
+    Show,
+    /// Disable the timer and delete its unit files
+    Remove,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +262,11 @@ pub enum Command {
         #[arg(long)]
         no_backup: bool,
     },
+    /// Back up on a schedule: install, show or remove a systemd timer (or print a crontab line)
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+    },
     /// REPLACES DATA: restore the database from a dump (or a volume from an archive), after a safety backup
     Restore(RestoreCommand),
     /// DELETES DATA: remove this project's containers, volumes, networks and unused images, after a safety backup
@@ -281,6 +307,9 @@ impl Command {
                 | Command::Backup(_)
                 | Command::Restore(_)
                 | Command::Doctor
+                | Command::Schedule {
+                    action: ScheduleAction::Show
+                }
         )
     }
 
@@ -298,6 +327,11 @@ impl Command {
             Command::Volumes { action: None } => "volumes",
             Command::Volumes { action: Some(_) } => "volumes rm",
             Command::Backup(_) => "backup",
+            Command::Schedule { action } => match action {
+                ScheduleAction::Install { .. } => "schedule install",
+                ScheduleAction::Show => "schedule show",
+                ScheduleAction::Remove => "schedule remove",
+            },
             Command::Clean { .. } => "clean",
             Command::Restore(_) => "restore",
             Command::Nuke { .. } => "nuke",

@@ -18,6 +18,7 @@ mod lock;
 mod plan;
 mod recover;
 mod restore;
+mod schedule;
 mod ui;
 
 use std::collections::BTreeMap;
@@ -73,7 +74,7 @@ fn console_reset() -> std::io::Result<()> {
 fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     if cli.global.json && !cli.command.supports_json() {
         return Err(Error::usage(format!(
-            "--json is not supported by `budgie {}` (only status, volumes, config, backup, restore and doctor)",
+            "--json is not supported by `budgie {}` (only status, volumes, config, backup, restore, doctor and schedule show)",
             cli.command.name()
         )));
     }
@@ -89,6 +90,9 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         }
         _ => {}
     }
+    // `schedule install` copies a few settings from the process environment
+    // into the unit it writes (a timer does not inherit them).
+    let process_env = env.clone();
     let ctx = Context::load(cli.global, ui, env)?;
     // Before anything else: what an interrupted budgie left behind.
     if !matches!(cli.command, Command::Config) {
@@ -121,6 +125,7 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Clean { no_backup } => destroy::clean(&ctx, *no_backup),
         Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
         Command::Restore(r) => commands::restore::run(&ctx, r),
+        Command::Schedule { action } => commands::schedule::run(&ctx, action, &process_env),
         Command::Config => config::run(&ctx),
         Command::Completions { .. } | Command::Man | Command::Doctor => {
             unreachable!("run above, before the project is loaded")

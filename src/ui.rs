@@ -49,6 +49,13 @@ impl Ui {
         }
     }
 
+    /// The command's output proper, on stdout, also with -q: a crontab
+    /// line, the one log line of a scheduled backup.
+    pub fn output(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+    }
+
     /// `i` — something worth knowing.
     pub fn info(&self, text: &str) {
         if !self.quiet {

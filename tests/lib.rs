@@ -22,3 +22,4 @@ mod gate;
 mod lifecycle;
 mod recovery;
 mod restore;
+mod schedule;

@@ -198,8 +198,33 @@ fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         })?;
         return Ok(0);
     }
+    if b.log {
+        log_line(ctx, std::slice::from_ref(&t));
+    }
     report(ctx, &t)?;
     Ok(0)
+}
+
+/// `--log`: the one line a scheduled backup leaves in the journal or
+/// cron's mail, on stdout and also with -q: when, which project, what.
+fn log_line(ctx: &Context, taken: &[Taken]) {
+    let files: Vec<String> = taken
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({}, {:.1}s)",
+                t.path.display(),
+                human_bytes(t.bytes),
+                t.seconds
+            )
+        })
+        .collect();
+    ctx.ui.output(&format!(
+        "{} budgie backup of project {} complete: {}",
+        chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z"),
+        ctx.project.name,
+        files.join(", ")
+    ));
 }
 
 fn report(ctx: &Context, t: &Taken) -> Result<()> {
@@ -309,6 +334,8 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     }
     if ctx.global.json {
         crate::commands::print_json(&docs)?;
+    } else if b.log {
+        log_line(ctx, &docs);
     }
     Ok(0)
 }

@@ -727,24 +727,72 @@ fn ignore_hint(dir: &Path) -> String {
     )
 }
 
-/// The newest-backup check, and the size of the newest complete backup.
-fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<u64>) {
-    let max_hours = match project.env.get(MAX_AGE_VAR).map(|s| s.trim()) {
-        None | Some("") => DEFAULT_MAX_AGE_HOURS,
-        Some(s) => match s.parse::<u64>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                let check = Check::fail(
+/// How old the newest backup may be, and why that much.
+struct AgeLimit {
+    minutes: i64,
+    /// `BUDGIE_BACKUP_MAX_AGE_HOURS`, the installed schedule, or the default.
+    from: String,
+    /// The command showing the scheduled backups' log, when a schedule is installed.
+    journal: Option<String>,
+}
+
+/// `BUDGIE_BACKUP_MAX_AGE_HOURS` when set; else what the installed
+/// schedule allows (its longest gap between runs and a margin: 2h hourly,
+/// 26h daily); else 24 hours.
+fn age_limit(project: &Project) -> Result<AgeLimit, Check> {
+    let schedule = super::schedule::installed(project);
+    let journal = schedule.as_ref().map(|(_, j)| j.clone());
+    match project.env.get(MAX_AGE_VAR).map(|s| s.trim()) {
+        None | Some("") => {}
+        Some(s) => {
+            return match s.parse::<i64>() {
+                Ok(n) if n > 0 && n < i64::MAX / 60 => Ok(AgeLimit {
+                    minutes: n * 60,
+                    from: MAX_AGE_VAR.into(),
+                    journal,
+                }),
+                _ => Err(Check::fail(
                     NEWEST_BACKUP,
                     format!("{MAX_AGE_VAR}={s}: expected a whole number of hours"),
                     Some(format!(
-                        "unset it for the default ({DEFAULT_MAX_AGE_HOURS})"
+                        "unset it for the default (the installed schedule's interval, else {DEFAULT_MAX_AGE_HOURS})"
                     )),
-                );
-                return (check, None);
-            }
-        },
+                )),
+            };
+        }
+    }
+    if let Some((every, _)) = &schedule
+        && let Some(minutes) = every.stale_after_minutes()
+    {
+        return Ok(AgeLimit {
+            minutes,
+            from: format!("the schedule `{}`", every.spec()),
+            journal,
+        });
+    }
+    Ok(AgeLimit {
+        minutes: i64::try_from(DEFAULT_MAX_AGE_HOURS * 60).unwrap_or(i64::MAX),
+        from: "default".into(),
+        journal,
+    })
+}
+
+/// `26h`, `1h30m`, `45m`.
+fn human_limit(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h{m}m"),
+    }
+}
+
+/// The newest-backup check, and the size of the newest complete backup.
+fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<u64>) {
+    let limit = match age_limit(project) {
+        Ok(l) => l,
+        Err(check) => return (check, None),
     };
+    let limit_text = human_limit(limit.minutes);
     let dumps = match store::list_dumps(dir, &project.name) {
         Ok(d) => d,
         Err(e) => return (Check::error(NEWEST_BACKUP, e), None),
@@ -786,22 +834,31 @@ fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<u64>) {
     };
     let now = chrono::Local::now().naive_local();
     let age = (now - newest.created).num_seconds();
-    let limit = i64::try_from(max_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
-    let check = if age > limit {
+    let from = match limit.from.as_str() {
+        "default" => String::new(),
+        f => format!(", from {f}"),
+    };
+    let check = if age > limit.minutes.saturating_mul(60) {
+        let hint = match &limit.journal {
+            Some(journal) => format!(
+                "the scheduled backup did not run or failed: see `budgie schedule show` and its log ({journal}); take one now: budgie backup"
+            ),
+            None => format!(
+                "take one: budgie backup (and schedule them: budgie schedule install --every daily; {MAX_AGE_VAR} sets the limit)"
+            ),
+        };
         Check::fail(
             NEWEST_BACKUP,
             format!(
-                "the newest complete backup is {} old (more than {max_hours}h): {}",
+                "the newest complete backup is {} old (more than {limit_text}{from}): {}",
                 human_age(age),
                 newest.file_name
             ),
-            Some(format!(
-                "take one: budgie backup (and schedule them; {MAX_AGE_VAR} sets the limit)"
-            )),
+            Some(hint),
         )
     } else {
         let mut detail = format!(
-            "{}, {} old, {} (limit {max_hours}h)",
+            "{}, {} old, {} (limit {limit_text}{from})",
             newest.file_name,
             human_age(age),
             human_bytes(newest.bytes)
