@@ -236,6 +236,29 @@ fn anything_left(dir: &Path, project: &str) -> bool {
     journal_path(dir, project).exists() || !leftover_temps(dir, project).is_empty()
 }
 
+/// For `doctor`, which only reads: what an interrupted budgie left, in
+/// words; None when nothing.
+pub fn pending(dir: &Path, project: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    match read_journal(&journal_path(dir, project)) {
+        Ok(Some(e)) => parts.push(format!(
+            "an interrupted `budgie {}` (pid {}, started {})",
+            e.command, e.pid, e.started
+        )),
+        Ok(None) => {}
+        Err(e) => parts.push(e.message),
+    }
+    let temps = leftover_temps(dir, project);
+    if !temps.is_empty() {
+        parts.push(format!(
+            "{} unfinished temporary file{}",
+            temps.len(),
+            if temps.len() == 1 { "" } else { "s" }
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// Runs before every command on a project: when an earlier budgie left
 /// something behind and no other budgie is at work on the project, repairs
 /// it (under the lock). Costs one directory read when there is nothing.

@@ -293,3 +293,34 @@ e2e!(doctor_finds_volumes_no_longer_declared, |engine| {
     );
     assert!(p.volume_exists(&old), "doctor must not remove anything");
 });
+
+/// What an interrupted budgie left fails a check (doctor only reads: the
+/// files stay for the next command to repair).
+#[test]
+fn an_interrupted_budgie_left_behind_fails_and_nothing_is_repaired() {
+    let f = project();
+    let fake = FakeEngine::new(false);
+    let out = doctor(&f, &fake).run();
+    assert!(check_line(&out, "nothing interrupted").starts_with('✓'));
+    let dir = f.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = "shop";
+    let temp = dir.join(format!(".{name}_20260101_120000.sql.AbCdEf.partial"));
+    std::fs::write(&temp, "x").unwrap();
+    let journal = dir.join(format!(".budgie-{name}.journal.json"));
+    std::fs::write(
+        &journal,
+        r#"{"pid": 77, "command": "clean", "started": "2026-01-01T12:00:00+00:00"}"#,
+    )
+    .unwrap();
+    let out = doctor(&f, &fake).run().code(1);
+    let line = check_line(&out, "nothing interrupted");
+    assert!(
+        line.starts_with('✗')
+            && line.contains("`budgie clean` (pid 77")
+            && line.contains("1 unfinished temporary file"),
+        "{line}"
+    );
+    assert!(hint_after(&out, "nothing interrupted").contains("budgie status"));
+    assert!(temp.exists() && journal.exists(), "doctor only reads");
+}

@@ -98,6 +98,7 @@ const NEWEST_BACKUP: &str = "newest-backup";
 const DISK_SPACE: &str = "disk-space";
 const MISSING_VOLUMES: &str = "missing-volumes";
 const ORPHAN_VOLUMES: &str = "orphan-volumes";
+const INTERRUPTED: &str = "nothing-interrupted";
 
 /// A check that could not run, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -563,7 +564,24 @@ fn backup_checks(project: &Project, dir: &Path) -> Vec<Check> {
         backups_ignored(dir),
         newest,
         disk_space(dir, last_size),
+        nothing_interrupted(project, dir),
     ]
+}
+
+/// Whether an interrupted budgie left a repair to do (`crate::recover`);
+/// doctor only reads, so it says which command does it.
+fn nothing_interrupted(project: &Project, dir: &Path) -> Check {
+    match crate::recover::pending(dir, &project.name) {
+        None => Check::pass(INTERRUPTED, "no interrupted budgie left anything behind"),
+        Some(what) => Check::fail(
+            INTERRUPTED,
+            format!("left behind: {what}"),
+            Some(
+                "any budgie command on the project repairs it (budgie status); see Crash recovery in the README"
+                    .to_string(),
+            ),
+        ),
+    }
 }
 
 /// The directory itself, or its nearest ancestor that exists.
