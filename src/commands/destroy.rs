@@ -9,7 +9,7 @@
 
 use crate::commands::backup::lock;
 use crate::commands::lifecycle;
-use crate::commands::status::{VolumeState, volume_states};
+use crate::commands::status::{VolumeState, volume_presence};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::gate::{self, GateOptions, Reason};
@@ -48,7 +48,9 @@ fn prepare(ctx: &Context) -> Result<Vec<VolumeState>> {
     if !ctx.global.dry_run {
         engine.ping()?;
     }
-    volume_states(ctx, engine)
+    // Without sizes: the gate reads the states again, sizes and all, to
+    // show what will be lost.
+    volume_presence(ctx, engine)
 }
 
 /// `budgie clean`: containers removed (`down`), then the project's named

@@ -35,6 +35,17 @@ pub struct VolumeState {
 
 /// Looks up every named volume of the project: existence, owner and size.
 pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
+    states(ctx, engine, true)
+}
+
+/// [`volume_states`] without the sizes (which walk every volume's files):
+/// for choosing what to delete; the gate reads the states again, sizes
+/// included, to show them.
+pub fn volume_presence(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
+    states(ctx, engine, false)
+}
+
+fn states(ctx: &Context, engine: &Engine, sized: bool) -> Result<Vec<VolumeState>> {
     let names: Vec<&str> = ctx
         .project
         .volumes
@@ -45,7 +56,7 @@ pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>>
     let by_name: BTreeMap<&str, &VolumeInfo> = infos.iter().map(|i| (i.name.as_str(), i)).collect();
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
     let mut need_engine_sizes = false;
-    for info in &infos {
+    for info in infos.iter().filter(|_| sized) {
         match info.mountpoint.as_deref().map(Path::new).and_then(dir_size) {
             Some(n) => {
                 sizes.insert(info.name.clone(), n);
