@@ -371,6 +371,19 @@ fn hostile_values_are_passed_literally_and_never_executed() {
     assert!(!pwned.exists());
 }
 
+/// The journal an interrupted restore of project `shop` leaves in `dir`.
+fn restore_journal(dir: &std::path::Path) -> std::path::PathBuf {
+    let journal = dir.join(".budgie-shop.journal.json");
+    std::fs::write(
+        &journal,
+        r#"{"pid": 1, "command": "restore", "started": "2026-01-01T12:00:00+00:00",
+            "restore": {"database": "shop", "scratch": "shop_budgie_restore_1",
+                        "old": "shop_budgie_old_1", "file": "/x.sql"}}"#,
+    )
+    .unwrap();
+    journal
+}
+
 /// What an interrupted budgie left: a journal of a restore and a backup's
 /// temporary file. `--dry-run` describes the repair and changes nothing
 /// (no engine call, both files still there).
@@ -381,14 +394,7 @@ fn dry_run_describes_the_crash_repair_and_changes_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let temp = dir.join(".shop_20260101_120000.sql.AbCdEf.partial");
     std::fs::write(&temp, "-- half a dump").unwrap();
-    let journal = dir.join(".budgie-shop.journal.json");
-    std::fs::write(
-        &journal,
-        r#"{"pid": 1, "command": "restore", "started": "2026-01-01T12:00:00+00:00",
-            "restore": {"database": "shop", "scratch": "shop_budgie_restore_1",
-                        "old": "shop_budgie_old_1", "file": "/x.sql"}}"#,
-    )
-    .unwrap();
+    let journal = restore_journal(&dir);
     f.budgie()
         .env("PATH", fake.path())
         .args(["--dry-run", "stop"])
@@ -418,14 +424,7 @@ fn the_next_command_removes_temporaries_and_keeps_a_repair_it_cannot_do_yet() {
     let other = dir.join(".shop2_20260101_120000.sql.AbCdEf.partial");
     std::fs::write(&temp, "x").unwrap();
     std::fs::write(&other, "another project's").unwrap();
-    let journal = dir.join(".budgie-shop.journal.json");
-    std::fs::write(
-        &journal,
-        r#"{"pid": 1, "command": "restore", "started": "2026-01-01T12:00:00+00:00",
-            "restore": {"database": "shop", "scratch": "shop_budgie_restore_1",
-                        "old": "shop_budgie_old_1", "file": "/x.sql"}}"#,
-    )
-    .unwrap();
+    let journal = restore_journal(&dir);
     f.budgie()
         .env("PATH", fake.path())
         .arg("status")
