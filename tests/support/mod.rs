@@ -538,6 +538,11 @@ impl Fixture {
         args.extend(nets.iter().map(String::as_str));
         args.push(&default_net);
         run(&args);
+        if e == Engine::Podman {
+            // podman-compose puts the containers in a pod of their own,
+            // which removing the containers leaves behind.
+            run(&["pod", "rm", "-f", &format!("pod_{}", self.name)]);
+        }
     }
 }
 
