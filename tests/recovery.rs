@@ -287,7 +287,10 @@ e2e!(
     killed_between_the_safety_backup_and_the_deletion_nothing_is_lost,
     |engine| {
         for command in ["clean", "nuke"] {
-            let p = started(engine);
+            // nuke removes the project's images: its own tags, not the
+            // shared ones every other test runs on.
+            let p = Fixture::new(engine).own_images().compose(STACK);
+            p.budgie().arg("start").run().success();
             seed(&p);
             let before = p.checksums("appdb");
             let out = p

@@ -216,6 +216,26 @@ impl Fixture {
         self
     }
 
+    /// Runs the stack from image tags of this fixture's own (removed with
+    /// it), so that `nuke`, which removes the images its project uses,
+    /// never removes the images every other test runs on.
+    pub fn own_images(mut self) -> Self {
+        let e = self.engine();
+        for (var, shared, tag) in [
+            ("BUDGIE_PG_IMAGE", PG_IMAGE, "pg"),
+            ("BUDGIE_APP_IMAGE", APP_IMAGE, "app"),
+        ] {
+            let own = format!("localhost/budgie-own-{}:{tag}", self.name);
+            let ok = Command::new(e.program())
+                .args(["tag", shared, &own])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "{} tag {shared} {own}", e.program());
+            self.env.push((var.into(), own));
+        }
+        self
+    }
+
     /// A budgie command in this project (`-C <dir>`), with the engine chosen
     /// through BUDGIE_ENGINE / BUDGIE_COMPOSE and the local test images.
     pub fn budgie(&self) -> Budgie {
@@ -538,6 +558,17 @@ impl Fixture {
         args.extend(nets.iter().map(String::as_str));
         args.push(&default_net);
         run(&args);
+        let own: Vec<&str> = self
+            .env
+            .iter()
+            .filter(|(_, v)| v.starts_with("localhost/budgie-own-"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if !own.is_empty() {
+            let mut args = vec!["rmi"];
+            args.extend(own);
+            run(&args);
+        }
         if e == Engine::Podman {
             // podman-compose puts the containers in a pod of their own,
             // which removing the containers leaves behind.
