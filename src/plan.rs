@@ -606,8 +606,11 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
                 bar.clear();
                 let done = done?;
                 ui.success(&format!(
-                    "Restored database {} from {}: {} tables ({:.1}s)",
-                    done.database, done.file, done.tables, done.seconds
+                    "Restored database {} from {}: {} ({:.1}s)",
+                    done.database,
+                    done.file,
+                    crate::ui::count(done.tables, "table", "tables"),
+                    done.seconds
                 ));
                 if let Ok(mut slot) = r.result.lock() {
                     *slot = Some(done);
@@ -790,6 +793,7 @@ mod tests {
             verbose: 0,
             stderr_tty: false,
             stdin_tty: false,
+            color: false,
         }
     }
 

@@ -20,4 +20,5 @@ mod deploy;
 mod doctor;
 mod gate;
 mod lifecycle;
+mod output;
 mod restore;

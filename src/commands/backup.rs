@@ -68,18 +68,28 @@ pub fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compressi
 /// Holds the project lock for the rest of the command.
 pub fn lock(ctx: &Context, command: &str) -> Result<crate::lock::ProjectLock> {
     let ui = &ctx.ui;
-    crate::lock::acquire(
+    // A spinner while waiting, from the first time the holder is told.
+    let mut spinner = None;
+    let lock = crate::lock::acquire(
         &ctx.backup_dir(),
         &ctx.project.name,
         command,
         Duration::from_secs(ctx.global.lock_timeout),
         |h| {
+            let who = if h.is_unknown() {
+                "another budgie".to_string()
+            } else {
+                format!("another budgie ({})", h.describe())
+            };
             ui.warn(&format!(
-                "waiting for another budgie (pid {}, `budgie {}`, started {}) working on project {}...",
-                h.pid, h.command, h.started, ctx.project.name
-            ))
+                "waiting for {who} working on project {}...",
+                ctx.project.name
+            ));
+            spinner = Some(ui.spinner("Waiting for the project lock"));
         },
-    )
+    );
+    drop(spinner);
+    lock
 }
 
 /// Dumps the project's database into the backup directory. When its
@@ -406,8 +416,8 @@ fn list(ctx: &Context) -> Result<i32> {
         ui.print(&line);
     }
     ui.print(&format!(
-        "{} backups in {}",
-        rows.len(),
+        "{} in {}",
+        crate::ui::count(rows.len() as u64, "backup", "backups"),
         ctx.backup_dir().display()
     ));
     Ok(0)
@@ -490,7 +500,10 @@ fn remove_backup(path: &Path) -> Result<()> {
 
 fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     let path = ctx.resolve(file);
-    let report = verify::verify(&path)?;
+    let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
+    let report = verify::verify(&path);
+    spinner.clear();
+    let report = report?;
     let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
     let ok = report.complete && checksum_ok;
     if ctx.global.json && json {
