@@ -704,8 +704,15 @@ fn run_step(step: &Step, cmd: &Cmd, ui: &Ui, redact: &dyn Fn(&str) -> String) ->
     }
     if !out.status.success() {
         let e = cmd.failure(&out);
+        // Only the tool's last lines are in the message; -v shows it all.
+        let hint = match (&e.hint, ui.verbose) {
+            (Some(h), _) => Some(h.clone()),
+            (None, 0) => Some("see the tool's whole output: run the same command with -v".into()),
+            (None, _) => None,
+        };
         return Err(Error {
             message: redact(&format!("{}: {}", step.what, e.message)),
+            hint,
             ..e
         });
     }

@@ -345,7 +345,10 @@ e2e!(
             out.stderr
         );
 
-        let mut s = p.budgie().arg("clean").pty(120_000);
+        // -q at a terminal still shows what the answer would delete.
+        let mut s = p.budgie().args(["-q", "clean"]).pty(120_000);
+        s.exp_string("This deletes 2 volumes of project").unwrap();
+        s.exp_string(&format!("{}_pgdata (", p.name)).unwrap();
         s.exp_string("Type the project name").unwrap();
         let out = p
             .budgie()
