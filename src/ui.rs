@@ -2,8 +2,12 @@
 //! and prompts.
 //!
 //! Human messages go to stderr; `--json` documents go to stdout (DESIGN.md).
-//! Colors and spinners appear only when stderr is a terminal, and never
-//! with `--no-color` or `NO_COLOR`. `-q` keeps only errors.
+//! Every line starts with a symbol: `✓` done, `i` worth knowing, `!` a
+//! warning, `✗` an error (with a `hint:` line naming the next command).
+//! Colors appear only when stderr is a terminal, and never with
+//! `--no-color` or `NO_COLOR`. Spinners and progress bars appear only on a
+//! terminal, and never with `-q`. `-q` keeps only errors — and what a
+//! prompt needs to be answered (see [`Ui::unquiet`]).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -321,6 +321,11 @@ fn errors_end_with_the_next_command_to_run() {
     run(&["restore"])
         .code(2)
         .stderr_has("hint: take one with: budgie backup");
+    // A volume that is not there: where to look.
+    run(&["volumes", "rm", "pgdata", "--yes"])
+        .code(1)
+        .stderr_has("volume pgdata (shop_pgdata) does not exist; nothing was deleted")
+        .stderr_has("hint: see which volumes exist: budgie volumes");
     // The engine not running: how to start it.
     let down = FakeEngine::new(true);
     p.budgie()

@@ -289,10 +289,10 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     let mut docs = Vec::new();
     for v in &chosen {
         if !existing.iter().any(|e| e.name == v.name) {
-            return Err(Error::new(format!(
-                "volume {} ({}) does not exist",
-                v.key, v.name
-            )));
+            return Err(
+                Error::new(format!("volume {} ({}) does not exist", v.key, v.name))
+                    .hint("the engine creates it when a service using it starts: budgie start"),
+            );
         }
         let bar = ctx
             .ui
