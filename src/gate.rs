@@ -190,7 +190,13 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
 
     // 3. Safety backups.
     let taken = if opts.no_backup {
-        ctx.ui.warn(
+        // Part of what the question is about: shown even with -q when asking.
+        let ui = if ctx.global.yes {
+            ctx.ui.clone()
+        } else {
+            ctx.ui.unquiet()
+        };
+        ui.warn(
             "--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.",
         );
         Vec::new()
