@@ -24,7 +24,7 @@ use crate::error::{Error, Exit, Result};
 use crate::plan::{self, Plan, interrupted};
 use crate::recover::{Entry, Journal};
 use crate::restore;
-use crate::ui::human_bytes;
+use crate::ui::{count, human_bytes};
 
 /// Why the data is being deleted: names the safety backups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,7 +218,13 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
 
     // 3. Safety backups.
     let taken = if opts.no_backup {
-        ctx.ui.warn(
+        // Part of what the question is about: shown even with -q when asking.
+        let ui = if ctx.global.yes {
+            ctx.ui.clone()
+        } else {
+            ctx.ui.unquiet()
+        };
+        ui.warn(
             "--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.",
         );
         Vec::new()
@@ -250,11 +256,14 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         };
         let ok = ctx.ui.confirm_typed(&question, &expected)?;
         if !ok {
-            let mut e = Error::refused("not confirmed: nothing was deleted");
+            let mut hint = format!("to go ahead, type {expected} exactly, or pass --yes");
             if !taken.is_empty() {
-                e = e.hint("the safety backups just taken are kept in the backup directory");
+                hint.push_str(&format!(
+                    "\nthe safety backups just taken are kept in {}",
+                    ctx.backup_dir().display()
+                ));
             }
-            return Err(e);
+            return Err(Error::refused("not confirmed: nothing was deleted").hint(hint));
         }
     } else {
         ctx.ui.info("--yes given: not asking.");
@@ -327,10 +336,17 @@ fn replaced_databases(ctx: &Context, plan: &Plan) -> Result<Vec<Replaced>> {
 }
 
 fn show(ctx: &Context, losses: &[Loss], replaced: &[Replaced]) {
-    let ui = &ctx.ui;
+    // About to ask at a terminal: what is lost is shown even with -q.
+    let asking = !ctx.global.yes && !ctx.global.dry_run && ctx.ui.stdin_tty;
+    let loud = ctx.ui.unquiet();
+    let ui = if asking { &loud } else { &ctx.ui };
     for r in replaced {
         let now = match &r.current {
-            Some(c) => format!("{}, {} tables", human_bytes(c.bytes), c.tables),
+            Some(c) => format!(
+                "{}, {}",
+                human_bytes(c.bytes),
+                count(c.tables, "table", "tables")
+            ),
             None => "size unknown".into(),
         };
         ui.heading(&format!(

@@ -81,7 +81,7 @@ impl Holder {
         }
     }
 
-    fn is_unknown(&self) -> bool {
+    pub fn is_unknown(&self) -> bool {
         self.pid == 0
     }
 
@@ -93,7 +93,7 @@ impl Holder {
     }
 
     /// `pid 123, `budgie clean`, started 09:27:04`.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let command = if self.command.starts_with("budgie") {
             self.command.clone()
         } else {

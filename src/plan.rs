@@ -623,8 +623,11 @@ fn run_steps(plan: &Plan, ui: &Ui, redact: &dyn Fn(&str) -> String) -> Result<i3
                 bar.clear();
                 let done = done?;
                 ui.success(&format!(
-                    "Restored database {} from {}: {} tables ({:.1}s)",
-                    done.database, done.file, done.tables, done.seconds
+                    "Restored database {} from {}: {} ({:.1}s)",
+                    done.database,
+                    done.file,
+                    crate::ui::count(done.tables, "table", "tables"),
+                    done.seconds
                 ));
                 if let Ok(mut slot) = r.result.lock() {
                     *slot = Some(done);
@@ -718,8 +721,15 @@ fn run_step(step: &Step, cmd: &Cmd, ui: &Ui, redact: &dyn Fn(&str) -> String) ->
     }
     if !out.status.success() {
         let e = cmd.failure(&out);
+        // Only the tool's last lines are in the message; -v shows it all.
+        let hint = match (&e.hint, ui.verbose) {
+            (Some(h), _) => Some(h.clone()),
+            (None, 0) => Some("see the tool's whole output: run the same command with -v".into()),
+            (None, _) => None,
+        };
         return Err(Error {
             message: redact(&format!("{}: {}", step.what, e.message)),
+            hint,
             ..e
         });
     }
@@ -807,6 +817,7 @@ mod tests {
             verbose: 0,
             stderr_tty: false,
             stdin_tty: false,
+            color: false,
         }
     }
 

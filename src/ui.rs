@@ -2,8 +2,12 @@
 //! and prompts.
 //!
 //! Human messages go to stderr; `--json` documents go to stdout (DESIGN.md).
-//! Colors and spinners appear only when stderr is a terminal, and never
-//! with `--no-color` or `NO_COLOR`. `-q` keeps only errors.
+//! Every line starts with a symbol: `✓` done, `i` worth knowing, `!` a
+//! warning, `✗` an error (with a `hint:` line naming the next command).
+//! Colors appear only when stderr is a terminal, and never with
+//! `--no-color` or `NO_COLOR`. Spinners and progress bars appear only on a
+//! terminal, and never with `-q`. `-q` keeps only errors — and what a
+//! prompt needs to be answered (see [`Ui::unquiet`]).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +26,9 @@ pub struct Ui {
     pub stderr_tty: bool,
     /// stdin is a terminal: prompts are possible.
     pub stdin_tty: bool,
+    /// Colors are on: stderr is a terminal, and neither `--no-color` nor
+    /// `NO_COLOR` is set.
+    pub color: bool,
 }
 
 impl Ui {
@@ -34,6 +41,7 @@ impl Ui {
             verbose,
             stderr_tty,
             stdin_tty: std::io::stdin().is_terminal(),
+            color,
         }
     }
 
@@ -70,7 +78,7 @@ impl Ui {
         }
     }
 
-    /// `!` — a warning (shown even with -q? no: -q prints only errors).
+    /// `!` — a warning (not with -q, which prints only errors).
     pub fn warn(&self, text: &str) {
         if !self.quiet {
             self.line(&format!("{} {text}", "!".yellow().bold()));
@@ -97,6 +105,15 @@ impl Ui {
         }
     }
 
+    /// The same, but not quiet: for what must be seen before a question is
+    /// answered (what a deletion loses, a pick list), even with -q.
+    pub fn unquiet(&self) -> Ui {
+        Ui {
+            quiet: false,
+            ..self.clone()
+        }
+    }
+
     /// Detail shown with -v.
     pub fn debug(&self, text: &str) {
         if self.verbose > 0 && !self.quiet {
@@ -115,16 +132,19 @@ impl Ui {
     pub fn spinner(&self, text: &str) -> Spinner {
         if self.stderr_tty && !self.quiet && self.verbose == 0 {
             let pb = ProgressBar::new_spinner();
-            pb.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
+            pb.set_style(self.style("{spinner:.cyan} {msg} {elapsed:.dim}"));
             pb.set_message(text.to_string());
             pb.enable_steady_tick(Duration::from_millis(100));
             Spinner(Some(pb))
         } else {
             Spinner(None)
         }
+    }
+
+    /// A progress style from an indicatif template; without colors the
+    /// template's color marks (`:.cyan`, `:.dim`, `.cyan/blue`) are left out.
+    fn style(&self, template: &str) -> ProgressStyle {
+        style(template, self.color)
     }
 
     /// Dim text for secondary columns.
@@ -137,7 +157,9 @@ impl Ui {
         match text {
             "running" | "healthy" | "exists" | "yes" => text.green().to_string(),
             "starting" | "created" | "restarting" | "paused" => text.yellow().to_string(),
-            "exited" | "dead" | "unhealthy" | "missing" | "not created" => text.red().to_string(),
+            "exited" | "dead" | "unhealthy" | "missing" | "not created" | "NO" => {
+                text.red().to_string()
+            }
             _ => text.to_string(),
         }
     }
@@ -153,16 +175,19 @@ impl Ui {
         if self.stderr_tty && !self.quiet {
             let pb = ProgressBar::new_spinner();
             pb.set_style(
-                ProgressStyle::with_template(
-                    "{spinner:.cyan} {msg} {bytes} ({bytes_per_sec}) {elapsed:.dim}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                self.style("{spinner:.cyan} {msg} {bytes} ({bytes_per_sec}) {elapsed:.dim}"),
             );
             pb.set_message(text.to_string());
             pb.enable_steady_tick(Duration::from_millis(120));
-            Progress(Some(pb))
+            Progress {
+                bar: Some(pb),
+                color: self.color,
+            }
         } else {
-            Progress(None)
+            Progress {
+                bar: None,
+                color: self.color,
+            }
         }
     }
 
@@ -197,9 +222,11 @@ impl Ui {
     /// Lines, not raw key presses: it works over any terminal, ssh and
     /// screen readers included.
     pub fn pick(&self, prompt: &str, items: &[String]) -> crate::error::Result<usize> {
-        self.heading(prompt);
+        // The list is the question: shown even with -q.
+        let loud = self.unquiet();
+        loud.heading(prompt);
         for (i, item) in items.iter().enumerate() {
-            self.print(&format!("  {:>2}) {item}", i + 1));
+            loud.print(&format!("  {:>2}) {item}", i + 1));
         }
         loop {
             PROMPTING.store(true, Ordering::SeqCst);
@@ -215,7 +242,7 @@ impl Ui {
             }
             match answer.parse::<usize>() {
                 Ok(n) if (1..=items.len()).contains(&n) => return Ok(n - 1),
-                _ => self.warn(&format!("type a number from 1 to {}", items.len())),
+                _ => loud.warn(&format!("type a number from 1 to {}", items.len())),
             }
         }
     }
@@ -250,31 +277,34 @@ fn prompt_error(e: dialoguer::Error) -> Error {
 }
 
 /// A byte counter; `set` is cheap, call it as often as data arrives.
-pub struct Progress(Option<ProgressBar>);
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    color: bool,
+}
 
 impl Progress {
     pub fn set(&self, n: u64) {
-        if let Some(pb) = &self.0 {
+        if let Some(pb) = &self.bar {
             pb.set_position(n);
         }
     }
 
     /// Turns the counter into a bar with a known total (a file's size).
     pub fn set_length(&self, total: u64) {
-        if let Some(pb) = &self.0 {
+        if let Some(pb) = &self.bar {
             pb.set_length(total);
             pb.set_style(
-                ProgressStyle::with_template(
+                style(
                     "{msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                    self.color,
                 )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
         }
     }
 
     pub fn clear(&self) {
-        if let Some(pb) = &self.0 {
+        if let Some(pb) = &self.bar {
             pb.finish_and_clear();
         }
     }
@@ -308,6 +338,50 @@ impl Drop for Spinner {
     fn drop(&mut self) {
         self.clear();
     }
+}
+
+/// An indicatif style; without colors, the color marks of the template
+/// (`{spinner:.cyan}`, `{elapsed:.dim}`, `{bar:30.cyan/blue}`) are removed,
+/// since indicatif does not know about `--no-color`.
+fn style(template: &str, color: bool) -> ProgressStyle {
+    let template = if color {
+        template.to_string()
+    } else {
+        strip_style_marks(template)
+    };
+    ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// `{spinner:.cyan}` → `{spinner}`, `{bar:30.cyan/blue}` → `{bar:30}`.
+fn strip_style_marks(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let key = &rest[open + 1..open + close];
+        let key = match key.split_once(':') {
+            Some((name, spec)) => match spec.split_once('.') {
+                Some(("", _)) => name.to_string(),
+                Some((width, _)) => format!("{name}:{width}"),
+                None => key.to_string(),
+            },
+            None => key.to_string(),
+        };
+        out.push('{');
+        out.push_str(&key);
+        out.push('}');
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `1 table`, `2 tables`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Renders rows as aligned columns (the width of each column is its widest
@@ -403,6 +477,26 @@ mod tests {
         assert_eq!(human_age(600), "10m");
         assert_eq!(human_age(7200), "2h");
         assert_eq!(human_age(3 * 86400), "3d");
+    }
+
+    #[test]
+    fn progress_templates_lose_their_colors_without_color() {
+        assert_eq!(
+            strip_style_marks("{spinner:.cyan} {msg} {elapsed:.dim}"),
+            "{spinner} {msg} {elapsed}"
+        );
+        assert_eq!(
+            strip_style_marks("{msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes}"),
+            "{msg} [{bar:30}] {bytes}/{total_bytes}"
+        );
+        assert_eq!(strip_style_marks("{bar:40} x"), "{bar:40} x");
+    }
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "table", "tables"), "1 table");
+        assert_eq!(count(0, "table", "tables"), "0 tables");
+        assert_eq!(count(2, "backup", "backups"), "2 backups");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod deploy;
 mod doctor;
 mod gate;
 mod lifecycle;
+mod output;
 mod recovery;
 mod restore;
 mod schedule;

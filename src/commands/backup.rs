@@ -70,18 +70,28 @@ pub fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compressi
 /// waiting budgie may have waited for one that was then killed.
 pub fn lock(ctx: &Context, command: &str) -> Result<crate::lock::ProjectLock> {
     let ui = &ctx.ui;
+    // A spinner while waiting, from the first time the holder is told.
+    let mut spinner = None;
     let held = crate::lock::acquire(
         &ctx.backup_dir(),
         &ctx.project.name,
         command,
         Duration::from_secs(ctx.global.lock_timeout),
         |h| {
+            let who = if h.is_unknown() {
+                "another budgie".to_string()
+            } else {
+                format!("another budgie ({})", h.describe())
+            };
             ui.warn(&format!(
-                "waiting for another budgie (pid {}, `budgie {}`, started {}) working on project {}...",
-                h.pid, h.command, h.started, ctx.project.name
-            ))
+                "waiting for {who} working on project {}...",
+                ctx.project.name
+            ));
+            spinner = Some(ui.spinner("Waiting for the project lock"));
         },
-    )?;
+    );
+    drop(spinner);
+    let held = held?;
     crate::recover::run_locked(ctx)?;
     Ok(held)
 }
@@ -308,10 +318,10 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     let mut docs = Vec::new();
     for v in &chosen {
         if !existing.iter().any(|e| e.name == v.name) {
-            return Err(Error::new(format!(
-                "volume {} ({}) does not exist",
-                v.key, v.name
-            )));
+            return Err(
+                Error::new(format!("volume {} ({}) does not exist", v.key, v.name))
+                    .hint("the engine creates it when a service using it starts: budgie start"),
+            );
         }
         let bar = ctx
             .ui
@@ -437,8 +447,8 @@ fn list(ctx: &Context) -> Result<i32> {
         ui.print(&line);
     }
     ui.print(&format!(
-        "{} backups in {}",
-        rows.len(),
+        "{} in {}",
+        crate::ui::count(rows.len() as u64, "backup", "backups"),
         ctx.backup_dir().display()
     ));
     Ok(0)
@@ -521,7 +531,10 @@ fn remove_backup(path: &Path) -> Result<()> {
 
 fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     let path = ctx.resolve(file);
-    let report = verify::verify(&path)?;
+    let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
+    let report = verify::verify(&path);
+    spinner.clear();
+    let report = report?;
     let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
     let ok = report.complete && checksum_ok;
     if ctx.global.json && json {

@@ -153,9 +153,10 @@ pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32
     for s in &mine {
         if !s.exists {
             return Err(Error::new(format!(
-                "volume {} ({}) does not exist",
+                "volume {} ({}) does not exist; nothing was deleted",
                 s.key, s.name
-            )));
+            ))
+            .hint("see which volumes exist: budgie volumes"));
         }
     }
     let names = deletable(ctx, &mine);

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::gate::{self, GateOptions, Reason};
 use crate::plan::{Action, Plan, ReplaceDatabase, RestoreVolume};
 use crate::restore;
-use crate::ui::{human_age, human_bytes};
+use crate::ui::{count, human_age, human_bytes};
 
 #[derive(Serialize)]
 struct RestoredDoc<'a> {
@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     let db = ctx.project.database()?.clone();
     let path = choose_file(ctx, r)?;
     // Validate before touching anything.
-    let source = restore::validate(&path)?;
+    let source = checking(ctx, &path, || restore::validate(&path))?;
     let engine = ctx.engine()?;
     let _lock = if ctx.global.dry_run {
         None
@@ -105,6 +105,15 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     Ok(passed.status)
 }
 
+/// Runs a check that reads a whole file (compressed or custom-format dumps
+/// are read to the end) with a spinner.
+fn checking<T>(ctx: &Context, path: &Path, check: impl FnOnce() -> Result<T>) -> Result<T> {
+    let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
+    let result = check();
+    spinner.clear();
+    result
+}
+
 /// The file to restore: FILE, `--latest`, or a pick list at a terminal.
 fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
     if let Some(f) = &r.file {
@@ -116,7 +125,9 @@ fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
         for d in &dumps {
             let complete = match verify::quick_complete(&d.path) {
                 Some(c) => c,
-                None => verify::verify(&d.path).map(|v| v.complete).unwrap_or(false),
+                None => checking(ctx, &d.path, || verify::verify(&d.path))
+                    .map(|v| v.complete)
+                    .unwrap_or(false),
             };
             if complete {
                 ctx.ui.info(&format!(
@@ -141,7 +152,8 @@ fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
             "no FILE given and no backups of project {} in {}",
             ctx.project.name,
             dir.display()
-        )));
+        ))
+        .hint("take one with: budgie backup, or name a dump file: budgie restore FILE"));
     }
     let now = chrono::Local::now().naive_local();
     let items: Vec<String> = dumps
@@ -250,7 +262,7 @@ struct RestoreTestDoc {
 /// tables and rows, drop it. The current database is never touched.
 pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let path = ctx.resolve(file);
-    let source = restore::validate(&path)?;
+    let source = checking(ctx, &path, || restore::validate(&path))?;
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
     let container = ensure_database_running(ctx)?;
@@ -292,8 +304,10 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
         crate::commands::print_json(&doc)?;
     } else {
         ctx.ui.success(&format!(
-            "restore test: {} loads into a scratch database: {tables} tables, {rows} rows ({:.1}s); the scratch copy is dropped",
+            "restore test: {} loads into a scratch database: {}, {} ({:.1}s); the scratch copy is dropped",
             path.display(),
+            count(tables, "table", "tables"),
+            count(rows, "row", "rows"),
             doc.seconds
         ));
     }
@@ -319,7 +333,8 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
             "volume {key} holds the database: restore a dump with `budgie restore FILE` instead"
         )));
     }
-    let archive = restore::validate_archive(&ctx.resolve(file))?;
+    let path = ctx.resolve(file);
+    let archive = checking(ctx, &path, || restore::validate_archive(&path))?;
     let image = ctx
         .project
         .image_for_volume(v)

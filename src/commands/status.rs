@@ -54,6 +54,8 @@ fn states(ctx: &Context, engine: &Engine, sized: bool) -> Result<Vec<VolumeState
         .collect();
     let infos: Vec<VolumeInfo> = engine.volumes(&names)?;
     let by_name: BTreeMap<&str, &VolumeInfo> = infos.iter().map(|i| (i.name.as_str(), i)).collect();
+    // Walking a large volume, or `system df -v`, takes a while.
+    let spinner = ctx.ui.spinner("Measuring volume sizes");
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
     let mut need_engine_sizes = false;
     for info in infos.iter().filter(|_| sized) {
@@ -69,6 +71,7 @@ fn states(ctx: &Context, engine: &Engine, sized: bool) -> Result<Vec<VolumeState
             sizes.entry(name).or_insert(n);
         }
     }
+    spinner.clear();
     Ok(ctx
         .project
         .volumes

@@ -619,6 +619,12 @@ impl Budgie {
         self
     }
 
+    /// Runs it in a real pseudo-terminal (stdin, stdout and stderr), with
+    /// `timeout_ms` for each expectation.
+    pub fn pty(self, timeout_ms: u64) -> rexpect::session::PtySession {
+        rexpect::session::spawn_command(self.cmd, Some(timeout_ms)).expect("spawn budgie in a pty")
+    }
+
     /// Starts it without waiting (stdout and stderr discarded).
     pub fn spawn(mut self) -> std::process::Child {
         self.cmd
