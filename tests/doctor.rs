@@ -260,7 +260,7 @@ e2e!(
                 out.stderr
             );
         }
-        out.stderr_has("All 11 checks passed");
+        out.stderr_has("All 12 checks passed");
         let doc = p.budgie().args(["doctor", "--json"]).run().success().json();
         assert_eq!(doc["ok"], true);
 
