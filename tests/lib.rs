@@ -18,6 +18,7 @@ mod cli;
 mod completions;
 mod deploy;
 mod doctor;
+mod fuzz_corpus;
 mod gate;
 mod lifecycle;
 mod restore;

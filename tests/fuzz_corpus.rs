@@ -1,0 +1,50 @@
+//! The fuzz corpus, replayed without the fuzzer: every file under
+//! `fuzz/corpus/<target>/` goes through the same function the fuzz target
+//! runs (`budgie::fuzzing`), so CI checks that none of them panics —
+//! including the inputs that once did, kept there as regressions.
+
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `harness` on every file of the target's corpus; fails naming each
+/// file that panicked.
+fn replay(target: &str, harness: fn(&[u8])) {
+    let files = corpus(target);
+    assert!(
+        files.len() >= 10,
+        "fuzz/corpus/{target} has only {} files",
+        files.len()
+    );
+    let failed: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let data = std::fs::read(f).unwrap();
+            std::panic::catch_unwind(|| harness(&data)).is_err()
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(failed.is_empty(), "these corpus files panic: {failed:#?}");
+}
+
+#[test]
+fn compose_corpus_gets_a_model_or_a_clear_error() {
+    replay("compose", budgie::fuzzing::compose);
+}
+
+#[test]
+fn dump_corpus_gets_validated_or_a_clear_error() {
+    replay("dump", budgie::fuzzing::dump);
+}
