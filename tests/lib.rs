@@ -22,3 +22,4 @@ mod fuzz_corpus;
 mod gate;
 mod lifecycle;
 mod restore;
+mod security;
