@@ -220,3 +220,50 @@ e2e!(a_dot_env_password_is_never_printed, |engine| {
         .lacks(&secret);
     p.budgie().arg("restart").run().failure().lacks(&secret);
 });
+
+/// A compose tool that echoes the container command line it runs, password
+/// included, as podman-compose 1.0 does on stdout and some tools do in
+/// their error messages: budgie shows what it prints only with the
+/// password replaced by `***`, in `-v` output and in a failure's message.
+#[test]
+fn an_engine_that_echoes_the_password_is_redacted() {
+    let secret = "Echoed-pw-81Qz";
+    let fake = FakeEngine::new(false);
+    let tool = fake.bin.path().join("podman-compose");
+    let echo = format!("podman create --name db_1 -e POSTGRES_PASSWORD={secret} postgres");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in\n  version) echo 'podman-compose version 1.0.6';;\n  \
+             *down*|*up*) echo '{echo}'; [ -e \"$0.fail\" ] && {{ echo 'Error: {echo}' >&2; exit 1; }};;\n\
+             esac\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    let p = Fixture::bare()
+        .compose(STACK)
+        .file(".env", &format!("DB_PASSWORD={secret}\n"));
+    let run = |args: &[&str]| {
+        p.budgie()
+            .env("PATH", fake.path())
+            .env("BUDGIE_ENGINE", "podman")
+            .env("BUDGIE_COMPOSE", "podman-compose")
+            .args(args)
+            .run()
+    };
+    let shown = run(&["-v", "stop"]).success().lacks(secret);
+    assert!(
+        shown.stderr.contains("POSTGRES_PASSWORD=***"),
+        "the tool's output is not shown: {}",
+        shown.stderr
+    );
+    std::fs::write(fake.bin.path().join("podman-compose.fail"), "").unwrap();
+    for args in [&["stop"][..], &["-v", "stop"]] {
+        let failed = run(args).failure().lacks(secret);
+        assert!(
+            failed.stderr.contains("POSTGRES_PASSWORD=***"),
+            "{args:?}: the failure does not say what the tool said: {}",
+            failed.stderr
+        );
+    }
+}
