@@ -48,3 +48,38 @@ fn compose_corpus_gets_a_model_or_a_clear_error() {
 fn dump_corpus_gets_validated_or_a_clear_error() {
     replay("dump", budgie::fuzzing::dump);
 }
+
+/// The dump seeds are real: pg_dump 15's own files validate, and their
+/// cut or foreign relatives are refused with a reason.
+#[test]
+fn real_dumps_in_the_corpus_validate_and_broken_ones_are_refused() {
+    use budgie::backup::verify::Format;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/dump");
+    for (name, format) in [
+        ("plain.sql", Format::Plain),
+        ("schema-only.sql", Format::Plain),
+        ("plain.sql.gz", Format::Gzip),
+        ("multi-member.sql.gz", Format::Gzip),
+        ("plain.sql.zst", Format::Zstd),
+        ("custom.dump", Format::Custom),
+        ("custom-uncompressed.dump", Format::Custom),
+    ] {
+        let source = budgie::restore::validate(&dir.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {}", e.message));
+        assert_eq!(source.format, format, "{name}");
+    }
+    for name in [
+        "empty",
+        "text.txt",
+        "truncated.sql",
+        "truncated.sql.gz",
+        "truncated.sql.zst",
+        "custom-header-only.dump",
+        "volume.tar.zst",
+    ] {
+        let e = budgie::restore::validate(&dir.join(name))
+            .err()
+            .unwrap_or_else(|| panic!("{name} validated"));
+        assert!(e.message.contains(name), "{name}: {}", e.message);
+    }
+}
