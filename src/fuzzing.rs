@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use crate::backup::verify;
 use crate::compose::{self, LoadOptions};
@@ -61,25 +60,28 @@ fn find_line(data: &[u8], line: &[u8]) -> Option<usize> {
         .find(|&i| (i == 0 || data[i - 1] == b'\n') && data[i..].starts_with(line))
 }
 
-/// A directory of this process's own for the files an input is written to:
-/// a fixed project name (`fuzzproject`) so runs are repeatable. Kept for
-/// the life of the process (the fuzzer runs millions of inputs).
-fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = Path::new("/dev/shm");
-        let tmp = if base.is_dir() {
-            tempfile::Builder::new()
-                .prefix("budgie-fuzz")
-                .tempdir_in(base)
-        } else {
-            tempfile::Builder::new().prefix("budgie-fuzz").tempdir()
-        }
-        .expect("a temporary directory for fuzz inputs");
-        let dir = tmp.keep().join("fuzzproject");
-        std::fs::create_dir_all(&dir).expect("the fuzz project directory");
-        dir
-    })
+/// Runs `f` in a directory of this thread's own for the files an input is
+/// written to: a fixed project name (`fuzzproject`) so runs are repeatable,
+/// created once per thread (the fuzzer runs millions of inputs) and removed
+/// when the thread ends (a test thread; the fuzzer is killed instead).
+fn in_scratch<R>(f: impl FnOnce(&Path) -> R) -> R {
+    thread_local! {
+        static DIR: (tempfile::TempDir, PathBuf) = {
+            let shm = Path::new("/dev/shm");
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("budgie-fuzz");
+            let tmp = if shm.is_dir() {
+                builder.tempdir_in(shm)
+            } else {
+                builder.tempdir()
+            }
+            .expect("a temporary directory for fuzz inputs");
+            let dir = tmp.path().join("fuzzproject");
+            std::fs::create_dir(&dir).expect("the fuzz project directory");
+            (tmp, dir)
+        };
+    }
+    DIR.with(|(_, dir)| f(dir))
 }
 
 /// Writes `data` to `dir/name`, or removes that file when `data` is None.
@@ -109,7 +111,10 @@ fn check_error(e: &Error, input: &str) {
 /// commands use it (database, JSON, redaction).
 pub fn compose(data: &[u8]) {
     let input = ComposeInput::split(data);
-    let dir = scratch();
+    in_scratch(|dir| load_project(dir, &input));
+}
+
+fn load_project(dir: &Path, input: &ComposeInput) {
     put(dir, "compose.yaml", Some(input.compose));
     put(dir, "compose.override.yaml", input.override_file);
     put(dir, ".env", input.env);
@@ -139,16 +144,19 @@ pub fn compose(data: &[u8]) {
 }
 
 /// Dump-file validation: the bytes are written to a file and checked as
-/// `budgie restore` (validate) and `budgie backups --verify` (verify) check
+/// `budgie restore` (validate) and `budgie backup verify` (verify) check
 /// them. An incomplete file must come with its problems named.
 pub fn dump(data: &[u8]) {
-    let path = scratch().join("input.dump");
-    std::fs::write(&path, data).expect("writing the fuzz dump file");
-    match restore::validate(&path) {
+    in_scratch(|dir| check_dump(&dir.join("input.dump"), data));
+}
+
+fn check_dump(path: &Path, data: &[u8]) {
+    std::fs::write(path, data).expect("writing the fuzz dump file");
+    match restore::validate(path) {
         Ok(source) => assert_eq!(source.bytes, data.len() as u64, "validate: size"),
         Err(e) => check_error(&e, "restore::validate"),
     }
-    match verify::verify(&path) {
+    match verify::verify(path) {
         Ok(report) => {
             assert_eq!(report.bytes, data.len() as u64, "verify: size");
             assert_eq!(
@@ -162,7 +170,7 @@ pub fn dump(data: &[u8]) {
         }
         Err(e) => check_error(&e, "verify"),
     }
-    let _ = verify::quick_complete(&path);
+    let _ = verify::quick_complete(path);
 }
 
 #[cfg(test)]
