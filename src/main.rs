@@ -6,20 +6,9 @@
 //! and maps the result to an exit code (DESIGN.md): 0 done, 1 error,
 //! 2 usage, 3 refused, 4 safety backup failed, 130 interrupted.
 
-mod backup;
-mod cli;
-mod commands;
-mod compose;
-mod context;
-mod engine;
-mod error;
-mod gate;
-mod lock;
-mod plan;
-mod recover;
-mod restore;
-mod schedule;
-mod ui;
+// The modules live in the library (src/lib.rs), which the fuzz targets
+// share; `crate::cli` and the like below resolve through these imports.
+use budgie::{cli, commands, context, error, plan, recover, ui};
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

@@ -709,8 +709,7 @@ fn run_step(step: &Step, cmd: &Cmd, ui: &Ui, redact: &dyn Fn(&str) -> String) ->
     let spinner = ui.spinner(&step.what);
     let expr = cmd.expression().stdin_null().unchecked();
     let out = if ui.verbose > 0 {
-        // Stream the tool's own output (to stderr: human messages only there).
-        expr.stdout_to_stderr().run()
+        stream_redacted(&expr, ui, redact)
     } else {
         expr.stdout_capture().stderr_capture().run()
     }
@@ -739,6 +738,36 @@ fn run_step(step: &Step, cmd: &Cmd, ui: &Ui, redact: &dyn Fn(&str) -> String) ->
         ui.dim(&format!("({:.1}s)", started.elapsed().as_secs_f64()))
     ));
     Ok(())
+}
+
+/// Runs `expr` showing the tool's own output (stdout and stderr, to stderr:
+/// human messages only go there) a line at a time, secrets redacted: some
+/// compose tools echo the container command lines they run, environment
+/// values included (podman-compose 1.0 prints `podman create -e
+/// POSTGRES_PASSWORD=...`). The output returned holds only the status.
+fn stream_redacted(
+    expr: &duct::Expression,
+    ui: &Ui,
+    redact: &dyn Fn(&str) -> String,
+) -> std::io::Result<std::process::Output> {
+    use std::io::BufRead;
+    let handle = expr.stderr_to_stdout().reader()?;
+    let mut reader = std::io::BufReader::new(&handle);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = String::from_utf8_lossy(&line);
+        ui.print(&redact(text.trim_end_matches(['\n', '\r'])));
+        line.clear();
+    }
+    let status = match handle.try_wait()? {
+        Some(out) => out.status,
+        None => return Err(std::io::Error::other("the command did not finish")),
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    })
 }
 
 /// A child's exit status as a shell would report it (128+signal when killed).

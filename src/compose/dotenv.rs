@@ -24,11 +24,21 @@ pub(crate) fn read(
     path: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<BTreeMap<String, String>>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::new(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => return Err(cannot(e)),
     };
+    // A device or a pipe (`/dev/zero`, `/dev/stdin`) could be read forever.
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(Error::new(format!(
+            "cannot read {}: not a regular file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(cannot)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::new(format!("{}: not valid UTF-8", path.display())))?;
     parse(&text, path, lookup).map(Some)

@@ -685,6 +685,28 @@ fn env_file_entries() {
     );
 }
 
+/// An env file that is a device or a pipe (`/dev/zero` never ends,
+/// `/dev/stdin` waits for a terminal) is refused, not read forever.
+#[test]
+fn env_files_that_are_not_regular_files_are_refused() {
+    for (entry, why) in [
+        ("/dev/zero", "not a regular file"),
+        (".", "not a regular file"),
+    ] {
+        let f = fixture(&[(
+            "compose.yaml",
+            &format!("services:\n  app:\n    image: a\n    env_file: [\"{entry}\"]\n"),
+        )]);
+        let e = f.err();
+        assert!(e.message.contains(why), "{entry}: {}", e.message);
+    }
+    // The project's own .env, as a directory.
+    let f = fixture(&[("compose.yaml", "services:\n  app:\n    image: a\n")]);
+    std::fs::create_dir(f.path(".env")).unwrap();
+    let e = f.err();
+    assert!(e.message.contains("not a regular file"), "{}", e.message);
+}
+
 // ---------------------------------------------------------------- project name
 
 #[test]

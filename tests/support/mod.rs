@@ -614,6 +614,20 @@ impl Budgie {
         self
     }
 
+    /// Runs budgie with this umask (set in the child only, between fork
+    /// and exec: the test process's own umask is shared by every test).
+    pub fn umask(mut self, mask: u32) -> Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: umask(2) is async-signal-safe and touches nothing else.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                libc::umask(mask as libc::mode_t);
+                Ok(())
+            });
+        }
+        self
+    }
+
     pub fn stdin(mut self, s: &str) -> Self {
         self.stdin = Some(s.to_string());
         self

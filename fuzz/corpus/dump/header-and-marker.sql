@@ -1,0 +1,2 @@
+-- PostgreSQL database dump
+-- PostgreSQL database dump complete
