@@ -18,6 +18,8 @@ mod cli;
 mod completions;
 mod deploy;
 mod doctor;
+mod faults;
 mod gate;
 mod lifecycle;
 mod restore;
+mod soak;
