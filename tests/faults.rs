@@ -240,7 +240,12 @@ fn kill_db_mid_dump(p: &Fixture, args: &[&str]) -> (Option<i32>, String) {
         partial_bytes(&dir).is_some_and(|n| n > 1 << 20)
     });
     kill_container(p, "db");
-    finish(child)
+    let (code, stderr) = finish(child);
+    eprintln!(
+        "budgie {} with the database killed: exit {code:?}\n{stderr}",
+        args.join(" ")
+    );
+    (code, stderr)
 }
 
 // 2. The database container is killed mid-dump: by `backup`, and during
@@ -304,6 +309,7 @@ e2e!(
         std::thread::sleep(Duration::from_millis(300));
         kill_container(&p, "db");
         let (code, stderr) = finish(child);
+        eprintln!("restore with the database killed: exit {code:?}\n{stderr}");
         assert!(matches!(code, Some(c) if c != 0), "{code:?} {stderr}");
         assert!(!stderr.trim().is_empty(), "a message says why");
 
