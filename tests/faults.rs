@@ -409,6 +409,12 @@ impl Wrapper {
     }
 }
 
+impl Wrapper {
+    fn engine_path(&self, engine: Engine) -> PathBuf {
+        self._bin.path().join(engine.program())
+    }
+}
+
 fn which(program: &str) -> PathBuf {
     std::env::var("PATH")
         .unwrap_or_default()
@@ -432,13 +438,32 @@ e2e!(
             let dir = p.path().join("backups");
             // The last safety backup the gate takes is the uploads archive.
             let w = Wrapper::new(engine, &dir, "_pre-clean.uploads.tar.zst", mode);
-            let out = p
+            let child = p
                 .budgie()
                 .env("PATH", &w.path)
                 .args(["clean", "--yes"])
-                .run()
-                .failure();
-            assert_ne!(out.code, Some(0));
+                .spawn_capturing_stderr();
+            if mode == Failure::Disappears {
+                // Gone as soon as the last safety backup is published, so
+                // budgie's next engine call does not find it on PATH (the
+                // wrapper removes itself too, should it be called first).
+                wait_until("the safety backups", Duration::from_secs(180), || {
+                    entries(&dir)
+                        .iter()
+                        .any(|n| n.ends_with("_pre-clean.uploads.tar.zst"))
+                });
+                let _ = std::fs::remove_file(w.engine_path(engine));
+            }
+            let (code, stderr) = finish(child);
+            eprintln!(
+                "clean with the engine {}: exit {code:?}\n{stderr}",
+                if mode == Failure::CannotConnect {
+                    "failing"
+                } else {
+                    "gone"
+                },
+            );
+            assert_eq!(code, Some(1), "{stderr}");
             let dumps = p.backups_ending("_pre-clean.sql");
             assert_eq!(dumps.len(), 1, "{:?}", p.backups());
             assert_eq!(
@@ -463,8 +488,8 @@ e2e!(
             assert_eq!(listed.len(), 2, "both safety backups listed: {list}");
             // Nothing of the data is lost: the volumes are there with their
             // contents, or (had one gone) the complete safety backup has them.
-            assert!(p.volume_exists(&pgdata(&p)), "{}", out.stderr);
-            assert!(p.volume_exists(&uploads(&p)), "{}", out.stderr);
+            assert!(p.volume_exists(&pgdata(&p)), "{stderr}");
+            assert!(p.volume_exists(&uploads(&p)), "{stderr}");
             assert_eq!(volume_file(&p, engine, &uploads(&p), "u.txt"), "receipt-9");
             p.budgie().arg("start").run().success();
             assert_eq!(p.checksums("appdb"), before);
