@@ -464,6 +464,19 @@ e2e!(
                 },
             );
             assert_eq!(code, Some(1), "{stderr}");
+            if engine == Engine::Docker {
+                // docker-compose talks to the daemon itself: its `down`
+                // works, and budgie's own `volume rm` is what fails.
+                let why = match mode {
+                    Failure::CannotConnect => "Cannot connect to the Docker daemon",
+                    Failure::Disappears => "docker is not installed (not found on PATH)",
+                };
+                assert!(
+                    stderr.contains(&format!("Delete volumes {}", pgdata(&p)))
+                        && stderr.contains(why),
+                    "the failed step is named, with why: {stderr}"
+                );
+            }
             let dumps = p.backups_ending("_pre-clean.sql");
             assert_eq!(dumps.len(), 1, "{:?}", p.backups());
             assert_eq!(
