@@ -351,9 +351,7 @@ e2e!(
     }
 );
 
-/// A directory holding a wrapper named like the engine, which forwards its
-/// argv to the real engine until the backup directory holds a file whose
-/// name ends with `trigger`, and from then on behaves per `mode`.
+/// How the engine fails once the safety backups are taken.
 #[derive(Clone, Copy, PartialEq)]
 enum Failure {
     /// Fails like an engine whose daemon/socket is gone (exit 125).
@@ -362,9 +360,13 @@ enum Failure {
     Disappears,
 }
 
+/// A directory holding a wrapper named like the engine, which forwards its
+/// argv to the real engine until the backup directory holds a file whose
+/// name ends with `trigger`, and from then on fails per [`Failure`]; and a
+/// PATH on which the wrapper is the only engine.
 struct Wrapper {
     /// Holds the wrapper and the shadow PATH; removed on drop.
-    _bin: tempfile::TempDir,
+    bin: tempfile::TempDir,
     path: String,
 }
 
@@ -405,13 +407,11 @@ impl Wrapper {
             }
         }
         let path = format!("{}:{}", bin.path().display(), shadow.display());
-        Wrapper { _bin: bin, path }
+        Wrapper { bin, path }
     }
-}
 
-impl Wrapper {
     fn engine_path(&self, engine: Engine) -> PathBuf {
-        self._bin.path().join(engine.program())
+        self.bin.path().join(engine.program())
     }
 }
 
