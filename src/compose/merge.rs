@@ -608,8 +608,13 @@ fn mounts(
 /// hold a shell metacharacter, a newline or a `/`.
 fn check_name(ctx: &Ctx, path: &str, what: &str, name: &str, engine_rule: bool) -> Result<()> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    // An empty container or volume name is left to what budgie did before
+    // (compose reads it as unset); an empty key is another error.
+    if name.is_empty() {
+        return Ok(());
+    }
     let first_ok = !engine_rule || name.starts_with(|c: char| c.is_ascii_alphanumeric());
-    if !name.is_empty() && first_ok && name.chars().all(allowed) {
+    if first_ok && name.chars().all(allowed) {
         return Ok(());
     }
     let rule = if engine_rule {
