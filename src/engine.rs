@@ -160,6 +160,15 @@ impl Cmd {
                 ": psql stopped at an SQL error in its input (the engine passed on no message)",
             );
         }
+        // `exec` passes on the exit status of the process in the
+        // container; 137 is SIGKILL, which a kill or stop of the container
+        // (or the kernel's OOM killer) sends.
+        let exec = self.argv.get(1).is_some_and(|a| a == "exec");
+        if tail.is_empty() && exec && out.status.code() == Some(137) {
+            msg.push_str(
+                ": it was killed — the container was stopped or killed (or ran out of memory) while it ran",
+            );
+        }
         if !tail.is_empty() {
             msg.push_str(":\n  ");
             msg.push_str(&tail.join("\n  "));
@@ -971,6 +980,31 @@ pub fn dir_size(path: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exec_killed_with_its_container_says_so() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = |code: i32| Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        let exec = Cmd::new(["podman", "exec", "c1", "pg_dump"]);
+        let e = exec.failure(&out(137));
+        assert!(e.message.contains("exit status 137"), "{}", e.message);
+        assert!(
+            e.message.contains("the container was stopped or killed"),
+            "{}",
+            e.message
+        );
+        assert!(!exec.failure(&out(1)).message.contains("killed"));
+        let rm = Cmd::new(["podman", "volume", "rm", "v"]);
+        assert!(
+            !rm.failure(&out(137))
+                .message
+                .contains("container was stopped")
+        );
+    }
 
     #[test]
     fn listings_are_retried_when_something_vanished_meanwhile() {

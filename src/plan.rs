@@ -713,7 +713,14 @@ fn run_step(step: &Step, cmd: &Cmd, ui: &Ui, redact: &dyn Fn(&str) -> String) ->
     } else {
         expr.stdout_capture().stderr_capture().run()
     }
-    .map_err(|e| cmd.spawn_error(e))?;
+    .map_err(|e| {
+        spinner.clear();
+        let e = cmd.spawn_error(e);
+        Error {
+            message: redact(&format!("{}: {}", step.what, e.message)),
+            ..e
+        }
+    })?;
     spinner.clear();
     if interrupted() {
         return Err(Error::interrupted());

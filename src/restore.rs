@@ -899,11 +899,18 @@ fn one_session(
             // then psql succeeded. Open the current database again and drop
             // the scratch copy.
             reopen(engine, container, db);
-            let _ = drop_database(engine, container, db, scratch);
-            Err(e.context(format!(
+            let dropped = drop_database(engine, container, db, scratch).is_ok();
+            let e = e.context(format!(
                 "loading {} failed, nothing was changed",
                 source.path.display()
-            )))
+            ));
+            Err(if dropped {
+                e
+            } else {
+                e.hint(format!(
+                    "the scratch copy {scratch} could not be dropped now; the next budgie command that finds the database running drops it"
+                ))
+            })
         }
     }
 }

@@ -311,7 +311,7 @@ fn hostile_values_are_passed_literally_and_never_executed() {
     let pwned = f.path().join("pwned");
     let evil = format!("$(touch {p}); `touch {p}`; touch {p}", p = pwned.display());
     let compose = format!(
-        "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_USER: \"u;{evil}\"\n      POSTGRES_DB: \"${{EVIL_DB}}\"\n    volumes: [pgdata:/var/lib/postgresql/data]\n  app:\n    image: \"busybox\"\nvolumes:\n  pgdata:\n    name: \"vol{evil}\"\n"
+        "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_USER: \"u;{evil}\"\n      POSTGRES_DB: \"${{EVIL_DB}}\"\n    volumes: [pgdata:/var/lib/postgresql/data]\n  app:\n    image: \"busybox\"\nvolumes:\n  pgdata:\n"
     )
     .replace("$(", "$$(");
     let f = f
@@ -363,10 +363,38 @@ fn hostile_values_are_passed_literally_and_never_executed() {
     );
     // The model keeps the value literally.
     let doc = f.budgie().args(["config", "--json"]).run().success().json();
-    assert_eq!(doc["volumes"][0]["name"], format!("vol{evil}").as_str());
     assert_eq!(
         doc["database"]["name"],
         format!("db`touch {}`", pwned.display()).as_str()
+    );
+    assert!(!pwned.exists());
+
+    // A name compose would refuse (here a volume's) is refused before any
+    // engine call, naming the file, the key and the value.
+    let f = f.compose(&compose.replace(
+        "  pgdata:\n",
+        &format!("  pgdata:\n    name: \"vol{}\"\n", evil.replace('$', "$$")),
+    ));
+    let fake = FakeEngine::new(false);
+    for args in [
+        vec!["config"],
+        vec!["--dry-run", "clean"],
+        vec!["backup"],
+        vec!["status"],
+    ] {
+        f.budgie()
+            .env("PATH", fake.path())
+            .args(&args)
+            .run()
+            .code(1)
+            .stderr_has("compose.yml: volumes.pgdata.name: invalid volume name \"vol$(touch ");
+    }
+    assert!(
+        fake.calls()
+            .iter()
+            .all(|c| c.ends_with(" version") || c.contains("version")),
+        "{:?}",
+        fake.calls()
     );
     assert!(!pwned.exists());
 }

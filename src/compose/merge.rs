@@ -104,6 +104,7 @@ fn normalize_services(services: &mut Mapping, ctx: &Ctx, origins: &mut MountOrig
                 format!("a service name must be a string, found {}", describe(&k)),
             )
         })?;
+        check_name(ctx, "services", "service name", &name, false)?;
         let path = child("services", &name);
         if !has_tag(&v, "reset") {
             match untag_mut(&mut v) {
@@ -150,6 +151,9 @@ fn normalize_service(
                         format!("expected a string, found {}", describe(v)),
                     )
                 })?;
+                if key == "container_name" {
+                    check_name(ctx, &fpath, "container name", &s, true)?;
+                }
                 *v = Value::String(s);
             }
             "profiles" => *v = string_list(v, &fpath, ctx)?,
@@ -597,6 +601,34 @@ fn mounts(
 
 /// Top-level `volumes:`: string keys, each a mapping (or null), `name` a
 /// string, `external` a boolean or the legacy `{name: ...}`.
+/// Refuses a name that compose or the engine would refuse anyway, before
+/// budgie passes it anywhere: service names and volume keys are
+/// `[a-zA-Z0-9._-]+` (compose's schema), container and volume names
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*` (the engines' rule). None of them can then
+/// hold a shell metacharacter, a newline or a `/`.
+fn check_name(ctx: &Ctx, path: &str, what: &str, name: &str, engine_rule: bool) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    // An empty container or volume name is left to what budgie did before
+    // (compose reads it as unset); an empty key is another error.
+    if name.is_empty() {
+        return Ok(());
+    }
+    let first_ok = !engine_rule || name.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if first_ok && name.chars().all(allowed) {
+        return Ok(());
+    }
+    let rule = if engine_rule {
+        "it must start with a letter or digit and hold only letters, digits, '.', '_' and '-'"
+    } else {
+        "it may hold only letters, digits, '.', '_' and '-'"
+    };
+    Err(error_at(
+        ctx.file,
+        path,
+        format!("invalid {what} {name:?}: {rule} (compose and the engines refuse it too)"),
+    ))
+}
+
 fn normalize_volumes(volumes: &mut Mapping, ctx: &Ctx) -> Result<()> {
     let old = std::mem::take(volumes);
     for (k, mut v) in old {
@@ -607,6 +639,7 @@ fn normalize_volumes(volumes: &mut Mapping, ctx: &Ctx) -> Result<()> {
                 format!("a volume name must be a string, found {}", describe(&k)),
             )
         })?;
+        check_name(ctx, "volumes", "volume key", &key, false)?;
         let path = child("volumes", &key);
         if !has_tag(&v, "reset") {
             match untag_mut(&mut v) {
@@ -637,6 +670,7 @@ fn normalize_volume(m: &mut Mapping, path: &str, ctx: &Ctx) -> Result<()> {
                     format!("expected a string, found {}", describe(v)),
                 )
             })?;
+            check_name(ctx, &child(path, "name"), "volume name", &s, true)?;
             *v = Value::String(s);
         }
     }
@@ -655,6 +689,7 @@ fn normalize_volume(m: &mut Mapping, path: &str, ctx: &Ctx) -> Result<()> {
                             format!("expected a string, found {}", describe(n)),
                         )
                     })?;
+                    check_name(ctx, &child(&epath, "name"), "volume name", &s, true)?;
                     e.insert("name".into(), Value::String(s));
                 }
             },

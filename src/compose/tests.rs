@@ -1566,3 +1566,59 @@ fn paths_in_messages_are_absolute() {
     assert!(p.dir.is_absolute());
     assert!(Path::new(&p.files_display()).is_absolute());
 }
+
+#[test]
+fn names_compose_would_refuse_are_refused_with_file_and_key() {
+    let bad = ["a;touch x", "$(id)", "`id`", "a\nb", "../up", "a b", "-x"];
+    for v in bad {
+        // Keys are not interpolated; values are (`$$` is a literal `$`).
+        let k = format!("{v:?}");
+        let q = k.replace('$', "$$");
+        let cases = [
+            (
+                format!("services:\n  {k}:\n    image: busybox\n"),
+                "services",
+                "service name",
+            ),
+            (
+                format!("services:\n  app:\n    image: busybox\n    container_name: {q}\n"),
+                "services.app.container_name",
+                "container name",
+            ),
+            (
+                format!("services:\n  app:\n    image: busybox\nvolumes:\n  {k}:\n"),
+                "volumes",
+                "volume key",
+            ),
+            (
+                format!(
+                    "services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    name: {q}\n"
+                ),
+                "volumes.data.name",
+                "volume name",
+            ),
+            (
+                format!(
+                    "services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    external:\n      name: {q}\n"
+                ),
+                "volumes.data.external.name",
+                "volume name",
+            ),
+        ];
+        for (text, path, what) in cases {
+            if v == "-x" && (what == "service name" || what == "volume key") {
+                continue; // compose takes a leading '-' in keys
+            }
+            let f = fixture(&[("compose.yaml", &text)]);
+            let e = f.err();
+            let want = format!("compose.yaml: {path}: invalid {what} {v:?}");
+            assert!(e.message.contains(&want), "{text}\n{}", e.message);
+        }
+    }
+    // What compose accepts still loads.
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:\n  web.1_a-b:\n    image: busybox\n    container_name: Web-1.x_y\nvolumes:\n  _data.1:\n    name: Vol_1.a-b\n",
+    )]);
+    f.load();
+}

@@ -648,6 +648,16 @@ impl Budgie {
         self.cmd.spawn().expect("budgie runs")
     }
 
+    /// Starts it without waiting, stderr captured (for `wait_with_output`),
+    /// stdin and stdout discarded.
+    pub fn spawn_capturing_stderr(mut self) -> std::process::Child {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        self.cmd.spawn().expect("budgie runs")
+    }
+
     pub fn run(mut self) -> Outcome {
         use std::io::Write;
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
