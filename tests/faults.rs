@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rexpect::process::WaitStatus;
-
 use crate::e2e;
 use crate::support::*;
 
@@ -516,13 +514,6 @@ e2e!(
         }
     }
 );
-
-fn exit_code(s: WaitStatus) -> i32 {
-    match s {
-        WaitStatus::Exited(_, c) => c,
-        other => panic!("budgie did not exit normally: {other:?}"),
-    }
-}
 
 // 5. A compose file changed at the prompt cannot make budgie delete a
 // volume it did not show.

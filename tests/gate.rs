@@ -2,8 +2,6 @@
 //! both engines. Each data-safety invariant has a test here that fails if
 //! the invariant breaks.
 
-use rexpect::process::WaitStatus;
-
 use crate::e2e;
 use crate::support::*;
 
@@ -15,13 +13,6 @@ fn started(engine: Engine) -> Fixture {
 
 fn pgdata(p: &Fixture) -> String {
     format!("{}_pgdata", p.name)
-}
-
-fn exit_code(s: WaitStatus) -> i32 {
-    match s {
-        WaitStatus::Exited(_, c) => c,
-        other => panic!("budgie did not exit normally: {other:?}"),
-    }
 }
 
 // Invariant 1: the volume goes only after a checked safety backup, which

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rexpect::process::WaitStatus;
-
 use crate::e2e;
 use crate::support::*;
 
@@ -152,13 +150,6 @@ fn mentions(out: &Outcome, n: u64, word: &str) -> bool {
     out.stderr.lines().any(|l| {
         l.to_lowercase().contains(word) && l.split(|c: char| !c.is_ascii_digit()).any(|t| t == n)
     })
-}
-
-fn exit_code(s: WaitStatus) -> i32 {
-    match s {
-        WaitStatus::Exited(_, c) => c,
-        other => panic!("budgie did not exit normally: {other:?}"),
-    }
 }
 
 fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {

@@ -149,6 +149,14 @@ macro_rules! e2e {
     };
 }
 
+/// The exit code of a budgie run in a pseudo-terminal.
+pub fn exit_code(s: rexpect::process::WaitStatus) -> i32 {
+    match s {
+        rexpect::process::WaitStatus::Exited(_, c) => c,
+        other => panic!("budgie did not exit normally: {other:?}"),
+    }
+}
+
 /// A project directory with compose files, and an engine to run it on.
 pub struct Fixture {
     dir: tempfile::TempDir,
