@@ -122,6 +122,25 @@ fn journal_entry(reason: Reason, plan: &Plan, ticket: &Ticket, taken: &[Taken]) 
     entry
 }
 
+/// A step failed after the safety backups: some containers or volumes may
+/// be gone. Says where the data is and what brings the stack back (the
+/// hint a step's own error may carry comes first).
+fn failed_midway(e: Error, reason: Reason, taken: &[Taken]) -> Error {
+    if reason == Reason::Restore || e.exit == Exit::Interrupted {
+        return e;
+    }
+    let mut hint = e.hint.clone().map(|h| format!("{h}\n")).unwrap_or_default();
+    hint.push_str("containers removed before the failure come back with: budgie start");
+    if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
+        hint.push_str(&format!(
+            "\nif the database volume is gone, its data is in {}: budgie start && budgie restore {}",
+            db.path.display(),
+            db.path.display()
+        ));
+    }
+    e.hint(hint)
+}
+
 /// Options of a gated command.
 #[derive(Debug, Clone, Copy)]
 pub struct GateOptions {
@@ -285,7 +304,8 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         &journal_entry(reason, plan, &ticket, &taken),
     )?;
     crate::recover::crash_point("gate:before-execute");
-    let status = plan::execute_gated(plan, &ticket, &ctx.ui, &|s| ctx.redact(s))?;
+    let status = plan::execute_gated(plan, &ticket, &ctx.ui, &|s| ctx.redact(s))
+        .map_err(|e| failed_midway(e, reason, &taken))?;
     journal.finish();
     if reason == Reason::Restore {
         if let Some(t) = taken.first() {

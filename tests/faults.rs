@@ -468,6 +468,15 @@ e2e!(
                 },
             );
             assert_eq!(code, Some(1), "{stderr}");
+            // What brings the stack back, and where the data is.
+            assert!(
+                stderr.contains("budgie start")
+                    && stderr.contains(&format!(
+                        "budgie restore {}",
+                        p.backups_ending("_pre-clean.sql")[0].display()
+                    )),
+                "the failure says what to do next: {stderr}"
+            );
             if engine == Engine::Docker {
                 // docker-compose talks to the daemon itself: its `down`
                 // works, and budgie's own `volume rm` is what fails.
