@@ -316,3 +316,41 @@ e2e!(
         }
     }
 );
+
+e2e!(
+    killed_during_the_safety_backup_of_each_destructive_command_nothing_is_lost,
+    |engine| {
+        for command in [&["clean"][..], &["nuke"], &["volumes", "rm", "pgdata"]] {
+            let p = Fixture::new(engine).own_images().compose(STACK);
+            p.budgie().arg("start").run().success();
+            seed(&p);
+            bulk(&p);
+            let before = p.checksums("appdb");
+            let mut child = p.budgie().args(command).arg("--yes").spawn();
+            wait_for("the safety backup's temporary file", || {
+                !p.temporaries().is_empty()
+            });
+            child.kill().unwrap();
+            let status = child.wait().unwrap();
+            assert_eq!(status.signal(), Some(9), "{command:?} was still backing up");
+            let pgdata = format!("{}_pgdata", p.name);
+            assert!(p.volume_exists(&pgdata), "{command:?}: nothing is deleted");
+            assert_eq!(p.checksums("appdb"), before, "{command:?}");
+            assert!(
+                p.backups().iter().all(|f| !f.contains("_pre-")),
+                "{command:?}: no safety backup under a final name: {:?}",
+                p.backups()
+            );
+            p.budgie()
+                .args(["--lock-timeout", "0", "status"])
+                .run()
+                .success()
+                .stderr_has("unfinished temporary file");
+            assert!(p.temporaries().is_empty(), "{:?}", p.backup_dir_entries());
+            assert!(
+                !journal(&p),
+                "no journal before the safety backups complete"
+            );
+        }
+    }
+);
