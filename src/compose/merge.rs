@@ -599,8 +599,6 @@ fn mounts(
     Ok(Value::Mapping(out))
 }
 
-/// Top-level `volumes:`: string keys, each a mapping (or null), `name` a
-/// string, `external` a boolean or the legacy `{name: ...}`.
 /// Refuses a name that compose or the engine would refuse anyway, before
 /// budgie passes it anywhere: service names and volume keys are
 /// `[a-zA-Z0-9._-]+` (compose's schema), container and volume names
@@ -629,6 +627,8 @@ fn check_name(ctx: &Ctx, path: &str, what: &str, name: &str, engine_rule: bool) 
     ))
 }
 
+/// Top-level `volumes:`: string keys, each a mapping (or null), `name` a
+/// string, `external` a boolean or the legacy `{name: ...}`.
 fn normalize_volumes(volumes: &mut Mapping, ctx: &Ctx) -> Result<()> {
     let old = std::mem::take(volumes);
     for (k, mut v) in old {
