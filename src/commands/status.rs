@@ -33,6 +33,34 @@ pub struct VolumeState {
     pub size_bytes: Option<u64>,
 }
 
+/// The size of each volume: its mountpoint walked where budgie can read
+/// it, else what the engine's `system df -v` says.
+fn volume_sizes(
+    engine: &Engine,
+    infos: &[VolumeInfo],
+    ui: &crate::ui::Ui,
+) -> BTreeMap<String, u64> {
+    // Walking a large volume, or `system df -v`, takes a while.
+    let spinner = ui.spinner("Measuring volume sizes");
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut need_engine_sizes = false;
+    for info in infos {
+        match info.mountpoint.as_deref().map(Path::new).and_then(dir_size) {
+            Some(n) => {
+                sizes.insert(info.name.clone(), n);
+            }
+            None => need_engine_sizes = true,
+        }
+    }
+    if need_engine_sizes {
+        for (name, n) in engine.volume_sizes().unwrap_or_default() {
+            sizes.entry(name).or_insert(n);
+        }
+    }
+    spinner.clear();
+    sizes
+}
+
 /// Looks up every named volume of the project: existence, owner and size.
 pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
     states(ctx, engine, true)
@@ -54,24 +82,11 @@ fn states(ctx: &Context, engine: &Engine, sized: bool) -> Result<Vec<VolumeState
         .collect();
     let infos: Vec<VolumeInfo> = engine.volumes(&names)?;
     let by_name: BTreeMap<&str, &VolumeInfo> = infos.iter().map(|i| (i.name.as_str(), i)).collect();
-    // Walking a large volume, or `system df -v`, takes a while.
-    let spinner = ctx.ui.spinner("Measuring volume sizes");
-    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut need_engine_sizes = false;
-    for info in infos.iter().filter(|_| sized) {
-        match info.mountpoint.as_deref().map(Path::new).and_then(dir_size) {
-            Some(n) => {
-                sizes.insert(info.name.clone(), n);
-            }
-            None => need_engine_sizes = true,
-        }
-    }
-    if need_engine_sizes {
-        for (name, n) in engine.volume_sizes().unwrap_or_default() {
-            sizes.entry(name).or_insert(n);
-        }
-    }
-    spinner.clear();
+    let sizes = if sized {
+        volume_sizes(engine, &infos, &ctx.ui)
+    } else {
+        BTreeMap::new()
+    };
     Ok(ctx
         .project
         .volumes
