@@ -80,13 +80,12 @@ pub struct ReplaceDatabase {
 impl ReplaceDatabase {
     /// What the restore creates besides the database, for the journal.
     pub fn sides(&self) -> crate::recover::Sides {
-        crate::recover::Sides {
-            database: self.db.name.clone(),
-            scratch: crate::restore::side_name(&self.db.name, "restore", &self.stamp),
-            old: Some(crate::restore::side_name(&self.db.name, "old", &self.stamp)),
-            keep_previous: self.keep_previous,
-            file: self.source.path.clone(),
-        }
+        crate::recover::Sides::restore(
+            &self.db.name,
+            &self.stamp,
+            &self.source.path,
+            self.keep_previous,
+        )
     }
 }
 

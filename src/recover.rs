@@ -104,6 +104,29 @@ pub struct Sides {
     pub file: PathBuf,
 }
 
+impl Sides {
+    /// The databases of a restore of `file` into `database`, named by
+    /// `stamp` (`restore::side_name`).
+    pub fn restore(database: &str, stamp: &str, file: &Path, keep_previous: bool) -> Sides {
+        Sides {
+            old: Some(restore::side_name(database, "old", stamp)),
+            keep_previous,
+            ..Sides::restore_test(database, stamp, file)
+        }
+    }
+
+    /// A restore test's: a scratch database only, never swapped in.
+    pub fn restore_test(database: &str, stamp: &str, file: &Path) -> Sides {
+        Sides {
+            database: database.to_string(),
+            scratch: restore::side_name(database, "restore", stamp),
+            old: None,
+            keep_previous: false,
+            file: file.to_path_buf(),
+        }
+    }
+}
+
 impl Entry {
     pub fn new(command: &str) -> Entry {
         Entry {

@@ -270,13 +270,7 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let started = std::time::Instant::now();
     let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
     let mut entry = crate::recover::Entry::new("backup verify --restore-test");
-    entry.restore = Some(crate::recover::Sides {
-        database: db.name.clone(),
-        scratch: restore::side_name(&db.name, "restore", &stamp),
-        old: None,
-        keep_previous: false,
-        file: path.clone(),
-    });
+    entry.restore = Some(crate::recover::Sides::restore_test(&db.name, &stamp, &path));
     let journal = crate::recover::Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
     let bar = ctx.ui.progress_bytes("Loading into a scratch database");
     bar.set_length(source.bytes);
