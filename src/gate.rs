@@ -122,6 +122,12 @@ fn journal_entry(reason: Reason, plan: &Plan, ticket: &Ticket, taken: &[Taken]) 
     entry
 }
 
+/// The one command that brings a deleted database back from its safety
+/// backup `dump`.
+pub fn bring_back(dump: &std::path::Path) -> String {
+    format!("budgie start && budgie restore {}", dump.display())
+}
+
 /// A step failed after the safety backups: some containers or volumes may
 /// be gone. Says where the data is and what brings the stack back (the
 /// hint a step's own error may carry comes first).
@@ -133,9 +139,9 @@ fn failed_midway(e: Error, reason: Reason, taken: &[Taken]) -> Error {
     hint.push_str("containers removed before the failure come back with: budgie start");
     if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
         hint.push_str(&format!(
-            "\nif the database volume is gone, its data is in {}: budgie start && budgie restore {}",
+            "\nif the database volume is gone, its data is in {}: {}",
             db.path.display(),
-            db.path.display()
+            bring_back(&db.path)
         ));
     }
     e.hint(hint)
@@ -316,9 +322,9 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         }
     } else if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
         ctx.ui.info(&format!(
-            "The database is saved in {}. To bring it back: budgie start && budgie restore {}",
+            "The database is saved in {}. To bring it back: {}",
             db.path.display(),
-            db.path.display()
+            bring_back(&db.path)
         ));
     }
     Ok(Passed {

@@ -398,11 +398,7 @@ fn file_name(p: &Path) -> String {
 
 /// A complete safety backup of the journal, if any (the newest listed).
 fn complete_safety_backup(entry: &Entry) -> Option<&PathBuf> {
-    entry.safety_backups.iter().find(|p| {
-        verify::quick_complete(p)
-            .or_else(|| verify::verify(p).ok().map(|v| v.complete))
-            .unwrap_or(false)
-    })
+    entry.safety_backups.iter().find(|p| verify::is_complete(p))
 }
 
 /// `clean`, `nuke`, `volumes rm`: nothing to repair (the deletion ran only
@@ -429,11 +425,7 @@ fn report_deletion(ctx: &Context, entry: &Entry) {
     if entry.volumes.is_empty() {
         return;
     }
-    let dumps: Vec<&PathBuf> = entry
-        .safety_backups
-        .iter()
-        .filter(|p| verify::quick_complete(p).unwrap_or(false) || p.exists())
-        .collect();
+    let dumps: Vec<&PathBuf> = entry.safety_backups.iter().filter(|p| p.exists()).collect();
     let vols = entry.volumes.join(", ");
     if dumps.is_empty() {
         ctx.ui.warn(&format!(
@@ -454,8 +446,8 @@ fn report_deletion(ctx: &Context, entry: &Entry) {
         .find(|p| crate::backup::store::parse_dump_name(&ctx.project.name, &file_name(p)).is_some())
     {
         ctx.ui.info(&format!(
-            "If the database volume is gone, bring the data back with: budgie start && budgie restore {}",
-            db.display()
+            "If the database volume is gone, bring the data back with: {}",
+            crate::gate::bring_back(db)
         ));
     }
 }

@@ -254,6 +254,15 @@ pub fn quick_plain(path: &Path) -> Result<Option<QuickPlain>> {
     }))
 }
 
+/// Whether `path` is a complete backup: [`quick_complete`] when it can
+/// tell, else a full [`verify`] (which reads the whole file); an unreadable
+/// file is not complete.
+pub fn is_complete(path: &Path) -> bool {
+    quick_complete(path)
+        .or_else(|| verify(path).ok().map(|v| v.complete))
+        .unwrap_or(false)
+}
+
 /// A cheap guess at completeness, without reading the whole file.
 ///
 /// - a readable `.meta.json` whose `bytes` equals the file's size: `Some(true)`

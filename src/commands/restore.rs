@@ -123,12 +123,7 @@ fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
     let dumps = store::list_dumps(&dir, &ctx.project.name)?;
     if r.latest {
         for d in &dumps {
-            let complete = match verify::quick_complete(&d.path) {
-                Some(c) => c,
-                None => checking(ctx, &d.path, || verify::verify(&d.path))
-                    .map(|v| v.complete)
-                    .unwrap_or(false),
-            };
+            let complete = checking(ctx, &d.path, || Ok(verify::is_complete(&d.path)))?;
             if complete {
                 ctx.ui.info(&format!(
                     "Newest complete backup: {} ({})",
