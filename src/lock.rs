@@ -27,7 +27,8 @@ use chrono::{DateTime, Local, SecondsFormat};
 use fs4::TryLockError;
 use serde::{Deserialize, Serialize};
 
-use crate::backup::writer::{ensure_backup_dir, safe_name_part};
+use crate::backup::store::ensure_backup_dir;
+use crate::fsutil::safe_name_part;
 use crate::error::{Error, Result};
 
 /// How often a waiting budgie tries again.

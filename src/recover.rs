@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::backup::verify;
-use crate::backup::writer::safe_name_part;
+use crate::fsutil::safe_name_part;
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -178,7 +178,7 @@ fn write_atomically(path: &Path, entry: &Entry) -> Result<()> {
             path.display()
         ))
     };
-    crate::backup::writer::ensure_backup_dir(dir)?;
+    crate::backup::store::ensure_backup_dir(dir)?;
     let mut json = serde_json::to_vec_pretty(entry).map_err(|e| fail(&e))?;
     json.push(b'\n');
     let mut temp = tempfile::Builder::new()

@@ -466,7 +466,7 @@ fn feed_inner(
                 Some(Box::new(move || {
                     let found = h
                         .lock()
-                        .map(|h| crate::backup::writer::hex(&h.clone().finalize()))
+                        .map(|h| crate::fsutil::hex(&h.clone().finalize()))
                         .unwrap_or_default();
                     if found.eq_ignore_ascii_case(&expected) {
                         Ok(())
@@ -492,7 +492,7 @@ fn feed_inner(
     drop(input);
     let sha256 = hasher.and_then(|h| {
         let h = Arc::try_unwrap(h).ok()?.into_inner().ok()?;
-        Some(crate::backup::writer::hex(&h.finalize()))
+        Some(crate::fsutil::hex(&h.finalize()))
     });
     let tables = Arc::try_unwrap(scanner)
         .ok()

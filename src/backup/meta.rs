@@ -11,18 +11,16 @@
 //! Reading is forgiving: a missing, unreadable or garbled sidecar is `None`,
 //! never an error; the backup file itself is the truth.
 
-// used by the backup command (being wired up)
-#![allow(dead_code)]
-
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::writer::{Committed, Content, safe_name_part, sync_dir};
+use super::format::Content;
+use super::writer::Committed;
+use crate::fsutil::{safe_name_part, write_atomically};
 use crate::compose::Compression;
 use crate::error::{Error, Result};
 
@@ -125,10 +123,6 @@ pub fn write_meta(backup: &Path, meta: &Meta) -> Result<()> {
     let name = backup
         .file_name()
         .ok_or_else(|| fail("write", &"the backup path has no file name"))?;
-    let dir = match backup.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     let mut meta = meta.clone();
     if !meta.seconds.is_finite() {
         meta.seconds = 0.0;
@@ -136,17 +130,7 @@ pub fn write_meta(backup: &Path, meta: &Meta) -> Result<()> {
     let mut json = serde_json::to_vec_pretty(&meta).map_err(|e| fail("write", &e))?;
     json.push(b'\n');
     let prefix = format!(".{}.", safe_name_part(&name.to_string_lossy()));
-    let mut temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".meta.partial")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .map_err(|e| fail("write", &e))?;
-    temp.write_all(&json).map_err(|e| fail("write", &e))?;
-    temp.as_file().sync_all().map_err(|e| fail("write", &e))?;
-    temp.persist(&target).map_err(|e| fail("write", &e.error))?;
-    sync_dir(dir).map_err(|e| fail("sync the directory of", &e))?;
-    Ok(())
+    write_atomically(&target, &json, &prefix, ".meta.partial").map_err(|e| fail("write", &e))
 }
 
 /// The sidecar of `backup`: None when it is absent, unreadable, larger
@@ -166,6 +150,7 @@ pub fn read_meta(backup: &Path) -> Option<Meta> {
 mod tests {
     use super::*;
     use crate::backup::store::parse_dump_name;
+    use std::os::unix::fs::PermissionsExt;
 
     fn sample(file: &str) -> Meta {
         Meta {

@@ -12,10 +12,14 @@
 //! database when it is not running is the caller's business (it needs the
 //! compose tool).
 
+pub mod format;
 pub mod meta;
 pub mod retention;
 pub mod store;
 pub mod stream;
+pub mod tar;
+#[cfg(test)]
+mod testdata;
 pub mod verify;
 pub mod writer;
 
@@ -28,7 +32,8 @@ use serde::Serialize;
 use crate::compose::{Compression, Database};
 use crate::engine::{Cmd, Engine};
 use crate::error::Result;
-use writer::{BackupWriter, Content};
+use format::Content;
+use writer::BackupWriter;
 
 /// A backup that was written, checked and published under its final name.
 #[derive(Debug, Clone, Serialize)]

@@ -6,6 +6,8 @@
 //! `pre-restore`, `pre-volume-rm`. Temporary files start with a dot and are
 //! never listed as backups.
 
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
@@ -34,6 +36,71 @@ pub fn backup_dir(project: &Project, flag: Option<&Path>) -> PathBuf {
     } else {
         project.dir.join(chosen)
     }
+}
+
+/// Makes sure `dir` exists, is private and is ignored by git.
+///
+/// Creates `dir` and its missing parents with mode 0700. An existing
+/// directory keeps its mode unless group or others have any access, then it
+/// is set to 0700. Writes a `.gitignore` holding `*` when there is none (an
+/// existing one is left alone). Errors name the path.
+pub fn ensure_backup_dir(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            if !meta.is_dir() {
+                return Err(Error::new(format!(
+                    "the backup directory {} exists but is not a directory",
+                    dir.display()
+                )));
+            }
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                    |e| {
+                        Error::new(format!(
+                            "cannot make the backup directory {} private (chmod 700): {e}",
+                            dir.display()
+                        ))
+                    },
+                )?;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    Error::new(format!(
+                        "cannot create the backup directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+        }
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot use the backup directory {}: {e}",
+                dir.display()
+            )));
+        }
+    }
+    let gitignore = dir.join(".gitignore");
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&gitignore)
+    {
+        Ok(mut f) => f
+            .write_all(b"# budgie backups hold database contents: never commit them.\n*\n")
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", gitignore.display())))?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot write {}: {e}",
+                gitignore.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A database dump found in the backup directory.
@@ -250,5 +317,43 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_backup_dir_is_private_and_ignored() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a/b/backups");
+        ensure_backup_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+        assert!(gitignore.starts_with('#'));
+        assert!(gitignore.lines().any(|l| l == "*"));
+
+        // Too open: fixed. Private enough: left alone. An existing
+        // .gitignore is kept.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join(".gitignore"), "mine\n").unwrap();
+        ensure_backup_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(
+            std::fs::read_to_string(dir.join(".gitignore")).unwrap(),
+            "mine\n"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o300)).unwrap();
+        ensure_backup_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o300);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        let file = root.path().join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        let err = ensure_backup_dir(&file).unwrap_err();
+        assert!(err.message.contains(&*file.to_string_lossy()), "{err}");
+        let err = ensure_backup_dir(&file.join("sub")).unwrap_err();
+        assert!(err.message.contains(&*file.to_string_lossy()), "{err}");
     }
 }

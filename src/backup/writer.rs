@@ -21,29 +21,21 @@
 //! temporary file (the `TempPath` it holds does that), so an error, a panic
 //! elsewhere or Ctrl-C never leaves a partial file under a backup's name.
 
-// used by the backup command (being wired up)
-#![allow(dead_code)]
-
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
-use super::verify::TarCheck;
+use super::format::{Content, DUMP_COMPLETE_MARKER, Tail, dump_is_complete};
+use super::store::ensure_backup_dir;
+use super::tar::TarCheck;
 use crate::compose::Compression;
+use crate::fsutil::{hex, safe_name_part, sync_dir};
 use crate::error::{Error, Result};
-
-/// The last line of a complete plain pg_dump.
-pub const DUMP_COMPLETE_MARKER: &str = "-- PostgreSQL database dump complete";
-
-/// How much of the end of the uncompressed stream is kept for the marker
-/// check.
-pub const TAIL_BYTES: usize = 4096;
 
 /// Buffer size between the compressor and the file.
 const FILE_BUFFER: usize = 256 * 1024;
@@ -60,17 +52,6 @@ const ZSTD_LEVEL: i32 = 1;
 /// How many same-second names `commit` tries before giving up.
 const MAX_SEQUENCE: u32 = 1000;
 
-/// What a backup file holds; decides the completeness check at commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Content {
-    /// A plain-text `pg_dump`: must end with the dump-complete marker.
-    SqlDump,
-    /// A tar stream of a volume: must end with the tar end-of-archive
-    /// blocks.
-    TarArchive,
-}
-
 /// A backup published under its final name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
@@ -82,144 +63,6 @@ pub struct Committed {
     pub sha256: String,
     /// Bytes given to `write()` before compression.
     pub uncompressed_bytes: u64,
-}
-
-/// Makes sure `dir` exists, is private and is ignored by git.
-///
-/// Creates `dir` and its missing parents with mode 0700. An existing
-/// directory keeps its mode unless group or others have any access, then it
-/// is set to 0700. Writes a `.gitignore` holding `*` when there is none (an
-/// existing one is left alone). Errors name the path.
-pub fn ensure_backup_dir(dir: &Path) -> Result<()> {
-    match std::fs::metadata(dir) {
-        Ok(meta) => {
-            if !meta.is_dir() {
-                return Err(Error::new(format!(
-                    "the backup directory {} exists but is not a directory",
-                    dir.display()
-                )));
-            }
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
-                    |e| {
-                        Error::new(format!(
-                            "cannot make the backup directory {} private (chmod 700): {e}",
-                            dir.display()
-                        ))
-                    },
-                )?;
-            }
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| {
-                    Error::new(format!(
-                        "cannot create the backup directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-        }
-        Err(e) => {
-            return Err(Error::new(format!(
-                "cannot use the backup directory {}: {e}",
-                dir.display()
-            )));
-        }
-    }
-    let gitignore = dir.join(".gitignore");
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&gitignore)
-    {
-        Ok(mut f) => f
-            .write_all(b"# budgie backups hold database contents: never commit them.\n*\n")
-            .map_err(|e| Error::new(format!("cannot write {}: {e}", gitignore.display())))?,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(Error::new(format!(
-                "cannot write {}: {e}",
-                gitignore.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether the end of an uncompressed plain dump shows it completed.
-///
-/// `tail` is the end of the stream (the writer keeps the last 4 KiB). Lines
-/// at the end that are empty, `--`, or `\unrestrict <key>` (appended by
-/// pg_dump since 15.14/16.10/17.6) are skipped; the last remaining line must
-/// be exactly `-- PostgreSQL database dump complete` (a trailing `\r` is
-/// allowed).
-pub fn dump_is_complete(tail: &[u8]) -> bool {
-    for line in tail.split(|&b| b == b'\n').rev() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() || line == b"--" || line.starts_with(b"\\unrestrict ") {
-            continue;
-        }
-        return line == DUMP_COMPLETE_MARKER.as_bytes();
-    }
-    false
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
-/// Replaces anything but ASCII letters, digits, `-`, `_` and `.` by `_` and
-/// keeps at most 100 characters, so that a caller's hint can never leave the
-/// directory or make the name too long.
-pub(crate) fn safe_name_part(s: &str) -> String {
-    s.chars()
-        .take(100)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The last bytes of a stream, kept in amortized O(1) per byte.
-#[derive(Debug, Default)]
-pub(crate) struct Tail {
-    buf: Vec<u8>,
-}
-
-impl Tail {
-    pub(crate) fn push(&mut self, data: &[u8]) {
-        if data.len() >= TAIL_BYTES {
-            self.buf.clear();
-            self.buf
-                .extend_from_slice(data.get(data.len() - TAIL_BYTES..).unwrap_or(data));
-            return;
-        }
-        self.buf.extend_from_slice(data);
-        if self.buf.len() > 2 * TAIL_BYTES {
-            let cut = self.buf.len() - TAIL_BYTES;
-            self.buf.drain(..cut);
-        }
-    }
-
-    /// At most the last [`TAIL_BYTES`] bytes pushed.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        let start = self.buf.len().saturating_sub(TAIL_BYTES);
-        self.buf.get(start..).unwrap_or(&self.buf)
-    }
 }
 
 /// The file end of the pipeline: hashes and counts the bytes that go to the
@@ -581,46 +424,13 @@ fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
-/// Fsyncs a directory so that a new entry in it survives a crash.
-/// Filesystems that cannot sync a directory are taken as done.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    match File::open(dir).and_then(|d| d.sync_all()) {
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::backup::store::{dump_name, parse_dump_name};
-    use crate::backup::verify::tests::tar_of;
+    use crate::backup::testdata::{dump_text, tar_of};
     use chrono::{NaiveDate, NaiveDateTime};
     use std::io::Read;
-
-    pub(crate) fn dump_text(body: &str, unrestrict: bool) -> String {
-        let mut s = String::from(
-            "--\n-- PostgreSQL database dump\n--\n\n\\restrict k3y\n\n\
-             -- Dumped from database version 15.18\n\
-             -- Dumped by pg_dump version 15.18\n\n\
-             SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n\n\
-             CREATE TABLE public.t (id integer, name text);\n\n\
-             COPY public.t (id, name) FROM stdin;\n",
-        );
-        s.push_str(body);
-        s.push_str("\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n");
-        if unrestrict {
-            s.push_str("\\unrestrict k3y\n\n");
-        }
-        s
-    }
 
     fn at() -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2025, 11, 25)
@@ -648,94 +458,6 @@ pub(crate) mod tests {
 
     fn sha256_of(data: &[u8]) -> String {
         hex(&Sha256::digest(data))
-    }
-
-    #[test]
-    fn the_marker_rule() {
-        let body = "1\ta\n2\tb\n";
-        assert!(dump_is_complete(dump_text(body, true).as_bytes()));
-        assert!(dump_is_complete(dump_text(body, false).as_bytes()));
-        let crlf = dump_text(body, true).replace('\n', "\r\n");
-        assert!(dump_is_complete(crlf.as_bytes()));
-        // pg_dump < 15.14 ended like this, without a trailing blank line too.
-        assert!(dump_is_complete(
-            b"SET x;\n--\n-- PostgreSQL database dump complete\n--"
-        ));
-        assert!(dump_is_complete(b"-- PostgreSQL database dump complete"));
-
-        let full = dump_text(body, true);
-        let cut = full.find("\\.").unwrap();
-        assert!(
-            !dump_is_complete(&full.as_bytes()[..cut]),
-            "truncated in COPY"
-        );
-        let cut = full.find("complete").unwrap();
-        assert!(
-            !dump_is_complete(&full.as_bytes()[..cut]),
-            "truncated in the marker"
-        );
-        let more = format!("{full}CREATE TABLE late (x int);\n");
-        assert!(!dump_is_complete(more.as_bytes()), "marker followed by SQL");
-        assert!(!dump_is_complete(b""));
-        assert!(!dump_is_complete(b"\n\n--\n\n"));
-        assert!(!dump_is_complete(
-            b"-- PostgreSQL database dump complete \n"
-        ));
-        assert!(!dump_is_complete(
-            b"-- PostgreSQL database dump complete\n\\unrestrictX\n"
-        ));
-        assert!(!dump_is_complete(b"-- PostgreSQL database dump\n"));
-        // Any bytes at all: no panic.
-        assert!(!dump_is_complete(&[0xff, b'\n', b'\r', 0, b'\n']));
-    }
-
-    #[test]
-    fn the_tail_keeps_the_last_bytes() {
-        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
-        for chunk in [1, 7, 1000, 4096, 5000, 20_000] {
-            let mut t = Tail::default();
-            for c in data.chunks(chunk) {
-                t.push(c);
-            }
-            assert_eq!(t.bytes(), &data[data.len() - TAIL_BYTES..], "chunk {chunk}");
-        }
-        let mut t = Tail::default();
-        t.push(b"abc");
-        assert_eq!(t.bytes(), b"abc");
-    }
-
-    #[test]
-    fn the_backup_dir_is_private_and_ignored() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("a/b/backups");
-        ensure_backup_dir(&dir).unwrap();
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&root.path().join("a")), 0o700);
-        let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
-        assert!(gitignore.starts_with('#'));
-        assert!(gitignore.lines().any(|l| l == "*"));
-
-        // Too open: fixed. Private enough: left alone. An existing
-        // .gitignore is kept.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(dir.join(".gitignore"), "mine\n").unwrap();
-        ensure_backup_dir(&dir).unwrap();
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(
-            std::fs::read_to_string(dir.join(".gitignore")).unwrap(),
-            "mine\n"
-        );
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o300)).unwrap();
-        ensure_backup_dir(&dir).unwrap();
-        assert_eq!(mode(&dir), 0o300);
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-
-        let file = root.path().join("plain-file");
-        std::fs::write(&file, "x").unwrap();
-        let err = ensure_backup_dir(&file).unwrap_err();
-        assert!(err.message.contains(&*file.to_string_lossy()), "{err}");
-        let err = ensure_backup_dir(&file.join("sub")).unwrap_err();
-        assert!(err.message.contains(&*file.to_string_lossy()), "{err}");
     }
 
     #[test]
