@@ -1,17 +1,16 @@
 //! The one configuration value a command runs with: the global options, the
 //! resolved compose project, the terminal, and (found on first use) the
-//! engine. Built once in `main`; there is no global state besides the
-//! interrupt flag.
+//! engine. Built once in `app`; there is no global state besides the
+//! interrupt flags.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use crate::cli::Global;
-use crate::compose::{self, LoadOptions, Project};
+use crate::compose::{self, Compression, LoadOptions, Project};
 use crate::engine::{Cmd, Engine, EngineKind};
 use crate::error::{Error, Result};
-use crate::plan::{self, Plan};
 use crate::ui::Ui;
 
 pub struct Context {
@@ -69,29 +68,6 @@ impl Context {
         self.project.redact(text)
     }
 
-    /// With `--dry-run`, prints the plan and stops; otherwise runs it.
-    /// Returns the exit status to end with.
-    pub fn run_plan(&self, title: &str, plan: &Plan) -> Result<i32> {
-        if self.global.dry_run {
-            self.print_plan(title, plan);
-            return Ok(0);
-        }
-        let redact = |s: &str| self.redact(s);
-        plan::execute(plan, &self.ui, &redact)
-    }
-
-    /// The plan as `--dry-run` shows it.
-    pub fn print_plan(&self, title: &str, plan: &Plan) {
-        let redact = |s: &str| self.redact(s);
-        self.ui.heading(&format!(
-            "Plan for `budgie {title}` on project {} (dry run: nothing will be run)",
-            self.project.name
-        ));
-        for line in plan.describe(&redact) {
-            self.ui.print(&line);
-        }
-    }
-
     /// A path the user typed, made absolute: relative to `-C DIR` when given
     /// ("as if started in DIR"), else to the current directory.
     pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
@@ -106,6 +82,25 @@ impl Context {
     /// The backup directory (see `backup::store::backup_dir`).
     pub fn backup_dir(&self) -> PathBuf {
         crate::backup::store::backup_dir(&self.project, self.global.backup_dir.as_deref())
+    }
+
+    /// The compression of new dumps: `flag` (`--compress`), else
+    /// `BUDGIE_COMPRESS`, else `x-budgie.backup.compress`, else none.
+    pub fn compression(&self, flag: Option<Compression>) -> Result<Compression> {
+        if let Some(c) = flag {
+            return Ok(c);
+        }
+        if let Some(s) = self
+            .project
+            .env
+            .get("BUDGIE_COMPRESS")
+            .filter(|s| !s.is_empty())
+        {
+            return Compression::parse(s).ok_or_else(|| {
+                Error::usage(format!("BUDGIE_COMPRESS={s}: expected none, gzip or zstd"))
+            });
+        }
+        Ok(self.project.config.backup.compress.unwrap_or_default())
     }
 }
 

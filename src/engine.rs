@@ -451,31 +451,6 @@ impl Engine {
         Ok(out.split_whitespace().map(str::to_string).collect())
     }
 
-    /// `pg_isready` in a running database container, quiet: exit 0 when the
-    /// server accepts connections.
-    ///
-    /// Over TCP on purpose: the official image's entrypoint runs a temporary
-    /// server on the Unix socket only while it initializes the database, so a
-    /// socket probe can answer "ready" just before that server stops.
-    pub fn pg_isready(&self, container: &str, user: &str, database: &str) -> Cmd {
-        self.exec(
-            container,
-            false,
-            false,
-            &[],
-            &[
-                "pg_isready",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                user,
-                "-d",
-                database,
-            ],
-        )
-    }
-
     /// Runs a read-only listing again when it failed because another
     /// process removed a container or volume while the engine was listing
     /// (podman's `volume ls` fails outright with "no such volume" then).
@@ -613,28 +588,6 @@ impl Engine {
         let mut cmd = self.cmd(args);
         cmd.env = env.to_vec();
         cmd
-    }
-
-    /// `pg_dump` of a database inside its container, plain SQL on stdout.
-    /// The password, when there is one, travels as `-e PGPASSWORD` with the
-    /// value in the child's environment — never on a command line.
-    pub fn pg_dump(
-        &self,
-        container: &str,
-        user: &str,
-        database: &str,
-        password: Option<&Secret>,
-    ) -> Cmd {
-        let env: Vec<(String, Secret)> = password
-            .map(|p| vec![("PGPASSWORD".to_string(), p.clone())])
-            .unwrap_or_default();
-        self.exec(
-            container,
-            false,
-            false,
-            &env,
-            &["pg_dump", "--no-password", "-U", user, "-d", database],
-        )
     }
 
     /// A tar stream of a volume's contents on stdout, without needing the

@@ -152,7 +152,7 @@ pub fn dump(data: &[u8]) {
 
 fn check_dump(path: &Path, data: &[u8]) {
     std::fs::write(path, data).expect("writing the fuzz dump file");
-    match restore::validate(path) {
+    match restore::source::validate(path) {
         Ok(source) => assert_eq!(source.bytes, data.len() as u64, "validate: size"),
         Err(e) => check_error(&e, "restore::validate"),
     }

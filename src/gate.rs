@@ -1,90 +1,53 @@
 //! The safety gate: the one place that knows about data safety.
 //!
-//! Every plan that deletes a volume passes through here, in this order:
+//! Every plan that deletes a volume or replaces a database passes through
+//! here. The gate:
 //!
-//! 1. show what will be lost: each volume's real name, size, and the
-//!    services using it;
-//! 2. refuse at once (exit 3) when nobody can confirm: no terminal, no `--yes`;
-//! 3. take the safety backups: a `pg_dump` for the database volume, a tar
-//!    archive for every other volume except disposable ones — a failure
-//!    aborts with exit 4 before anything is deleted;
-//! 4. confirm: type the project name at a terminal, or `--yes`;
-//! 5. hand the executor a [`Ticket`] naming exactly the volumes shown.
+//! 1. finds what the plan puts at stake — each volume's real name, size and
+//!    users, the database a restore replaces — and refuses outright to
+//!    delete an external volume or another project's;
+//! 2. puts its own steps at the head of the plan: a safety dump of the
+//!    database (for its volume, or for the database a restore replaces), a
+//!    tar archive of every other volume except disposable ones, and the
+//!    confirmation — so that `--dry-run` shows them with the exact file
+//!    names they write;
+//! 3. shows what will be lost, and refuses at once (exit 3) when nobody can
+//!    confirm: no terminal, no `--yes`;
+//! 4. runs the plan with a [`Ticket`] that checks off each safety backup as
+//!    it completes and lets a deleting step run only when every volume and
+//!    database it touches was shown, saved (or waived by `--no-backup` or
+//!    `disposable`) and confirmed; a failed safety backup stops the plan
+//!    with exit 4 before anything is deleted;
+//! 5. writes the journal once confirmed, so that a budgie killed from there
+//!    on leaves a record for the next one (`crate::recover`).
 //!
-//! External volumes and volumes of other projects never get a ticket.
-//! Commands do not decide any of this: they build a plan with
-//! `RemoveVolumes` steps and call [`run`].
+//! Commands do not decide any of this: they build a plan with deleting
+//! steps and call [`run`].
 
 use std::collections::BTreeSet;
 
-use crate::backup::{self, Taken};
-use crate::commands::status::{VolumeState, volume_states};
+use crate::backup::Taken;
 use crate::context::Context;
+use crate::databases::postgres;
 use crate::error::{Error, Exit, Result};
-use crate::plan::{self, Plan, interrupted};
-use crate::recover::{Entry, Journal};
-use crate::restore;
+use crate::execute::{self, Done, Guard, NoDeletions, Ran};
+use crate::inventory::{self, VolumeState};
+use crate::journal::{Entry, Journal};
+use crate::plan::{Action, Confirm, Plan, Reason, Step};
+use crate::steps;
 use crate::ui::{count, human_bytes};
 
-/// Why the data is being deleted: names the safety backups.
+/// Options of a gated command.
+#[derive(Debug, Clone, Copy)]
+pub struct GateOptions {
+    /// `--no-backup`: skip the backups, never the confirmation.
+    pub no_backup: bool,
+}
+
+/// What the gate backs up before a volume goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    Clean,
-    Nuke,
-    VolumeRm,
-    Restore,
-}
-
-impl Reason {
-    pub fn tag(self) -> &'static str {
-        match self {
-            Reason::Clean => "pre-clean",
-            Reason::Nuke => "pre-nuke",
-            Reason::VolumeRm => "pre-volume-rm",
-            Reason::Restore => "pre-restore",
-        }
-    }
-
-    /// The command that deletes for this reason.
-    pub fn command(self) -> &'static str {
-        match self {
-            Reason::Clean => "clean",
-            Reason::Nuke => "nuke",
-            Reason::VolumeRm => "volumes rm",
-            Reason::Restore => "restore",
-        }
-    }
-}
-
-/// Permission to delete exactly these volumes. Only [`run`] makes one.
-#[derive(Debug)]
-pub struct Ticket {
-    volumes: BTreeSet<String>,
-    databases: BTreeSet<String>,
-}
-
-impl Ticket {
-    pub fn covers(&self, volume: &str) -> bool {
-        self.volumes.contains(volume)
-    }
-
-    pub fn covers_database(&self, name: &str) -> bool {
-        self.databases.contains(name)
-    }
-
-    #[cfg(test)]
-    pub fn for_test(names: &[&str]) -> Ticket {
-        Ticket {
-            volumes: names.iter().map(|s| s.to_string()).collect(),
-            databases: BTreeSet::new(),
-        }
-    }
-}
-
-/// What the gate will back up before a volume goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
 enum Safety {
-    /// `pg_dump` of the project's database (the volume holds its data).
+    /// A dump of the project's database (the volume holds its data).
     Dump,
     /// A tar archive of the volume's files.
     Archive,
@@ -101,74 +64,71 @@ struct Loss {
 /// A database that gets replaced (restore).
 struct Replaced {
     name: String,
-    current: Option<restore::Current>,
+    current: Option<postgres::Current>,
     with: String,
 }
 
-/// The journal of a gated plan: its command, safety backups, the volumes
-/// it may delete and the databases a restore creates.
-fn journal_entry(reason: Reason, plan: &Plan, ticket: &Ticket, taken: &[Taken]) -> Entry {
-    let mut entry = Entry::new(reason.command());
-    entry.safety_backups = taken.iter().map(|t| t.path.clone()).collect();
-    entry.volumes = ticket.volumes.iter().cloned().collect();
-    entry.restore = plan.steps.iter().find_map(|s| match &s.action {
-        plan::Action::ReplaceDatabase(r) => Some(r.sides()),
-        _ => None,
-    });
-    entry.volume_restore = plan.steps.iter().find_map(|s| match &s.action {
-        plan::Action::RestoreVolume(r) => Some((r.volume.clone(), r.archive.path.clone())),
-        _ => None,
-    });
-    entry
+/// What a plan puts at stake.
+struct AtStake {
+    losses: Vec<Loss>,
+    replaced: Vec<Replaced>,
 }
 
-/// The one command that brings a deleted database back from its safety
-/// backup `dump`.
-pub fn bring_back(dump: &std::path::Path) -> String {
-    format!("budgie start && budgie restore {}", dump.display())
-}
-
-/// A step failed after the safety backups: some containers or volumes may
-/// be gone. Says where the data is and what brings the stack back (the
-/// hint a step's own error may carry comes first).
-fn failed_midway(e: Error, reason: Reason, taken: &[Taken]) -> Error {
-    if reason == Reason::Restore || e.exit == Exit::Interrupted {
-        return e;
+impl AtStake {
+    fn is_empty(&self) -> bool {
+        self.losses.is_empty() && self.replaced.is_empty()
     }
-    let mut hint = e.hint.clone().map(|h| format!("{h}\n")).unwrap_or_default();
-    hint.push_str("containers removed before the failure come back with: budgie start");
-    if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
-        hint.push_str(&format!(
-            "\nif the database volume is gone, its data is in {}: {}",
-            db.path.display(),
-            bring_back(&db.path)
-        ));
+}
+
+/// Takes `plan` through the gate and runs it (with `--dry-run`, shows it).
+pub fn run(ctx: &Context, plan: Plan, reason: Reason, opts: GateOptions) -> Result<Ran> {
+    if !ctx.global.dry_run {
+        execute::run(ctx, &plan.prepare, &mut NoDeletions)?;
     }
-    e.hint(hint)
+    let stake = at_stake(ctx, &plan)?;
+    let gated = protect(ctx, plan, &stake, reason, opts)?;
+    if ctx.global.dry_run {
+        print_dry_run(ctx, reason, &gated, &stake, opts);
+        return Ok(Ran::default());
+    }
+    let mut ticket = Ticket::new(ctx, reason, &gated, &stake, opts);
+    if stake.is_empty() {
+        // Nothing that holds data goes: no backup, no question.
+        return execute::run(ctx, &gated.steps, &mut ticket);
+    }
+    show(ctx, &stake);
+    // Nobody to ask and no --yes: refuse before touching anything.
+    if !ctx.global.yes && !ctx.ui.stdin_tty {
+        return Err(Error::refused(
+            "refusing to delete data without confirmation: no terminal to ask at, and no --yes; nothing was changed",
+        )
+        .hint("run it at a terminal, or pass --yes (the safety backup is still taken)"));
+    }
+    if opts.no_backup {
+        // Part of what the question is about: shown even with -q when asking.
+        let ui = if ctx.global.yes {
+            ctx.ui.clone()
+        } else {
+            ctx.ui.unquiet()
+        };
+        ui.warn(
+            "--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.",
+        );
+    }
+    let ran = execute::run(ctx, &gated.steps, &mut ticket)
+        .map_err(|e| failed_midway(e, reason, &ticket.taken))?;
+    ticket.finish();
+    say_where_the_data_is(ctx, reason, &ran.backups);
+    Ok(ran)
 }
 
-/// Options of a gated command.
-#[derive(Debug, Clone, Copy)]
-pub struct GateOptions {
-    /// `--no-backup`: skip the backups, never the confirmation.
-    pub no_backup: bool,
-}
-
-/// What the gate did: the exit status of the plan, and the safety backups
-/// it took.
-pub struct Passed {
-    pub status: i32,
-    pub backups: Vec<Taken>,
-}
-
-/// Takes `plan` through the gate and runs it.
-pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Result<Passed> {
-    let engine = ctx.engine()?;
+/// The volumes and databases `plan` deletes or replaces, as they are now.
+fn at_stake(ctx: &Context, plan: &Plan) -> Result<AtStake> {
     let names = plan.removed_volumes();
     let states = if names.is_empty() {
         Vec::new()
     } else {
-        volume_states(ctx, engine)?
+        inventory::volume_states(ctx.engine()?, &ctx.project, &ctx.ui)?
     };
     let mut losses = Vec::new();
     for name in &names {
@@ -203,145 +163,23 @@ pub fn run(ctx: &Context, plan: &Plan, reason: Reason, opts: GateOptions) -> Res
         };
         losses.push(Loss { state, safety });
     }
-
-    let replaced = replaced_databases(ctx, plan)?;
-
-    if ctx.global.dry_run {
-        print_dry_run(ctx, plan, &losses, &replaced, reason, opts)?;
-        return Ok(Passed {
-            status: 0,
-            backups: Vec::new(),
-        });
-    }
-    if losses.is_empty() && replaced.is_empty() {
-        // Nothing that holds data goes: no backup, no question.
-        let status = plan::execute_gated(
-            plan,
-            &Ticket {
-                volumes: BTreeSet::new(),
-                databases: BTreeSet::new(),
-            },
-            &ctx.ui,
-            &|s| ctx.redact(s),
-        )?;
-        return Ok(Passed {
-            status,
-            backups: Vec::new(),
-        });
-    }
-
-    // 1. Show what will be lost.
-    show(ctx, &losses, &replaced);
-
-    // 2. Nobody to ask and no --yes: refuse before touching anything.
-    if !ctx.global.yes && !ctx.ui.stdin_tty {
-        return Err(Error::refused(
-            "refusing to delete data without confirmation: no terminal to ask at, and no --yes; nothing was changed",
-        )
-        .hint("run it at a terminal, or pass --yes (the safety backup is still taken)"));
-    }
-
-    // 3. Safety backups.
-    let taken = if opts.no_backup {
-        // Part of what the question is about: shown even with -q when asking.
-        let ui = if ctx.global.yes {
-            ctx.ui.clone()
-        } else {
-            ctx.ui.unquiet()
-        };
-        ui.warn(
-            "--no-backup: NO SAFETY BACKUP WILL BE TAKEN. What is deleted now is gone for good.",
-        );
-        Vec::new()
-    } else {
-        let mut taken = take_database_backups(ctx, &replaced, reason)?;
-        taken.extend(take_backups(ctx, &losses, reason)?);
-        taken
-    };
-    if interrupted() {
-        return Err(Error::interrupted().context("stopped before deleting anything"));
-    }
-
-    // 4. Confirm.
-    if !ctx.global.yes {
-        let (question, expected) = match replaced.first() {
-            Some(r) => (
-                format!("Type the database name ({}) to replace it", r.name),
-                r.name.clone(),
-            ),
-            None => (
-                format!(
-                    "Type the project name ({}) to delete {} volume{}",
-                    ctx.project.name,
-                    losses.len(),
-                    if losses.len() == 1 { "" } else { "s" }
-                ),
-                ctx.project.name.clone(),
-            ),
-        };
-        let ok = ctx.ui.confirm_typed(&question, &expected)?;
-        if !ok {
-            let mut hint = format!("to go ahead, type {expected} exactly, or pass --yes");
-            if !taken.is_empty() {
-                hint.push_str(&format!(
-                    "\nthe safety backups just taken are kept in {}",
-                    ctx.backup_dir().display()
-                ));
-            }
-            return Err(Error::refused("not confirmed: nothing was deleted").hint(hint));
-        }
-    } else {
-        ctx.ui.info("--yes given: not asking.");
-    }
-    if interrupted() {
-        return Err(Error::interrupted().context("stopped before deleting anything"));
-    }
-
-    // 5. Execute with a ticket for exactly what was shown.
-    let ticket = Ticket {
-        volumes: losses.iter().map(|l| l.state.name.clone()).collect(),
-        databases: replaced.iter().map(|r| r.name.clone()).collect(),
-    };
-    // The journal: what a budgie killed from here on leaves is found and
-    // put right by the next one (crate::recover).
-    let journal = Journal::begin(
-        &ctx.backup_dir(),
-        &ctx.project.name,
-        &journal_entry(reason, plan, &ticket, &taken),
-    )?;
-    crate::recover::crash_point("gate:before-execute");
-    let status = plan::execute_gated(plan, &ticket, &ctx.ui, &|s| ctx.redact(s))
-        .map_err(|e| failed_midway(e, reason, &taken))?;
-    journal.finish();
-    if reason == Reason::Restore {
-        if let Some(t) = taken.first() {
-            ctx.ui.info(&format!(
-                "The data from before the restore is saved in {}",
-                t.path.display()
-            ));
-        }
-    } else if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
-        ctx.ui.info(&format!(
-            "The database is saved in {}. To bring it back: {}",
-            db.path.display(),
-            bring_back(&db.path)
-        ));
-    }
-    Ok(Passed {
-        status,
-        backups: taken,
+    Ok(AtStake {
+        losses,
+        replaced: replaced_databases(plan)?,
     })
 }
 
 /// The databases the plan replaces, with what they hold now.
-fn replaced_databases(ctx: &Context, plan: &Plan) -> Result<Vec<Replaced>> {
-    let engine = ctx.engine()?;
+fn replaced_databases(plan: &Plan) -> Result<Vec<Replaced>> {
     let mut out = Vec::new();
-    for step in &plan.steps {
-        let crate::plan::Action::ReplaceDatabase(r) = &step.action else {
+    for step in plan.all() {
+        let Action::ReplaceDatabase(r) = &step.action else {
             continue;
         };
-        let current = restore::describe_current(engine, &r.container, &r.db).ok();
+        let current = r
+            .engine
+            .running_container_id(&r.project, &r.db.service)?
+            .and_then(|c| postgres::describe_current(&r.engine, &c, &r.db).ok());
         let with = format!(
             "{} ({}{})",
             r.source.path.display(),
@@ -361,12 +199,277 @@ fn replaced_databases(ctx: &Context, plan: &Plan) -> Result<Vec<Replaced>> {
     Ok(out)
 }
 
-fn show(ctx: &Context, losses: &[Loss], replaced: &[Replaced]) {
+/// `plan` with the gate's steps at the head of its steps: the safety
+/// backups (unless `--no-backup`), all stamped alike, then the
+/// confirmation.
+fn protect(
+    ctx: &Context,
+    mut plan: Plan,
+    stake: &AtStake,
+    reason: Reason,
+    opts: GateOptions,
+) -> Result<Plan> {
+    if stake.is_empty() {
+        return Ok(plan);
+    }
+    let mut head = Vec::new();
+    if !opts.no_backup {
+        let at = chrono::Local::now();
+        let db_volumes: Vec<String> = stake
+            .losses
+            .iter()
+            .filter(|l| l.safety == Safety::Dump)
+            .map(|l| l.state.name.clone())
+            .collect();
+        if !db_volumes.is_empty() || !stake.replaced.is_empty() {
+            let compression = ctx.compression(None)?;
+            head.push(steps::dump(ctx, at, Some(reason), compression, db_volumes)?);
+        }
+        for l in stake.losses.iter().filter(|l| l.safety == Safety::Archive) {
+            let volume = ctx.project.volume_or_usage(&l.state.key)?;
+            head.push(steps::archive(ctx, volume, at, Some(reason))?);
+        }
+    }
+    head.push(confirmation(ctx, stake, !head.is_empty()));
+    head.append(&mut plan.steps);
+    plan.steps = head;
+    Ok(plan)
+}
+
+/// The confirmation step: type the database name for a restore, else the
+/// project name; `--yes` answers it.
+fn confirmation(ctx: &Context, stake: &AtStake, backups: bool) -> Step {
+    let (question, expected) = match stake.replaced.first() {
+        Some(r) => (
+            format!("Type the database name ({}) to replace it", r.name),
+            r.name.clone(),
+        ),
+        None => (
+            format!(
+                "Type the project name ({}) to delete {} volume{}",
+                ctx.project.name,
+                stake.losses.len(),
+                if stake.losses.len() == 1 { "" } else { "s" }
+            ),
+            ctx.project.name.clone(),
+        ),
+    };
+    let mut hint = format!("to go ahead, type {expected} exactly, or pass --yes");
+    if backups {
+        hint.push_str(&format!(
+            "\nthe safety backups just taken are kept in {}",
+            ctx.backup_dir().display()
+        ));
+    }
+    let yes = ctx.global.yes;
+    Step {
+        what: if yes {
+            "Confirmation: --yes given, not asking".to_string()
+        } else {
+            format!("Confirmation: {}", question.to_lowercase())
+        },
+        action: Action::Confirm(Confirm {
+            question,
+            expected,
+            yes,
+            hint,
+        }),
+    }
+}
+
+/// Permission to delete exactly what the gate showed, once it is saved and
+/// confirmed. The executor asks it before every step.
+struct Ticket<'a> {
+    ctx: &'a Context,
+    /// The journal to write once confirmed.
+    entry: Entry,
+    shown_volumes: BTreeSet<String>,
+    shown_databases: BTreeSet<String>,
+    /// Disposable volumes: deleted without a backup.
+    waived: BTreeSet<String>,
+    /// `--no-backup`: everything is deleted without a backup.
+    waive_all: bool,
+    saved_volumes: BTreeSet<String>,
+    saved_databases: BTreeSet<String>,
+    confirmed: bool,
+    taken: Vec<Taken>,
+    journal: Option<Journal>,
+}
+
+impl<'a> Ticket<'a> {
+    fn new(
+        ctx: &'a Context,
+        reason: Reason,
+        plan: &Plan,
+        stake: &AtStake,
+        opts: GateOptions,
+    ) -> Ticket<'a> {
+        let mut entry = Entry::new(reason.command());
+        entry.volumes = stake.losses.iter().map(|l| l.state.name.clone()).collect();
+        entry.restore = plan.all().find_map(|s| match &s.action {
+            Action::ReplaceDatabase(r) => Some(r.sides()),
+            _ => None,
+        });
+        entry.volume_restore = plan.all().find_map(|s| match &s.action {
+            Action::RestoreVolume(r) => Some((r.volume.clone(), r.archive.path.clone())),
+            _ => None,
+        });
+        Ticket {
+            ctx,
+            entry,
+            shown_volumes: stake.losses.iter().map(|l| l.state.name.clone()).collect(),
+            shown_databases: stake.replaced.iter().map(|r| r.name.clone()).collect(),
+            waived: stake
+                .losses
+                .iter()
+                .filter(|l| l.safety == Safety::Disposable)
+                .map(|l| l.state.name.clone())
+                .collect(),
+            waive_all: opts.no_backup,
+            saved_volumes: BTreeSet::new(),
+            saved_databases: BTreeSet::new(),
+            confirmed: false,
+            taken: Vec::new(),
+            journal: None,
+        }
+    }
+
+    /// Why `step` may not run yet, if it may not.
+    fn refusal(&self, step: &Step) -> Option<String> {
+        let action = &step.action;
+        if matches!(action, Action::Run(_) | Action::Interactive(_)) {
+            // `down -v`, `volume prune`: reach decided by the engine, never run.
+            return Some("would delete data the safety gate did not cover".into());
+        }
+        let unsaved = |saved: &BTreeSet<String>, n: &String| {
+            !(self.waive_all || self.waived.contains(n) || saved.contains(n))
+        };
+        let volumes: Vec<&String> = action
+            .removed_volumes()
+            .iter()
+            .filter(|n| !self.shown_volumes.contains(*n) || unsaved(&self.saved_volumes, n))
+            .collect();
+        if !volumes.is_empty() {
+            let names: Vec<&str> = volumes.iter().map(|s| s.as_str()).collect();
+            return Some(format!(
+                "would delete data the safety gate did not cover ({})",
+                names.join(", ")
+            ));
+        }
+        if let Some(d) = action.replaced_database().map(str::to_string)
+            && (!self.shown_databases.contains(&d) || unsaved(&self.saved_databases, &d))
+        {
+            return Some(format!(
+                "would replace database {d}, which the safety gate did not cover"
+            ));
+        }
+        if !self.confirmed {
+            return Some("would delete data before it was confirmed".into());
+        }
+        None
+    }
+
+    /// The operation finished: nothing for the next budgie to recover.
+    fn finish(self) {
+        if let Some(j) = self.journal {
+            j.finish();
+        }
+    }
+}
+
+impl Guard for Ticket<'_> {
+    fn allow(&mut self, step: &Step) -> Result<()> {
+        if !step.action.deletes_data() {
+            return Ok(());
+        }
+        match self.refusal(step) {
+            None => Ok(()),
+            Some(why) => Err(Error::new(format!(
+                "internal safety check: step \"{}\" {why}; nothing was run",
+                step.what
+            ))),
+        }
+    }
+
+    fn done(&mut self, step: &Step, done: &Done) -> Result<()> {
+        if let Done::Backup(t) = done {
+            self.taken.push(t.clone());
+        }
+        match &step.action {
+            Action::Dump(d) => {
+                self.saved_volumes.extend(d.protects.iter().cloned());
+                self.saved_databases.insert(d.db.name.clone());
+            }
+            Action::Archive(a) => {
+                self.saved_volumes.insert(a.volume.clone());
+            }
+            Action::Confirm(_) => {
+                self.confirmed = true;
+                // The journal: what a budgie killed from here on leaves is
+                // found and put right by the next one (crate::recover).
+                self.entry.safety_backups = self.taken.iter().map(|t| t.path.clone()).collect();
+                self.journal = Some(Journal::begin(
+                    &self.ctx.backup_dir(),
+                    &self.ctx.project.name,
+                    &self.entry,
+                )?);
+                crate::crash::point("gate:before-execute");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A step failed after the safety backups: some containers or volumes may
+/// be gone. Says where the data is and what brings the stack back (the
+/// hint a step's own error may carry comes first).
+fn failed_midway(e: Error, reason: Reason, taken: &[Taken]) -> Error {
+    if reason == Reason::Restore
+        || matches!(
+            e.exit,
+            Exit::Interrupted | Exit::BackupFailed | Exit::Refused
+        )
+    {
+        return e;
+    }
+    let mut hint = e.hint.clone().map(|h| format!("{h}\n")).unwrap_or_default();
+    hint.push_str("containers removed before the failure come back with: budgie start");
+    if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
+        hint.push_str(&format!(
+            "\nif the database volume is gone, its data is in {}: {}",
+            db.path.display(),
+            crate::recover::bring_back(&db.path)
+        ));
+    }
+    e.hint(hint)
+}
+
+/// After the plan ran: where the saved data is, and the command that
+/// brings it back.
+fn say_where_the_data_is(ctx: &Context, reason: Reason, taken: &[Taken]) {
+    if reason == Reason::Restore {
+        if let Some(t) = taken.first() {
+            ctx.ui.info(&format!(
+                "The data from before the restore is saved in {}",
+                t.path.display()
+            ));
+        }
+    } else if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
+        ctx.ui.info(&format!(
+            "The database is saved in {}. To bring it back: {}",
+            db.path.display(),
+            crate::recover::bring_back(&db.path)
+        ));
+    }
+}
+
+fn show(ctx: &Context, stake: &AtStake) {
     // About to ask at a terminal: what is lost is shown even with -q.
     let asking = !ctx.global.yes && !ctx.global.dry_run && ctx.ui.stdin_tty;
     let loud = ctx.ui.unquiet();
     let ui = if asking { &loud } else { &ctx.ui };
-    for r in replaced {
+    for r in &stake.replaced {
         let now = match &r.current {
             Some(c) => format!(
                 "{}, {}",
@@ -380,16 +483,16 @@ fn show(ctx: &Context, losses: &[Loss], replaced: &[Replaced]) {
             r.name, ctx.project.name, r.with
         ));
     }
-    if losses.is_empty() {
+    if stake.losses.is_empty() {
         return;
     }
     ui.heading(&format!(
         "This deletes {} volume{} of project {}:",
-        losses.len(),
-        if losses.len() == 1 { "" } else { "s" },
+        stake.losses.len(),
+        if stake.losses.len() == 1 { "" } else { "s" },
         ctx.project.name
     ));
-    for l in losses {
+    for l in &stake.losses {
         let v = &l.state;
         let size = v
             .size_bytes
@@ -412,207 +515,21 @@ fn show(ctx: &Context, losses: &[Loss], replaced: &[Replaced]) {
     }
 }
 
-/// The image to read a volume with on docker: a service that mounts it.
-fn reader_image(ctx: &Context, v: &VolumeState) -> Option<String> {
-    ctx.project
-        .volume(&v.key)
-        .and_then(|vol| ctx.project.image_for_volume(vol))
-}
-
-/// The error for a failed safety backup: exit 4, nothing changed (also
-/// used by `deploy`, whose safety backup comes before anything is deployed).
-pub fn backup_failed(what: &str, e: Error) -> Error {
-    if e.exit == Exit::Interrupted {
-        return e.context("stopped before changing anything");
-    }
-    Error {
-        exit: Exit::BackupFailed,
-        message: format!(
-            "safety backup of {what} failed, so nothing was changed: {}",
-            e.message
-        ),
-        hint: e.hint.or_else(|| {
-            Some(
-                "fix the cause and try again, or pass --no-backup to go ahead without a backup"
-                    .into(),
-            )
-        }),
-    }
-}
-
-fn take_database_backups(
-    ctx: &Context,
-    replaced: &[Replaced],
-    reason: Reason,
-) -> Result<Vec<Taken>> {
-    let mut taken = Vec::new();
-    for r in replaced {
-        let t = crate::commands::backup::database_backup(ctx, Some(reason.tag()), None)
-            .map_err(|e| backup_failed(&format!("database {}", r.name), e))?;
-        ctx.ui.success(&format!(
-            "Safety backup of database {}: {} ({})",
-            r.name,
-            t.path.display(),
-            human_bytes(t.bytes)
-        ));
-        taken.push(t);
-    }
-    Ok(taken)
-}
-
-fn take_backups(ctx: &Context, losses: &[Loss], reason: Reason) -> Result<Vec<Taken>> {
-    let engine = ctx.engine()?;
-    let dir = ctx.backup_dir();
-    let mut taken = Vec::new();
-    for l in losses {
-        if interrupted() {
-            return Err(Error::interrupted().context("stopped before deleting anything"));
-        }
-        let fail = |e: Error| -> Error {
-            if e.exit == Exit::Interrupted {
-                return e.context("stopped before deleting anything");
-            }
-            Error {
-                exit: Exit::BackupFailed,
-                message: format!(
-                    "safety backup of volume {} failed, so nothing was deleted: {}",
-                    l.state.name, e.message
-                ),
-                hint: e.hint.or_else(|| {
-                    Some("fix the cause and try again, or pass --no-backup to delete without a backup".into())
-                }),
-            }
-        };
-        match l.safety {
-            Safety::Dump => {
-                let t = crate::commands::backup::database_backup(ctx, Some(reason.tag()), None)
-                    .map_err(fail)?;
-                ctx.ui.success(&format!(
-                    "Safety backup of database {}: {} ({})",
-                    t.database.as_deref().unwrap_or("?"),
-                    t.path.display(),
-                    human_bytes(t.bytes)
-                ));
-                taken.push(t);
-            }
-            Safety::Archive => {
-                let image = reader_image(ctx, &l.state);
-                let bar = ctx
-                    .ui
-                    .progress_bytes(&format!("Archiving volume {}", l.state.name));
-                let t = backup::archive_volume(
-                    engine,
-                    &l.state.name,
-                    &l.state.key,
-                    image.as_deref(),
-                    &ctx.project.name,
-                    &dir,
-                    Some(reason.tag()),
-                    &|n| bar.set(n),
-                )
-                .map_err(fail)?;
-                bar.clear();
-                ctx.ui.success(&format!(
-                    "Safety archive of volume {}: {} ({})",
-                    l.state.name,
-                    t.path.display(),
-                    human_bytes(t.bytes)
-                ));
-                taken.push(t);
-            }
-            Safety::Disposable => {
-                ctx.ui.info(&format!(
-                    "No backup of {}: marked disposable in x-budgie",
-                    l.state.name
-                ));
-            }
-        }
-    }
-    Ok(taken)
-}
-
-fn print_dry_run(
-    ctx: &Context,
-    plan: &Plan,
-    losses: &[Loss],
-    replaced: &[Replaced],
-    reason: Reason,
-    opts: GateOptions,
-) -> Result<()> {
+fn print_dry_run(ctx: &Context, reason: Reason, plan: &Plan, stake: &AtStake, opts: GateOptions) {
     let ui = &ctx.ui;
-    ctx.print_plan(reason_command(reason), &Plan::new());
-    if losses.is_empty() && replaced.is_empty() {
+    execute::print_heading(ctx, reason.command());
+    if stake.is_empty() {
         ui.print("Nothing that holds data would be deleted.");
     } else {
-        show(ctx, losses, replaced);
-        ui.print("");
+        show(ctx, stake);
         if opts.no_backup {
             ui.print("Safety backups: NONE (--no-backup)");
         } else {
-            ui.print("Safety backups, taken first (a failure stops everything, exit 4):");
-            let engine = ctx.engine()?;
-            for _ in replaced {
-                print_dump(ctx, engine, reason)?;
-            }
-            for l in losses {
-                match l.safety {
-                    Safety::Dump => print_dump(ctx, engine, reason)?,
-                    Safety::Archive => {
-                        let image = reader_image(ctx, &l.state);
-                        ui.print(&format!(
-                            "  - archive of volume {} -> {}/{}_<timestamp>_{}.{}.tar.zst",
-                            l.state.name,
-                            ctx.backup_dir().display(),
-                            ctx.project.name,
-                            reason.tag(),
-                            l.state.key
-                        ));
-                        match engine.volume_export(&l.state.name, image.as_deref()) {
-                            Ok(cmd) => ui.print(&format!("    $ {}", ctx.redact(&cmd.to_string()))),
-                            Err(e) => ui.print(&format!("    (cannot: {e})")),
-                        }
-                    }
-                    Safety::Disposable => {
-                        ui.print(&format!("  - none for {} (disposable)", l.state.name))
-                    }
-                }
-            }
+            ui.print("The safety backups come first; if one fails, nothing is deleted (exit 4).");
         }
-        ui.print(if replaced.is_empty() {
-            "Then a confirmation: type the project name, or --yes."
-        } else {
-            "Then a confirmation: type the database name, or --yes."
-        });
     }
     ui.print("");
-    ui.print("Then:");
     for line in plan.describe(&|s| ctx.redact(s)) {
         ui.print(&line);
-    }
-    Ok(())
-}
-
-/// The safety dump a dry run would take, with its command.
-fn print_dump(ctx: &Context, engine: &crate::engine::Engine, reason: Reason) -> Result<()> {
-    let db = ctx.project.database()?;
-    let cmd = backup::dump_command(engine, &format!("<{} container>", db.service), db);
-    ctx.ui.print(&format!(
-        "  - pg_dump of database {} -> {}/{}_<timestamp>_{}.sql",
-        db.name,
-        ctx.backup_dir().display(),
-        ctx.project.name,
-        reason.tag()
-    ));
-    ctx.ui
-        .print(&format!("    $ {}", ctx.redact(&cmd.to_string())));
-    Ok(())
-}
-
-fn reason_command(reason: Reason) -> &'static str {
-    match reason {
-        Reason::Clean => "clean",
-        Reason::Nuke => "nuke",
-        Reason::VolumeRm => "volumes rm",
-        Reason::Restore => "restore",
     }
 }

@@ -28,8 +28,8 @@ use fs4::TryLockError;
 use serde::{Deserialize, Serialize};
 
 use crate::backup::store::ensure_backup_dir;
-use crate::fsutil::safe_name_part;
 use crate::error::{Error, Result};
+use crate::fsutil::safe_name_part;
 
 /// How often a waiting budgie tries again.
 const POLL: Duration = Duration::from_millis(200);

@@ -8,7 +8,7 @@
 
 // The modules live in the library (src/lib.rs), which the fuzz targets
 // share; `crate::cli` and the like below resolve through these imports.
-use budgie::{cli, commands, context, error, plan, recover, ui};
+use budgie::{cli, commands, context, error, interrupt, recover, ui};
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -34,8 +34,8 @@ fn main() -> ExitCode {
     // Ctrl-C: children in our process group get it too; budgie notes it and
     // stops between steps with exit 130 instead of dying half-way.
     let _ = ctrlc::set_handler(|| {
-        plan::INTERRUPTED.store(true, Ordering::SeqCst);
-        if ui::PROMPTING.load(Ordering::SeqCst) {
+        interrupt::INTERRUPTED.store(true, Ordering::SeqCst);
+        if interrupt::PROMPTING.load(Ordering::SeqCst) {
             // Waiting for an answer: nothing is being deleted, stop now.
             let _ = console_reset();
             eprintln!("\ninterrupted: nothing was deleted");

@@ -33,254 +33,14 @@
 //! running (`start` checks again once the database answers).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 use crate::backup::verify;
-use crate::fsutil::safe_name_part;
 use crate::context::Context;
-use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::restore::{self, quote_ident, quote_literal};
-
-/// The application name of budgie's restore sessions, so that a later
-/// budgie can find and end the ones an interrupted restore left running.
-pub const RESTORE_APP: &str = "budgie-restore";
-
-/// A named point where the fault-injection tests stop budgie as
-/// `kill -9` would (`BUDGIE_CRASH_AT=<point>`): no destructor runs, no
-/// lock is released but by the kernel, nothing is flushed. Points:
-/// `gate:before-execute` (journal written, safety backups taken and
-/// confirmed, nothing deleted yet), `restore:loaded` (a custom-format
-/// file loaded into the scratch database, not yet swapped),
-/// `restore:swapped` (swapped in, the set-aside database not yet
-/// dropped).
-pub fn crash_point(name: &str) {
-    if std::env::var("BUDGIE_CRASH_AT").is_ok_and(|v| v == name) {
-        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
-}
-
-/// What a destructive operation is about to do; see the module docs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub pid: u32,
-    /// The budgie command (`clean`, `restore`...).
-    pub command: String,
-    /// When it began (RFC 3339, local time).
-    pub started: String,
-    /// Complete safety backups taken before anything was deleted.
-    #[serde(default)]
-    pub safety_backups: Vec<PathBuf>,
-    /// Volumes about to be deleted (engine names).
-    #[serde(default)]
-    pub volumes: Vec<String>,
-    /// The side databases of a restore or restore test.
-    #[serde(default)]
-    pub restore: Option<Sides>,
-    /// `restore --volume`: the volume being written, and from which archive.
-    #[serde(default)]
-    pub volume_restore: Option<(String, PathBuf)>,
-}
-
-/// The databases a restore works with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sides {
-    /// The database being replaced.
-    pub database: String,
-    /// Where the file is loaded first.
-    pub scratch: String,
-    /// Where the current database is renamed to by the swap; None for a
-    /// restore test, which never swaps.
-    pub old: Option<String>,
-    /// `--keep-previous`: the set-aside database is meant to stay.
-    #[serde(default)]
-    pub keep_previous: bool,
-    /// The file being restored.
-    pub file: PathBuf,
-}
-
-impl Sides {
-    /// The databases of a restore of `file` into `database`, named by
-    /// `stamp` (`restore::side_name`).
-    pub fn restore(database: &str, stamp: &str, file: &Path, keep_previous: bool) -> Sides {
-        Sides {
-            old: Some(restore::side_name(database, "old", stamp)),
-            keep_previous,
-            ..Sides::restore_test(database, stamp, file)
-        }
-    }
-
-    /// A restore test's: a scratch database only, never swapped in.
-    pub fn restore_test(database: &str, stamp: &str, file: &Path) -> Sides {
-        Sides {
-            database: database.to_string(),
-            scratch: restore::side_name(database, "restore", stamp),
-            old: None,
-            keep_previous: false,
-            file: file.to_path_buf(),
-        }
-    }
-}
-
-impl Entry {
-    pub fn new(command: &str) -> Entry {
-        Entry {
-            pid: std::process::id(),
-            command: command.to_string(),
-            started: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            safety_backups: Vec::new(),
-            volumes: Vec::new(),
-            restore: None,
-            volume_restore: None,
-        }
-    }
-}
-
-/// The journal file of `project` in the backup directory `dir`.
-pub fn journal_path(dir: &Path, project: &str) -> PathBuf {
-    dir.join(format!(".budgie-{}.journal.json", safe_name_part(project)))
-}
-
-/// An open journal: removed by [`Journal::finish`], kept otherwise — a
-/// failed operation has already tried to undo its own work, and the next
-/// budgie checks that it succeeded.
-#[derive(Debug)]
-pub struct Journal {
-    path: PathBuf,
-}
-
-impl Journal {
-    /// Writes `entry` (to a temporary name, synced, renamed).
-    pub fn begin(dir: &Path, project: &str, entry: &Entry) -> Result<Journal> {
-        let path = journal_path(dir, project);
-        write_atomically(&path, entry)?;
-        Ok(Journal { path })
-    }
-
-    /// The operation finished: nothing to recover.
-    pub fn finish(self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn write_atomically(path: &Path, entry: &Entry) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::new(format!(
-            "cannot write budgie's journal {}: {e}; nothing was changed",
-            path.display()
-        ))
-    };
-    crate::backup::store::ensure_backup_dir(dir)?;
-    let mut json = serde_json::to_vec_pretty(entry).map_err(|e| fail(&e))?;
-    json.push(b'\n');
-    let mut temp = tempfile::Builder::new()
-        .prefix(".budgie-journal.")
-        .suffix(".partial")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .map_err(|e| fail(&e))?;
-    temp.write_all(&json).map_err(|e| fail(&e))?;
-    temp.as_file().sync_all().map_err(|e| fail(&e))?;
-    temp.persist(path).map_err(|e| fail(&e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Reads the journal; Ok(None) when there is none.
-fn read_journal(path: &Path) -> Result<Option<Entry>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Error::new(format!(
-                "budgie's journal {} cannot be read: {e}",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::new(format!(
-            "budgie's journal {} cannot be read: {e}",
-            path.display()
-        ))),
-    }
-}
-
-/// Whether `name` (in the backup directory) is a temporary file of a backup
-/// of `project` — `.<project>_<YYYYMMDD_HHMMSS>....partial`, or a journal's
-/// temporary — and so never anything but an unfinished write.
-pub fn is_leftover_temp(project: &str, name: &str) -> bool {
-    if !name.ends_with(".partial") {
-        return false;
-    }
-    if name.starts_with(".budgie-journal.") {
-        return true;
-    }
-    let Some(rest) = name
-        .strip_prefix('.')
-        .and_then(|n| n.strip_prefix(safe_name_part(project).as_str()))
-        .and_then(|n| n.strip_prefix('_'))
-    else {
-        return false;
-    };
-    // The stamp must follow at once, so that project `app` never takes
-    // project `app_x`'s files.
-    let b = rest.as_bytes();
-    b.len() > 15
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'_'
-        && b[9..15].iter().all(u8::is_ascii_digit)
-}
-
-/// Leftover temporary files of `project` in `dir`, sorted.
-fn leftover_temps(dir: &Path, project: &str) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| is_leftover_temp(project, &e.file_name().to_string_lossy()))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-/// Whether anything may need recovering: a journal or a leftover temporary.
-/// Reads the directory only; creates nothing.
-fn anything_left(dir: &Path, project: &str) -> bool {
-    journal_path(dir, project).exists() || !leftover_temps(dir, project).is_empty()
-}
-
-/// For `doctor`, which only reads: what an interrupted budgie left, in
-/// words; None when nothing.
-pub fn pending(dir: &Path, project: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    match read_journal(&journal_path(dir, project)) {
-        Ok(Some(e)) => parts.push(format!(
-            "an interrupted `budgie {}` (pid {}, started {})",
-            e.command, e.pid, e.started
-        )),
-        Ok(None) => {}
-        Err(e) => parts.push(e.message),
-    }
-    let temps = leftover_temps(dir, project);
-    if !temps.is_empty() {
-        parts.push(format!(
-            "{} unfinished temporary file{}",
-            temps.len(),
-            if temps.len() == 1 { "" } else { "s" }
-        ));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
-}
+use crate::databases::postgres::{self, quote_ident, quote_literal};
+use crate::error::Result;
+use crate::journal::{Entry, Sides, anything_left, journal_path, leftover_temps, read_journal};
+use crate::lock::ProjectLock;
 
 /// Runs before every command on a project: when an earlier budgie left
 /// something behind and no other budgie is at work on the project, repairs
@@ -300,6 +60,43 @@ pub fn check(ctx: &Context) -> Result<()> {
         return Ok(());
     };
     run_locked(ctx)
+}
+
+/// Takes the project lock for the rest of the command (waiting at most
+/// `--lock-timeout`, with a spinner once the holder is known). Whatever an
+/// interrupted budgie left is put right first: a waiting budgie may have
+/// waited for one that was then killed.
+pub fn lock(ctx: &Context, command: &str) -> Result<ProjectLock> {
+    let ui = &ctx.ui;
+    let mut spinner = None;
+    let held = crate::lock::acquire(
+        &ctx.backup_dir(),
+        &ctx.project.name,
+        command,
+        Duration::from_secs(ctx.global.lock_timeout),
+        |h| {
+            let who = if h.is_unknown() {
+                "another budgie".to_string()
+            } else {
+                format!("another budgie ({})", h.describe())
+            };
+            ui.warn(&format!(
+                "waiting for {who} working on project {}...",
+                ctx.project.name
+            ));
+            spinner = Some(ui.spinner("Waiting for the project lock"));
+        },
+    );
+    drop(spinner);
+    let held = held?;
+    run_locked(ctx)?;
+    Ok(held)
+}
+
+/// The one command that brings a deleted database back from its safety
+/// backup `dump`.
+pub fn bring_back(dump: &Path) -> String {
+    format!("budgie start && budgie restore {}", dump.display())
 }
 
 /// The repairs, for a budgie that holds the project lock.
@@ -447,7 +244,7 @@ fn report_deletion(ctx: &Context, entry: &Entry) {
     {
         ctx.ui.info(&format!(
             "If the database volume is gone, bring the data back with: {}",
-            crate::gate::bring_back(db)
+            bring_back(db)
         ));
     }
 }
@@ -534,14 +331,14 @@ fn repair_restore(
         ));
         return Ok(false);
     };
-    let psql = |dbname: &str, sql: &str| restore::psql(engine, &container, &db, dbname, sql);
-    let maint = restore::maintenance_db(&db);
+    let psql = |dbname: &str, sql: &str| postgres::psql(engine, &container, &db, dbname, sql);
+    let maint = postgres::maintenance_db(&db);
     // The interrupted budgie's psql may still be running in the container
     // (its stdin closed, or its last statements on their way): end it, so
     // that what is seen next does not change under us. Its transaction,
     // if any, rolls back; the swap is one transaction, so it either
     // committed or not.
-    end_restore_sessions(engine, &container, &db)?;
+    postgres::end_restore_sessions(engine, &container, &db)?;
     let mut names = vec![sides.database.clone(), sides.scratch.clone()];
     names.extend(sides.old.clone());
     let list = names
@@ -594,7 +391,7 @@ fn repair_restore(
                 ));
             }
             Fix::DropScratch => {
-                restore::drop_database(engine, &container, &db, &sides.scratch)?;
+                postgres::drop_database(engine, &container, &db, &sides.scratch)?;
                 ctx.ui.success(&format!(
                     "Dropped the scratch database {} (a partial copy of {})",
                     sides.scratch,
@@ -602,7 +399,7 @@ fn repair_restore(
                 ));
             }
             Fix::DropOld => {
-                restore::drop_database(engine, &container, &db, &old)?;
+                postgres::drop_database(engine, &container, &db, &old)?;
                 ctx.ui.success(&format!(
                     "Dropped {old}, the database from before the restore; its data is in the safety backup {}",
                     backup.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
@@ -680,38 +477,6 @@ fn repair_restore(
     Ok(true)
 }
 
-/// Ends the sessions of earlier budgie restores and waits until they are
-/// gone (at most 30 s).
-fn end_restore_sessions(
-    engine: &Engine,
-    container: &str,
-    db: &crate::compose::Database,
-) -> Result<()> {
-    let maint = restore::maintenance_db(db);
-    let app = quote_literal(RESTORE_APP);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = restore::psql(
-            engine,
-            container,
-            db,
-            maint,
-            &format!(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = {app} AND pid <> pg_backend_pid()"
-            ),
-        )?;
-        if left.trim() == "0" {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(Error::new(
-                "sessions of an interrupted budgie restore do not end; try again in a minute",
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,33 +489,6 @@ mod tests {
             keep_previous: keep,
             file: "x.sql".into(),
         }
-    }
-
-    #[test]
-    fn temporaries_of_this_project_only() {
-        assert!(is_leftover_temp(
-            "app",
-            ".app_20260101_120000.sql.zst.a1B2c3.partial"
-        ));
-        assert!(is_leftover_temp(
-            "app",
-            ".app_20260101_120000_pre-clean.sql.AbCdEf.partial"
-        ));
-        assert!(is_leftover_temp(
-            "app",
-            ".app_20260101_120000.sql.meta.json.x.meta.partial"
-        ));
-        assert!(is_leftover_temp("app", ".budgie-journal.abc.partial"));
-        // Another project whose name starts with this one's.
-        assert!(!is_leftover_temp(
-            "app",
-            ".app_x_20260101_120000.sql.a1B2c3.partial"
-        ));
-        // Finished files, the lock, the journal.
-        assert!(!is_leftover_temp("app", "app_20260101_120000.sql"));
-        assert!(!is_leftover_temp("app", ".budgie-app.lock"));
-        assert!(!is_leftover_temp("app", ".budgie-app.journal.json"));
-        assert!(!is_leftover_temp("app", ".app_2026.partial"));
     }
 
     #[test]
@@ -798,21 +536,5 @@ mod tests {
             old: false,
         };
         assert!(decide(&nothing, &sides(false), true).is_empty());
-    }
-
-    #[test]
-    fn the_journal_round_trips() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut e = Entry::new("restore");
-        e.restore = Some(sides(false));
-        e.safety_backups.push("b.sql".into());
-        let j = Journal::begin(dir.path(), "app", &e).unwrap();
-        let read = read_journal(&journal_path(dir.path(), "app")).unwrap();
-        assert_eq!(read, Some(e));
-        j.finish();
-        assert_eq!(
-            read_journal(&journal_path(dir.path(), "app")).unwrap(),
-            None
-        );
     }
 }

@@ -10,7 +10,6 @@
 //! prompt needs to be answered (see [`Ui::unquiet`]).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use colored::Colorize;
@@ -167,8 +166,6 @@ impl Ui {
 
 /// Set while a prompt waits for the user: Ctrl-C then ends budgie at once
 /// (exit 130) — nothing is deleted before the answer.
-pub static PROMPTING: AtomicBool = AtomicBool::new(false);
-
 impl Ui {
     /// A byte counter with rate for a long copy (a terminal only, not -q).
     pub fn progress_bytes(&self, text: &str) -> Progress {
@@ -194,12 +191,12 @@ impl Ui {
     /// Asks the user to type `expected`; true only for exactly that answer.
     /// The caller has checked that stdin is a terminal.
     pub fn confirm_typed(&self, question: &str, expected: &str) -> crate::error::Result<bool> {
-        PROMPTING.store(true, Ordering::SeqCst);
+        crate::interrupt::prompting(true);
         let answer = dialoguer::Input::<String>::new()
             .with_prompt(question)
             .allow_empty(true)
             .interact_text();
-        PROMPTING.store(false, Ordering::SeqCst);
+        crate::interrupt::prompting(false);
         let answer = answer.map_err(|e| {
             let dialoguer::Error::IO(io) = &e;
             // Ctrl-C arrives as a key in raw mode ("read interrupted").
@@ -229,12 +226,12 @@ impl Ui {
             loud.print(&format!("  {:>2}) {item}", i + 1));
         }
         loop {
-            PROMPTING.store(true, Ordering::SeqCst);
+            crate::interrupt::prompting(true);
             let answer = dialoguer::Input::<String>::new()
                 .with_prompt(format!("Number (1-{}, Enter for 1)", items.len()))
                 .allow_empty(true)
                 .interact_text();
-            PROMPTING.store(false, Ordering::SeqCst);
+            crate::interrupt::prompting(false);
             let answer = answer.map_err(prompt_error)?;
             let answer = answer.trim();
             if answer.is_empty() {
@@ -249,12 +246,12 @@ impl Ui {
 
     /// A yes/no question, answered with a line (default no).
     pub fn confirm(&self, prompt: &str) -> crate::error::Result<bool> {
-        PROMPTING.store(true, Ordering::SeqCst);
+        crate::interrupt::prompting(true);
         let answer = dialoguer::Input::<String>::new()
             .with_prompt(format!("{prompt} [y/N]"))
             .allow_empty(true)
             .interact_text();
-        PROMPTING.store(false, Ordering::SeqCst);
+        crate::interrupt::prompting(false);
         let answer = answer.map_err(prompt_error)?;
         Ok(matches!(
             answer.trim().to_ascii_lowercase().as_str(),

@@ -64,7 +64,7 @@ fn real_dumps_in_the_corpus_validate_and_broken_ones_are_refused() {
         ("custom.dump", Format::Custom),
         ("custom-uncompressed.dump", Format::Custom),
     ] {
-        let source = budgie::restore::validate(&dir.join(name))
+        let source = budgie::restore::source::validate(&dir.join(name))
             .unwrap_or_else(|e| panic!("{name}: {}", e.message));
         assert_eq!(source.format, format, "{name}");
     }
@@ -77,7 +77,7 @@ fn real_dumps_in_the_corpus_validate_and_broken_ones_are_refused() {
         "custom-header-only.dump",
         "volume.tar.zst",
     ] {
-        let e = budgie::restore::validate(&dir.join(name))
+        let e = budgie::restore::source::validate(&dir.join(name))
             .err()
             .unwrap_or_else(|| panic!("{name} validated"));
         assert!(e.message.contains(name), "{name}: {}", e.message);

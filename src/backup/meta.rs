@@ -20,9 +20,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::format::Content;
 use super::writer::Committed;
-use crate::fsutil::{safe_name_part, write_atomically};
 use crate::compose::Compression;
 use crate::error::{Error, Result};
+use crate::fsutil::{safe_name_part, write_atomically};
 
 /// The sidecar format version written by this budgie.
 pub const META_VERSION: u32 = 1;

@@ -8,9 +8,9 @@
 //! - `verify`: is a file a complete dump;
 //! - `retention`: which backups `prune` keeps.
 //!
-//! This module takes a backup given a running container; starting the
-//! database when it is not running is the caller's business (it needs the
-//! compose tool).
+//! This module writes a backup from a command's output (`pg_dump`, a volume
+//! export); which command, and starting the database when it is not
+//! running, are the executor's business.
 
 pub mod format;
 pub mod meta;
@@ -26,11 +26,11 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::{Local, NaiveDateTime};
+use chrono::{DateTime, Local, NaiveDateTime};
 use serde::Serialize;
 
-use crate::compose::{Compression, Database};
-use crate::engine::{Cmd, Engine};
+use crate::compose::Compression;
+use crate::engine::Cmd;
 use crate::error::Result;
 use format::Content;
 use writer::BackupWriter;
@@ -150,99 +150,115 @@ pub fn server_version(head: &[u8]) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The command a dump runs (for `--dry-run` and for [`dump_database`]).
-pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
-    engine.pg_dump(container, &db.user, &db.name, db.password.as_ref())
+/// Where a backup goes and what it is called: the directory, the project,
+/// the moment it was planned (its stamp) and, for a safety backup, the
+/// reason. Fixed when the plan is made, so that `--dry-run` shows the file
+/// names the real run writes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub dir: PathBuf,
+    pub project: String,
+    pub at: DateTime<Local>,
+    /// `pre-clean`, `pre-restore`...; None for a backup asked for.
+    pub reason: Option<String>,
 }
 
-/// Dumps the database in `container` into `dir`: streamed, compressed as
-/// asked, checked (pg_dump exit 0 and the end marker), fsync'd, then
-/// published under `<project>_<stamp>[-N][_reason].sql[.gz|.zst]` with a
+impl Target {
+    /// The name of a dump: `<project>_<stamp>[-N][_<reason>].sql[.gz|.zst]`.
+    pub fn dump_name(&self, sequence: u32, compression: Compression) -> String {
+        store::dump_name(
+            &self.project,
+            self.at.naive_local(),
+            sequence,
+            self.reason.as_deref(),
+            compression,
+        )
+    }
+
+    /// The name of a volume archive: `<project>_<stamp>[-N][_<reason>].<key>.tar.zst`.
+    pub fn archive_name(&self, sequence: u32, key: &str) -> String {
+        archive_name(
+            &self.project,
+            self.at.naive_local(),
+            sequence,
+            self.reason.as_deref(),
+            key,
+        )
+    }
+}
+
+/// Runs `cmd` (a `pg_dump` writing plain SQL on stdout) into a dump of
+/// database `database` at `target`: streamed, compressed as asked, checked
+/// (exit 0 and the end marker), fsync'd, then published under
+/// [`Target::dump_name`] (the next free `-N` when that is taken) with a
 /// `.meta.json` sidecar. On any failure no file has a final name.
-#[allow(clippy::too_many_arguments)]
 pub fn dump_database(
-    engine: &Engine,
-    container: &str,
-    project: &str,
-    db: &Database,
-    dir: &Path,
-    reason: Option<&str>,
+    cmd: &Cmd,
+    database: &str,
+    target: &Target,
     compression: Compression,
     progress: &dyn Fn(u64),
 ) -> Result<Taken> {
     let started = Instant::now();
-    let at = Local::now();
-    let stem = store::dump_name(project, at.naive_local(), 0, reason, compression);
-    let mut w = BackupWriter::create(dir, &stem, Content::SqlDump, compression)?;
-    let cmd = dump_command(engine, container, db);
+    let stem = target.dump_name(0, compression);
+    let mut w = BackupWriter::create(&target.dir, &stem, Content::SqlDump, compression)?;
     let mut head = Vec::new();
-    stream::copy_command_output(&cmd, &mut w, &mut head, progress)
-        .map_err(|e| e.context(format!("pg_dump of database {}", db.name)))?;
-    let naive = at.naive_local();
-    // Same second, other compression: still a new sequence number, so the
+    stream::copy_command_output(cmd, &mut w, &mut head, progress)
+        .map_err(|e| e.context(format!("pg_dump of database {database}")))?;
+    // Same stamp, other compression: still a new sequence number, so the
     // newest backup is never ambiguous. (Returning the sibling's name makes
     // the no-clobber publish move on to the next number.)
     let committed = w.commit(|seq| {
         for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
-            let sibling = store::dump_name(project, naive, seq, reason, c);
-            if c != compression && dir.join(&sibling).exists() {
+            let sibling = target.dump_name(seq, c);
+            if c != compression && target.dir.join(&sibling).exists() {
                 return sibling;
             }
         }
-        store::dump_name(project, naive, seq, reason, compression)
+        target.dump_name(seq, compression)
     })?;
-    let created = at.fixed_offset();
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
-        database: Some(db.name.clone()),
-        reason: reason.map(str::to_string),
+        database: Some(database.to_string()),
+        reason: target.reason.clone(),
         server_version: server_version(&head),
         ..meta::Meta::for_committed(
             &committed,
-            project,
+            &target.project,
             compression,
             Content::SqlDump,
-            created,
+            target.at.fixed_offset(),
             seconds,
         )
     };
     record(committed.path, m)
 }
 
-/// Archives a named volume's contents as `.tar.zst` into `dir`, read
-/// through the engine (the service need not run). Same guarantees as a dump,
-/// with the tar end-of-archive in place of the dump marker.
-#[allow(clippy::too_many_arguments)]
+/// Runs `cmd` (a tar stream of volume `key` on stdout) into a `.tar.zst`
+/// archive at `target`. Same guarantees as a dump, with the tar
+/// end-of-archive in place of the dump marker.
 pub fn archive_volume(
-    engine: &Engine,
-    volume_name: &str,
+    cmd: &Cmd,
     key: &str,
-    image: Option<&str>,
-    project: &str,
-    dir: &Path,
-    reason: Option<&str>,
+    target: &Target,
     progress: &dyn Fn(u64),
 ) -> Result<Taken> {
     let started = Instant::now();
-    let at = Local::now();
-    let naive = at.naive_local();
-    let stem = archive_name(project, naive, 0, reason, key);
-    let mut w = BackupWriter::create(dir, &stem, Content::TarArchive, Compression::Zstd)?;
-    let cmd = engine.volume_export(volume_name, image)?;
-    stream::copy_command_output(&cmd, &mut w, &mut Vec::new(), progress)
-        .map_err(|e| e.context(format!("archive of volume {volume_name}")))?;
-    let committed = w.commit(|seq| archive_name(project, naive, seq, reason, key))?;
-    let created = at.fixed_offset();
+    let stem = target.archive_name(0, key);
+    let mut w = BackupWriter::create(&target.dir, &stem, Content::TarArchive, Compression::Zstd)?;
+    stream::copy_command_output(cmd, &mut w, &mut Vec::new(), progress)
+        .map_err(|e| e.context(format!("archive of volume {key}")))?;
+    let committed = w.commit(|seq| target.archive_name(seq, key))?;
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
-        reason: reason.map(str::to_string),
+        reason: target.reason.clone(),
         volume: Some(key.to_string()),
         ..meta::Meta::for_committed(
             &committed,
-            project,
+            &target.project,
             Compression::Zstd,
             Content::TarArchive,
-            created,
+            target.at.fixed_offset(),
             seconds,
         )
     };

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use crate::backup::writer::BackupWriter;
 use crate::engine::Cmd;
 use crate::error::{Error, Result};
-use crate::plan::interrupted;
+use crate::interrupt::interrupted;
 
 /// How much of the start of a stream [`copy_command_output`] keeps.
 pub const HEAD_BYTES: usize = 4096;

@@ -25,11 +25,11 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::meta::{meta_path, read_meta};
 use super::format::{DUMP_COMPLETE_MARKER, TAIL_BYTES, Tail, dump_is_complete};
+use super::meta::{meta_path, read_meta};
 use super::tar::TarCheck;
-use crate::fsutil::hex;
 use crate::error::{Error, Result};
+use crate::fsutil::hex;
 
 /// How much of the start of the (uncompressed) content is inspected.
 const HEAD_BYTES: usize = 64 * 1024;
@@ -498,8 +498,8 @@ impl<R: Read> Read for HashingReader<R> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::backup::meta::{Meta, write_meta};
     use crate::backup::format::Content;
+    use crate::backup::meta::{Meta, write_meta};
     use crate::backup::testdata::{dump_text, gzip, noise, tar_of, zstd_of};
     use crate::backup::writer::BackupWriter;
     use crate::compose::Compression;

@@ -34,8 +34,8 @@ use super::format::{Content, DUMP_COMPLETE_MARKER, Tail, dump_is_complete};
 use super::store::ensure_backup_dir;
 use super::tar::TarCheck;
 use crate::compose::Compression;
-use crate::fsutil::{hex, safe_name_part, sync_dir};
 use crate::error::{Error, Result};
+use crate::fsutil::{hex, safe_name_part, sync_dir};
 
 /// Buffer size between the compressor and the file.
 const FILE_BUFFER: usize = 256 * 1024;

@@ -2,17 +2,18 @@
 //! volume archives), list, prune and verify them.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::backup::{self, Taken, meta, retention, store, verify};
 use crate::cli::{BackupAction, BackupCommand};
-use crate::commands::lifecycle;
-use crate::compose::{Compression, Retention};
+use crate::compose::Retention;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::execute::{self, NoDeletions};
 use crate::plan::Plan;
+use crate::recover;
+use crate::steps;
 use crate::ui::{human_age, human_bytes, table};
 
 pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
@@ -46,124 +47,6 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     }
 }
 
-/// The compression to use: `--compress`, else `BUDGIE_COMPRESS`, else
-/// `x-budgie.backup.compress`, else none.
-pub fn compression(ctx: &Context, flag: Option<Compression>) -> Result<Compression> {
-    if let Some(c) = flag {
-        return Ok(c);
-    }
-    if let Some(s) = ctx
-        .project
-        .env
-        .get("BUDGIE_COMPRESS")
-        .filter(|s| !s.is_empty())
-    {
-        return Compression::parse(s).ok_or_else(|| {
-            Error::usage(format!("BUDGIE_COMPRESS={s}: expected none, gzip or zstd"))
-        });
-    }
-    Ok(ctx.project.config.backup.compress.unwrap_or_default())
-}
-
-/// Holds the project lock for the rest of the command. Whatever an
-/// interrupted budgie left is put right first (`crate::recover`): a
-/// waiting budgie may have waited for one that was then killed.
-pub fn lock(ctx: &Context, command: &str) -> Result<crate::lock::ProjectLock> {
-    let ui = &ctx.ui;
-    // A spinner while waiting, from the first time the holder is told.
-    let mut spinner = None;
-    let held = crate::lock::acquire(
-        &ctx.backup_dir(),
-        &ctx.project.name,
-        command,
-        Duration::from_secs(ctx.global.lock_timeout),
-        |h| {
-            let who = if h.is_unknown() {
-                "another budgie".to_string()
-            } else {
-                format!("another budgie ({})", h.describe())
-            };
-            ui.warn(&format!(
-                "waiting for {who} working on project {}...",
-                ctx.project.name
-            ));
-            spinner = Some(ui.spinner("Waiting for the project lock"));
-        },
-    );
-    drop(spinner);
-    let held = held?;
-    crate::recover::run_locked(ctx)?;
-    Ok(held)
-}
-
-/// Dumps the project's database into the backup directory. When its
-/// container is not running, starts only the database service, waits until
-/// it answers, dumps, and stops it again.
-pub fn database_backup(
-    ctx: &Context,
-    reason: Option<&str>,
-    compress: Option<Compression>,
-) -> Result<Taken> {
-    let compression = compression(ctx, compress)?;
-    let db = ctx.project.database()?;
-    let engine = ctx.engine()?;
-    let dir = ctx.backup_dir();
-    // Set before starting, so a failed start is stopped again too.
-    let mut guard = None;
-    let container = match engine.running_container_id(&ctx.project.name, &db.service)? {
-        Some(id) => id,
-        None => {
-            ctx.ui.info(&format!(
-                "The database service {} is not running: starting it for the backup",
-                db.service
-            ));
-            let plan = lifecycle::start_database_plan(ctx)?;
-            guard = Some(StopAgain {
-                ctx,
-                service: db.service.clone(),
-            });
-            crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s))?;
-            lifecycle::running(ctx, &db.service)?.id
-        }
-    };
-    let bar = ctx
-        .ui
-        .progress_bytes(&format!("Dumping database {}", db.name));
-    let result = backup::dump_database(
-        engine,
-        &container,
-        &ctx.project.name,
-        db,
-        &dir,
-        reason,
-        compression,
-        &|n| bar.set(n),
-    );
-    bar.clear();
-    drop(guard);
-    result
-}
-
-/// Stops a service budgie started only for a backup, whatever happened.
-struct StopAgain<'a> {
-    ctx: &'a Context,
-    service: String,
-}
-
-impl Drop for StopAgain<'_> {
-    fn drop(&mut self) {
-        let mut plan = Plan::new();
-        if lifecycle::add_stop(self.ctx, &mut plan, std::slice::from_ref(&self.service)).is_ok()
-            && let Err(e) = crate::plan::execute(&plan, &self.ctx.ui, &|s| self.ctx.redact(s))
-        {
-            self.ctx.ui.warn(&format!(
-                "could not stop {} again: {}",
-                self.service, e.message
-            ));
-        }
-    }
-}
-
 #[derive(Serialize)]
 struct TakenDoc<'a> {
     path: String,
@@ -173,31 +56,29 @@ struct TakenDoc<'a> {
     database: Option<&'a str>,
 }
 
+/// `budgie backup`: a plan of one step, the dump of the database.
 fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
-    let db = ctx.project.database()?;
+    let compression = ctx.compression(b.compress)?;
+    let mut plan = Plan::new();
+    plan.steps.push(steps::dump(
+        ctx,
+        chrono::Local::now(),
+        None,
+        compression,
+        Vec::new(),
+    )?);
     if ctx.global.dry_run {
-        let engine = ctx.engine()?;
-        let c = compression(ctx, b.compress)?;
-        ctx.ui.heading(&format!(
-            "Plan for `budgie backup` on project {} (dry run: nothing will be run)",
-            ctx.project.name
-        ));
-        ctx.ui.print(&format!(
-            "1. Dump database {} -> {}/{}_<timestamp>.sql{} (temporary name first, checked, then renamed)",
-            db.name,
-            ctx.backup_dir().display(),
-            ctx.project.name,
-            c.extension()
-        ));
-        let cmd = backup::dump_command(engine, &format!("<{} container>", db.service), db);
-        ctx.ui
-            .print(&format!("   $ {}", ctx.redact(&cmd.to_string())));
+        execute::print_plan(ctx, "backup", &plan);
         return Ok(0);
     }
     // No separate ping: the first engine call says clearly when the engine
     // is not running, and every call costs time (the benchmark counts them).
-    let _lock = lock(ctx, "backup")?;
-    let t = database_backup(ctx, None, b.compress)?;
+    let _lock = recover::lock(ctx, "backup")?;
+    let ran = execute::run(ctx, &plan.steps, &mut NoDeletions)?;
+    let t = ran
+        .backups
+        .first()
+        .ok_or_else(|| Error::new("internal error: the dump step did not report"))?;
     if ctx.global.json {
         crate::commands::print_json(&TakenDoc {
             path: t.path.display().to_string(),
@@ -209,9 +90,9 @@ fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         return Ok(0);
     }
     if b.log {
-        log_line(ctx, std::slice::from_ref(&t));
+        log_line(ctx, &ran.backups);
     }
-    report(ctx, &t)?;
+    report(ctx, &ran.backups)?;
     Ok(0)
 }
 
@@ -237,33 +118,38 @@ fn log_line(ctx: &Context, taken: &[Taken]) {
     ));
 }
 
-fn report(ctx: &Context, t: &Taken) -> Result<()> {
-    ctx.ui.success(&format!(
-        "Backup complete: {} ({}, {:.1}s)",
-        t.path.display(),
-        human_bytes(t.bytes),
-        t.seconds
-    ));
-    ctx.ui.print(&format!("  sha256 {}", t.sha256));
+/// After a backup: each file's checksum, and what the directory holds now.
+fn report(ctx: &Context, taken: &[Taken]) -> Result<()> {
+    for t in taken {
+        if taken.len() == 1 {
+            ctx.ui.print(&format!("  sha256 {}", t.sha256));
+        } else {
+            ctx.ui
+                .print(&format!("  sha256 {} {}", t.sha256, file_name(&t.path)));
+        }
+    }
     let dir = ctx.backup_dir();
     let dumps = store::list_dumps(&dir, &ctx.project.name)?;
     let archives = backup::list_archives(&dir, &ctx.project.name)?;
     let total: u64 =
         dumps.iter().map(|d| d.bytes).sum::<u64>() + archives.iter().map(|a| a.bytes).sum::<u64>();
     ctx.ui.print(&format!(
-        "  {}: {} backup{}, {} in total",
+        "  {}: {}, {} in total",
         dir.display(),
-        dumps.len() + archives.len(),
-        if dumps.len() + archives.len() == 1 {
-            ""
-        } else {
-            "s"
-        },
+        crate::ui::count((dumps.len() + archives.len()) as u64, "backup", "backups"),
         human_bytes(total)
     ));
     Ok(())
 }
 
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `budgie backup --volume KEY...` / `--all-volumes`: a plan of archive
+/// steps.
 fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     let mut keys: Vec<String> = b.volumes.clone();
     if b.all_volumes {
@@ -281,71 +167,42 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
                 "volume {k} holds the database: back it up with `budgie backup` (a consistent pg_dump), not as files"
             )));
         }
-        chosen.push(v.clone());
+        chosen.push(v);
     }
     if chosen.is_empty() {
         ctx.ui.info("No volumes to archive.");
         return Ok(0);
     }
-    let engine = ctx.engine()?;
-    let image_for = |v: &crate::compose::Volume| ctx.project.image_for_volume(v);
+    let at = chrono::Local::now();
+    let mut plan = Plan::new();
+    for v in &chosen {
+        plan.steps.push(steps::archive(ctx, v, at, None)?);
+    }
     if ctx.global.dry_run {
-        ctx.ui.heading(&format!(
-            "Plan for `budgie backup --volume` on project {} (dry run: nothing will be run)",
-            ctx.project.name
-        ));
-        for (i, v) in chosen.iter().enumerate() {
-            ctx.ui.print(&format!(
-                "{}. Archive volume {} -> {}/{}_<timestamp>.{}.tar.zst",
-                i + 1,
-                v.name,
-                ctx.backup_dir().display(),
-                ctx.project.name,
-                v.key
-            ));
-            match engine.volume_export(&v.name, image_for(v).as_deref()) {
-                Ok(cmd) => ctx
-                    .ui
-                    .print(&format!("   $ {}", ctx.redact(&cmd.to_string()))),
-                Err(e) => ctx.ui.print(&format!("   (cannot: {e})")),
-            }
-        }
+        execute::print_plan(ctx, "backup --volume", &plan);
         return Ok(0);
     }
+    let engine = ctx.engine()?;
     engine.ping()?;
     let existing = engine.volumes(&chosen.iter().map(|v| v.name.as_str()).collect::<Vec<_>>())?;
-    let _lock = lock(ctx, "backup --volume")?;
-    let mut docs = Vec::new();
-    for v in &chosen {
-        if !existing.iter().any(|e| e.name == v.name) {
-            return Err(
-                Error::new(format!("volume {} ({}) does not exist", v.key, v.name))
-                    .hint("the engine creates it when a service using it starts: budgie start"),
-            );
-        }
-        let bar = ctx
-            .ui
-            .progress_bytes(&format!("Archiving volume {}", v.name));
-        let t = backup::archive_volume(
-            engine,
-            &v.name,
-            &v.key,
-            image_for(v).as_deref(),
-            &ctx.project.name,
-            &ctx.backup_dir(),
-            None,
-            &|n| bar.set(n),
-        )?;
-        bar.clear();
-        if !ctx.global.json {
-            report(ctx, &t)?;
-        }
-        docs.push(t);
+    if let Some(v) = chosen
+        .iter()
+        .find(|v| !existing.iter().any(|e| e.name == v.name))
+    {
+        return Err(
+            Error::new(format!("volume {} ({}) does not exist", v.key, v.name))
+                .hint("the engine creates it when a service using it starts: budgie start"),
+        );
     }
+    let _lock = recover::lock(ctx, "backup --volume")?;
+    let ran = execute::run(ctx, &plan.steps, &mut NoDeletions)?;
     if ctx.global.json {
-        crate::commands::print_json(&docs)?;
-    } else if b.log {
-        log_line(ctx, &docs);
+        crate::commands::print_json(&ran.backups)?;
+    } else {
+        if b.log {
+            log_line(ctx, &ran.backups);
+        }
+        report(ctx, &ran.backups)?;
     }
     Ok(0)
 }
@@ -458,7 +315,7 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
     let _lock = if ctx.global.dry_run {
         None
     } else {
-        Some(lock(ctx, "backup prune")?)
+        Some(recover::lock(ctx, "backup prune")?)
     };
     let rows = rows(ctx)?;
     let cands: Vec<retention::Candidate> = rows

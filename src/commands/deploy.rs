@@ -1,9 +1,9 @@
 //! `budgie deploy [SERVICE...]`: update the app without touching the
 //! database.
 //!
-//! In order: a `_pre-deploy` safety backup of the database (a failure stops
-//! everything with exit 4, nothing deployed; `--no-backup` skips it and
-//! says so); then one compose call that builds and recreates the app
+//! In order: a `_pre-deploy` safety backup of the database — the same dump
+//! step `backup` and the gate use (a failure stops everything with exit 4,
+//! nothing deployed; `--no-backup` skips it and says so); then one compose call that builds and recreates the app
 //! services and nothing else; then a wait until their new containers are
 //! healthy (or running, without a healthcheck); then a report, which checks
 //! that the database container is the same one, started at the same time,
@@ -31,13 +31,16 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::commands::backup::{database_backup, lock};
 use crate::compose::Project;
 use crate::context::Context;
 use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
-use crate::plan::{self, Plan, WaitForServices, WaitService};
-use crate::ui::human_bytes;
+use crate::execute::{self, NoDeletions};
+use crate::interrupt::interrupted;
+use crate::plan::{Action, Plan, Reason};
+use crate::recover;
+use crate::steps;
+use crate::wait::{WaitForServices, WaitService};
 
 /// How many log lines of a service that failed to become ready to show.
 const LOG_LINES: u32 = 30;
@@ -86,26 +89,23 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
         Vec::new()
     };
 
+    // 1. The safety backup, a step of the plan like every other.
+    let mut safety = Plan::new();
+    if !no_backup {
+        let compression = ctx.compression(None)?;
+        safety.steps.push(steps::dump(
+            ctx,
+            chrono::Local::now(),
+            Some(Reason::Deploy),
+            compression,
+            Vec::new(),
+        )?);
+    }
     if ctx.global.dry_run {
-        let mut shown = Plan::new();
-        if !no_backup {
-            // Shown, never run from here: the backup is taken by
-            // `database_backup` (temporary file, check, rename).
-            let compression = crate::commands::backup::compression(ctx, None)?;
-            shown.run(
-                format!(
-                    "Safety backup of database {} -> {}/{}_<timestamp>_pre-deploy.sql{} (a failure stops the deploy, exit 4)",
-                    db.name,
-                    ctx.backup_dir().display(),
-                    ctx.project.name,
-                    compression.extension()
-                ),
-                crate::backup::dump_command(engine, &format!("<{} container>", db.service), db),
-            );
-        }
+        let mut shown = safety;
         let waited = waited(ctx, &targets, &dependents);
         add_steps(ctx, &mut shown, &targets, &dependents, waited, timeout)?;
-        ctx.print_plan("deploy", &shown);
+        execute::print_plan(ctx, "deploy", &shown);
         if no_backup {
             ctx.ui.print("No safety backup (--no-backup).");
         }
@@ -113,23 +113,13 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
     }
 
     engine.ping()?;
-    let _lock = lock(ctx, "deploy")?;
-
-    // 1. The safety backup.
+    let _lock = recover::lock(ctx, "deploy")?;
     if no_backup {
         ctx.ui
             .warn("--no-backup: no safety backup of the database is taken before this deploy.");
-    } else {
-        let t = database_backup(ctx, Some("pre-deploy"), None)
-            .map_err(|e| crate::gate::backup_failed(&format!("database {}", db.name), e))?;
-        ctx.ui.success(&format!(
-            "Safety backup of database {}: {} ({})",
-            db.name,
-            t.path.display(),
-            human_bytes(t.bytes)
-        ));
     }
-    if plan::interrupted() {
+    execute::run(ctx, &safety.steps, &mut NoDeletions)?;
+    if interrupted() {
         return Err(Error::interrupted().context("stopped before deploying anything"));
     }
 
@@ -161,7 +151,7 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
     let mut plan = Plan::new();
     let waited = waited(ctx, &targets, &dependents);
     add_steps(ctx, &mut plan, &targets, &dependents, waited, timeout)?;
-    let result = ctx.run_plan("deploy", &plan);
+    let result = execute::run_plan(ctx, "deploy", &plan);
 
     // 4. The database container must be the one from before, whatever happened.
     let untouched = check_database(ctx, &db.service, before.as_ref());
@@ -235,19 +225,19 @@ fn add_steps(
         ctx.compose_cmd(&args)?,
     );
     let names: Vec<&str> = waited.iter().map(|w| w.name.as_str()).collect();
-    plan.wait_for_services(
+    plan.push(
         format!(
             "Wait until {} {} healthy (or running, without a healthcheck; at most {timeout}s)",
             names.join(", "),
             if names.len() == 1 { "is" } else { "are" }
         ),
-        WaitForServices {
+        Action::WaitForServices(WaitForServices {
             engine: ctx.engine()?.clone(),
             project: ctx.project.name.clone(),
             services: waited,
             timeout: Duration::from_secs(timeout),
             log_lines: LOG_LINES,
-        },
+        }),
     );
     Ok(())
 }

@@ -7,13 +7,14 @@
 //! ever listed; external volumes and other projects' volumes are kept and
 //! the user is told why.
 
-use crate::commands::backup::lock;
-use crate::commands::lifecycle;
-use crate::commands::status::{VolumeState, volume_presence};
 use crate::context::Context;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::gate::{self, GateOptions, Reason};
-use crate::plan::Plan;
+use crate::gate::{self, GateOptions};
+use crate::inventory::{VolumeState, volume_presence};
+use crate::plan::{Action, Plan, Reason};
+use crate::recover::lock;
+use crate::steps;
 
 /// Splits the project's volumes into those budgie may delete and those it
 /// keeps (with the reason), among `states`.
@@ -50,7 +51,7 @@ fn prepare(ctx: &Context) -> Result<Vec<VolumeState>> {
     }
     // Without sizes: the gate reads the states again, sizes and all, to
     // show what will be lost.
-    volume_presence(ctx, engine)
+    volume_presence(engine, &ctx.project)
 }
 
 /// `budgie clean`: containers removed (`down`), then the project's named
@@ -70,13 +71,9 @@ pub fn clean(ctx: &Context, no_backup: bool) -> Result<i32> {
         ctx.compose_cmd(&["down"])?,
     );
     if !names.is_empty() {
-        plan.remove_volumes(
-            format!("Delete volume{} {}", plural(&names), names.join(", ")),
-            engine,
-            names,
-        );
+        remove_volumes(&mut plan, engine, names);
     }
-    gate::run(ctx, &plan, Reason::Clean, GateOptions { no_backup }).map(|p| p.status)
+    gate::run(ctx, plan, Reason::Clean, GateOptions { no_backup }).map(|r| r.status)
 }
 
 /// `budgie nuke`: this project's containers (and orphans), networks, named
@@ -110,20 +107,18 @@ pub fn nuke(ctx: &Context, no_backup: bool) -> Result<i32> {
         ctx.compose_cmd(&["down", "--remove-orphans"])?,
     );
     if !names.is_empty() {
-        plan.remove_volumes(
-            format!("Delete volume{} {}", plural(&names), names.join(", ")),
-            engine,
-            names,
-        );
+        remove_volumes(&mut plan, engine, names);
     }
     if !images.is_empty() {
-        plan.remove_images(
+        plan.push(
             "Remove the project's images that no container uses any more",
-            engine,
-            images,
+            Action::RemoveImages {
+                engine: engine.clone(),
+                references: images,
+            },
         );
     }
-    gate::run(ctx, &plan, Reason::Nuke, GateOptions { no_backup }).map(|p| p.status)
+    gate::run(ctx, plan, Reason::Nuke, GateOptions { no_backup }).map(|r| r.status)
 }
 
 /// `budgie volumes rm KEY...`: stops the services that mount them, then
@@ -175,16 +170,23 @@ pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32
     }
     let mut plan = Plan::new();
     if !users.is_empty() {
-        lifecycle::add_stop(ctx, &mut plan, &users)?;
+        steps::stop(ctx, &mut plan, &users)?;
     }
-    plan.remove_volumes(
-        format!("Delete volume{} {}", plural(&names), names.join(", ")),
-        ctx.engine()?,
-        names,
-    );
-    gate::run(ctx, &plan, Reason::VolumeRm, GateOptions { no_backup }).map(|p| p.status)
+    remove_volumes(&mut plan, ctx.engine()?, names);
+    gate::run(ctx, plan, Reason::VolumeRm, GateOptions { no_backup }).map(|r| r.status)
 }
 
-fn plural(v: &[String]) -> &'static str {
-    if v.len() == 1 { "" } else { "s" }
+/// The step that deletes exactly `names`.
+fn remove_volumes(plan: &mut Plan, engine: &Engine, names: Vec<String>) {
+    plan.push(
+        format!(
+            "Delete volume{} {}",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ),
+        Action::RemoveVolumes {
+            engine: engine.clone(),
+            names,
+        },
+    );
 }

@@ -195,7 +195,7 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
         checks
     });
     spinner.clear();
-    if crate::plan::interrupted() {
+    if crate::interrupt::interrupted() {
         return Err(Error::interrupted());
     }
 
@@ -441,7 +441,7 @@ fn database_answering(engine: &Engine, view: &EngineView, db: &compose::Database
             Some("start it: budgie start".into()),
         );
     };
-    let probe = engine.pg_isready(&c.id, &db.user, &db.name);
+    let probe = crate::databases::postgres::isready_command(engine, &c.id, &db.user, &db.name);
     let out = match probe.output() {
         Ok(o) => o,
         Err(e) => return Check::error(DATABASE_ANSWERING, e),
@@ -571,7 +571,7 @@ fn backup_checks(project: &Project, dir: &Path) -> Vec<Check> {
 /// Whether an interrupted budgie left a repair to do (`crate::recover`);
 /// doctor only reads, so it says which command does it.
 fn nothing_interrupted(project: &Project, dir: &Path) -> Check {
-    match crate::recover::pending(dir, &project.name) {
+    match crate::journal::pending(dir, &project.name) {
         None => Check::pass(INTERRUPTED, "no interrupted budgie left anything behind"),
         Some(what) => Check::fail(
             INTERRUPTED,

@@ -3,19 +3,21 @@
 //! lives in `crate::restore`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use crate::backup::{store, verify};
 use crate::cli::RestoreCommand;
-use crate::commands::backup::lock;
-use crate::commands::lifecycle;
 use crate::context::Context;
+use crate::databases::postgres;
 use crate::error::{Error, Result};
-use crate::gate::{self, GateOptions, Reason};
-use crate::plan::{Action, Plan, ReplaceDatabase, RestoreVolume};
-use crate::restore;
+use crate::execute::{self, NoDeletions};
+use crate::gate::{self, GateOptions};
+use crate::journal::{Entry, Journal, Sides};
+use crate::plan::{Action, Plan, Reason, ReplaceDatabase, RestoreVolume};
+use crate::recover::lock;
+use crate::restore::{self, source};
+use crate::steps;
 use crate::ui::{count, human_age, human_bytes};
 
 #[derive(Serialize)]
@@ -35,22 +37,17 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     let db = ctx.project.database()?.clone();
     let path = choose_file(ctx, r)?;
     // Validate before touching anything.
-    let source = checking(ctx, &path, || restore::validate(&path))?;
+    let source = checking(ctx, &path, || source::validate(&path))?;
     let engine = ctx.engine()?;
     let _lock = if ctx.global.dry_run {
         None
     } else {
         Some(lock(ctx, "restore")?)
     };
-    let container = if ctx.global.dry_run {
-        format!("<{} container>", db.service)
-    } else {
-        ensure_database_running(ctx)?
-    };
-    let result = Arc::new(Mutex::new(None));
     let mut plan = Plan::new();
-    plan.steps.push(crate::plan::Step {
-        what: format!(
+    steps::prepare_database(ctx, &mut plan)?;
+    plan.push(
+        format!(
             "Load {} into a scratch database, check it, then swap it in for database {}{}",
             path.display(),
             db.name,
@@ -60,31 +57,28 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
                 " (the current one is dropped after the swap)"
             }
         ),
-        action: Action::ReplaceDatabase(Box::new(ReplaceDatabase {
+        Action::ReplaceDatabase(Box::new(ReplaceDatabase {
             engine: engine.clone(),
-            container,
+            project: ctx.project.name.clone(),
             db: db.clone(),
             source,
             keep_previous: r.keep_previous,
             stamp: chrono::Local::now().format("%Y%m%d%H%M%S").to_string(),
-            result: result.clone(),
         })),
-    });
-    let passed = gate::run(
+    );
+    let ran = gate::run(
         ctx,
-        &plan,
+        plan,
         Reason::Restore,
         GateOptions {
             no_backup: r.no_backup,
         },
     )?;
     if ctx.global.dry_run {
-        return Ok(passed.status);
+        return Ok(ran.status);
     }
-    let done = result
-        .lock()
-        .ok()
-        .and_then(|g| g.clone())
+    let done = ran
+        .restored
         .ok_or_else(|| Error::new("internal error: the restore step did not report"))?;
     if let Some(prev) = &done.previous {
         ctx.ui.info(&format!(
@@ -98,11 +92,11 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
             file: &done.file,
             tables: done.tables,
             seconds: done.seconds,
-            safety_backup: passed.backups.first().map(|t| t.path.display().to_string()),
+            safety_backup: ran.backups.first().map(|t| t.path.display().to_string()),
             previous: done.previous.as_deref(),
         })?;
     }
-    Ok(passed.status)
+    Ok(ran.status)
 }
 
 /// Runs a check that reads a whole file (compressed or custom-format dumps
@@ -178,19 +172,14 @@ fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
     Ok(dumps[pick].path.clone())
 }
 
-/// Starts the database service when it is not running (it stays
-/// running). Returns its container's id.
+/// Starts the database service unless it runs (it stays running).
+/// Returns its container's id.
 fn ensure_database_running(ctx: &Context) -> Result<String> {
     let db = ctx.project.database()?;
-    if let Some(id) = ctx
-        .engine()?
-        .running_container_id(&ctx.project.name, &db.service)?
-    {
-        return Ok(id);
-    }
-    let plan = lifecycle::start_database_plan(ctx)?;
-    crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s))?;
-    Ok(lifecycle::running(ctx, &db.service)?.id)
+    let mut plan = Plan::new();
+    steps::prepare_database(ctx, &mut plan)?;
+    execute::run(ctx, &plan.prepare, &mut NoDeletions)?;
+    Ok(steps::running(ctx, &db.service)?.id)
 }
 
 /// The services that depend on the database: they hold stale connections
@@ -242,7 +231,7 @@ fn after_restore(ctx: &Context, restart: bool) -> Result<()> {
         format!("Restart {}", running.join(", ")),
         ctx.compose_cmd(&args)?,
     );
-    crate::plan::execute(&plan, &ctx.ui, &|s| ctx.redact(s)).map(|_| ())
+    execute::run_plan(ctx, "restore", &plan).map(|_| ())
 }
 
 #[derive(Serialize)]
@@ -257,23 +246,23 @@ struct RestoreTestDoc {
 /// tables and rows, drop it. The current database is never touched.
 pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let path = ctx.resolve(file);
-    let source = checking(ctx, &path, || restore::validate(&path))?;
+    let source = checking(ctx, &path, || source::validate(&path))?;
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
     let container = ensure_database_running(ctx)?;
     let _lock = lock(ctx, "backup verify --restore-test")?;
     let started = std::time::Instant::now();
     let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
-    let mut entry = crate::recover::Entry::new("backup verify --restore-test");
-    entry.restore = Some(crate::recover::Sides::restore_test(&db.name, &stamp, &path));
-    let journal = crate::recover::Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
+    let mut entry = Entry::new("backup verify --restore-test");
+    entry.restore = Some(Sides::restore_test(&db.name, &stamp, &path));
+    let journal = Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
     let bar = ctx.ui.progress_bytes("Loading into a scratch database");
     bar.set_length(source.bytes);
     let loaded = restore::load_scratch(engine, &container, db, &source, &stamp, &|n| bar.set(n));
     bar.clear();
     let (mut scratch, expected) = loaded?;
-    let tables = restore::check_tables(engine, &container, db, &scratch.name, &expected)?;
-    let rows = restore::psql(
+    let tables = postgres::check_tables(engine, &container, db, &scratch.name, &expected)?;
+    let rows = postgres::psql(
         engine,
         &container,
         db,
@@ -323,7 +312,7 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
         )));
     }
     let path = ctx.resolve(file);
-    let archive = checking(ctx, &path, || restore::validate_archive(&path))?;
+    let archive = checking(ctx, &path, || source::validate_archive(&path))?;
     let image = ctx
         .project
         .image_for_volume(v)
@@ -349,21 +338,21 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
     };
     let mut plan = Plan::new();
     if !v.services.is_empty() {
-        lifecycle::add_stop(ctx, &mut plan, &v.services)?;
+        steps::stop(ctx, &mut plan, &v.services)?;
     }
-    plan.steps.push(crate::plan::Step {
-        what: format!(
+    plan.push(
+        format!(
             "Replace the contents of volume {} with {}",
             v.name,
             archive.path.display()
         ),
-        action: Action::RestoreVolume(Box::new(RestoreVolume {
+        Action::RestoreVolume(Box::new(RestoreVolume {
             engine: engine.clone(),
             volume: v.name.clone(),
             image,
             archive,
         })),
-    });
+    );
     if !v.services.is_empty() {
         let mut args = vec!["up".to_string(), "-d".to_string()];
         args.extend(v.services.iter().cloned());
@@ -374,11 +363,11 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
     }
     gate::run(
         ctx,
-        &plan,
+        plan,
         Reason::Restore,
         GateOptions {
             no_backup: r.no_backup,
         },
     )
-    .map(|p| p.status)
+    .map(|r| r.status)
 }

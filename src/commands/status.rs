@@ -5,112 +5,14 @@
 //! instead of going through the compose tool: that is what makes it faster
 //! than `podman-compose ps`.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::backup::store;
 use crate::context::Context;
-use crate::engine::{Container, Engine, VolumeInfo, dir_size};
+use crate::engine::Container;
 use crate::error::Result;
+use crate::inventory::{VolumeState, volume_states};
 use crate::ui::{human_age, human_bytes, table};
-
-/// What the engine says of one named volume.
-#[derive(Debug, Clone, Serialize)]
-pub struct VolumeState {
-    pub key: String,
-    pub name: String,
-    pub external: bool,
-    pub database: bool,
-    pub disposable: bool,
-    pub services: Vec<String>,
-    pub exists: bool,
-    /// Another compose project's label on a volume of this name.
-    pub other_project: Option<String>,
-    /// Labelled by compose as this project's: the only volumes budgie deletes.
-    pub owned: bool,
-    pub size_bytes: Option<u64>,
-}
-
-/// The size of each volume: its mountpoint walked where budgie can read
-/// it, else what the engine's `system df -v` says.
-fn volume_sizes(
-    engine: &Engine,
-    infos: &[VolumeInfo],
-    ui: &crate::ui::Ui,
-) -> BTreeMap<String, u64> {
-    // Walking a large volume, or `system df -v`, takes a while.
-    let spinner = ui.spinner("Measuring volume sizes");
-    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut need_engine_sizes = false;
-    for info in infos {
-        match info.mountpoint.as_deref().map(Path::new).and_then(dir_size) {
-            Some(n) => {
-                sizes.insert(info.name.clone(), n);
-            }
-            None => need_engine_sizes = true,
-        }
-    }
-    if need_engine_sizes {
-        for (name, n) in engine.volume_sizes().unwrap_or_default() {
-            sizes.entry(name).or_insert(n);
-        }
-    }
-    spinner.clear();
-    sizes
-}
-
-/// Looks up every named volume of the project: existence, owner and size.
-pub fn volume_states(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
-    states(ctx, engine, true)
-}
-
-/// [`volume_states`] without the sizes (which walk every volume's files):
-/// for choosing what to delete; the gate reads the states again, sizes
-/// included, to show them.
-pub fn volume_presence(ctx: &Context, engine: &Engine) -> Result<Vec<VolumeState>> {
-    states(ctx, engine, false)
-}
-
-fn states(ctx: &Context, engine: &Engine, sized: bool) -> Result<Vec<VolumeState>> {
-    let names: Vec<&str> = ctx
-        .project
-        .volumes
-        .iter()
-        .map(|v| v.name.as_str())
-        .collect();
-    let infos: Vec<VolumeInfo> = engine.volumes(&names)?;
-    let by_name: BTreeMap<&str, &VolumeInfo> = infos.iter().map(|i| (i.name.as_str(), i)).collect();
-    let sizes = if sized {
-        volume_sizes(engine, &infos, &ctx.ui)
-    } else {
-        BTreeMap::new()
-    };
-    Ok(ctx
-        .project
-        .volumes
-        .iter()
-        .map(|v| {
-            let info = by_name.get(v.name.as_str());
-            VolumeState {
-                key: v.key.clone(),
-                name: v.name.clone(),
-                external: v.external,
-                database: v.database,
-                disposable: v.disposable,
-                services: v.services.clone(),
-                exists: info.is_some(),
-                other_project: info
-                    .and_then(|i| i.project())
-                    .filter(|p| *p != ctx.project.name)
-                    .map(str::to_string),
-                owned: info.and_then(|i| i.project()) == Some(ctx.project.name.as_str()),
-                size_bytes: sizes.get(&v.name).copied(),
-            }
-        })
-        .collect())
-}
 
 #[derive(Debug, Serialize)]
 struct ServiceRow {
@@ -145,7 +47,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let dir = ctx.backup_dir();
     let (containers, volumes, backups) = std::thread::scope(|s| {
         let c = s.spawn(|| engine.containers(&project.name));
-        let v = s.spawn(|| volume_states(ctx, engine));
+        let v = s.spawn(|| volume_states(engine, project, &ctx.ui));
         let b = s.spawn(|| store::list_dumps(&dir, &project.name));
         (
             c.join().unwrap_or_else(|_| {

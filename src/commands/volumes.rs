@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::commands::status::{VolumeState, volume_states};
 use crate::context::Context;
 use crate::error::Result;
+use crate::inventory::{VolumeState, volume_states};
 use crate::ui::{human_bytes, table};
 
 #[derive(Debug, Serialize)]
@@ -55,7 +55,7 @@ pub fn loses(ctx: &Context, v: &VolumeState) -> String {
 
 pub fn run(ctx: &Context) -> Result<i32> {
     let engine = ctx.engine()?;
-    let states = volume_states(ctx, engine)?;
+    let states = volume_states(engine, &ctx.project, &ctx.ui)?;
     let rows: Vec<VolumeRow> = states
         .into_iter()
         .map(|s| VolumeRow {

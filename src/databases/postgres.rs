@@ -1,0 +1,555 @@
+//! PostgreSQL: everything budgie says to a PostgreSQL server, as argv for
+//! `exec` in the database container — `psql`, `pg_restore`, the quoting of
+//! names in SQL, the side databases a restore works with, and the checked,
+//! one-transaction swap of a restored copy for the current database.
+//!
+//! Passwords travel as `-e PGPASSWORD` with the value in the child's
+//! environment, never on a command line (DESIGN.md invariant 6); every
+//! session budgie opens for a restore carries the application name
+//! [`RESTORE_APP`], so that a later budgie can find and end the sessions an
+//! interrupted restore left running.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::backup::verify::Format;
+use crate::compose::{Database, Secret};
+use crate::engine::{Cmd, Engine};
+use crate::error::{Error, Result};
+
+/// The application name of budgie's restore sessions, so that a later
+/// budgie can find and end the ones an interrupted restore left running.
+pub const RESTORE_APP: &str = "budgie-restore";
+
+/// The longest PostgreSQL identifier (NAMEDATALEN - 1).
+const MAX_IDENT: usize = 63;
+
+/// `pg_isready` in a running database container, quiet: exit 0 when the
+/// server accepts connections.
+///
+/// Over TCP on purpose: the official image's entrypoint runs a temporary
+/// server on the Unix socket only while it initializes the database, so a
+/// socket probe can answer "ready" just before that server stops.
+pub fn isready_command(engine: &Engine, container: &str, user: &str, database: &str) -> Cmd {
+    engine.exec(
+        container,
+        false,
+        false,
+        &[],
+        &[
+            "pg_isready",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            user,
+            "-d",
+            database,
+        ],
+    )
+}
+
+/// `pg_dump` of the database inside its container, plain SQL on stdout.
+/// The password, when there is one, travels as `-e PGPASSWORD` with the
+/// value in the child's environment — never on a command line.
+pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
+    let env: Vec<(String, Secret)> = db
+        .password
+        .iter()
+        .map(|p| ("PGPASSWORD".to_string(), p.clone()))
+        .collect();
+    engine.exec(
+        container,
+        false,
+        false,
+        &env,
+        &["pg_dump", "--no-password", "-U", &db.user, "-d", &db.name],
+    )
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'` with embedded quotes doubled.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `<db>_budgie_<kind>_<YYYYMMDDHHMMSS>`, shortened to fit an identifier.
+pub fn side_name(db: &str, kind: &str, stamp: &str) -> String {
+    let suffix = format!("_budgie_{kind}_{stamp}");
+    let room = MAX_IDENT.saturating_sub(suffix.len());
+    let mut head = String::new();
+    for c in db.chars() {
+        if head.len() + c.len_utf8() > room {
+            break;
+        }
+        head.push(c);
+    }
+    format!("{head}{suffix}")
+}
+
+/// Runs SQL through psql in the database container, as the database user,
+/// connected to `dbname`. Returns psql's unaligned, tuples-only output.
+pub fn psql(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    dbname: &str,
+    sql: &str,
+) -> Result<String> {
+    psql_cmd(engine, container, db, dbname, &["-c", sql]).read()
+}
+
+/// The password (never on a command line: `-e PGPASSWORD`, value in the
+/// environment) and the application name that lets a later budgie find
+/// the sessions of an interrupted restore (`crate::recover`).
+pub fn secret_env(db: &Database) -> Vec<(String, Secret)> {
+    session_env(db, RESTORE_APP)
+}
+
+pub fn session_env(db: &Database, app: &str) -> Vec<(String, Secret)> {
+    let mut env: Vec<(String, Secret)> = db
+        .password
+        .iter()
+        .map(|p| ("PGPASSWORD".to_string(), p.clone()))
+        .collect();
+    env.push(("PGAPPNAME".to_string(), Secret::new(app)));
+    env
+}
+
+pub fn psql_cmd(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    dbname: &str,
+    extra: &[&str],
+) -> Cmd {
+    psql_cmd_stdin(engine, container, db, dbname, extra, !extra.contains(&"-c"))
+}
+
+pub fn psql_cmd_stdin(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    dbname: &str,
+    extra: &[&str],
+    stdin: bool,
+) -> Cmd {
+    let mut args = vec![
+        "psql",
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--no-password",
+        "-U",
+        &db.user,
+        "-d",
+        dbname,
+    ];
+    args.extend_from_slice(extra);
+    engine.exec(container, stdin, false, &secret_env(db), &args)
+}
+
+/// The command that loads a dump of `format` from stdin into `target`.
+pub fn load_command(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    target: &str,
+    format: Format,
+) -> Cmd {
+    match format {
+        Format::Custom => engine.exec(
+            container,
+            true,
+            false,
+            &secret_env(db),
+            &[
+                "pg_restore",
+                "--exit-on-error",
+                "--single-transaction",
+                "--no-password",
+                "-U",
+                &db.user,
+                "-d",
+                target,
+            ],
+        ),
+        _ => psql_cmd(engine, container, db, target, &["--single-transaction"]),
+    }
+}
+
+/// What the current database holds: size in bytes and number of tables.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Current {
+    pub bytes: u64,
+    pub tables: u64,
+}
+
+pub fn describe_current(engine: &Engine, container: &str, db: &Database) -> Result<Current> {
+    let out = psql(
+        engine,
+        container,
+        db,
+        &db.name,
+        "select pg_database_size(current_database()), (select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema'))",
+    )?;
+    let mut parts = out.trim().split('|');
+    let bytes = parts
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let tables = parts
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(Current { bytes, tables })
+}
+
+/// A scratch database that is dropped when this goes out of scope, unless
+/// it was swapped in.
+pub struct Scratch<'a> {
+    engine: &'a Engine,
+    container: String,
+    db: &'a Database,
+    pub name: String,
+    armed: bool,
+}
+
+impl<'a> Scratch<'a> {
+    /// Creates an empty database owned by the database user.
+    pub fn create(
+        engine: &'a Engine,
+        container: &str,
+        db: &'a Database,
+        stamp: &str,
+    ) -> Result<Scratch<'a>> {
+        let name = side_name(&db.name, "restore", stamp);
+        psql(
+            engine,
+            container,
+            db,
+            "postgres",
+            &format!(
+                "CREATE DATABASE {} OWNER {}",
+                quote_ident(&name),
+                quote_ident(&db.user)
+            ),
+        )
+        .or_else(|_| {
+            psql(
+                engine,
+                container,
+                db,
+                "template1",
+                &format!(
+                    "CREATE DATABASE {} OWNER {}",
+                    quote_ident(&name),
+                    quote_ident(&db.user)
+                ),
+            )
+        })
+        .map_err(|e| e.context("could not create the scratch database"))?;
+        Ok(Scratch {
+            engine,
+            container: container.to_string(),
+            db,
+            name,
+            armed: true,
+        })
+    }
+
+    /// Leaves the database alone from now on (it was swapped in).
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    pub fn drop_now(&mut self) -> Result<()> {
+        if !self.armed {
+            return Ok(());
+        }
+        self.armed = false;
+        drop_database(self.engine, &self.container, self.db, &self.name)
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        let _ = self.drop_now();
+    }
+}
+
+/// `DROP DATABASE ... WITH (FORCE)`, from the maintenance database.
+pub fn drop_database(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<()> {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    psql(engine, container, db, maintenance_db(db), &sql)
+        .or_else(|_| {
+            // Before PostgreSQL 13 there is no FORCE.
+            let sql = format!("DROP DATABASE IF EXISTS {}", quote_ident(name));
+            psql(engine, container, db, maintenance_db(db), &sql)
+        })
+        .map(|_| ())
+}
+
+/// The database to connect to while renaming or dropping others.
+pub fn maintenance_db(db: &Database) -> &'static str {
+    if db.name == "postgres" {
+        "template1"
+    } else {
+        "postgres"
+    }
+}
+
+/// Drops the set-aside database without waiting: PostgreSQL's DROP
+/// DATABASE forces a checkpoint that writes out the whole freshly restored
+/// database, which costs as long as a good part of the load. The restore is
+/// complete and committed before this runs; a drop that does not finish
+/// leaves a `<db>_budgie_old_*` database, which is only the old data.
+pub fn drop_in_background(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    name: &str,
+) -> Result<()> {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    let mut cmd = psql_cmd(engine, container, db, maintenance_db(db), &["-c", &sql]);
+    // Not a restore session: a later budgie's recovery must not end it.
+    cmd.env = session_env(db, "budgie-drop");
+    // `exec -d`: the engine returns once psql has started in the container.
+    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
+        cmd.argv.insert(pos + 1, "-d".into());
+    }
+    cmd.read().map(|_| ())
+}
+
+/// The SQL that follows a plain dump in the same psql session: commit the
+/// load, check it, count its tables, and swap it in.
+pub fn swap_trailer(db: &Database, scratch: &str, old: &str, expected: &[String]) -> String {
+    let mut sql = String::from("\nCOMMIT;\n");
+    for statement in check_and_swap_sql(db, scratch, old, expected) {
+        sql.push_str(&statement);
+        // psql meta-commands end at the line's end, SQL at the semicolon.
+        sql.push_str(if statement.starts_with('\\') {
+            "\n"
+        } else {
+            ";\n"
+        });
+    }
+    sql
+}
+
+/// SQL that fails unless every table in `expected` exists.
+pub fn check_tables_sql(expected: &[String]) -> String {
+    let list = expected
+        .iter()
+        .map(|t| quote_literal(t))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "DO $budgie$ DECLARE missing text; BEGIN \
+         SELECT string_agg(t, ', ') INTO missing FROM unnest(ARRAY[{list}]::text[]) AS t WHERE to_regclass(t) IS NULL; \
+         IF missing IS NOT NULL THEN RAISE EXCEPTION 'the restored copy lacks tables the dump creates: %', missing; END IF; \
+         END $budgie$"
+    )
+}
+
+/// Prints `budgie-tables:<n>`, found again by [`table_count`] among
+/// whatever else psql printed (a dump's `setval` calls print numbers too).
+pub const COUNT_TABLES: &str = "select 'budgie-tables:' || count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')";
+
+/// Checks a loaded scratch database on its own (for `--restore-test`):
+/// every expected table exists. Returns the number of tables.
+pub fn check_tables(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    scratch: &str,
+    expected: &[String],
+) -> Result<u64> {
+    let out = psql_cmd(
+        engine,
+        container,
+        db,
+        scratch,
+        &["-c", &check_tables_sql(expected), "-c", COUNT_TABLES],
+    )
+    .read()?;
+    Ok(table_count(&out))
+}
+
+/// In one psql session: checks the scratch copy (every table the dump
+/// creates exists), then shuts the current database's sessions out and, in
+/// one transaction, renames it aside and the scratch one into its place.
+/// Returns the number of tables restored.
+pub fn check_and_swap(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    scratch: &str,
+    old: &str,
+    expected: &[String],
+) -> Result<u64> {
+    let statements = check_and_swap_sql(db, scratch, old, expected);
+    let mut args: Vec<&str> = Vec::new();
+    for statement in &statements {
+        args.push("-c");
+        args.push(statement);
+    }
+    let swapped = psql_cmd(engine, container, db, scratch, &args).read();
+    match swapped {
+        Ok(out) => Ok(table_count(&out)),
+        Err(e) => {
+            reopen(engine, container, db);
+            Err(e
+                .context("the restored copy was not swapped in; the current database is unchanged"))
+        }
+    }
+}
+
+/// In order, stopping at the first error (ON_ERROR_STOP), in a session
+/// connected to the scratch copy:
+/// 1. the check (every table the dump creates exists) and the table count;
+/// 2. over to the maintenance database; no new sessions on the current
+///    database (a pooled app would slip back in), committed;
+/// 3. end the existing ones;
+/// 4. both renames or neither, and connections back on.
+pub fn check_and_swap_sql(
+    db: &Database,
+    scratch: &str,
+    old: &str,
+    expected: &[String],
+) -> Vec<String> {
+    let current = quote_ident(&db.name);
+    vec![
+        check_tables_sql(expected),
+        COUNT_TABLES.to_string(),
+        format!("\\c {}", maintenance_db(db)),
+        format!("ALTER DATABASE {current} ALLOW_CONNECTIONS false"),
+        format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid()",
+            quote_literal(&db.name),
+            quote_literal(scratch)
+        ),
+        format!(
+            "BEGIN; ALTER DATABASE {current} RENAME TO {}; ALTER DATABASE {} RENAME TO {current}; ALTER DATABASE {current} ALLOW_CONNECTIONS true; COMMIT",
+            quote_ident(old),
+            quote_ident(scratch)
+        ),
+    ]
+}
+
+/// The table count [`COUNT_TABLES`] printed, found among psql's output.
+pub fn table_count(out: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("budgie-tables:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens the current database to connections again after a failed swap:
+/// whatever step failed, it is still in place under its name (the renames
+/// are one transaction).
+pub fn reopen(engine: &Engine, container: &str, db: &Database) {
+    let sql = format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        quote_ident(&db.name)
+    );
+    let _ = psql(engine, container, db, maintenance_db(db), &sql);
+}
+
+/// Ends the sessions of earlier budgie restores and waits until they are
+/// gone (at most 30 s).
+pub fn end_restore_sessions(
+    engine: &Engine,
+    container: &str,
+    db: &crate::compose::Database,
+) -> Result<()> {
+    let maint = maintenance_db(db);
+    let app = quote_literal(RESTORE_APP);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = psql(
+            engine,
+            container,
+            db,
+            maint,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = {app} AND pid <> pg_backend_pid()"
+            ),
+        )?;
+        if left.trim() == "0" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::new(
+                "sessions of an interrupted budgie restore do not end; try again in a minute",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_are_quoted() {
+        assert_eq!(quote_ident("app"), "\"app\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn side_names_fit_an_identifier() {
+        assert_eq!(
+            side_name("app", "restore", "20260101120000"),
+            "app_budgie_restore_20260101120000"
+        );
+        let long = "x".repeat(80);
+        let n = side_name(&long, "old", "20260101120000");
+        assert!(n.len() <= 63, "{n}");
+        assert!(n.ends_with("_budgie_old_20260101120000"));
+        let n = side_name(&"é".repeat(40), "old", "1");
+        assert!(n.len() <= 63);
+    }
+
+    #[test]
+    fn the_swap_after_a_dump_is_the_same_sql_as_on_its_own() {
+        let db = Database {
+            service: "db".into(),
+            detected_by: crate::compose::DetectedBy::Image,
+            user: "app".into(),
+            name: "appdb".into(),
+            password_var: None,
+            password: None,
+            volume: None,
+            data_dir: "/var/lib/postgresql/data".into(),
+        };
+        let statements = check_and_swap_sql(&db, "s", "o", &["public.t".into()]);
+        let trailer = swap_trailer(&db, "s", "o", &["public.t".into()]);
+        assert!(trailer.starts_with("\nCOMMIT;\n"));
+        for st in &statements {
+            assert!(trailer.contains(st.as_str()), "{st}");
+        }
+        assert!(trailer.contains("\n\\c postgres\n"), "{trailer}");
+        assert!(trailer.ends_with("COMMIT;\n"), "{trailer}");
+        assert_eq!(table_count("\n42\nbudgie-tables:7\n3\n"), 7);
+    }
+
+    #[test]
+    fn the_table_check_quotes_what_the_dump_says() {
+        let sql = check_tables_sql(&["public.a".into(), "\"Odd\".\"it's\"".into()]);
+        assert!(
+            sql.contains("ARRAY['public.a', '\"Odd\".\"it''s\"']"),
+            "{sql}"
+        );
+    }
+}

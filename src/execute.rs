@@ -1,0 +1,505 @@
+//! The executor: runs a plan's steps in order, stops at the first failure,
+//! and says what each step did.
+//!
+//! It decides nothing about data safety. Before every step it asks a
+//! [`Guard`] — the gate's ticket for a plan that deletes data, or
+//! [`NoDeletions`] for any other plan — and after every completed step it
+//! tells the guard, which is how the gate checks off the safety backups
+//! before it lets a deletion run. A failed safety backup ends the plan
+//! with exit 4; Ctrl-C ends it between steps (or inside a long stream) with
+//! exit 130.
+
+use std::time::Instant;
+
+use crate::backup::{self, Taken};
+use crate::context::Context;
+use crate::engine::Cmd;
+use crate::error::{Error, Exit, Result};
+use crate::interrupt::interrupted;
+use crate::plan::{
+    Action, Archive, Confirm, Dump, Plan, ReplaceDatabase, RestoreVolume, StartDatabase, Step,
+};
+use crate::restore::{self, Restored};
+use crate::ui::{Ui, human_bytes};
+
+/// Stands before every step of a plan.
+pub trait Guard {
+    /// Before a step runs: an error stops the plan, the step not run.
+    fn allow(&mut self, step: &Step) -> Result<()>;
+    /// After a step completed; an error stops the plan there.
+    fn done(&mut self, step: &Step, done: &Done) -> Result<()>;
+}
+
+/// The guard of every plan that did not go through the gate: it lets no
+/// step that deletes data run.
+pub struct NoDeletions;
+
+impl Guard for NoDeletions {
+    fn allow(&mut self, step: &Step) -> Result<()> {
+        if step.action.deletes_data() {
+            return Err(Error::new(format!(
+                "internal safety check: step \"{}\" deletes data and did not go through the safety gate; nothing was run",
+                step.what
+            )));
+        }
+        Ok(())
+    }
+
+    fn done(&mut self, _: &Step, _: &Done) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What a completed step produced.
+pub enum Done {
+    Nothing,
+    /// An interactive command's exit status.
+    Status(i32),
+    Backup(Taken),
+    Restored(Restored),
+}
+
+/// What a plan's run produced.
+#[derive(Default)]
+pub struct Ran {
+    /// The exit status to end with (an interactive command's).
+    pub status: i32,
+    /// The backups written, in order.
+    pub backups: Vec<Taken>,
+    pub restored: Option<Restored>,
+}
+
+/// With `--dry-run`, prints the plan and stops; otherwise runs it (it must
+/// not delete data: such plans go through the gate). Returns the exit
+/// status to end with.
+pub fn run_plan(ctx: &Context, title: &str, plan: &Plan) -> Result<i32> {
+    if ctx.global.dry_run {
+        print_plan(ctx, title, plan);
+        return Ok(0);
+    }
+    let mut ran = run(ctx, &plan.prepare, &mut NoDeletions)?;
+    if ran.status == 0 {
+        ran = run(ctx, &plan.steps, &mut NoDeletions)?;
+    }
+    Ok(ran.status)
+}
+
+/// The plan as `--dry-run` shows it: a heading, then every step.
+pub fn print_plan(ctx: &Context, title: &str, plan: &Plan) {
+    print_heading(ctx, title);
+    for line in plan.describe(&|s| ctx.redact(s)) {
+        ctx.ui.print(&line);
+    }
+}
+
+/// The first line of a dry run.
+pub fn print_heading(ctx: &Context, title: &str) {
+    ctx.ui.heading(&format!(
+        "Plan for `budgie {title}` on project {} (dry run: nothing will be run)",
+        ctx.project.name
+    ));
+}
+
+/// Runs `steps` in order, each only when `guard` allows it.
+pub fn run(ctx: &Context, steps: &[Step], guard: &mut dyn Guard) -> Result<Ran> {
+    let mut ran = Ran::default();
+    let mut deleted = false;
+    for step in steps {
+        if interrupted() {
+            let e = Error::interrupted();
+            return Err(if deleted {
+                e
+            } else {
+                e.context("stopped before deleting anything")
+            });
+        }
+        guard.allow(step)?;
+        deleted |= step.action.deletes_data();
+        ctx.ui.debug(&format!("step: {}", ctx.redact(&step.what)));
+        let done = run_step(ctx, step).map_err(|e| {
+            if step.action.is_safety_backup() {
+                safety_backup_failed(step, e)
+            } else {
+                e
+            }
+        })?;
+        guard.done(step, &done)?;
+        match done {
+            Done::Nothing => {}
+            Done::Status(status) => {
+                ran.status = status;
+                if interrupted() || status == 130 {
+                    ran.status = 130;
+                    return Ok(ran);
+                }
+            }
+            Done::Backup(t) => ran.backups.push(t),
+            Done::Restored(r) => ran.restored = Some(r),
+        }
+    }
+    Ok(ran)
+}
+
+fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
+    let ui = &ctx.ui;
+    match &step.action {
+        Action::Run(cmd) => run_cmd(ctx, &step.what, cmd).map(|()| Done::Nothing),
+        Action::RemoveVolumes { engine, names } => {
+            run_cmd(ctx, &step.what, &engine.volume_rm(names)).map(|()| Done::Nothing)
+        }
+        Action::RemoveImages { engine, references } => {
+            for r in references {
+                let c = engine.image_rm(r);
+                ui.debug(&format!("$ {}", ctx.redact(&c.to_string())));
+                let out = c.output()?;
+                if out.status.success() {
+                    ui.success(&format!("Removed image {r}"));
+                } else {
+                    let why = String::from_utf8_lossy(&out.stderr);
+                    let why = why.trim().lines().last().unwrap_or("").to_string();
+                    ui.info(&format!("Kept image {r}: {why}"));
+                }
+            }
+            Ok(Done::Nothing)
+        }
+        Action::StartDatabase(s) => start_database(ctx, &step.what, s).map(|_| Done::Nothing),
+        Action::WaitForDatabase(w) => timed(ui, &step.what, |_| w.run()).map(|()| Done::Nothing),
+        Action::WaitForServices(w) => timed(ui, &step.what, |spinner| {
+            w.run(&|now| spinner.set_message(&format!("{}: {now}", step.what)))
+        })
+        .map(|()| Done::Nothing),
+        Action::Dump(d) => dump(ctx, d).map(Done::Backup),
+        Action::Archive(a) => archive(ctx, a).map(Done::Backup),
+        Action::Confirm(c) => confirm(ui, c).map(|()| Done::Nothing),
+        Action::ReplaceDatabase(r) => replace_database(ctx, r).map(Done::Restored),
+        Action::RestoreVolume(r) => restore_volume(ui, r).map(|()| Done::Nothing),
+        Action::Interactive(cmd) => {
+            ui.debug(&format!("$ {}", ctx.redact(&cmd.to_string())));
+            let out = cmd
+                .expression()
+                .unchecked()
+                .run()
+                .map_err(|e| cmd.spawn_error(e))?;
+            Ok(Done::Status(exit_status(&out.status)))
+        }
+    }
+}
+
+/// Runs `wait` under a spinner; says how long it took.
+fn timed(ui: &Ui, what: &str, wait: impl FnOnce(&crate::ui::Spinner) -> Result<()>) -> Result<()> {
+    let started = Instant::now();
+    let spinner = ui.spinner(what);
+    let result = wait(&spinner);
+    spinner.clear();
+    result?;
+    ui.success(&format!("{what} {}", seconds(ui, started)));
+    Ok(())
+}
+
+fn seconds(ui: &Ui, since: Instant) -> String {
+    ui.dim(&format!("({:.1}s)", since.elapsed().as_secs_f64()))
+}
+
+/// Starts the database service unless it runs, and waits until it answers.
+/// Returns whether it started it.
+fn start_database(ctx: &Context, what: &str, s: &StartDatabase) -> Result<bool> {
+    let engine = ctx.engine()?;
+    if engine
+        .running_container_id(&ctx.project.name, &s.service)?
+        .is_some()
+    {
+        ctx.ui
+            .debug(&format!("service {} is running already", s.service));
+        return Ok(false);
+    }
+    run_cmd(ctx, what, &s.up)?;
+    timed(
+        &ctx.ui,
+        &format!(
+            "Wait for the database ({}) to accept connections",
+            s.service
+        ),
+        |_| s.wait.run(),
+    )?;
+    Ok(true)
+}
+
+/// Stops a service budgie started only for a backup, whatever happened.
+struct StopAgain<'a> {
+    ctx: &'a Context,
+    start: &'a StartDatabase,
+}
+
+impl Drop for StopAgain<'_> {
+    fn drop(&mut self) {
+        let what = format!(
+            "Stop service {} again (containers removed, volumes kept)",
+            self.start.service
+        );
+        if let Err(e) = run_cmd(self.ctx, &what, &self.start.stop) {
+            self.ctx.ui.warn(&format!(
+                "could not stop {} again: {}",
+                self.start.service, e.message
+            ));
+        }
+    }
+}
+
+/// Dumps a database; when its service is not running, starts it for the
+/// dump and stops it again after, whatever happened.
+fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
+    let engine = ctx.engine()?;
+    let mut _stop_again = None;
+    let container = match engine.running_container_id(&d.project, &d.db.service)? {
+        Some(id) => id,
+        None => {
+            ctx.ui.info(&format!(
+                "The database service {} is not running: starting it for the backup",
+                d.db.service
+            ));
+            // Set before starting, so a failed start is stopped again too.
+            _stop_again = Some(StopAgain {
+                ctx,
+                start: &d.start,
+            });
+            start_database(
+                ctx,
+                &format!("Start the database service {} only", d.db.service),
+                &d.start,
+            )?;
+            engine
+                .running_container_id(&d.project, &d.db.service)?
+                .ok_or_else(|| {
+                    Error::new(format!(
+                        "service {} of project {} is not running",
+                        d.db.service, d.project
+                    ))
+                })?
+        }
+    };
+    let bar = ctx
+        .ui
+        .progress_bytes(&format!("Dumping database {}", d.db.name));
+    let cmd = d.command(&container);
+    ctx.ui.debug(&format!("$ {}", ctx.redact(&cmd.to_string())));
+    let taken = backup::dump_database(&cmd, &d.db.name, &d.target, d.compression, &|n| bar.set(n));
+    bar.clear();
+    let taken = taken?;
+    if d.safety {
+        ctx.ui.success(&format!(
+            "Safety backup of database {}: {} ({})",
+            d.db.name,
+            taken.path.display(),
+            human_bytes(taken.bytes)
+        ));
+    } else {
+        backup_complete(&ctx.ui, &taken);
+    }
+    Ok(taken)
+}
+
+/// Archives a volume's files.
+fn archive(ctx: &Context, a: &Archive) -> Result<Taken> {
+    let cmd = a.export.as_ref().map_err(|why| Error::new(why.clone()))?;
+    ctx.ui.debug(&format!("$ {}", ctx.redact(&cmd.to_string())));
+    let bar = ctx
+        .ui
+        .progress_bytes(&format!("Archiving volume {}", a.volume));
+    let taken = backup::archive_volume(cmd, &a.key, &a.target, &|n| bar.set(n));
+    bar.clear();
+    let taken = taken.map_err(|e| e.context(format!("archive of volume {}", a.volume)))?;
+    if a.safety {
+        ctx.ui.success(&format!(
+            "Safety archive of volume {}: {} ({})",
+            a.volume,
+            taken.path.display(),
+            human_bytes(taken.bytes)
+        ));
+    } else {
+        backup_complete(&ctx.ui, &taken);
+    }
+    Ok(taken)
+}
+
+fn backup_complete(ui: &Ui, t: &Taken) {
+    ui.success(&format!(
+        "Backup complete: {} ({}, {:.1}s)",
+        t.path.display(),
+        human_bytes(t.bytes),
+        t.seconds
+    ));
+}
+
+/// The gate's question: the typed answer must be exactly the expected one.
+fn confirm(ui: &Ui, c: &Confirm) -> Result<()> {
+    if c.yes {
+        ui.info("--yes given: not asking.");
+        return Ok(());
+    }
+    if !ui.confirm_typed(&c.question, &c.expected)? {
+        return Err(Error::refused("not confirmed: nothing was deleted").hint(c.hint.clone()));
+    }
+    Ok(())
+}
+
+fn replace_database(ctx: &Context, r: &ReplaceDatabase) -> Result<Restored> {
+    let container = r
+        .engine
+        .running_container_id(&r.project, &r.db.service)?
+        .ok_or_else(|| {
+            Error::new(format!(
+                "the database container (service {}) is not running; nothing was changed",
+                r.db.service
+            ))
+            .hint(format!("start it: budgie start {}", r.db.service))
+        })?;
+    let bar = ctx.ui.progress_bytes(&format!(
+        "Loading {} into a scratch database",
+        r.source.path.display()
+    ));
+    bar.set_length(r.source.bytes);
+    let done = restore::restore(
+        &r.engine,
+        &container,
+        &r.db,
+        &r.source,
+        r.keep_previous,
+        &r.stamp,
+        &|n| bar.set(n),
+    );
+    bar.clear();
+    let done = done?;
+    ctx.ui.success(&format!(
+        "Restored database {} from {}: {} ({:.1}s)",
+        done.database,
+        done.file,
+        crate::ui::count(done.tables, "table", "tables"),
+        done.seconds
+    ));
+    Ok(done)
+}
+
+fn restore_volume(ui: &Ui, r: &RestoreVolume) -> Result<()> {
+    let bar = ui.progress_bytes(&format!("Restoring volume {}", r.volume));
+    bar.set_length(r.archive.bytes);
+    let done = restore::volume::restore_volume(&r.engine, &r.volume, &r.image, &r.archive, &|n| {
+        bar.set(n)
+    });
+    bar.clear();
+    done.map_err(|e| e.context(format!("restoring volume {}", r.volume)))?;
+    ui.success(&format!(
+        "Restored volume {} from {}",
+        r.volume,
+        r.archive.path.display()
+    ));
+    Ok(())
+}
+
+/// A failed safety backup: exit 4, and nothing was changed (it runs before
+/// anything that changes data).
+fn safety_backup_failed(step: &Step, e: Error) -> Error {
+    if e.exit == Exit::Interrupted {
+        return e.context("stopped before changing anything");
+    }
+    let what = match &step.action {
+        Action::Dump(d) => format!("database {}", d.db.name),
+        Action::Archive(a) => format!("volume {}", a.volume),
+        _ => step.what.clone(),
+    };
+    Error {
+        exit: Exit::BackupFailed,
+        message: format!(
+            "safety backup of {what} failed, so nothing was changed: {}",
+            e.message
+        ),
+        hint: e.hint.or_else(|| {
+            Some(
+                "fix the cause and try again, or pass --no-backup to go ahead without a backup"
+                    .into(),
+            )
+        }),
+    }
+}
+
+/// Runs one engine command under a spinner; its output is shown with -v
+/// (secrets redacted) or, its last lines, when it fails.
+fn run_cmd(ctx: &Context, what: &str, cmd: &Cmd) -> Result<()> {
+    let (ui, redact) = (&ctx.ui, |s: &str| ctx.redact(s));
+    ui.debug(&format!("$ {}", redact(&cmd.to_string())));
+    let started = Instant::now();
+    let spinner = ui.spinner(what);
+    let expr = cmd.expression().stdin_null().unchecked();
+    let out = if ui.verbose > 0 {
+        stream_redacted(&expr, ui, &redact)
+    } else {
+        expr.stdout_capture().stderr_capture().run()
+    }
+    .map_err(|e| {
+        spinner.clear();
+        let e = cmd.spawn_error(e);
+        Error {
+            message: redact(&format!("{what}: {}", e.message)),
+            ..e
+        }
+    })?;
+    spinner.clear();
+    if interrupted() {
+        return Err(Error::interrupted());
+    }
+    if !out.status.success() {
+        let e = cmd.failure(&out);
+        // Only the tool's last lines are in the message; -v shows it all.
+        let hint = match (&e.hint, ui.verbose) {
+            (Some(h), _) => Some(h.clone()),
+            (None, 0) => Some("see the tool's whole output: run the same command with -v".into()),
+            (None, _) => None,
+        };
+        return Err(Error {
+            message: redact(&format!("{what}: {}", e.message)),
+            hint,
+            ..e
+        });
+    }
+    ui.success(&format!("{what} {}", seconds(ui, started)));
+    Ok(())
+}
+
+/// Runs `expr` showing the tool's own output (stdout and stderr, to stderr:
+/// human messages only go there) a line at a time, secrets redacted: some
+/// compose tools echo the container command lines they run, environment
+/// values included (podman-compose 1.0 prints `podman create -e
+/// POSTGRES_PASSWORD=...`). The output returned holds only the status.
+fn stream_redacted(
+    expr: &duct::Expression,
+    ui: &Ui,
+    redact: &dyn Fn(&str) -> String,
+) -> std::io::Result<std::process::Output> {
+    use std::io::BufRead;
+    let handle = expr.stderr_to_stdout().reader()?;
+    let mut reader = std::io::BufReader::new(&handle);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = String::from_utf8_lossy(&line);
+        ui.print(&redact(text.trim_end_matches(['\n', '\r'])));
+        line.clear();
+    }
+    let status = match handle.try_wait()? {
+        Some(out) => out.status,
+        None => return Err(std::io::Error::other("the command did not finish")),
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    })
+}
+
+/// A child's exit status as a shell would report it (128+signal when killed).
+pub fn exit_status(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => 1,
+    }
+}

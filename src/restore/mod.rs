@@ -1,0 +1,229 @@
+//! Restoring a database: the file checked, loaded beside the current
+//! database, checked again, and swapped in atomically.
+//!
+//! The scripts budgie replaces dropped the database and then loaded the
+//! file, so a bad file destroyed the data it was meant to protect. Here the
+//! current database is never touched until the replacement is complete:
+//!
+//! 1. the file is checked by content (format, header, end marker) before
+//!    anything else — see `backup::verify`;
+//! 2. it is loaded into a fresh scratch database on the same server, in one
+//!    transaction that stops at the first error;
+//! 3. the scratch database is checked (the tables the dump creates exist);
+//! 4. only then: connections to the current database are switched off and
+//!    its sessions terminated, and in ONE transaction the current database is
+//!    renamed aside and the scratch one renamed into its place;
+//! 5. the old one is dropped (or kept with `--keep-previous`).
+//!
+//! Any failure or interrupt before step 4 drops the scratch database and
+//! leaves the current one exactly as it was (DESIGN.md invariant 4).
+
+pub mod feed;
+pub mod source;
+pub mod tables;
+pub mod volume;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backup::verify::Format;
+use crate::compose::Database;
+use crate::databases::postgres::{
+    Scratch, check_and_swap, drop_database, drop_in_background, load_command, maintenance_db, psql,
+    psql_cmd_stdin, quote_ident, reopen, side_name, swap_trailer, table_count,
+};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::interrupt::interrupted;
+use feed::{feed, feed_with_trailer};
+use source::Source;
+use tables::tables_in_custom;
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub database: String,
+    pub file: String,
+    pub tables: u64,
+    pub seconds: f64,
+    /// The previous database's name when `--keep-previous` kept it.
+    pub previous: Option<String>,
+}
+
+/// Loads `source` into a scratch database and checks it, then swaps it in
+/// for the current database. See the module documentation for the order.
+pub fn restore(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    source: &Source,
+    keep_previous: bool,
+    stamp: &str,
+    progress: &dyn Fn(u64),
+) -> Result<Restored> {
+    let started = Instant::now();
+    let old = side_name(&db.name, "old", stamp);
+    let tables = if source.format == Format::Custom {
+        let (mut scratch, expected) = load_scratch(engine, container, db, source, stamp, progress)?;
+        if interrupted() {
+            return Err(Error::interrupted());
+        }
+        crate::crash::point("restore:loaded");
+        let tables = check_and_swap(engine, container, db, &scratch.name, &old, &expected)?;
+        scratch.disarm();
+        tables
+    } else {
+        let scratch = side_name(&db.name, "restore", stamp);
+        one_session(engine, container, db, source, &scratch, &old, progress)?
+    };
+    crate::crash::point("restore:swapped");
+    let previous = if keep_previous {
+        let _ = psql(
+            engine,
+            container,
+            db,
+            maintenance_db(db),
+            &format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                quote_ident(&old)
+            ),
+        );
+        Some(old)
+    } else {
+        drop_in_background(engine, container, db, &old).map_err(|e| {
+            e.context(format!(
+                "the restore is done, but the previous database could not be dropped; it is kept as {old}"
+            ))
+        })?;
+        None
+    };
+    Ok(Restored {
+        database: db.name.clone(),
+        file: source.path.display().to_string(),
+        tables,
+        seconds: started.elapsed().as_secs_f64(),
+        previous,
+    })
+}
+
+/// Plain SQL (compressed or not) in ONE psql session: create the scratch
+/// database, load the dump in a transaction, commit, check, swap — the
+/// check and swap follow the dump on the same stdin, so they run only if
+/// every statement of the dump succeeded (ON_ERROR_STOP). Returns the
+/// number of tables. On any failure the scratch database is dropped and the
+/// current one opened again; it was never renamed unless all succeeded.
+fn one_session(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    source: &Source,
+    scratch: &str,
+    old: &str,
+    progress: &dyn Fn(u64),
+) -> Result<u64> {
+    let create = format!(
+        "CREATE DATABASE {} OWNER {}",
+        quote_ident(scratch),
+        quote_ident(&db.user)
+    );
+    let connect = format!("\\c {}", quote_ident(scratch));
+    let cmd = psql_cmd_stdin(
+        engine,
+        container,
+        db,
+        maintenance_db(db),
+        &["-c", &create, "-c", &connect, "-c", "BEGIN", "-f", "-"],
+        true,
+    );
+    let (db2, scratch2, old2) = (db.clone(), scratch.to_string(), old.to_string());
+    let fed = feed_with_trailer(
+        &cmd,
+        source,
+        Box::new(move |tables: &[String]| swap_trailer(&db2, &scratch2, &old2, tables)),
+        progress,
+    );
+    let result = fed.and_then(|fed| {
+        if let (Some(expected), Some(found)) = (&source.expected_sha256, &fed.sha256)
+            && !expected.eq_ignore_ascii_case(found)
+        {
+            return Err(Error::new(format!(
+                "refusing to restore {}: it does not match the checksum recorded when it was written (sha256 {expected} expected, {found} found)",
+                source.path.display()
+            )));
+        }
+        Ok(fed)
+    });
+    match result {
+        Ok(fed) => Ok(table_count(&fed.stdout)),
+        Err(e) => {
+            // Nothing was renamed unless the last transaction committed, and
+            // then psql succeeded. Open the current database again and drop
+            // the scratch copy.
+            reopen(engine, container, db);
+            let dropped = drop_database(engine, container, db, scratch).is_ok();
+            let e = e.context(format!(
+                "loading {} failed, nothing was changed",
+                source.path.display()
+            ));
+            Err(if dropped {
+                e
+            } else {
+                e.hint(format!(
+                    "the scratch copy {scratch} could not be dropped now; the next budgie command that finds the database running drops it"
+                ))
+            })
+        }
+    }
+}
+
+/// Loads `source` into a new scratch database (the returned guard drops it
+/// unless it is swapped in). Returns the tables the dump creates, for the
+/// check. A recorded checksum that the bytes do not match fails it.
+pub fn load_scratch<'a>(
+    engine: &'a Engine,
+    container: &str,
+    db: &'a Database,
+    source: &Source,
+    stamp: &str,
+    progress: &dyn Fn(u64),
+) -> Result<(Scratch<'a>, Vec<String>)> {
+    // A custom-format archive lists its tables; plain SQL is scanned as it loads.
+    let listed = match source.format {
+        Format::Custom => {
+            let fed = feed(
+                &engine.exec(container, true, false, &[], &["pg_restore", "-l"]),
+                source,
+                true,
+                false,
+                &|_| {},
+            )?;
+            Some(tables_in_custom(&fed.stdout))
+        }
+        _ => None,
+    };
+    let scratch = Scratch::create(engine, container, db, stamp)?;
+    let cmd = load_command(engine, container, db, &scratch.name, source.format);
+    let fed = feed(
+        &cmd,
+        source,
+        source.format == Format::Custom,
+        source.expected_sha256.is_some(),
+        progress,
+    )
+    .map_err(|e| {
+        e.context(format!(
+            "loading {} failed, nothing was changed",
+            source.path.display()
+        ))
+    })?;
+    if let (Some(expected), Some(found)) = (&source.expected_sha256, &fed.sha256)
+        && !expected.eq_ignore_ascii_case(found)
+    {
+        return Err(Error::new(format!(
+            "refusing to restore {}: it does not match the checksum recorded when it was written (sha256 {expected} expected, {found} found); nothing was changed",
+            source.path.display()
+        )));
+    }
+    Ok((scratch, listed.unwrap_or(fed.tables)))
+}

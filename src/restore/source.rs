@@ -1,0 +1,97 @@
+//! The file a restore reads: checked by content before anything is
+//! touched (format, header, end marker), so that a bad file is refused
+//! with what is wrong with it and nothing changes.
+
+use std::path::{Path, PathBuf};
+
+use crate::backup::verify::{self, Format};
+use crate::error::{Error, Result};
+
+/// A validated dump file, ready to load.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+    /// "Dumped from database version ..." when the header says.
+    pub header: Option<String>,
+    /// For a plain dump checked by head and tail only: the checksum recorded
+    /// at backup time, compared with the bytes as they are loaded (before
+    /// the swap). None when the whole file was already verified.
+    pub expected_sha256: Option<String>,
+}
+
+/// Checks a file before anything is touched: it exists, is readable, is a
+/// plain, gzip, zstd or custom-format dump by content, and (for plain dumps,
+/// compressed or not) carries the pg_dump header and end marker.
+pub fn validate(path: &Path) -> Result<Source> {
+    // A plain dump: header and end marker are at its ends; the checksum is
+    // checked as the load reads every byte. Everything else: a full read.
+    if let Some(q) = verify::quick_plain(path)? {
+        if !q.problems.is_empty() {
+            return Err(refuse(path, &q.problems, ""));
+        }
+        return Ok(Source {
+            path: path.to_path_buf(),
+            format: Format::Plain,
+            bytes: q.bytes,
+            header: q.header,
+            expected_sha256: q.recorded_sha256,
+        });
+    }
+    let report = verify::verify(path)?;
+    if matches!(report.format, Format::TarZstd) {
+        return Err(Error::new(format!(
+            "{} is a volume archive, not a database dump",
+            path.display()
+        ))
+        .hint("restore it into its volume: budgie restore FILE --volume KEY"));
+    }
+    if !report.complete {
+        return Err(refuse(
+            path,
+            &report.problems,
+            "it is not a complete PostgreSQL dump",
+        ));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        format: report.format,
+        bytes: report.bytes,
+        header: report.header,
+        expected_sha256: None,
+    })
+}
+
+/// The error for a file that is not restored: what is wrong with it (or
+/// `otherwise` when the checks named nothing), and that nothing changed.
+fn refuse(path: &Path, problems: &[String], otherwise: &str) -> Error {
+    let why = if problems.is_empty() {
+        otherwise.to_string()
+    } else {
+        problems.join("; ")
+    };
+    Error::new(format!(
+        "refusing to restore {}: {why}; nothing was changed",
+        path.display()
+    ))
+}
+
+/// Checks a volume archive made by `budgie backup --volume` before use.
+pub fn validate_archive(path: &Path) -> Result<Source> {
+    let report = verify::verify(path)?;
+    if !matches!(report.format, Format::TarZstd) || !report.complete {
+        return Err(refuse(
+            path,
+            &report.problems,
+            "it is not a volume archive (.tar.zst) made by budgie backup --volume",
+        ));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        format: report.format,
+        bytes: report.bytes,
+        header: None,
+        expected_sha256: None,
+    })
+}

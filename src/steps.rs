@@ -1,0 +1,221 @@
+//! The steps plans are made of, built in one place for every command and
+//! for the gate: compose up and down, starting the database alone, waiting
+//! for it, dumping it, archiving a volume. A dump step is the same whether
+//! `backup`, `deploy` or the gate asks for it, so what `--dry-run` shows is
+//! what runs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Local};
+
+use crate::backup::Target;
+use crate::compose::{Compression, Volume};
+use crate::context::Context;
+use crate::engine::{ComposeFlavor, Container};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Archive, Dump, Plan, Reason, StartDatabase, Step};
+use crate::wait::WaitForDatabase;
+
+/// "all services", "service db", "services db, app".
+pub fn list(services: &[String]) -> String {
+    if services.is_empty() {
+        "all services".to_string()
+    } else {
+        format!(
+            "service{} {}",
+            if services.len() == 1 { "" } else { "s" },
+            services.join(", ")
+        )
+    }
+}
+
+/// `up -d [--build] [SERVICE...]`, then — when the database is among them —
+/// a wait until it accepts connections: started means usable.
+pub fn start(ctx: &Context, plan: &mut Plan, build: bool, services: &[String]) -> Result<()> {
+    let mut args: Vec<String> = vec!["up".into(), "-d".into()];
+    if build {
+        args.push("--build".into());
+    }
+    args.extend(services.iter().cloned());
+    plan.run(format!("Start {}", list(services)), ctx.compose_cmd(&args)?);
+    if let Ok(db) = ctx.project.database()
+        && (services.is_empty() || services.contains(&db.service))
+    {
+        plan.push(
+            format!(
+                "Wait for the database ({}) to accept connections",
+                db.service
+            ),
+            Action::WaitForDatabase(wait_for_database(ctx)?),
+        );
+    }
+    Ok(())
+}
+
+/// Stopping removes containers and keeps volumes (`down`, never `-v`).
+pub fn stop(ctx: &Context, plan: &mut Plan, services: &[String]) -> Result<()> {
+    plan.run(
+        format!("Stop {} (containers removed, volumes kept)", list(services)),
+        stop_cmd(ctx, services)?,
+    );
+    Ok(())
+}
+
+/// The compose call that stops services. For single services podman-compose
+/// takes `down SERVICE...`; the docker tools take `rm --stop --force
+/// SERVICE...` (docker-compose 1.x `down` takes no services).
+fn stop_cmd(ctx: &Context, services: &[String]) -> Result<crate::engine::Cmd> {
+    if services.is_empty() {
+        return ctx.compose_cmd(&["down"]);
+    }
+    let mut args: Vec<String> = match ctx.engine()?.compose()?.flavor {
+        ComposeFlavor::PodmanCompose => vec!["down".into()],
+        ComposeFlavor::DockerComposeV1 | ComposeFlavor::DockerComposeV2 => {
+            vec!["rm".into(), "--stop".into(), "--force".into()]
+        }
+    };
+    args.extend(services.iter().cloned());
+    ctx.compose_cmd(&args)
+}
+
+/// How long to wait for the database: `BUDGIE_WAIT_SECONDS`, default 120.
+pub fn wait_for_database(ctx: &Context) -> Result<WaitForDatabase> {
+    let db = ctx.project.database()?;
+    let secs = match ctx.project.env.get("BUDGIE_WAIT_SECONDS") {
+        Some(s) => s.trim().parse::<u64>().map_err(|_| {
+            Error::usage(format!(
+                "BUDGIE_WAIT_SECONDS={s}: expected a number of seconds"
+            ))
+        })?,
+        None => 120,
+    };
+    Ok(WaitForDatabase {
+        engine: ctx.engine()?.clone(),
+        project: ctx.project.name.clone(),
+        service: db.service.clone(),
+        user: db.user.clone(),
+        database: db.name.clone(),
+        timeout: Duration::from_secs(secs),
+    })
+}
+
+/// Starting the database service alone (`up -d --no-deps`), waiting for
+/// it, and stopping it again.
+pub fn start_database(ctx: &Context) -> Result<StartDatabase> {
+    let db = ctx.project.database()?;
+    Ok(StartDatabase {
+        service: db.service.clone(),
+        up: ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
+        wait: wait_for_database(ctx)?,
+        stop: stop_cmd(ctx, std::slice::from_ref(&db.service))?,
+    })
+}
+
+/// Prepares a plan that needs the database running (a restore loads into
+/// it): starts the service unless it runs; it stays running.
+pub fn prepare_database(ctx: &Context, plan: &mut Plan) -> Result<()> {
+    let start = start_database(ctx)?;
+    plan.prepare.push(Step {
+        what: format!(
+            "Start the database service {} unless it runs, and wait until it accepts connections",
+            start.service
+        ),
+        action: Action::StartDatabase(start),
+    });
+    Ok(())
+}
+
+/// Where a backup of this project goes, stamped `at`.
+pub fn target(ctx: &Context, at: DateTime<Local>, reason: Option<Reason>) -> Target {
+    Target {
+        dir: ctx.backup_dir(),
+        project: ctx.project.name.clone(),
+        at,
+        reason: reason.map(|r| r.tag().to_string()),
+    }
+}
+
+/// A dump of the project's database. A safety dump (`reason` given) saves
+/// the volumes in `protects` for the gate, and its failure is exit 4.
+pub fn dump(
+    ctx: &Context,
+    at: DateTime<Local>,
+    reason: Option<Reason>,
+    compression: Compression,
+    protects: Vec<String>,
+) -> Result<Step> {
+    let db = ctx.project.database()?;
+    let engine = ctx.engine()?;
+    // Read-only, to show the start and stop in a dry run; the dump itself
+    // looks again when it runs.
+    let stopped = engine
+        .running_container_id(&ctx.project.name, &db.service)
+        .is_ok_and(|c| c.is_none());
+    let d = Dump {
+        engine: engine.clone(),
+        project: ctx.project.name.clone(),
+        db: db.clone(),
+        target: target(ctx, at, reason),
+        compression,
+        start: start_database(ctx)?,
+        stopped,
+        protects,
+        safety: reason.is_some(),
+    };
+    Ok(Step {
+        what: format!(
+            "{} of database {} -> {} (temporary name first, checked, then renamed)",
+            if d.safety { "Safety backup" } else { "Backup" },
+            db.name,
+            d.path().display()
+        ),
+        action: Action::Dump(Box::new(d)),
+    })
+}
+
+/// An archive of a named volume's files (a safety one when `reason` is
+/// given).
+pub fn archive(
+    ctx: &Context,
+    volume: &Volume,
+    at: DateTime<Local>,
+    reason: Option<Reason>,
+) -> Result<Step> {
+    let engine = ctx.engine()?;
+    let image = ctx.project.image_for_volume(volume);
+    let a = Archive {
+        volume: volume.name.clone(),
+        key: volume.key.clone(),
+        export: engine
+            .volume_export(&volume.name, image.as_deref())
+            .map_err(|e| e.message),
+        target: target(ctx, at, reason),
+        safety: reason.is_some(),
+    };
+    Ok(Step {
+        what: format!(
+            "{} of volume {} -> {}",
+            if a.safety {
+                "Safety archive"
+            } else {
+                "Archive"
+            },
+            volume.name,
+            a.path().display()
+        ),
+        action: Action::Archive(Box::new(a)),
+    })
+}
+
+/// The running container of a service, or an error that says how to start it.
+pub fn running(ctx: &Context, service: &str) -> Result<Container> {
+    ctx.engine()?
+        .running_container(&ctx.project.name, service)?
+        .ok_or_else(|| {
+            Error::new(format!(
+                "service {service} of project {} is not running",
+                ctx.project.name
+            ))
+            .hint(format!("start it: budgie start {service}"))
+        })
+}
