@@ -8,7 +8,6 @@ use std::fmt;
 
 /// Exit codes, as the design contract fixes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // Refused and BackupFailed come with the gate (issue 3)
 pub enum Exit {
     /// Something failed.
     Error = 1,
@@ -51,7 +50,6 @@ impl Error {
     }
 
     /// Not confirmed or refused (exit 3).
-    #[allow(dead_code)]
     pub fn refused(message: impl Into<String>) -> Self {
         Error {
             exit: Exit::Refused,

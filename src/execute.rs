@@ -409,7 +409,7 @@ fn safety_backup_failed(step: &Step, e: Error) -> Error {
     Error {
         exit: Exit::BackupFailed,
         message: format!(
-            "safety backup of {what} failed, so nothing was changed: {}",
+            "safety backup of {what} failed, so nothing was deleted or changed: {}",
             e.message
         ),
         hint: e.hint.or_else(|| {

@@ -173,6 +173,19 @@ fn check_dump(path: &Path, data: &[u8]) {
     let _ = verify::quick_complete(path);
 }
 
+/// What `budgie restore` makes of the file at `path`: the format it
+/// recognized (`plain`, `gzip`, `zstd`, `custom`), or its refusal.
+pub fn validate_dump(path: &Path) -> Result<String, String> {
+    restore::source::validate(path)
+        .map(|s| {
+            serde_json::to_value(s.format)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .map_err(|e| e.message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

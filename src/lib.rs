@@ -1,32 +1,50 @@
-//! budgie as a library: the modules of the `budgie` binary (src/main.rs is
-//! its only user), compiled once.
+//! budgie as a library: the modules of the `budgie` binary, compiled once.
 //!
-//! The split exists so that code outside the binary can call budgie's own
-//! functions on untrusted input: the fuzz targets in `fuzz/` and the
-//! integration test that replays their corpus both go through [`fuzzing`].
+//! The binary calls [`main`]; the fuzz targets in `fuzz/` and the
+//! integration test that replays their corpus call [`fuzzing`]. Nothing
+//! else is public, so that the dead-code lint sees what nothing uses.
 //! Nothing here is a stable API.
+//!
+//! The modules, from the top down (a module imports only modules below it;
+//! `tests/architecture.rs` fails when an import loop comes back):
+//!
+//! - `app`: parse, build the context, call one command, map errors to exit codes;
+//! - `commands`: one file per command family; each builds a plan or reads;
+//! - `gate`: the safety gate — what a plan loses, the safety steps it needs,
+//!   the confirmation, the ticket every deletion is checked against;
+//! - `steps`: the steps every plan is made of (compose calls, dumps, archives);
+//! - `recover`, `execute`, `wait`: crash repairs, the executor, the waits;
+//! - `plan`: steps and plans, as data;
+//! - `context`, `lock`, `journal`, `restore`, `backup`, `databases`,
+//!   `inventory`: the domain;
+//! - `cli`, `schedule`, `engine`, `compose`: the command line, timers, the
+//!   engines' argv, the compose model;
+//! - `ui`, `fsutil`, `interrupt`, `crash`, `error`: leaves.
 
-pub mod backup;
-pub mod cli;
-pub mod commands;
-pub mod compose;
-pub mod context;
-pub mod crash;
-pub mod databases;
-pub mod engine;
-pub mod error;
-pub mod execute;
-pub mod fsutil;
+mod app;
+mod backup;
+mod cli;
+mod commands;
+mod compose;
+mod context;
+mod crash;
+mod databases;
+mod engine;
+mod error;
+mod execute;
+mod fsutil;
 pub mod fuzzing;
-pub mod gate;
-pub mod interrupt;
-pub mod inventory;
-pub mod journal;
-pub mod lock;
-pub mod plan;
-pub mod recover;
-pub mod restore;
-pub mod schedule;
-pub mod steps;
-pub mod ui;
-pub mod wait;
+mod gate;
+mod interrupt;
+mod inventory;
+mod journal;
+mod lock;
+mod plan;
+mod recover;
+mod restore;
+mod schedule;
+mod steps;
+mod ui;
+mod wait;
+
+pub use app::main;

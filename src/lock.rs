@@ -14,9 +14,6 @@
 //! The file itself is never removed: removing it would let a second budgie
 //! lock a fresh file while the first still holds the old one.
 
-// used by the backup command (being wired up)
-#![allow(dead_code)]
-
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{FileExt as _, MetadataExt, OpenOptionsExt};
@@ -42,14 +39,6 @@ const RECORD_GRACE: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub struct ProjectLock {
     file: File,
-    path: PathBuf,
-}
-
-impl ProjectLock {
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for ProjectLock {
@@ -156,7 +145,7 @@ pub fn acquire(
                             path.display()
                         ))
                     })?;
-                    return Ok(ProjectLock { file, path });
+                    return Ok(ProjectLock { file });
                 }
             }
             Err(TryLockError::WouldBlock) => {
@@ -251,11 +240,12 @@ mod tests {
         let mut called = 0;
         let first = acquire(&backups, "app", "clean", SHORT, |_| called += 1).unwrap();
         assert_eq!(called, 0, "a free lock does not wait");
-        assert_eq!(first.path(), backups.join(".budgie-app.lock"));
+        let lock_file = backups.join(".budgie-app.lock");
+        assert_eq!(lock_path(&backups, "app"), lock_file);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(first.path()), 0o600);
+        assert_eq!(mode(&lock_file), 0o600);
         assert_eq!(mode(&backups), 0o700);
-        let record: Holder = serde_json::from_slice(&std::fs::read(first.path()).unwrap()).unwrap();
+        let record: Holder = serde_json::from_slice(&std::fs::read(&lock_file).unwrap()).unwrap();
         assert_eq!(record.pid, std::process::id());
         assert_eq!(record.command, "clean");
 
@@ -279,7 +269,7 @@ mod tests {
             Some("wait for it, or raise --lock-timeout")
         );
         // The holder's record survived the contender.
-        let again: Holder = serde_json::from_slice(&std::fs::read(first.path()).unwrap()).unwrap();
+        let again: Holder = serde_json::from_slice(&std::fs::read(&lock_file).unwrap()).unwrap();
         assert_eq!(again, record);
 
         // Another project is another lock.
@@ -292,9 +282,8 @@ mod tests {
         assert!(!called);
 
         drop(first);
-        let second = acquire(&backups, "app", "backup", SHORT, |_| panic!("free")).unwrap();
-        let record: Holder =
-            serde_json::from_slice(&std::fs::read(second.path()).unwrap()).unwrap();
+        let _second = acquire(&backups, "app", "backup", SHORT, |_| panic!("free")).unwrap();
+        let record: Holder = serde_json::from_slice(&std::fs::read(&lock_file).unwrap()).unwrap();
         assert_eq!(record.command, "backup");
     }
 
@@ -337,9 +326,11 @@ mod tests {
     #[test]
     fn a_strange_project_name_stays_in_the_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let lock = acquire(dir.path(), "../../x y", "clean", SHORT, |_| {}).unwrap();
-        assert_eq!(lock.path().parent().unwrap(), dir.path());
-        assert_eq!(lock.path().file_name().unwrap(), ".budgie-.._.._x_y.lock");
+        let _lock = acquire(dir.path(), "../../x y", "clean", SHORT, |_| {}).unwrap();
+        let path = lock_path(dir.path(), "../../x y");
+        assert_eq!(path.parent().unwrap(), dir.path());
+        assert_eq!(path.file_name().unwrap(), ".budgie-.._.._x_y.lock");
+        assert!(path.exists());
     }
 
     #[test]
@@ -400,10 +391,11 @@ mod tests {
         // not take a lock nobody else will see.
         let dir = tempfile::tempdir().unwrap();
         let first = acquire(dir.path(), "app", "clean", SHORT, |_| {}).unwrap();
-        std::fs::remove_file(first.path()).unwrap();
+        let path = lock_path(dir.path(), "app");
+        std::fs::remove_file(&path).unwrap();
         let second = acquire(dir.path(), "app", "backup", SHORT, |_| {}).unwrap();
-        assert!(is_current(&second.file, second.path()));
-        assert!(!is_current(&first.file, first.path()));
+        assert!(is_current(&second.file, &path));
+        assert!(!is_current(&first.file, &path));
     }
 
     #[test]

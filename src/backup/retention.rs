@@ -18,9 +18,6 @@
 //! - incomplete backups are never deleted here: something went wrong and
 //!   the user should look.
 
-// used by the backup command (being wired up)
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta};

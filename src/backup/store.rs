@@ -128,7 +128,6 @@ pub struct ParsedName {
 }
 
 /// The file name for a dump of `project` taken at `at`.
-#[allow(dead_code)] // used by backup (issue 3)
 pub fn dump_name(
     project: &str,
     at: NaiveDateTime,

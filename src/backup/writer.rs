@@ -142,14 +142,6 @@ enum Sink {
 }
 
 impl Sink {
-    fn file(&self) -> &HashingFile {
-        match self {
-            Sink::Plain(h) => h,
-            Sink::Gzip(e) => e.get_ref(),
-            Sink::Zstd(e) => e.get_ref(),
-        }
-    }
-
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Sink::Plain(h) => h.write_all(buf),
@@ -254,17 +246,13 @@ impl BackupWriter {
     }
 
     /// Bytes given to `write()` so far (before compression).
+    #[cfg(test)]
     pub fn uncompressed_bytes(&self) -> u64 {
         self.uncompressed
     }
 
-    /// Bytes that left the compressor for the file so far; the compressor
-    /// and the file buffer may hold more (best effort, for progress).
-    pub fn written_bytes(&self) -> u64 {
-        self.sink.file().bytes
-    }
-
     /// The temporary file's path (hidden, removed unless committed).
+    #[cfg(test)]
     pub fn temp_path(&self) -> &Path {
         &self.temp
     }

@@ -9,9 +9,6 @@
 //! docker-compose v1, podman-compose) wherever they agree; where they differ
 //! the README says which one budgie follows.
 
-// The CLI uses this module's items as its commands are written.
-#![allow(dead_code)]
-
 mod config;
 mod database;
 mod discover;
@@ -24,17 +21,9 @@ mod name;
 mod tests;
 mod yaml;
 
-// Re-exported for the CLI, which does not use all of them yet.
-#[allow(unused_imports)]
-pub use config::{
-    BackupConfig, BudgieConfig, Compression, DatabaseConfig, Retention, VolumeConfig,
-};
-#[allow(unused_imports)]
-pub use interpolate::{InterpolationError, interpolate};
-#[allow(unused_imports)]
+pub use config::{BudgieConfig, Compression, Retention};
+pub use interpolate::interpolate;
 pub use load::load;
-#[allow(unused_imports)]
-pub use name::normalize_project_name;
 
 use std::collections::BTreeMap;
 use std::fmt;

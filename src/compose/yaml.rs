@@ -114,11 +114,6 @@ pub(crate) fn as_bool(v: &Value) -> Option<bool> {
     }
 }
 
-/// A mapping's value under a string key.
-pub(crate) fn get<'a>(m: &'a Mapping, key: &str) -> Option<&'a Value> {
-    m.get(key)
-}
-
 /// Resolves YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) everywhere in
 /// the document, including in anchors that themselves use `<<` (chained
 /// merges). Explicit keys win over merged ones; in a list of sources the
