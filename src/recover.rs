@@ -331,45 +331,21 @@ fn repair_restore(
         ));
         return Ok(false);
     };
-    let psql = |dbname: &str, sql: &str| postgres::psql(engine, &container, &db, dbname, sql);
-    let maint = postgres::maintenance_db(&db);
+    let server = Server {
+        engine,
+        container: &container,
+        db: &db,
+    };
     // The interrupted budgie's psql may still be running in the container
     // (its stdin closed, or its last statements on their way): end it, so
     // that what is seen next does not change under us. Its transaction,
     // if any, rolls back; the swap is one transaction, so it either
     // committed or not.
     postgres::end_restore_sessions(engine, &container, &db)?;
-    let mut names = vec![sides.database.clone(), sides.scratch.clone()];
-    names.extend(sides.old.clone());
-    let list = names
-        .iter()
-        .map(|n| quote_literal(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let out = psql(
-        maint,
-        &format!(
-            "SELECT datname || '|' || CASE WHEN datallowconn THEN 't' ELSE 'f' END FROM pg_database WHERE datname IN ({list})"
-        ),
-    )?;
-    let mut seen = Seen::default();
-    for line in out.lines() {
-        let Some((name, allow)) = line.trim().rsplit_once('|') else {
-            continue;
-        };
-        if name == sides.database {
-            seen.current = Some(allow == "t");
-        } else if name == sides.scratch {
-            seen.scratch = true;
-        } else if sides.old.as_deref() == Some(name) {
-            seen.old = true;
-        }
-    }
+    let seen = server.look(sides)?;
     let backup = complete_safety_backup(entry).cloned();
-    let old = sides.old.clone().unwrap_or_default();
     let swapped = seen.old && seen.current.is_some();
     let fixes = decide(&seen, sides, backup.is_some());
-    let cur = quote_ident(&sides.database);
     if fixes.is_empty() && seen.current.is_some() && !swapped {
         ctx.ui.debug(&format!(
             "the interrupted restore of {} changed nothing and left nothing",
@@ -379,19 +355,70 @@ fn repair_restore(
     }
     announce();
     for fix in &fixes {
+        server.apply(ctx, sides, fix, backup.as_deref())?;
+    }
+    say_how_it_ended(ctx, sides, &seen, swapped);
+    Ok(true)
+}
+
+/// The database server a restore worked on, for its repairs.
+struct Server<'a> {
+    engine: &'a crate::engine::Engine,
+    container: &'a str,
+    /// The database, named as the restore named it.
+    db: &'a crate::compose::Database,
+}
+
+impl Server<'_> {
+    fn psql(&self, sql: &str) -> Result<String> {
+        let maint = postgres::maintenance_db(self.db);
+        postgres::psql(self.engine, self.container, self.db, maint, sql)
+    }
+
+    /// Which of the restore's databases exist, and whether the current one
+    /// accepts connections.
+    fn look(&self, sides: &Sides) -> Result<Seen> {
+        let mut names = vec![sides.database.clone(), sides.scratch.clone()];
+        names.extend(sides.old.clone());
+        let list = names
+            .iter()
+            .map(|n| quote_literal(n))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let out = self.psql(&format!(
+            "SELECT datname || '|' || CASE WHEN datallowconn THEN 't' ELSE 'f' END FROM pg_database WHERE datname IN ({list})"
+        ))?;
+        let mut seen = Seen::default();
+        for line in out.lines() {
+            let Some((name, allow)) = line.trim().rsplit_once('|') else {
+                continue;
+            };
+            if name == sides.database {
+                seen.current = Some(allow == "t");
+            } else if name == sides.scratch {
+                seen.scratch = true;
+            } else if sides.old.as_deref() == Some(name) {
+                seen.old = true;
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Makes one repair and says what it did.
+    fn apply(&self, ctx: &Context, sides: &Sides, fix: &Fix, backup: Option<&Path>) -> Result<()> {
+        let cur = quote_ident(&sides.database);
+        let old = sides.old.clone().unwrap_or_default();
+        let drop = |name: &str| postgres::drop_database(self.engine, self.container, self.db, name);
         match fix {
             Fix::Reopen => {
-                psql(
-                    maint,
-                    &format!("ALTER DATABASE {cur} ALLOW_CONNECTIONS true"),
-                )?;
+                self.psql(&format!("ALTER DATABASE {cur} ALLOW_CONNECTIONS true"))?;
                 ctx.ui.success(&format!(
                     "Database {} accepts connections again (the interrupted restore had shut them out)",
                     sides.database
                 ));
             }
             Fix::DropScratch => {
-                postgres::drop_database(engine, &container, &db, &sides.scratch)?;
+                drop(&sides.scratch)?;
                 ctx.ui.success(&format!(
                     "Dropped the scratch database {} (a partial copy of {})",
                     sides.scratch,
@@ -399,21 +426,19 @@ fn repair_restore(
                 ));
             }
             Fix::DropOld => {
-                postgres::drop_database(engine, &container, &db, &old)?;
+                drop(&old)?;
                 ctx.ui.success(&format!(
                     "Dropped {old}, the database from before the restore; its data is in the safety backup {}",
-                    backup.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                    backup.map(|p| p.display().to_string()).unwrap_or_default()
                 ));
             }
             Fix::KeepOld { only_copy } => {
-                let _ = psql(
-                    maint,
-                    &format!(
-                        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-                        quote_ident(&old)
-                    ),
-                );
+                let _ = self.psql(&format!(
+                    "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                    quote_ident(&old)
+                ));
                 if *only_copy {
+                    let maint = postgres::maintenance_db(self.db);
                     ctx.ui.warn(&format!(
                         "Kept {old}: it holds the data from before the restore, and no safety backup does (--no-backup)."
                     ));
@@ -430,21 +455,23 @@ fn repair_restore(
                 }
             }
             Fix::RenameOldBack => {
-                psql(
-                    maint,
-                    &format!("ALTER DATABASE {} RENAME TO {cur}", quote_ident(&old)),
-                )?;
-                psql(
-                    maint,
-                    &format!("ALTER DATABASE {cur} ALLOW_CONNECTIONS true"),
-                )?;
+                self.psql(&format!(
+                    "ALTER DATABASE {} RENAME TO {cur}",
+                    quote_ident(&old)
+                ))?;
+                self.psql(&format!("ALTER DATABASE {cur} ALLOW_CONNECTIONS true"))?;
                 ctx.ui.success(&format!(
                     "Database {} was missing; renamed {old} (its data from before the restore) back to {}",
                     sides.database, sides.database
                 ));
             }
         }
+        Ok(())
     }
+}
+
+/// After the repairs: whether the interrupted restore had completed.
+fn say_how_it_ended(ctx: &Context, sides: &Sides, seen: &Seen, swapped: bool) {
     if seen.current.is_none() && !seen.old {
         ctx.ui.warn(&format!(
             "Database {} does not exist, and no set-aside copy of it either; nothing was changed{}",
@@ -460,21 +487,17 @@ fn repair_restore(
             }
         ));
     } else if sides.old.is_some() {
-        ctx.ui.info(&if swapped {
-            format!(
-                "The restore of {} had completed: database {} holds its data.",
-                sides.file.display(),
-                sides.database
-            )
+        let (had, holds) = if swapped {
+            ("had completed", "holds its data")
         } else {
-            format!(
-                "The restore of {} had not completed: database {} is unchanged.",
-                sides.file.display(),
-                sides.database
-            )
-        });
+            ("had not completed", "is unchanged")
+        };
+        ctx.ui.info(&format!(
+            "The restore of {} {had}: database {} {holds}.",
+            sides.file.display(),
+            sides.database
+        ));
     }
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -133,52 +133,96 @@ pub fn verify(path: &Path) -> Result<Report> {
         }
         compressed @ (Detected::Gzip | Detected::Zstd) => {
             let gzip = compressed == Detected::Gzip;
-            let mut scan = Scan::default();
-            let outcome = {
-                let input = BufReader::with_capacity(CHUNK, Cursor::new(&head).chain(&mut reader));
-                if gzip {
-                    read_all(&mut flate2::bufread::MultiGzDecoder::new(input), &mut scan)
-                } else {
-                    zstd::stream::read::Decoder::with_buffer(input)
-                        .and_then(|mut d| read_all(&mut d, &mut scan))
-                }
-            };
-            if let Some(e) = reader.io_error.take() {
-                return Err(io_err(e));
-            }
-            let decoded = match outcome {
-                Ok(()) => {
-                    uncompressed_bytes = Some(scan.bytes);
-                    true
-                }
-                Err(e) => {
-                    problems.push(format!("compressed stream is truncated or corrupt: {e}"));
-                    false
-                }
-            };
-            let is_tar = !gzip && scan.head.get(257..262) == Some(b"ustar".as_slice());
-            if is_tar {
-                if decoded && let Some(p) = scan.tar.problem() {
-                    problems.push(p);
-                }
-                Format::TarZstd
-            } else {
-                header = if decoded {
-                    plain_checks(&scan, &mut problems)
-                } else {
-                    dumped_from(&scan.head)
-                };
-                if gzip { Format::Gzip } else { Format::Zstd }
-            }
+            let read = read_compressed(&head, &mut reader, gzip, &mut problems).map_err(io_err)?;
+            uncompressed_bytes = read.bytes;
+            header = read.header;
+            read.format
         }
     };
     // Whatever was read so far, hash the file to its end.
     io::copy(&mut reader, &mut io::sink()).map_err(io_err)?;
 
     let sha256 = hex(&reader.hasher.finalize());
-    let checksum = match read_meta(path) {
+    let checksum = compare_checksum(path, &sha256, &mut problems);
+    Ok(Report {
+        format,
+        bytes: reader.bytes,
+        uncompressed_bytes,
+        sha256,
+        checksum,
+        complete: problems.is_empty(),
+        problems,
+        header,
+    })
+}
+
+/// What reading a compressed file to its end found.
+struct Decoded {
+    format: Format,
+    /// The decompressed size, when the stream could be read to its end.
+    bytes: Option<u64>,
+    header: Option<String>,
+}
+
+/// Reads a gzip or zstd stream (`head`, then the rest of `reader`) to its
+/// end: a dump gets the plain checks, a zstd tar the tar check. Problems go
+/// into `problems`; only I/O errors of the file itself are errors.
+fn read_compressed(
+    head: &[u8],
+    reader: &mut HashingReader<File>,
+    gzip: bool,
+    problems: &mut Vec<String>,
+) -> io::Result<Decoded> {
+    let mut scan = Scan::default();
+    let outcome = {
+        let input = BufReader::with_capacity(CHUNK, Cursor::new(head).chain(&mut *reader));
+        if gzip {
+            read_all(&mut flate2::bufread::MultiGzDecoder::new(input), &mut scan)
+        } else {
+            zstd::stream::read::Decoder::with_buffer(input)
+                .and_then(|mut d| read_all(&mut d, &mut scan))
+        }
+    };
+    if let Some(e) = reader.io_error.take() {
+        return Err(e);
+    }
+    let decoded = match outcome {
+        Ok(()) => true,
+        Err(e) => {
+            problems.push(format!("compressed stream is truncated or corrupt: {e}"));
+            false
+        }
+    };
+    let bytes = decoded.then_some(scan.bytes);
+    let is_tar = !gzip && scan.head.get(257..262) == Some(b"ustar".as_slice());
+    if is_tar {
+        if decoded && let Some(p) = scan.tar.problem() {
+            problems.push(p);
+        }
+        return Ok(Decoded {
+            format: Format::TarZstd,
+            bytes,
+            header: None,
+        });
+    }
+    let header = if decoded {
+        plain_checks(&scan, problems)
+    } else {
+        dumped_from(&scan.head)
+    };
+    Ok(Decoded {
+        format: if gzip { Format::Gzip } else { Format::Zstd },
+        bytes,
+        header,
+    })
+}
+
+/// The file's SHA-256 against the one its sidecar recorded; a mismatch is
+/// also a problem.
+fn compare_checksum(path: &Path, sha256: &str, problems: &mut Vec<String>) -> Checksum {
+    match read_meta(path) {
         None => Checksum::NotRecorded,
-        Some(meta) if meta.sha256.eq_ignore_ascii_case(&sha256) => Checksum::Matches,
+        Some(meta) if meta.sha256.eq_ignore_ascii_case(sha256) => Checksum::Matches,
         Some(meta) => {
             problems.push(format!(
                 "the file does not match the checksum recorded in {} (sha256 {} expected, {} found)",
@@ -190,17 +234,7 @@ pub fn verify(path: &Path) -> Result<Report> {
                 expected: meta.sha256,
             }
         }
-    };
-    Ok(Report {
-        format,
-        bytes: reader.bytes,
-        uncompressed_bytes,
-        sha256,
-        checksum,
-        complete: problems.is_empty(),
-        problems,
-        header,
-    })
+    }
 }
 
 /// What [`quick_plain`] found.

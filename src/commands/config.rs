@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::compose::{BudgieConfig, DatabaseStatus, MountKind, NameSource, Volume};
+use crate::compose::{
+    BudgieConfig, Database, DatabaseStatus, MountKind, NameSource, Service, Volume,
+};
 use crate::context::Context;
 use crate::error::Result;
 
@@ -72,8 +74,14 @@ pub fn run(ctx: &Context) -> Result<i32> {
         println!("{}", ctx.redact(&text));
         return Ok(0);
     }
-    let ui = &ctx.ui;
-    let say = |s: String| ui.print(&ctx.redact(&s));
+    print_human(ctx);
+    Ok(0)
+}
+
+/// The project as a person reads it, section by section.
+fn print_human(ctx: &Context) {
+    let p = &ctx.project;
+    let say = |s: String| ctx.ui.print(&ctx.redact(&s));
     say(format!(
         "project:   {} (from {})",
         p.name,
@@ -85,31 +93,8 @@ pub fn run(ctx: &Context) -> Result<i32> {
     say(String::new());
     say("services:".into());
     for (name, s) in &p.services {
-        let what = match (&s.image, s.build) {
-            (Some(i), true) => format!("{i} (built)"),
-            (Some(i), false) => i.clone(),
-            (None, true) => "(built)".into(),
-            (None, false) => "(no image)".into(),
-        };
-        say(format!("  {name}: {what}"));
-        if let Some(c) = &s.container_name {
-            say(format!("    container_name: {c}"));
-        }
-        if !s.depends_on.is_empty() {
-            say(format!("    depends on: {}", s.depends_on.join(", ")));
-        }
-        for m in &s.mounts {
-            let src = match &m.kind {
-                MountKind::Volume { key } => format!("volume {key}"),
-                MountKind::Bind { source } => format!("bind {source}"),
-                MountKind::Anonymous => "anonymous volume".into(),
-                MountKind::Other { kind } => kind.clone(),
-            };
-            let ro = if m.read_only { " (read-only)" } else { "" };
-            say(format!("    mount: {src} -> {}{ro}", m.target));
-        }
-        for (k, v) in s.display_environment() {
-            say(format!("    env: {k}={v}"));
+        for line in service_lines(name, s) {
+            say(line);
         }
     }
     say(String::new());
@@ -118,56 +103,97 @@ pub fn run(ctx: &Context) -> Result<i32> {
     } else {
         say("volumes:".into());
         for v in &p.volumes {
-            let mut notes = Vec::new();
-            if v.database {
-                notes.push("database".to_string());
-            }
-            if v.external {
-                notes.push("external, never deleted".to_string());
-            }
-            if v.disposable {
-                notes.push("disposable".to_string());
-            }
-            if !v.services.is_empty() {
-                notes.push(format!("used by {}", v.services.join(", ")));
-            }
-            say(format!("  {} -> {} ({})", v.key, v.name, notes.join("; ")));
+            say(volume_line(v));
         }
     }
     say(String::new());
     match &p.database {
         DatabaseStatus::Found(db) => {
-            say(format!(
-                "database:  service {} (found by {:?})",
-                db.service, db.detected_by
-            )
-            .to_lowercase());
-            say(format!("  user: {}", db.user));
-            say(format!("  name: {}", db.name));
-            let pw = match (&db.password_var, &db.password) {
-                (Some(var), Some(_)) => format!("{var}=***"),
-                (Some(var), None) => format!("{var} (no value)"),
-                (None, _) => "none".into(),
-            };
-            say(format!("  password: {pw}"));
-            say(format!(
-                "  data: {} in {}",
-                db.data_dir,
-                db.volume
-                    .as_deref()
-                    .map(|v| format!("volume {v}"))
-                    .unwrap_or_else(|| "no named volume (data is lost with the container!)".into())
-            ));
+            for line in database_lines(db) {
+                say(line);
+            }
         }
         DatabaseStatus::None => say("database:  none found".into()),
         DatabaseStatus::Ambiguous { candidates } => {
-            ui.warn(&format!(
+            ctx.ui.warn(&format!(
                 "several services could be the database: {}; say which in x-budgie.database.service",
                 candidates.join(", ")
             ));
         }
     }
-    Ok(0)
+}
+
+fn service_lines(name: &str, s: &Service) -> Vec<String> {
+    let what = match (&s.image, s.build) {
+        (Some(i), true) => format!("{i} (built)"),
+        (Some(i), false) => i.clone(),
+        (None, true) => "(built)".into(),
+        (None, false) => "(no image)".into(),
+    };
+    let mut out = vec![format!("  {name}: {what}")];
+    if let Some(c) = &s.container_name {
+        out.push(format!("    container_name: {c}"));
+    }
+    if !s.depends_on.is_empty() {
+        out.push(format!("    depends on: {}", s.depends_on.join(", ")));
+    }
+    for m in &s.mounts {
+        let src = match &m.kind {
+            MountKind::Volume { key } => format!("volume {key}"),
+            MountKind::Bind { source } => format!("bind {source}"),
+            MountKind::Anonymous => "anonymous volume".into(),
+            MountKind::Other { kind } => kind.clone(),
+        };
+        let ro = if m.read_only { " (read-only)" } else { "" };
+        out.push(format!("    mount: {src} -> {}{ro}", m.target));
+    }
+    for (k, v) in s.display_environment() {
+        out.push(format!("    env: {k}={v}"));
+    }
+    out
+}
+
+fn volume_line(v: &Volume) -> String {
+    let mut notes = Vec::new();
+    if v.database {
+        notes.push("database".to_string());
+    }
+    if v.external {
+        notes.push("external, never deleted".to_string());
+    }
+    if v.disposable {
+        notes.push("disposable".to_string());
+    }
+    if !v.services.is_empty() {
+        notes.push(format!("used by {}", v.services.join(", ")));
+    }
+    format!("  {} -> {} ({})", v.key, v.name, notes.join("; "))
+}
+
+fn database_lines(db: &Database) -> Vec<String> {
+    let pw = match (&db.password_var, &db.password) {
+        (Some(var), Some(_)) => format!("{var}=***"),
+        (Some(var), None) => format!("{var} (no value)"),
+        (None, _) => "none".into(),
+    };
+    vec![
+        format!(
+            "database:  service {} (found by {:?})",
+            db.service, db.detected_by
+        )
+        .to_lowercase(),
+        format!("  user: {}", db.user),
+        format!("  name: {}", db.name),
+        format!("  password: {pw}"),
+        format!(
+            "  data: {} in {}",
+            db.data_dir,
+            db.volume
+                .as_deref()
+                .map(|v| format!("volume {v}"))
+                .unwrap_or_else(|| "no named volume (data is lost with the container!)".into())
+        ),
+    ]
 }
 
 fn source(s: NameSource) -> &'static str {

@@ -47,27 +47,8 @@ const LOG_LINES: u32 = 30;
 
 /// `budgie deploy`: see the module documentation.
 pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) -> Result<i32> {
-    ctx.project.check_services(services)?;
     let db = ctx.project.database()?;
-    if services.contains(&db.service) {
-        return Err(Error::usage(format!(
-            "deploy never restarts the database; use budgie restart {}",
-            db.service
-        )));
-    }
-    let held = dependencies_of(&ctx.project, &db.service);
-    if let Some(s) = services.iter().find(|s| held.contains(*s)) {
-        return Err(Error::usage(format!(
-            "deploy never recreates {s}: the database service {} depends on it, and podman-compose recreates the running services that depend on a recreated one, the database included",
-            db.service
-        ))
-        .hint(format!("restart both on purpose: budgie restart {s} {}", db.service)));
-    }
-    let targets = if services.is_empty() {
-        default_targets(ctx, &db.service, &held)
-    } else {
-        services.to_vec()
-    };
+    let targets = targets(ctx, services)?;
     if targets.is_empty() {
         ctx.ui.info(&format!(
             "nothing to deploy: project {} has no service besides the database ({})",
@@ -75,12 +56,10 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
         ));
         return Ok(0);
     }
-
     let engine = ctx.engine()?;
-    let flavor = engine.compose()?.flavor;
     // podman-compose recreates the running services that depend on a
     // recreated one: wait for those too (when they run).
-    let dependents: Vec<String> = if flavor == ComposeFlavor::PodmanCompose {
+    let dependents: Vec<String> = if engine.compose()?.flavor == ComposeFlavor::PodmanCompose {
         dependents_of(&ctx.project, &targets)
             .into_iter()
             .filter(|s| !targets.contains(s))
@@ -122,19 +101,56 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
     if interrupted() {
         return Err(Error::interrupted().context("stopped before deploying anything"));
     }
+    deploy(ctx, &db.service, &targets, dependents, timeout)
+}
 
+/// The services to deploy: those named (never the database, nor what it
+/// depends on), or by default every other service that may go.
+fn targets(ctx: &Context, services: &[String]) -> Result<Vec<String>> {
+    ctx.project.check_services(services)?;
+    let db = ctx.project.database()?;
+    if services.contains(&db.service) {
+        return Err(Error::usage(format!(
+            "deploy never restarts the database; use budgie restart {}",
+            db.service
+        )));
+    }
+    let held = dependencies_of(&ctx.project, &db.service);
+    if let Some(s) = services.iter().find(|s| held.contains(*s)) {
+        return Err(Error::usage(format!(
+            "deploy never recreates {s}: the database service {} depends on it, and podman-compose recreates the running services that depend on a recreated one, the database included",
+            db.service
+        ))
+        .hint(format!("restart both on purpose: budgie restart {s} {}", db.service)));
+    }
+    Ok(if services.is_empty() {
+        default_targets(ctx, &db.service, &held)
+    } else {
+        services.to_vec()
+    })
+}
+
+/// After the safety backup: builds and recreates `targets`, waits for them
+/// (and for the running `dependents` podman-compose recreates too), then
+/// checks that the database container is the one from before.
+fn deploy(
+    ctx: &Context,
+    db_service: &str,
+    targets: &[String],
+    dependents: Vec<String>,
+    timeout: u64,
+) -> Result<i32> {
     // What the database container is now (after the backup, which may have
     // started and stopped it): the deploy must leave it exactly so.
-    let now = engine.containers(&ctx.project.name)?;
+    let now = ctx.engine()?.containers(&ctx.project.name)?;
     let before = now
         .iter()
-        .filter(|c| c.service == db.service && c.running)
+        .filter(|c| c.service == db_service && c.running)
         .max_by_key(|c| c.number)
         .cloned();
     if before.is_none() {
         ctx.ui.info(&format!(
-            "The database service {} is not running; deploy leaves it so (start it: budgie start {})",
-            db.service, db.service
+            "The database service {db_service} is not running; deploy leaves it so (start it: budgie start {db_service})"
         ));
     }
     let running: BTreeSet<&str> = now
@@ -149,12 +165,12 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
 
     // 2 and 3. Build and recreate, then wait.
     let mut plan = Plan::new();
-    let waited = waited(ctx, &targets, &dependents);
-    add_steps(ctx, &mut plan, &targets, &dependents, waited, timeout)?;
+    let waited = waited(ctx, targets, &dependents);
+    add_steps(ctx, &mut plan, targets, &dependents, waited, timeout)?;
     let result = execute::run_plan(ctx, "deploy", &plan);
 
     // 4. The database container must be the one from before, whatever happened.
-    let untouched = check_database(ctx, &db.service, before.as_ref());
+    let untouched = check_database(ctx, db_service, before.as_ref());
     let status = match result {
         Ok(status) => status,
         // A failed deploy still says whether the database was touched.
@@ -172,7 +188,7 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
         }
     };
     let untouched = untouched?;
-    report(ctx, &targets, &dependents)?;
+    report(ctx, targets, &dependents)?;
     if let Some(line) = untouched {
         ctx.ui.success(&line);
     }
