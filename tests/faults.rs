@@ -140,9 +140,9 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// None (the test skips) when mounting is not allowed (not root),
-    /// except under `BUDGIE_E2E_REQUIRED=1`, where that fails the test.
-    fn new(kib: u32) -> Option<Tmpfs> {
+    /// A tmpfs of `kib` KiB; the test fails when mounting is not allowed
+    /// (it needs root).
+    fn new(kib: u32) -> Tmpfs {
         let dir = tempfile::Builder::new()
             .prefix("budgie-tmpfs-")
             .tempdir()
@@ -153,15 +153,11 @@ impl Tmpfs {
             .arg(dir.path())
             .output()
             .expect("mount runs");
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            if std::env::var("BUDGIE_E2E_REQUIRED").is_ok_and(|v| v == "1") {
-                panic!("mounting a tmpfs failed (it needs root): {why}");
-            }
-            eprintln!("SKIPPED: cannot mount a tmpfs (it needs root): {why}");
-            return None;
-        }
-        Some(Tmpfs { dir })
+        require(
+            "a tmpfs mount (root)",
+            (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned()),
+        );
+        Tmpfs { dir }
     }
 
     fn path(&self) -> &Path {
@@ -182,7 +178,7 @@ impl Drop for Tmpfs {
 e2e!(
     a_full_backup_disk_leaves_no_file_and_deletes_nothing,
     |engine| {
-        let Some(disk) = Tmpfs::new(512) else { return };
+        let disk = Tmpfs::new(512);
         let p = started(engine);
         fill(&p, 3000); // a ~3 MiB dump onto a 512 KiB filesystem
         upload(&p, "receipt-7");

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod architecture;
 mod backup;
 mod backups_offline;
 mod cli;

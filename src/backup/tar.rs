@@ -354,15 +354,10 @@ mod tests {
         }
     }
 
+    /// Archives made by GNU tar (on every machine budgie is built on), in
+    /// its three formats, with long names, an empty file and a link.
     #[test]
     fn real_tar_archives() {
-        let Ok(out) = std::process::Command::new("tar").arg("--version").output() else {
-            eprintln!("no tar on PATH: skipped");
-            return;
-        };
-        if !out.status.success() {
-            return;
-        }
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("vol");
         let deep = src.join("a".repeat(90)).join("b".repeat(90));
@@ -377,11 +372,8 @@ mod tests {
             if format != "ustar-ish" {
                 cmd.arg(format!("--format={format}"));
             }
-            let out = cmd.output().unwrap();
-            if !out.status.success() {
-                eprintln!("tar --format={format} failed: skipped");
-                continue;
-            }
+            let out = cmd.output().expect("tar runs");
+            assert!(out.status.success(), "tar --format={format} failed");
             let tar = out.stdout;
             assert_eq!(tar_ends(&tar, 777), None, "{format}");
             let end = tar.len() - tar.iter().rev().take_while(|&&b| b == 0).count();

@@ -530,7 +530,7 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::backup::format::Content;
     use crate::backup::meta::{Meta, write_meta};
