@@ -24,6 +24,7 @@ mod fuzz_corpus;
 mod gate;
 mod lifecycle;
 mod output;
+mod plans;
 mod recovery;
 mod restore;
 mod schedule;
