@@ -1,0 +1,207 @@
+//! The checks of the project as compose and the engine see it: the compose
+//! files load, the database service is found and accepts connections, the
+//! declared volumes exist, and no volume of the project was left
+//! undeclared (it may still hold data).
+
+use std::collections::BTreeSet;
+
+use super::check::{
+    COMPOSE_FILES, Check, DATABASE_ANSWERING, DATABASE_SERVICE, MISSING_VOLUMES, ORPHAN_VOLUMES,
+};
+use crate::compose::{self, DatabaseStatus, Project};
+use crate::engine::{Container, Engine};
+use crate::error::Result;
+
+pub(super) fn files_check(project: &Project) -> Check {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut detail = format!(
+        "{} ({}, {})",
+        project.files_display(),
+        plural(project.services.len(), "service"),
+        plural(project.volumes.len(), "named volume")
+    );
+    if !project.warnings.is_empty() {
+        detail.push_str(&format!("; warnings: {}", project.warnings.join("; ")));
+    }
+    Check::pass(COMPOSE_FILES, detail)
+}
+
+pub(super) fn database_service(project: &Project) -> Check {
+    match &project.database {
+        DatabaseStatus::Found(db) => Check::pass(
+            DATABASE_SERVICE,
+            format!(
+                "{} (database {}, user {}, data in {})",
+                db.service,
+                db.name,
+                db.user,
+                db.volume
+                    .as_deref()
+                    .map(|v| format!("volume {v}"))
+                    .unwrap_or_else(|| "no named volume".into())
+            ),
+        ),
+        _ => match project.database() {
+            Err(e) => Check::error(DATABASE_SERVICE, e),
+            Ok(_) => unreachable!("database() agrees with DatabaseStatus"),
+        },
+    }
+}
+
+/// What the engine says of the project: its containers, which declared
+/// volumes exist, and the volumes labelled as the project's.
+pub(super) struct EngineView {
+    containers: Vec<Container>,
+    existing: BTreeSet<String>,
+    labelled: Vec<String>,
+}
+
+impl EngineView {
+    pub(super) fn read(engine: &Engine, project: &Project) -> Result<EngineView> {
+        let names: Vec<&str> = project.volumes.iter().map(|v| v.name.as_str()).collect();
+        let containers = engine.containers(&project.name)?;
+        let existing = engine
+            .volumes(&names)?
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        let labelled = engine.project_volume_names(&project.name)?;
+        Ok(EngineView {
+            containers,
+            existing,
+            labelled,
+        })
+    }
+}
+
+pub(super) fn database_answering(
+    engine: &Engine,
+    view: &EngineView,
+    db: &compose::Database,
+) -> Check {
+    let Some(c) = view
+        .containers
+        .iter()
+        .filter(|c| c.service == db.service && c.running)
+        .max_by_key(|c| c.number)
+    else {
+        return Check::fail(
+            DATABASE_ANSWERING,
+            format!("the {} container is not running", db.service),
+            Some("start it: budgie start".into()),
+        );
+    };
+    let probe = crate::databases::postgres::isready_command(engine, &c.id, &db.user, &db.name);
+    let out = match probe.output() {
+        Ok(o) => o,
+        Err(e) => return Check::error(DATABASE_ANSWERING, e),
+    };
+    if out.status.success() {
+        return Check::pass(
+            DATABASE_ANSWERING,
+            format!(
+                "{} accepts connections (pg_isready in {})",
+                db.service, c.name
+            ),
+        );
+    }
+    let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let what = match out.status.code() {
+        Some(1) => "rejects connections (still starting?)".to_string(),
+        Some(2) => "does not respond".to_string(),
+        Some(126) | Some(127) => format!("cannot be asked: no pg_isready in {}", c.name),
+        _ if !said.is_empty() => format!("does not answer: {said}"),
+        _ => "does not answer pg_isready".to_string(),
+    };
+    Check::fail(
+        DATABASE_ANSWERING,
+        format!("{} is running but {what}", db.service),
+        Some(format!("see what it says: budgie logs {}", db.service)),
+    )
+}
+
+pub(super) fn missing_volumes(engine: &Engine, project: &Project, view: &EngineView) -> Check {
+    let missing: Vec<&compose::Volume> = project
+        .volumes
+        .iter()
+        .filter(|v| !view.existing.contains(&v.name))
+        .collect();
+    if project.volumes.is_empty() {
+        return Check::pass(MISSING_VOLUMES, "no named volumes declared");
+    }
+    if missing.is_empty() {
+        return Check::pass(
+            MISSING_VOLUMES,
+            format!("all {} declared volumes exist", project.volumes.len()),
+        );
+    }
+    let show = |vs: &[&compose::Volume]| {
+        vs.iter()
+            .map(|v| format!("{} ({})", v.key, v.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (external, own): (Vec<&compose::Volume>, Vec<&compose::Volume>) =
+        missing.iter().partition(|v| v.external);
+    if !external.is_empty() {
+        let first = &external[0].name;
+        return Check::fail(
+            MISSING_VOLUMES,
+            format!("external volumes missing: {}", show(&external)),
+            Some(format!(
+                "compose does not create external volumes: {} volume create {first}",
+                engine.program
+            )),
+        );
+    }
+    if view.containers.is_empty() {
+        return Check::info(
+            MISSING_VOLUMES,
+            format!(
+                "not created yet: {} (budgie start creates them)",
+                show(&own)
+            ),
+        );
+    }
+    Check::fail(
+        MISSING_VOLUMES,
+        format!(
+            "declared but missing although the project has containers: {}",
+            show(&own)
+        ),
+        Some(
+            "budgie restart creates them empty; if one held data, restore it \
+             (budgie restore --latest, or budgie restore ARCHIVE --volume KEY)"
+                .into(),
+        ),
+    )
+}
+
+pub(super) fn orphan_volumes(engine: &Engine, project: &Project, view: &EngineView) -> Check {
+    let declared: BTreeSet<&str> = project.volumes.iter().map(|v| v.name.as_str()).collect();
+    let orphans: Vec<&str> = view
+        .labelled
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !declared.contains(n))
+        .collect();
+    if orphans.is_empty() {
+        return Check::pass(
+            ORPHAN_VOLUMES,
+            format!("no volume of project {} left undeclared", project.name),
+        );
+    }
+    Check::fail(
+        ORPHAN_VOLUMES,
+        format!(
+            "volumes of project {} no longer declared: {}",
+            project.name,
+            orphans.join(", ")
+        ),
+        Some(format!(
+            "they may still hold data: declare them again under volumes: to keep them, \
+             or look inside ({} volume inspect {}) before removing them yourself",
+            engine.program, orphans[0]
+        )),
+    )
+}

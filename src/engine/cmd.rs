@@ -1,0 +1,241 @@
+//! Running a program: its argv, working directory and the secrets it
+//! needs, run through duct (never a shell), and the error a user reads when
+//! it cannot start or fails — the program's own last words, or "installed
+//! but not running" when an engine's daemon is down.
+//!
+//! Secrets never go on a command line: a command carries the *names* of
+//! variables to pass (`-e PGPASSWORD`) and their values travel in the child's
+//! environment only. Shown to the user (`--dry-run`, errors), a command is
+//! quoted so it can be pasted into a shell.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::compose::Secret;
+use crate::error::{Error, Result};
+
+/// A command to run: argv, working directory, environment additions, and
+/// whether the user's terminal is handed to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub argv: Vec<String>,
+    pub dir: Option<PathBuf>,
+    /// Values for variables the argv names (`-e NAME`): never on the command line.
+    pub env: Vec<(String, Secret)>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd {
+            argv: argv.into_iter().map(Into::into).collect(),
+            dir: None,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The duct expression for this command (argv only, no shell).
+    pub fn expression(&self) -> duct::Expression {
+        let mut e = duct::cmd(&self.argv[0], &self.argv[1..]);
+        if let Some(d) = &self.dir {
+            e = e.dir(d);
+        }
+        for (k, v) in &self.env {
+            e = e.env(k, v.expose());
+        }
+        e
+    }
+
+    /// Runs it, capturing stdout and stderr, and fails with the engine's own
+    /// message when it exits non-zero.
+    pub fn read(&self) -> Result<String> {
+        let out = self.output()?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(self.failure(&out))
+        }
+    }
+
+    /// Runs it and returns the raw output, whatever the exit status.
+    pub fn output(&self) -> Result<Output> {
+        self.expression()
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| self.spawn_error(e))
+    }
+
+    /// The error for a command that could not be started.
+    pub fn spawn_error(&self, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::new(format!(
+                "{} is not installed (not found on PATH)",
+                self.argv[0]
+            ))
+        } else {
+            Error::new(format!("could not run {}: {e}", self.argv[0]))
+        }
+    }
+
+    /// The error for a command that ran and failed, with the engine's words.
+    pub fn failure(&self, out: &Output) -> Error {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let said = stderr.trim();
+        if let Some(e) = daemon_down(&self.argv[0], said) {
+            return e;
+        }
+        let status = match out.status.code() {
+            Some(c) => format!("exit status {c}"),
+            None => "killed by a signal".to_string(),
+        };
+        let last: Vec<&str> = said.lines().rev().take(8).collect();
+        let tail: Vec<&str> = last.into_iter().rev().collect();
+        let mut msg = format!("`{}` failed ({status})", self);
+        let psql = self.argv.iter().any(|a| a == "psql");
+        if tail.is_empty() && psql && out.status.code() == Some(3) {
+            msg.push_str(
+                ": psql stopped at an SQL error in its input (the engine passed on no message)",
+            );
+        }
+        // `exec` passes on the exit status of the process in the
+        // container; 137 is SIGKILL, which a kill or stop of the container
+        // (or the kernel's OOM killer) sends.
+        let exec = self.argv.get(1).is_some_and(|a| a == "exec");
+        if tail.is_empty() && exec && out.status.code() == Some(137) {
+            msg.push_str(
+                ": it was killed — the container was stopped or killed (or ran out of memory) while it ran",
+            );
+        }
+        if !tail.is_empty() {
+            msg.push_str(":\n  ");
+            msg.push_str(&tail.join("\n  "));
+        }
+        Error::new(msg)
+    }
+}
+
+/// A docker client that cannot reach its daemon says so in a few known ways.
+fn daemon_down(program: &str, stderr: &str) -> Option<Error> {
+    let known = [
+        "Cannot connect to the Docker daemon",
+        "Is the docker daemon running",
+        "error during connect",
+        "Cannot connect to Podman",
+        "unable to connect to Podman socket",
+    ];
+    if known.iter().any(|k| stderr.contains(k)) {
+        let first = stderr.lines().next().unwrap_or_default();
+        let hint = if program.contains("podman") {
+            "start the podman service (systemctl --user start podman.socket), or choose another engine with --engine docker"
+        } else {
+            "start it (sudo systemctl start docker, or run dockerd), or choose another engine with --engine podman"
+        };
+        let engine = if program.contains("podman") {
+            "podman"
+        } else {
+            "docker"
+        };
+        return Some(
+            Error::new(format!(
+                "{engine} is installed but not running: {}",
+                first.trim()
+            ))
+            .hint(hint),
+        );
+    }
+    None
+}
+
+impl fmt::Display for Cmd {
+    /// The argv as a copy-pasteable command line (for `--dry-run`, errors).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted: Vec<String> = self.argv.iter().map(|a| shell_quote(a)).collect();
+        f.write_str(&quoted.join(" "))
+    }
+}
+
+impl fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cmd({self})")
+    }
+}
+
+/// Quotes an argument for display so a user can paste it into a POSIX shell.
+/// Display only: budgie itself never runs anything through a shell.
+pub fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exec_killed_with_its_container_says_so() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = |code: i32| Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        let exec = Cmd::new(["podman", "exec", "c1", "pg_dump"]);
+        let e = exec.failure(&out(137));
+        assert!(e.message.contains("exit status 137"), "{}", e.message);
+        assert!(
+            e.message.contains("the container was stopped or killed"),
+            "{}",
+            e.message
+        );
+        assert!(!exec.failure(&out(1)).message.contains("killed"));
+        let rm = Cmd::new(["podman", "volume", "rm", "v"]);
+        assert!(
+            !rm.failure(&out(137))
+                .message
+                .contains("container was stopped")
+        );
+    }
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("up"), "up");
+        assert_eq!(
+            shell_quote("label=com.docker.compose.project=x"),
+            "label=com.docker.compose.project=x"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn recognises_a_stopped_daemon() {
+        let e = daemon_down("docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?").unwrap();
+        assert!(
+            e.message.contains("docker is installed but not running"),
+            "{}",
+            e.message
+        );
+        assert!(daemon_down("docker", "no such container").is_none());
+    }
+}

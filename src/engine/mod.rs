@@ -1,0 +1,381 @@
+//! The container engines (podman, docker) and their compose tools.
+//!
+//! This is the one module that builds engine argv. Every call is an argv
+//! vector run through duct — never a shell — and every container or volume is
+//! found through the engine by the compose labels
+//! (`com.docker.compose.project`, `com.docker.compose.service`), never by a
+//! guessed name (podman-compose says `proj_db_1`, docker compose `proj-db-1`).
+//!
+//! Secrets never go on a command line: a command carries the *names* of
+//! variables to pass (`-e PGPASSWORD`) and their values travel in the child's
+//! environment only.
+//!
+//! Here: the [`Engine`] and the argv of each call. Beside it: `cmd` (running
+//! a command, and its errors), `detect` (which engine and compose tool),
+//! `inspect` (what the engines say of containers and volumes) and `sizes`
+//! (how big a volume is).
+
+mod cmd;
+mod detect;
+mod inspect;
+mod sizes;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+pub use cmd::{Cmd, shell_quote};
+use detect::Compose;
+pub use detect::{ComposeFlavor, EngineKind, which};
+pub use inspect::{Container, VolumeInfo};
+use inspect::{PROJECT_LABEL, SERVICE_LABEL, parse_containers, parse_volumes};
+pub use sizes::dir_size;
+use sizes::{parse_df_table, parse_df_volumes};
+
+use crate::compose::Secret;
+use crate::error::{Error, Result};
+
+/// A container engine found on this machine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: EngineKind,
+    /// The program to run (`podman`, `docker`, or a path).
+    pub program: String,
+    /// `BUDGIE_COMPOSE`, when the user forces the compose command.
+    forced_compose: Option<Vec<String>>,
+    compose: OnceLock<std::result::Result<Compose, Error>>,
+}
+
+impl Engine {
+    /// Chooses the engine: `choice` (`--engine`/`BUDGIE_ENGINE`), else the
+    /// first of podman, docker on PATH — unless `BUDGIE_COMPOSE` names a
+    /// compose command that implies one. Runs nothing.
+    pub fn detect(
+        choice: Option<EngineKind>,
+        forced_compose: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Engine> {
+        let forced = detect::forced_compose(forced_compose);
+        let kind = detect::choose_engine(choice, forced.as_deref(), env)?;
+        Ok(Engine {
+            kind,
+            program: kind.program().to_string(),
+            forced_compose: forced,
+            compose: OnceLock::new(),
+        })
+    }
+
+    /// An engine whose program is a stub that fails if run, for unit tests
+    /// that need an `Engine` value but must not touch a real engine. Keep
+    /// the directory alive as long as the engine.
+    #[cfg(test)]
+    pub fn stub(kind: EngineKind) -> (Engine, tempfile::TempDir) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let program = dir.path().join(kind.program());
+        std::fs::write(&program, "#!/bin/sh\nexit 99\n").expect("stub");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let env = BTreeMap::from([("PATH".to_string(), dir.path().display().to_string())]);
+        let engine = Engine::detect(Some(kind), None, &env).expect("the stub is on PATH");
+        (engine, dir)
+    }
+
+    fn cmd<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut argv = vec![self.program.clone()];
+        argv.extend(args.into_iter().map(Into::into));
+        Cmd::new(argv)
+    }
+
+    /// The compose tool, found once: `BUDGIE_COMPOSE`, else for podman
+    /// `podman compose` then `podman-compose`, for docker `docker compose`
+    /// then `docker-compose`. Asks each candidate for its version (read-only).
+    pub fn compose(&self) -> Result<&Compose> {
+        self.compose
+            .get_or_init(|| {
+                detect::find_compose(self.kind, &self.program, self.forced_compose.as_deref())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// A read-only call that fails with a clear message when the engine
+    /// cannot be reached (docker's daemon down, podman's storage broken).
+    pub fn ping(&self) -> Result<()> {
+        self.server_version().map(|_| ())
+    }
+
+    /// The engine's server version (`version --format {{.Server.Version}}`),
+    /// read-only; fails as [`Engine::ping`] does when the engine is down.
+    pub fn server_version(&self) -> Result<String> {
+        let out = self
+            .cmd(["version", "--format", "{{.Server.Version}}"])
+            .read()?;
+        Ok(out.trim().to_string())
+    }
+
+    /// The names of the volumes labelled as this compose project's.
+    pub fn project_volume_names(&self, project: &str) -> Result<Vec<String>> {
+        let out = self
+            .cmd([
+                "volume".to_string(),
+                "ls".into(),
+                "-q".into(),
+                "--filter".into(),
+                format!("label={PROJECT_LABEL}={project}"),
+            ])
+            .read()?;
+        Ok(out.split_whitespace().map(str::to_string).collect())
+    }
+
+    /// Runs a read-only listing again when it failed because another
+    /// process removed a container or volume while the engine was listing
+    /// (podman's `volume ls` fails outright with "no such volume" then).
+    fn listing<T>(&self, f: impl Fn() -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            match f() {
+                Err(e) if attempt < 4 && e.message.to_ascii_lowercase().contains("no such") => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Every container of the project, found by the compose project label.
+    pub fn containers(&self, project: &str) -> Result<Vec<Container>> {
+        self.listing(|| self.containers_once(project))
+    }
+
+    fn containers_once(&self, project: &str) -> Result<Vec<Container>> {
+        let ids = self
+            .cmd([
+                "ps".to_string(),
+                "-a".into(),
+                "-q".into(),
+                "--no-trunc".into(),
+                "--filter".into(),
+                format!("label={PROJECT_LABEL}={project}"),
+            ])
+            .read()?;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["container", "inspect"];
+        args.extend(ids.iter().copied());
+        let json = self.cmd(args).read()?;
+        parse_containers(&json)
+    }
+
+    /// The id of a running container of one service, in one engine call
+    /// (`ps` with label and status filters): the fast path before a dump.
+    pub fn running_container_id(&self, project: &str, service: &str) -> Result<Option<String>> {
+        let out = self
+            .cmd([
+                "ps".to_string(),
+                "-q".into(),
+                "--no-trunc".into(),
+                "--filter".into(),
+                format!("label={PROJECT_LABEL}={project}"),
+                "--filter".into(),
+                format!("label={SERVICE_LABEL}={service}"),
+                "--filter".into(),
+                "status=running".into(),
+            ])
+            .read()?;
+        Ok(out.split_whitespace().next().map(str::to_string))
+    }
+
+    /// The running container of one service, if there is one.
+    pub fn running_container(&self, project: &str, service: &str) -> Result<Option<Container>> {
+        Ok(self
+            .containers(project)?
+            .into_iter()
+            .filter(|c| c.service == service && c.running)
+            .max_by(|a, b| a.number.cmp(&b.number)))
+    }
+
+    /// Inspects volumes by their real names; missing ones are simply absent
+    /// from the result. (`volume inspect a b` fails as a whole on podman when
+    /// one is missing, so existing names are listed first.)
+    pub fn volumes(&self, names: &[&str]) -> Result<Vec<VolumeInfo>> {
+        self.listing(|| self.volumes_once(names))
+    }
+
+    fn volumes_once(&self, names: &[&str]) -> Result<Vec<VolumeInfo>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let listed = self.cmd(["volume", "ls", "-q"]).read()?;
+        let existing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| listed.lines().any(|l| l.trim() == *n))
+            .collect();
+        if existing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["volume", "inspect"];
+        args.extend(existing.iter().copied());
+        parse_volumes(&self.cmd(args).read()?)
+    }
+
+    /// Volume sizes in bytes by name, from `system df -v` (works for rootless
+    /// podman too, whose volume files belong to sub-uids).
+    pub fn volume_sizes(&self) -> Result<BTreeMap<String, u64>> {
+        match self.kind {
+            EngineKind::Docker => {
+                let out = self
+                    .cmd(["system", "df", "-v", "--format", "{{json .}}"])
+                    .read()?;
+                Ok(parse_df_volumes(&out))
+            }
+            EngineKind::Podman => {
+                let out = self.cmd(["system", "df", "-v"]).read()?;
+                Ok(parse_df_table(&out))
+            }
+        }
+    }
+
+    /// `<engine> exec` in a running container; `tty` hands over the terminal.
+    pub fn exec(
+        &self,
+        container: &str,
+        interactive: bool,
+        tty: bool,
+        env: &[(String, Secret)],
+        command: &[&str],
+    ) -> Cmd {
+        let mut args: Vec<String> = vec!["exec".into()];
+        if interactive {
+            args.push("-i".into());
+        }
+        if tty {
+            args.push("-t".into());
+        }
+        for (name, _) in env {
+            args.push("-e".into());
+            args.push(name.clone());
+        }
+        args.push(container.to_string());
+        args.extend(command.iter().map(|s| s.to_string()));
+        let mut cmd = self.cmd(args);
+        cmd.env = env.to_vec();
+        cmd
+    }
+
+    /// A tar stream of a volume's contents on stdout, without needing the
+    /// service to run: `podman volume export`, or for docker (which has no
+    /// export) a throwaway container of `image` that mounts the volume
+    /// read-only, with no network, and runs `tar`.
+    pub fn volume_export(&self, volume: &str, image: Option<&str>) -> Result<Cmd> {
+        match self.kind {
+            EngineKind::Podman => Ok(self.cmd(["volume", "export", volume])),
+            EngineKind::Docker => {
+                let image = image.ok_or_else(|| {
+                    Error::new(format!(
+                        "cannot archive volume {volume}: docker has no `volume export`, and no service image with `tar` is known to read it"
+                    ))
+                })?;
+                Ok(self.cmd([
+                    "run".to_string(),
+                    "--rm".into(),
+                    "--network".into(),
+                    "none".into(),
+                    "--label".into(),
+                    "budgie.archive=1".into(),
+                    "-v".into(),
+                    format!("{volume}:/volume:ro"),
+                    "--entrypoint".into(),
+                    "tar".into(),
+                    image.to_string(),
+                    "-cf".into(),
+                    "-".into(),
+                    "-C".into(),
+                    "/volume".into(),
+                    ".".into(),
+                ]))
+            }
+        }
+    }
+
+    /// A throwaway container of `image` with `volume` mounted read-write at
+    /// `/volume`, no network, stdin open, running `command` (argv).
+    pub fn run_with_volume(&self, volume: &str, image: &str, command: &[&str]) -> Cmd {
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--rm".into(),
+            "-i".into(),
+            "--network".into(),
+            "none".into(),
+            "--label".into(),
+            "budgie.restore=1".into(),
+            "-v".into(),
+            format!("{volume}:/volume"),
+            "--entrypoint".into(),
+            command.first().copied().unwrap_or("sh").to_string(),
+            image.to_string(),
+        ];
+        args.extend(command.iter().skip(1).map(|s| s.to_string()));
+        self.cmd(args)
+    }
+
+    /// Removes volumes by exact name. No `--force`: the engine refuses to
+    /// remove a volume a container still uses.
+    pub fn volume_rm(&self, names: &[String]) -> Cmd {
+        let mut args = vec!["volume".to_string(), "rm".into()];
+        args.extend(names.iter().cloned());
+        self.cmd(args)
+    }
+
+    /// Removes one image reference. No `--force`: the engine refuses while
+    /// a container uses it; with several tags only this tag goes.
+    pub fn image_rm(&self, reference: &str) -> Cmd {
+        self.cmd(["image", "rm", reference])
+    }
+
+    /// The last `tail` lines of a container's log (its stdout and stderr).
+    pub fn logs(&self, container: &str, tail: u32) -> Cmd {
+        self.cmd(["logs", "--tail", &tail.to_string(), container])
+    }
+
+    /// Runs a container's healthcheck once, now: `podman healthcheck run`
+    /// (exit 0 healthy, 1 unhealthy; podman records the result in the
+    /// container's health state). Podman only: podman 4.x schedules
+    /// healthchecks through systemd timers, so without systemd nobody else
+    /// runs them and the health stays `starting`. Docker's daemon runs its
+    /// own and has no such command.
+    pub fn healthcheck_run(&self, container: &str) -> Cmd {
+        self.cmd(["healthcheck", "run", container])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_are_retried_when_something_vanished_meanwhile() {
+        let (engine, _dir) = Engine::stub(EngineKind::Podman);
+        let calls = std::cell::Cell::new(0);
+        let got = engine.listing(|| {
+            calls.set(calls.get() + 1);
+            if calls.get() < 3 {
+                Err(Error::new(
+                    "Error: no volume with name x found in database: no such volume",
+                ))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!(got, Ok(7));
+        assert_eq!(calls.get(), 3);
+        let other: Result<i32> = engine.listing(|| Err(Error::new("permission denied")));
+        assert!(other.is_err());
+    }
+}
