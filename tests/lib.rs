@@ -1,12 +1,16 @@
 //! budgie's integration tests: one test binary (compiled once), one module
 //! per feature. Tests drive the built `budgie` binary.
 //!
-//! - `cli`: bad input, dry runs, config — against fake engines that record
-//!   every call, so "nothing was run" is checked, not assumed.
-//! - `lifecycle`: end-to-end against real podman (podman-compose) and real
-//!   docker (docker-compose), each starting a real PostgreSQL container.
-//!   They skip only when an engine is missing and `BUDGIE_E2E_REQUIRED` is
-//!   not set; CI sets it, so there a missing engine fails.
+//! - `cli`, `backups_offline`: bad input, dry runs, config — against fake
+//!   engines that record every call, so "nothing was run" is checked, not
+//!   assumed.
+//! - end-to-end (`e2e!`): real podman (podman-compose) and real docker
+//!   (docker-compose), each running a real PostgreSQL container, as two
+//!   tests per body. A missing engine fails them; `BUDGIE_E2E=skip`
+//!   compiles them as ignored (build.rs), so cargo's summary counts them.
+//! - `plans`: the dry run of every destructive command is the plan that runs.
+//! - `architecture`: the import graph has no loops; files and functions
+//!   stay small.
 //! - `completions`: `budgie completions` and `budgie man` outside any
 //!   project, checked by the real bash, zsh, fish and man.
 
