@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::{Mapping, Value};
 
-use super::merge::{self, Ctx, MountOrigins, RawMount};
+use super::merge;
+use super::mounts::RawMount;
+use super::normalize::{self, Ctx, MountOrigins};
 use super::yaml::{self, describe, error_at};
 use super::{
     DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume, config, database,
@@ -184,7 +186,7 @@ fn read_file(
         return Err(error_at(file, "", "the top level must be a mapping"));
     };
     let ctx = Ctx { file, dir, env };
-    merge::normalize_file(&mut root, &ctx, origins)?;
+    normalize::normalize_file(&mut root, &ctx, origins)?;
     Ok(root)
 }
 

@@ -16,7 +16,9 @@ mod dotenv;
 mod interpolate;
 mod load;
 mod merge;
+mod mounts;
 mod name;
+mod normalize;
 #[cfg(test)]
 mod tests;
 mod yaml;
