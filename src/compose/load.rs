@@ -33,34 +33,11 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         .collect::<Vec<_>>()
         .join(", ");
 
-    let mut merged = Value::Mapping(Mapping::new());
-    let mut origins = MountOrigins::new();
-    let mut missing = Vec::new();
-    let mut name_file: Option<&Path> = None;
-    for file in &files {
-        let root = read_file(file, &dir, &env, &mut missing, &mut origins)?;
-        if root.get("name").is_some_and(|n| !n.is_null()) {
-            name_file = Some(file);
-        }
-        if root.contains_key("include") {
-            warnings.push(format!(
-                "{}: include: is not supported by budgie; the included files are ignored",
-                file.display()
-            ));
-        }
-        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(file.display()))?;
-        merged = merge::merge(Some(merged), Value::Mapping(root), &mut Vec::new())
-            .unwrap_or_else(|| Value::Mapping(Mapping::new()));
-    }
-    for m in &missing {
-        warnings.push(format!(
-            "the {m:?} variable is not set; defaulting to a blank string"
-        ));
-    }
-    let root = match merged {
-        Value::Mapping(m) => m,
-        _ => Mapping::new(),
-    };
+    let Merged {
+        root,
+        origins,
+        name_file,
+    } = read_and_merge(&files, &dir, &env, &mut warnings)?;
 
     let config =
         config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(&files_display))?;
@@ -78,16 +55,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         .and_then(Value::as_mapping)
         .filter(|m| !m.is_empty())
         .ok_or_else(|| Error::new(format!("no services in {files_display}")))?;
-    let declared: BTreeMap<String, Mapping> = match root.get("volumes") {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .filter_map(|(k, v)| {
-                let decl = v.as_mapping().cloned().unwrap_or_default();
-                k.as_str().map(|k| (k.to_string(), decl))
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    };
+    let declared = declared_volumes(&root);
     let mut services = BTreeMap::new();
     for (k, v) in services_value {
         let Some(svc_name) = k.as_str() else { continue };
@@ -95,35 +63,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         services.insert(svc_name.to_string(), service);
     }
 
-    // Named volumes.
-    for key in config.volumes.keys() {
-        if !declared.contains_key(key) {
-            return Err(Error::new(format!(
-                "{files_display}: x-budgie.volumes.{key}: no volume {key:?} in the top-level \
-                 volumes: section"
-            )));
-        }
-    }
-    let mut volumes: Vec<Volume> = declared
-        .iter()
-        .map(|(key, decl)| {
-            let (real_name, external) = volume_name(key, decl, &project_name);
-            let mut users: Vec<String> = services
-                .values()
-                .filter(|s| s.volume_keys().any(|k| k == key))
-                .map(|s| s.name.clone())
-                .collect();
-            users.sort();
-            Volume {
-                key: key.clone(),
-                name: real_name,
-                external,
-                disposable: config.volumes.get(key).is_some_and(|c| c.disposable),
-                services: users,
-                database: false,
-            }
-        })
-        .collect();
+    let mut volumes = named_volumes(&declared, &services, &config, &project_name, &files_display)?;
 
     let database = database::detect(&services, &volumes, &config.database, &files_display)?;
     if let DatabaseStatus::Found(db) = &database
@@ -146,6 +86,116 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         env,
         warnings,
     })
+}
+
+/// The compose files read and merged, with what the model needs to know
+/// about where things came from.
+struct Merged<'a> {
+    /// The merged top level.
+    root: Mapping,
+    /// The file that last declared each service mount.
+    origins: MountOrigins,
+    /// The last file that sets `name:`.
+    name_file: Option<&'a Path>,
+}
+
+/// Reads each file (see [`read_file`]), checks its `x-budgie:`, and merges
+/// it over the ones before. Warns about `include:` and about variables
+/// used without a value.
+fn read_and_merge<'a>(
+    files: &'a [PathBuf],
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Result<Merged<'a>> {
+    let mut merged = Value::Mapping(Mapping::new());
+    let mut origins = MountOrigins::new();
+    let mut missing = Vec::new();
+    let mut name_file: Option<&Path> = None;
+    for file in files {
+        let root = read_file(file, dir, env, &mut missing, &mut origins)?;
+        if root.get("name").is_some_and(|n| !n.is_null()) {
+            name_file = Some(file);
+        }
+        if root.contains_key("include") {
+            warnings.push(format!(
+                "{}: include: is not supported by budgie; the included files are ignored",
+                file.display()
+            ));
+        }
+        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(file.display()))?;
+        merged = merge::merge(Some(merged), Value::Mapping(root), &mut Vec::new())
+            .unwrap_or_else(|| Value::Mapping(Mapping::new()));
+    }
+    for m in &missing {
+        warnings.push(format!(
+            "the {m:?} variable is not set; defaulting to a blank string"
+        ));
+    }
+    let root = match merged {
+        Value::Mapping(m) => m,
+        _ => Mapping::new(),
+    };
+    Ok(Merged {
+        root,
+        origins,
+        name_file,
+    })
+}
+
+/// The top-level `volumes:` declarations by key (a null declaration is an
+/// empty mapping).
+fn declared_volumes(root: &Mapping) -> BTreeMap<String, Mapping> {
+    match root.get("volumes") {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                let decl = v.as_mapping().cloned().unwrap_or_default();
+                k.as_str().map(|k| (k.to_string(), decl))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// The model's named volumes: every declared volume, with its engine name,
+/// its `x-budgie.volumes` settings and the services that mount it. Each
+/// `x-budgie.volumes` key must be declared.
+fn named_volumes(
+    declared: &BTreeMap<String, Mapping>,
+    services: &BTreeMap<String, Service>,
+    config: &config::BudgieConfig,
+    project_name: &str,
+    files_display: &str,
+) -> Result<Vec<Volume>> {
+    for key in config.volumes.keys() {
+        if !declared.contains_key(key) {
+            return Err(Error::new(format!(
+                "{files_display}: x-budgie.volumes.{key}: no volume {key:?} in the top-level \
+                 volumes: section"
+            )));
+        }
+    }
+    Ok(declared
+        .iter()
+        .map(|(key, decl)| {
+            let (real_name, external) = volume_name(key, decl, project_name);
+            let mut users: Vec<String> = services
+                .values()
+                .filter(|s| s.volume_keys().any(|k| k == key))
+                .map(|s| s.name.clone())
+                .collect();
+            users.sort();
+            Volume {
+                key: key.clone(),
+                name: real_name,
+                external,
+                disposable: config.volumes.get(key).is_some_and(|c| c.disposable),
+                services: users,
+                database: false,
+            }
+        })
+        .collect())
 }
 
 /// One file: read, parsed, merge keys resolved, interpolated, normalized.
