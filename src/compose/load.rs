@@ -278,6 +278,51 @@ fn build_service(
     let m = v.as_mapping().unwrap_or(&empty);
     let string = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
 
+    let mounts = service_mounts(name, m, declared, origins, files_display)?;
+    let environment = service_environment(name, m, dir, env)?;
+
+    let mut depends_on: Vec<String> = match m.get("depends_on") {
+        Some(Value::Mapping(d)) => d
+            .keys()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    depends_on.sort();
+    depends_on.dedup();
+
+    let profiles = match m.get("profiles") {
+        Some(Value::Sequence(p)) => p
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+
+    Ok(Service {
+        name: name.to_string(),
+        image: string("image"),
+        build: m.get("build").is_some_and(|b| !b.is_null()),
+        container_name: string("container_name"),
+        environment,
+        mounts,
+        depends_on,
+        healthcheck: has_healthcheck(m),
+        profiles,
+    })
+}
+
+/// The service's mounts as the model's [`Mount`]s. A volume mount must name
+/// a declared volume; the error names the file that declared the mount.
+fn service_mounts(
+    name: &str,
+    m: &Mapping,
+    declared: &BTreeMap<String, Mapping>,
+    origins: &MountOrigins,
+    files_display: &str,
+) -> Result<Vec<Mount>> {
     let mut mounts = Vec::new();
     if let Some(Value::Mapping(vols)) = m.get("volumes") {
         for raw in vols.values().filter_map(RawMount::from_value) {
@@ -311,8 +356,17 @@ fn build_service(
             });
         }
     }
+    Ok(mounts)
+}
 
-    // env_file entries, in order, then `environment` over them.
+/// The service's environment: its `env_file` entries, in order, then
+/// `environment` over them. A required env file must exist.
+fn service_environment(
+    name: &str,
+    m: &Mapping,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
     let mut environment = BTreeMap::new();
     if let Some(Value::Sequence(entries)) = m.get("env_file") {
         let lookup = |k: &str| env.get(k).cloned();
@@ -347,19 +401,13 @@ fn build_service(
             }
         }
     }
+    Ok(environment)
+}
 
-    let mut depends_on: Vec<String> = match m.get("depends_on") {
-        Some(Value::Mapping(d)) => d
-            .keys()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
-    depends_on.sort();
-    depends_on.dedup();
-
-    let healthcheck = match m.get("healthcheck") {
+/// Whether the service declares a healthcheck that is neither disabled nor
+/// `NONE`.
+fn has_healthcheck(m: &Mapping) -> bool {
+    match m.get("healthcheck") {
         Some(Value::Mapping(h)) => {
             let disabled = h.get("disable").and_then(yaml::as_bool).unwrap_or(false);
             let none = match h.get("test") {
@@ -370,26 +418,5 @@ fn build_service(
             !disabled && !none
         }
         _ => false,
-    };
-
-    let profiles = match m.get("profiles") {
-        Some(Value::Sequence(p)) => p
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
-
-    Ok(Service {
-        name: name.to_string(),
-        image: string("image"),
-        build: m.get("build").is_some_and(|b| !b.is_null()),
-        container_name: string("container_name"),
-        environment,
-        mounts,
-        depends_on,
-        healthcheck,
-        profiles,
-    })
+    }
 }
