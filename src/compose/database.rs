@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::config::DatabaseConfig;
-use super::{Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Volume};
+use super::model::{Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Volume};
 use crate::error::{Error, Result};
 
 /// The data directory of the official images.

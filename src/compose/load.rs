@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::{Mapping, Value};
 
+use super::config;
+use super::database;
+use super::discover;
+use super::dotenv;
+use super::interpolate;
 use super::merge;
+use super::model::{DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume};
 use super::mounts::RawMount;
+use super::name;
 use super::normalize::{self, Ctx, MountOrigins};
 use super::yaml::{self, describe, error_at};
-use super::{
-    DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume, config, database,
-    discover, dotenv, interpolate, name,
-};
 use crate::error::{Error, Result};
 
 /// Loads the project the options describe.
