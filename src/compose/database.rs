@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::config::DatabaseConfig;
-use super::{Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Volume};
+use super::model::{Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Volume};
 use crate::error::{Error, Result};
 
 /// The data directory of the official images.
@@ -104,7 +104,19 @@ pub(crate) fn detect(
             }
         }
     };
+    settings(service, detected_by, volumes, config, files).map(DatabaseStatus::Found)
+}
 
+/// The chosen service's user, database name, password and data volume
+/// (`x-budgie.database` first, then its environment, then the defaults).
+/// A configured volume must be declared.
+fn settings(
+    service: &Service,
+    detected_by: DetectedBy,
+    volumes: &[Volume],
+    config: &DatabaseConfig,
+    files: &str,
+) -> Result<Database> {
     let user = config
         .user
         .clone()
@@ -139,7 +151,7 @@ pub(crate) fn detect(
         }
         None => data_volume(service, &data_dir),
     };
-    Ok(DatabaseStatus::Found(Database {
+    Ok(Database {
         service: service.name.clone(),
         detected_by,
         user,
@@ -148,7 +160,7 @@ pub(crate) fn detect(
         password,
         volume,
         data_dir,
-    }))
+    })
 }
 
 fn ambiguous(services: &[&Service]) -> DatabaseStatus {

@@ -52,6 +52,20 @@ fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t'
 }
 
+/// Moves `i` past spaces and tabs.
+fn skip_blanks(b: &[u8], i: &mut usize) {
+    while *i < b.len() && is_blank(b[*i]) {
+        *i += 1;
+    }
+}
+
+/// Moves `i` to the end of the line (its `\n`, or the end of the text).
+fn skip_to_end_of_line(b: &[u8], i: &mut usize) {
+    while *i < b.len() && b[*i] != b'\n' {
+        *i += 1;
+    }
+}
+
 /// Parses dotenv text. `file` is only for messages (`<file>:<line>: ...`).
 pub(crate) fn parse(
     text: &str,
@@ -70,9 +84,7 @@ pub(crate) fn parse(
     // Every index below moves over ASCII bytes or stops at an ASCII byte (or
     // the end), so slicing `s` with them never splits a character.
     while i < b.len() {
-        while i < b.len() && is_blank(b[i]) {
-            i += 1;
-        }
+        skip_blanks(b, &mut i);
         if i >= b.len() {
             break;
         }
@@ -82,40 +94,15 @@ pub(crate) fn parse(
             continue;
         }
         if b[i] == b'#' {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
+            skip_to_end_of_line(b, &mut i);
             continue;
         }
         if s[i..].starts_with("export") && b.get(i + 6).is_some_and(|&c| is_blank(c)) {
             i += 6;
-            while i < b.len() && is_blank(b[i]) {
-                i += 1;
-            }
+            skip_blanks(b, &mut i);
         }
-        let key_start = i;
-        while i < b.len() && !matches!(b[i], b'=' | b' ' | b'\t' | b'\n') {
-            i += 1;
-        }
-        let key = &s[key_start..i];
-        if key.is_empty() {
-            return Err(err(
-                line,
-                "a line starts with \"=\": the variable name is missing".into(),
-            ));
-        }
-        if let Some(bad) = key
-            .chars()
-            .find(|c| !c.is_ascii() || !is_key_char(*c as u8))
-        {
-            return Err(err(
-                line,
-                format!("unexpected character {bad:?} in variable name {key:?}"),
-            ));
-        }
-        while i < b.len() && is_blank(b[i]) {
-            i += 1;
-        }
+        let key = read_key(s, &mut i).map_err(|msg| err(line, msg))?;
+        skip_blanks(b, &mut i);
         if i >= b.len() || b[i] == b'\n' {
             // A bare name: inherit the value, if there is one.
             if let Some(v) = lookup(key).or_else(|| vars.get(key).cloned()) {
@@ -131,97 +118,116 @@ pub(crate) fn parse(
         }
         i += 1;
         let after_eq = i;
-        while i < b.len() && is_blank(b[i]) {
-            i += 1;
-        }
+        skip_blanks(b, &mut i);
         let start_line = line;
         let expand = |raw: &str, vars: &BTreeMap<String, String>| {
             interpolate(raw, |k| lookup(k).or_else(|| vars.get(k).cloned()))
                 .map_err(|e| err(start_line, format!("{key}: {e}")))
         };
         let value = match b.get(i) {
-            Some(b'\'') => {
-                let open = i;
-                i += 1;
-                while i < b.len() && b[i] != b'\'' {
-                    if b[i] == b'\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-                if i >= b.len() {
-                    return Err(err(start_line, format!("{key}: unterminated single quote")));
-                }
-                let v = s[open + 1..i].to_string();
-                i += 1;
-                check_rest_of_line(b, &mut i).map_err(|()| {
-                    err(
-                        line,
-                        format!("{key}: unexpected text after the closing quote"),
-                    )
-                })?;
-                v
-            }
-            Some(b'"') => {
-                let open = i;
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' && i + 1 < b.len() {
-                        i += 1;
-                    }
-                    if b[i] == b'\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-                if i >= b.len() {
-                    return Err(err(start_line, format!("{key}: unterminated double quote")));
-                }
-                let raw = unescape(&s[open + 1..i]);
-                i += 1;
-                check_rest_of_line(b, &mut i).map_err(|()| {
-                    err(
-                        line,
-                        format!("{key}: unexpected text after the closing quote"),
-                    )
-                })?;
-                expand(&raw, &vars)?
-            }
-            _ => {
-                let start = i;
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                let raw = &s[start..i];
-                // An inline comment starts at a `#` that follows whitespace.
-                let cut = if start > after_eq && raw.starts_with('#') {
-                    0
-                } else {
-                    raw.as_bytes()
-                        .windows(2)
-                        .position(|w| is_blank(w[0]) && w[1] == b'#')
-                        .unwrap_or(raw.len())
+            Some(&quote @ (b'\'' | b'"')) => {
+                let Some(raw) = quoted(s, quote, &mut i, &mut line) else {
+                    let which = if quote == b'\'' { "single" } else { "double" };
+                    return Err(err(
+                        start_line,
+                        format!("{key}: unterminated {which} quote"),
+                    ));
                 };
-                let raw = raw[..cut].trim_end_matches([' ', '\t']);
-                expand(raw, &vars)?
+                check_rest_of_line(b, &mut i).map_err(|()| {
+                    err(
+                        line,
+                        format!("{key}: unexpected text after the closing quote"),
+                    )
+                })?;
+                if quote == b'\'' {
+                    raw.to_string()
+                } else {
+                    expand(&unescape(raw), &vars)?
+                }
             }
+            _ => expand(unquoted(s, &mut i, after_eq), &vars)?,
         };
         vars.insert(key.to_string(), value);
     }
     Ok(vars)
 }
 
-/// After a closing quote: only blanks and an optional comment may follow.
-fn check_rest_of_line(b: &[u8], i: &mut usize) -> Result<(), ()> {
-    while *i < b.len() && is_blank(b[*i]) {
+/// The variable name that starts at `i`, checked, with `i` moved past it.
+/// The error is the message, without the file and line.
+fn read_key<'a>(s: &'a str, i: &mut usize) -> Result<&'a str, String> {
+    let b = s.as_bytes();
+    let key_start = *i;
+    while *i < b.len() && !matches!(b[*i], b'=' | b' ' | b'\t' | b'\n') {
         *i += 1;
     }
+    let key = &s[key_start..*i];
+    if key.is_empty() {
+        return Err("a line starts with \"=\": the variable name is missing".into());
+    }
+    if let Some(bad) = key
+        .chars()
+        .find(|c| !c.is_ascii() || !is_key_char(*c as u8))
+    {
+        return Err(format!(
+            "unexpected character {bad:?} in variable name {key:?}"
+        ));
+    }
+    Ok(key)
+}
+
+/// The text between the `quote` (`'` or `"`) at `i` and its closing quote,
+/// with `i` moved past the closing quote and `line` past the newlines
+/// inside. In double quotes a backslash escapes the next byte (the escapes
+/// are read by [`unescape`]). `None` when the quote is never closed.
+fn quoted<'a>(s: &'a str, quote: u8, i: &mut usize, line: &mut usize) -> Option<&'a str> {
+    let b = s.as_bytes();
+    let open = *i;
+    *i += 1;
+    while *i < b.len() && b[*i] != quote {
+        if quote == b'"' && b[*i] == b'\\' && *i + 1 < b.len() {
+            *i += 1;
+        }
+        if b[*i] == b'\n' {
+            *line += 1;
+        }
+        *i += 1;
+    }
+    if *i >= b.len() {
+        return None;
+    }
+    let raw = &s[open + 1..*i];
+    *i += 1;
+    Some(raw)
+}
+
+/// The unquoted value from `i` to the end of the line, without its inline
+/// comment and trailing blanks, with `i` moved to the end of the line.
+/// `after_eq` is the index just after the `=`: a `#` right there is part of
+/// the value, a `#` after blanks starts a comment.
+fn unquoted<'a>(s: &'a str, i: &mut usize, after_eq: usize) -> &'a str {
+    let b = s.as_bytes();
+    let start = *i;
+    skip_to_end_of_line(b, i);
+    let raw = &s[start..*i];
+    // An inline comment starts at a `#` that follows whitespace.
+    let cut = if start > after_eq && raw.starts_with('#') {
+        0
+    } else {
+        raw.as_bytes()
+            .windows(2)
+            .position(|w| is_blank(w[0]) && w[1] == b'#')
+            .unwrap_or(raw.len())
+    };
+    raw[..cut].trim_end_matches([' ', '\t'])
+}
+
+/// After a closing quote: only blanks and an optional comment may follow.
+fn check_rest_of_line(b: &[u8], i: &mut usize) -> Result<(), ()> {
+    skip_blanks(b, i);
     match b.get(*i) {
         None | Some(b'\n') => Ok(()),
         Some(b'#') => {
-            while *i < b.len() && b[*i] != b'\n' {
-                *i += 1;
-            }
+            skip_to_end_of_line(b, i);
             Ok(())
         }
         Some(_) => Err(()),

@@ -288,7 +288,7 @@ fn value_error(e: InterpolationError, raw: &str, path: &str, file: &Path) -> Err
         | InterpolationError::TooDeep => {
             // The value may be a password: quote it only when its name is not a secret's.
             let last = path.rsplit(['.', '[']).next().unwrap_or(path);
-            let message = if super::is_secret_name(last) {
+            let message = if super::model::is_secret_name(last) {
                 format!("{place}: {e}")
             } else {
                 format!("{place}: {e} in {raw:?}")

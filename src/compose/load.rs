@@ -7,12 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::{Mapping, Value};
 
-use super::merge::{self, Ctx, MountOrigins, RawMount};
+use super::config;
+use super::database;
+use super::discover;
+use super::dotenv;
+use super::interpolate;
+use super::merge;
+use super::model::{DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume};
+use super::mounts::RawMount;
+use super::name;
+use super::normalize::{self, Ctx, MountOrigins};
 use super::yaml::{self, describe, error_at};
-use super::{
-    DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume, config, database,
-    discover, dotenv, interpolate, name,
-};
 use crate::error::{Error, Result};
 
 /// Loads the project the options describe.
@@ -31,34 +36,11 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         .collect::<Vec<_>>()
         .join(", ");
 
-    let mut merged = Value::Mapping(Mapping::new());
-    let mut origins = MountOrigins::new();
-    let mut missing = Vec::new();
-    let mut name_file: Option<&Path> = None;
-    for file in &files {
-        let root = read_file(file, &dir, &env, &mut missing, &mut origins)?;
-        if root.get("name").is_some_and(|n| !n.is_null()) {
-            name_file = Some(file);
-        }
-        if root.contains_key("include") {
-            warnings.push(format!(
-                "{}: include: is not supported by budgie; the included files are ignored",
-                file.display()
-            ));
-        }
-        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(file.display()))?;
-        merged = merge::merge(Some(merged), Value::Mapping(root), &mut Vec::new())
-            .unwrap_or_else(|| Value::Mapping(Mapping::new()));
-    }
-    for m in &missing {
-        warnings.push(format!(
-            "the {m:?} variable is not set; defaulting to a blank string"
-        ));
-    }
-    let root = match merged {
-        Value::Mapping(m) => m,
-        _ => Mapping::new(),
-    };
+    let Merged {
+        root,
+        origins,
+        name_file,
+    } = read_and_merge(&files, &dir, &env, &mut warnings)?;
 
     let config =
         config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(&files_display))?;
@@ -76,16 +58,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         .and_then(Value::as_mapping)
         .filter(|m| !m.is_empty())
         .ok_or_else(|| Error::new(format!("no services in {files_display}")))?;
-    let declared: BTreeMap<String, Mapping> = match root.get("volumes") {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .filter_map(|(k, v)| {
-                let decl = v.as_mapping().cloned().unwrap_or_default();
-                k.as_str().map(|k| (k.to_string(), decl))
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    };
+    let declared = declared_volumes(&root);
     let mut services = BTreeMap::new();
     for (k, v) in services_value {
         let Some(svc_name) = k.as_str() else { continue };
@@ -93,35 +66,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         services.insert(svc_name.to_string(), service);
     }
 
-    // Named volumes.
-    for key in config.volumes.keys() {
-        if !declared.contains_key(key) {
-            return Err(Error::new(format!(
-                "{files_display}: x-budgie.volumes.{key}: no volume {key:?} in the top-level \
-                 volumes: section"
-            )));
-        }
-    }
-    let mut volumes: Vec<Volume> = declared
-        .iter()
-        .map(|(key, decl)| {
-            let (real_name, external) = volume_name(key, decl, &project_name);
-            let mut users: Vec<String> = services
-                .values()
-                .filter(|s| s.volume_keys().any(|k| k == key))
-                .map(|s| s.name.clone())
-                .collect();
-            users.sort();
-            Volume {
-                key: key.clone(),
-                name: real_name,
-                external,
-                disposable: config.volumes.get(key).is_some_and(|c| c.disposable),
-                services: users,
-                database: false,
-            }
-        })
-        .collect();
+    let mut volumes = named_volumes(&declared, &services, &config, &project_name, &files_display)?;
 
     let database = database::detect(&services, &volumes, &config.database, &files_display)?;
     if let DatabaseStatus::Found(db) = &database
@@ -144,6 +89,116 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         env,
         warnings,
     })
+}
+
+/// The compose files read and merged, with what the model needs to know
+/// about where things came from.
+struct Merged<'a> {
+    /// The merged top level.
+    root: Mapping,
+    /// The file that last declared each service mount.
+    origins: MountOrigins,
+    /// The last file that sets `name:`.
+    name_file: Option<&'a Path>,
+}
+
+/// Reads each file (see [`read_file`]), checks its `x-budgie:`, and merges
+/// it over the ones before. Warns about `include:` and about variables
+/// used without a value.
+fn read_and_merge<'a>(
+    files: &'a [PathBuf],
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Result<Merged<'a>> {
+    let mut merged = Value::Mapping(Mapping::new());
+    let mut origins = MountOrigins::new();
+    let mut missing = Vec::new();
+    let mut name_file: Option<&Path> = None;
+    for file in files {
+        let root = read_file(file, dir, env, &mut missing, &mut origins)?;
+        if root.get("name").is_some_and(|n| !n.is_null()) {
+            name_file = Some(file);
+        }
+        if root.contains_key("include") {
+            warnings.push(format!(
+                "{}: include: is not supported by budgie; the included files are ignored",
+                file.display()
+            ));
+        }
+        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(file.display()))?;
+        merged = merge::merge(Some(merged), Value::Mapping(root), &mut Vec::new())
+            .unwrap_or_else(|| Value::Mapping(Mapping::new()));
+    }
+    for m in &missing {
+        warnings.push(format!(
+            "the {m:?} variable is not set; defaulting to a blank string"
+        ));
+    }
+    let root = match merged {
+        Value::Mapping(m) => m,
+        _ => Mapping::new(),
+    };
+    Ok(Merged {
+        root,
+        origins,
+        name_file,
+    })
+}
+
+/// The top-level `volumes:` declarations by key (a null declaration is an
+/// empty mapping).
+fn declared_volumes(root: &Mapping) -> BTreeMap<String, Mapping> {
+    match root.get("volumes") {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                let decl = v.as_mapping().cloned().unwrap_or_default();
+                k.as_str().map(|k| (k.to_string(), decl))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// The model's named volumes: every declared volume, with its engine name,
+/// its `x-budgie.volumes` settings and the services that mount it. Each
+/// `x-budgie.volumes` key must be declared.
+fn named_volumes(
+    declared: &BTreeMap<String, Mapping>,
+    services: &BTreeMap<String, Service>,
+    config: &config::BudgieConfig,
+    project_name: &str,
+    files_display: &str,
+) -> Result<Vec<Volume>> {
+    for key in config.volumes.keys() {
+        if !declared.contains_key(key) {
+            return Err(Error::new(format!(
+                "{files_display}: x-budgie.volumes.{key}: no volume {key:?} in the top-level \
+                 volumes: section"
+            )));
+        }
+    }
+    Ok(declared
+        .iter()
+        .map(|(key, decl)| {
+            let (real_name, external) = volume_name(key, decl, project_name);
+            let mut users: Vec<String> = services
+                .values()
+                .filter(|s| s.volume_keys().any(|k| k == key))
+                .map(|s| s.name.clone())
+                .collect();
+            users.sort();
+            Volume {
+                key: key.clone(),
+                name: real_name,
+                external,
+                disposable: config.volumes.get(key).is_some_and(|c| c.disposable),
+                services: users,
+                database: false,
+            }
+        })
+        .collect())
 }
 
 /// One file: read, parsed, merge keys resolved, interpolated, normalized.
@@ -184,7 +239,7 @@ fn read_file(
         return Err(error_at(file, "", "the top level must be a mapping"));
     };
     let ctx = Ctx { file, dir, env };
-    merge::normalize_file(&mut root, &ctx, origins)?;
+    normalize::normalize_file(&mut root, &ctx, origins)?;
     Ok(root)
 }
 
@@ -226,6 +281,51 @@ fn build_service(
     let m = v.as_mapping().unwrap_or(&empty);
     let string = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
 
+    let mounts = service_mounts(name, m, declared, origins, files_display)?;
+    let environment = service_environment(name, m, dir, env)?;
+
+    let mut depends_on: Vec<String> = match m.get("depends_on") {
+        Some(Value::Mapping(d)) => d
+            .keys()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    depends_on.sort();
+    depends_on.dedup();
+
+    let profiles = match m.get("profiles") {
+        Some(Value::Sequence(p)) => p
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+
+    Ok(Service {
+        name: name.to_string(),
+        image: string("image"),
+        build: m.get("build").is_some_and(|b| !b.is_null()),
+        container_name: string("container_name"),
+        environment,
+        mounts,
+        depends_on,
+        healthcheck: has_healthcheck(m),
+        profiles,
+    })
+}
+
+/// The service's mounts as the model's [`Mount`]s. A volume mount must name
+/// a declared volume; the error names the file that declared the mount.
+fn service_mounts(
+    name: &str,
+    m: &Mapping,
+    declared: &BTreeMap<String, Mapping>,
+    origins: &MountOrigins,
+    files_display: &str,
+) -> Result<Vec<Mount>> {
     let mut mounts = Vec::new();
     if let Some(Value::Mapping(vols)) = m.get("volumes") {
         for raw in vols.values().filter_map(RawMount::from_value) {
@@ -259,8 +359,17 @@ fn build_service(
             });
         }
     }
+    Ok(mounts)
+}
 
-    // env_file entries, in order, then `environment` over them.
+/// The service's environment: its `env_file` entries, in order, then
+/// `environment` over them. A required env file must exist.
+fn service_environment(
+    name: &str,
+    m: &Mapping,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
     let mut environment = BTreeMap::new();
     if let Some(Value::Sequence(entries)) = m.get("env_file") {
         let lookup = |k: &str| env.get(k).cloned();
@@ -295,19 +404,13 @@ fn build_service(
             }
         }
     }
+    Ok(environment)
+}
 
-    let mut depends_on: Vec<String> = match m.get("depends_on") {
-        Some(Value::Mapping(d)) => d
-            .keys()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
-    depends_on.sort();
-    depends_on.dedup();
-
-    let healthcheck = match m.get("healthcheck") {
+/// Whether the service declares a healthcheck that is neither disabled nor
+/// `NONE`.
+fn has_healthcheck(m: &Mapping) -> bool {
+    match m.get("healthcheck") {
         Some(Value::Mapping(h)) => {
             let disabled = h.get("disable").and_then(yaml::as_bool).unwrap_or(false);
             let none = match h.get("test") {
@@ -318,26 +421,5 @@ fn build_service(
             !disabled && !none
         }
         _ => false,
-    };
-
-    let profiles = match m.get("profiles") {
-        Some(Value::Sequence(p)) => p
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
-
-    Ok(Service {
-        name: name.to_string(),
-        image: string("image"),
-        build: m.get("build").is_some_and(|b| !b.is_null()),
-        container_name: string("container_name"),
-        environment,
-        mounts,
-        depends_on,
-        healthcheck,
-        profiles,
-    })
+    }
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::NameSource;
+use super::model::NameSource;
 use crate::error::{Error, Result};
 
 /// The directory name as compose turns it into a project name: lower case,
