@@ -245,29 +245,26 @@ impl Drop for StopAgain<'_> {
     }
 }
 
-/// Dumps a database; when its service is not running, starts it for the
-/// dump and stops it again after, whatever happened.
+/// Dumps a database — in the container the plan found, or, when the
+/// service was not running, after starting it for the dump (stopped again
+/// after, whatever happened).
 fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
-    let engine = ctx.engine()?;
     let mut _stop_again = None;
-    let container = match engine.running_container_id(&d.project, &d.db.service)? {
-        Some(id) => id,
-        None => {
+    let container = match (&d.container, &d.start) {
+        (Some(id), _) => id.clone(),
+        (None, Some(start)) => {
             ctx.ui.info(&format!(
                 "The database service {} is not running: starting it for the backup",
                 d.db.service
             ));
             // Set before starting, so a failed start is stopped again too.
-            _stop_again = Some(StopAgain {
-                ctx,
-                start: &d.start,
-            });
+            _stop_again = Some(StopAgain { ctx, start });
             start_database(
                 ctx,
                 &format!("Start the database service {} only", d.db.service),
-                &d.start,
+                start,
             )?;
-            engine
+            d.engine
                 .running_container_id(&d.project, &d.db.service)?
                 .ok_or_else(|| {
                     Error::new(format!(
@@ -275,6 +272,12 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
                         d.db.service, d.project
                     ))
                 })?
+        }
+        (None, None) => {
+            return Err(Error::new(format!(
+                "internal error: no container and no way to start service {}",
+                d.db.service
+            )));
         }
     };
     let bar = ctx

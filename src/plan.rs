@@ -123,12 +123,12 @@ pub struct Dump {
     pub db: Database,
     pub target: Target,
     pub compression: Compression,
-    /// Used when the database service is not running when the dump runs:
-    /// started for the dump, stopped again after.
-    pub start: StartDatabase,
-    /// The service was not running when the plan was made (the dry run
-    /// shows the start and stop).
-    pub stopped: bool,
+    /// The database's running container when the plan was made; None
+    /// when the service was not running.
+    pub container: Option<String>,
+    /// When the service was not running: how it is started for the dump
+    /// (and stopped again after). The dry run shows it.
+    pub start: Option<StartDatabase>,
     /// The volumes whose data this dump saves (the database's volume), for
     /// the gate's ticket.
     pub protects: Vec<String>,
@@ -245,13 +245,13 @@ impl Action {
             Action::WaitForServices(w) => w.probes().into_iter().map(Shown::Cmd).collect(),
             Action::Dump(d) => {
                 let mut out = vec![Shown::Cmd(d.command(&ctr(&d.db.service)))];
-                if d.stopped {
+                if let Some(start) = &d.start {
                     out.push(Shown::Note(format!(
                         "service {} is not running: started for the dump, stopped again after",
                         d.db.service
                     )));
-                    out.push(Shown::Cmd(d.start.up.clone()));
-                    out.push(Shown::Cmd(d.start.stop.clone()));
+                    out.push(Shown::Cmd(start.up.clone()));
+                    out.push(Shown::Cmd(start.stop.clone()));
                 }
                 out
             }

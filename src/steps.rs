@@ -146,19 +146,21 @@ pub fn dump(
 ) -> Result<Step> {
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
-    // Read-only, to show the start and stop in a dry run; the dump itself
-    // looks again when it runs.
-    let stopped = engine
-        .running_container_id(&ctx.project.name, &db.service)
-        .is_ok_and(|c| c.is_none());
+    // One engine call, made when planning: the dump runs in the container
+    // found now, or starts the service for itself when there is none.
+    let container = engine.running_container_id(&ctx.project.name, &db.service)?;
+    let start = match container {
+        Some(_) => None,
+        None => Some(start_database(ctx)?),
+    };
     let d = Dump {
         engine: engine.clone(),
         project: ctx.project.name.clone(),
         db: db.clone(),
         target: target(ctx, at, reason),
         compression,
-        start: start_database(ctx)?,
-        stopped,
+        container,
+        start,
         protects,
         safety: reason.is_some(),
     };

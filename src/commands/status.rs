@@ -46,7 +46,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let project = &ctx.project;
     let dir = ctx.backup_dir();
     let (containers, volumes, backups) = std::thread::scope(|s| {
-        let c = s.spawn(|| engine.containers(&project.name));
+        let c = s.spawn(|| engine.container_list(&project.name));
         let v = s.spawn(|| volume_states(engine, project, &ctx.ui));
         let b = s.spawn(|| store::list_dumps(&dir, &project.name));
         (

@@ -79,6 +79,42 @@ pub fn parse_containers(json: &str) -> Result<Vec<Container>> {
     Ok(out)
 }
 
+/// Parses podman's `ps -a --format json`: everything `container inspect`
+/// gives budgie but the last healthcheck's output, in one engine call. The
+/// health is the status line's last word in parentheses (`Up 2 minutes
+/// ago (healthy)`); `started_at` is the start time in seconds.
+pub fn parse_podman_ps(json: &str) -> Result<Vec<Container>> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| Error::new(format!("could not read the engine's container list: {e}")))?;
+    let mut out = Vec::new();
+    for c in v.as_array().into_iter().flatten() {
+        let label = |k: &str| c["Labels"][k].as_str().unwrap_or_default().to_string();
+        let state = c["State"].as_str().unwrap_or("unknown").to_string();
+        let health = c["Status"]
+            .as_str()
+            .and_then(|s| s.trim_end().strip_suffix(')'))
+            .and_then(|s| s.rsplit_once('('))
+            .map(|(_, h)| h)
+            .filter(|h| matches!(*h, "healthy" | "unhealthy" | "starting"))
+            .map(str::to_string);
+        out.push(Container {
+            id: c["Id"].as_str().unwrap_or_default().to_string(),
+            name: c["Names"][0].as_str().unwrap_or_default().to_string(),
+            service: label(SERVICE_LABEL),
+            number: label(NUMBER_LABEL).parse().unwrap_or(1),
+            image: c["Image"].as_str().unwrap_or_default().to_string(),
+            running: state == "running",
+            state,
+            health,
+            started_at: c["StartedAt"].as_i64().map(|t| t.to_string()),
+            exit_code: c["ExitCode"].as_i64(),
+            health_output: None,
+        });
+    }
+    out.sort_by(|a, b| a.service.cmp(&b.service).then(a.number.cmp(&b.number)));
+    Ok(out)
+}
+
 /// What budgie needs to know of an existing volume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VolumeInfo {
@@ -129,6 +165,28 @@ mod tests {
         assert!(c[0].running);
         assert_eq!(c[0].health.as_deref(), Some("healthy"));
         assert!(parse_containers("not json").is_err());
+    }
+
+    #[test]
+    fn reads_podman_ps_with_the_health_in_the_status() {
+        let json = r#"[{"Id":"a1","Names":["p_db_1"],"Image":"localhost/pg:15","State":"running","Status":"Up 3 minutes ago (healthy)","ExitCode":0,"StartedAt":1796018399,"Labels":{"com.docker.compose.service":"db","com.docker.compose.container-number":"1"}},
+            {"Id":"b2","Names":["p_app_1"],"Image":"busybox","State":"exited","Status":"Exited (3) 2 seconds ago","ExitCode":3,"Labels":{"com.docker.compose.service":"app"}},
+            {"Id":"c3","Names":["p_web_1"],"Image":"w","State":"running","Status":"Up 1 second ago (starting)","Labels":{"com.docker.compose.service":"web"}}]"#;
+        let c = parse_podman_ps(json).unwrap();
+        let by = |s: &str| c.iter().find(|c| c.service == s).unwrap();
+        assert_eq!(by("db").name, "p_db_1");
+        assert!(by("db").running);
+        assert_eq!(by("db").health.as_deref(), Some("healthy"));
+        assert_eq!(by("db").started_at.as_deref(), Some("1796018399"));
+        assert_eq!(
+            by("app").health,
+            None,
+            "an exit code in parentheses is no health"
+        );
+        assert_eq!(by("app").exit_code, Some(3));
+        assert!(!by("app").running);
+        assert_eq!(by("web").health.as_deref(), Some("starting"));
+        assert!(parse_podman_ps("{").is_err());
     }
 
     #[test]

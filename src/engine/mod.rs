@@ -172,6 +172,29 @@ impl Engine {
         parse_containers(&json)
     }
 
+    /// Every container of the project, without the last healthcheck's
+    /// output: what `status` shows. One engine call on podman (`ps
+    /// --format json`), [`Engine::containers`] on docker (whose calls are
+    /// cheap).
+    pub fn container_list(&self, project: &str) -> Result<Vec<Container>> {
+        match self.kind {
+            EngineKind::Podman => self.listing(|| {
+                let json = self
+                    .cmd([
+                        "ps".to_string(),
+                        "-a".into(),
+                        "--format".into(),
+                        "json".into(),
+                        "--filter".into(),
+                        format!("label={PROJECT_LABEL}={project}"),
+                    ])
+                    .read()?;
+                inspect::parse_podman_ps(&json)
+            }),
+            EngineKind::Docker => self.containers(project),
+        }
+    }
+
     /// The id of a running container of one service, in one engine call
     /// (`ps` with label and status filters): the fast path before a dump.
     pub fn running_container_id(&self, project: &str, service: &str) -> Result<Option<String>> {
@@ -210,6 +233,13 @@ impl Engine {
     fn volumes_once(&self, names: &[&str]) -> Result<Vec<VolumeInfo>> {
         if names.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.kind == EngineKind::Podman {
+            // One call: podman's `volume ls` JSON is its `volume inspect`'s.
+            let json = self.cmd(["volume", "ls", "--format", "json"]).read()?;
+            let mut all = parse_volumes(&json)?;
+            all.retain(|v| names.contains(&v.name.as_str()));
+            return Ok(all);
         }
         let listed = self.cmd(["volume", "ls", "-q"]).read()?;
         let existing: Vec<&str> = names
