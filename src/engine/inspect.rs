@@ -84,6 +84,9 @@ pub fn parse_containers(json: &str) -> Result<Vec<Container>> {
 /// health is the status line's last word in parentheses (`Up 2 minutes
 /// ago (healthy)`); `started_at` is the start time in seconds.
 pub fn parse_podman_ps(json: &str) -> Result<Vec<Container>> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     let v: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::new(format!("could not read the engine's container list: {e}")))?;
     let mut out = Vec::new();
@@ -130,7 +133,12 @@ impl VolumeInfo {
     }
 }
 
+/// Parses `volume inspect` JSON (and podman's `volume ls --format json`,
+/// which is the same); no output at all is no volume.
 pub fn parse_volumes(json: &str) -> Result<Vec<VolumeInfo>> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     let v: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::new(format!("could not read the engine's volume list: {e}")))?;
     Ok(v.as_array()
