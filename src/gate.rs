@@ -533,3 +533,228 @@ fn print_dry_run(ctx: &Context, reason: Reason, plan: &Plan, stake: &AtStake, op
         ui.print(&line);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Cmd, Engine, EngineKind};
+    use crate::plan::Dump;
+
+    /// A project in a temp dir with a database volume and a files volume.
+    fn context(dir: &std::path::Path) -> Context {
+        std::fs::write(
+            dir.join("compose.yml"),
+            "services:\n  db:\n    image: postgres:16\n    volumes: [pgdata:/var/lib/postgresql/data]\n  app:\n    image: busybox\n    volumes: [files:/files]\nvolumes:\n  pgdata:\n  files:\n",
+        )
+        .unwrap();
+        let project = crate::compose::load(&crate::compose::LoadOptions {
+            directory: dir.to_path_buf(),
+            files: Vec::new(),
+            project_name: Some("p".into()),
+            env: Default::default(),
+        })
+        .unwrap();
+        let cli = <crate::cli::Cli as clap::Parser>::parse_from(["budgie", "--yes", "clean"]);
+        let ui = crate::ui::Ui::new(true, true, 0, true);
+        Context::new(cli.global, ui, project)
+    }
+
+    fn loss(name: &str, database: bool, safety: Safety) -> Loss {
+        Loss {
+            state: VolumeState {
+                key: name.trim_start_matches("p_").into(),
+                name: name.into(),
+                external: false,
+                database,
+                disposable: safety == Safety::Disposable,
+                services: Vec::new(),
+                exists: true,
+                other_project: None,
+                owned: true,
+                size_bytes: None,
+            },
+            safety,
+        }
+    }
+
+    fn step(what: &str, action: Action) -> Step {
+        Step {
+            what: what.into(),
+            action,
+        }
+    }
+
+    fn remove(engine: &Engine, names: &[&str]) -> Step {
+        step(
+            "Delete volumes",
+            Action::RemoveVolumes {
+                engine: engine.clone(),
+                names: names.iter().map(|s| s.to_string()).collect(),
+            },
+        )
+    }
+
+    fn dump_of(ctx: &Context, engine: &Engine, protects: &[&str]) -> Step {
+        let db = ctx.project.database().unwrap().clone();
+        step(
+            "Safety backup",
+            Action::Dump(Box::new(Dump {
+                engine: engine.clone(),
+                project: "p".into(),
+                db,
+                target: steps::target(ctx, chrono::Local::now(), Some(Reason::Clean)),
+                compression: crate::compose::Compression::None,
+                container: Some("c".into()),
+                start: None,
+                protects: protects.iter().map(|s| s.to_string()).collect(),
+                safety: true,
+            })),
+        )
+    }
+
+    fn archive_of(ctx: &Context, volume: &str) -> Step {
+        step(
+            "Safety archive",
+            Action::Archive(Box::new(crate::plan::Archive {
+                volume: volume.into(),
+                key: volume.trim_start_matches("p_").into(),
+                export: Err("not in a unit test".into()),
+                target: steps::target(ctx, chrono::Local::now(), Some(Reason::Clean)),
+                safety: true,
+            })),
+        )
+    }
+
+    fn confirm() -> Step {
+        step(
+            "Confirmation",
+            Action::Confirm(Confirm {
+                question: "q".into(),
+                expected: "p".into(),
+                yes: true,
+                hint: String::new(),
+            }),
+        )
+    }
+
+    fn taken() -> Done {
+        Done::Backup(Taken {
+            path: "/nowhere/p_x.sql".into(),
+            bytes: 1,
+            sha256: "0".into(),
+            seconds: 0.0,
+            database: Some("postgres".into()),
+            volume: None,
+        })
+    }
+
+    #[test]
+    fn a_deletion_waits_for_every_safety_backup_and_the_confirmation() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let (engine, _bin) = Engine::stub(EngineKind::Podman);
+        let stake = AtStake {
+            losses: vec![
+                loss("p_pgdata", true, Safety::Dump),
+                loss("p_files", false, Safety::Archive),
+            ],
+            replaced: Vec::new(),
+        };
+        let opts = GateOptions { no_backup: false };
+        let mut t = Ticket::new(&ctx, Reason::Clean, &Plan::new(), &stake, opts);
+        let rm = remove(&engine, &["p_pgdata", "p_files"]);
+        let refused = |t: &mut Ticket| t.allow(&rm).unwrap_err().message;
+        assert!(refused(&mut t).contains("did not cover (p_pgdata, p_files)"));
+        t.done(&dump_of(&ctx, &engine, &["p_pgdata"]), &taken())
+            .unwrap();
+        assert!(refused(&mut t).contains("did not cover (p_files)"));
+        t.done(&archive_of(&ctx, "p_files"), &taken()).unwrap();
+        assert!(refused(&mut t).contains("before it was confirmed"));
+        t.done(&confirm(), &Done::Nothing).unwrap();
+        assert!(t.allow(&rm).is_ok());
+        // Confirmed, the journal is written, naming the safety backups.
+        let journal = crate::journal::journal_path(&ctx.backup_dir(), "p");
+        let entry = crate::journal::read_journal(&journal).unwrap().unwrap();
+        assert_eq!(entry.volumes, ["p_pgdata", "p_files"]);
+        assert_eq!(entry.safety_backups.len(), 2);
+        t.finish();
+        assert!(!journal.exists(), "a finished plan leaves no journal");
+    }
+
+    #[test]
+    fn only_what_was_shown_goes_even_when_confirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let (engine, _bin) = Engine::stub(EngineKind::Podman);
+        let stake = AtStake {
+            losses: vec![loss("p_files", false, Safety::Disposable)],
+            replaced: Vec::new(),
+        };
+        let mut t = Ticket::new(
+            &ctx,
+            Reason::Clean,
+            &Plan::new(),
+            &stake,
+            GateOptions { no_backup: false },
+        );
+        t.done(&confirm(), &Done::Nothing).unwrap();
+        // Disposable: confirmed is enough.
+        assert!(t.allow(&remove(&engine, &["p_files"])).is_ok());
+        // Never shown: never deleted.
+        let e = t.allow(&remove(&engine, &["p_pgdata"])).unwrap_err();
+        assert!(e.message.contains("did not cover (p_pgdata)"), "{e}");
+        // A compose or engine command that deletes by itself: never.
+        for argv in [["x-compose", "down", "-v"], ["podman", "volume", "prune"]] {
+            let e = t
+                .allow(&step("Down", Action::Run(Cmd::new(argv))))
+                .unwrap_err();
+            assert!(e.message.contains("internal safety check"), "{e}");
+        }
+        // Steps that delete nothing need no ticket.
+        assert!(
+            t.allow(&step("Up", Action::Run(Cmd::new(["x", "up"]))))
+                .is_ok()
+        );
+        t.finish();
+    }
+
+    #[test]
+    fn no_backup_waives_the_backups_never_the_confirmation() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let (engine, _bin) = Engine::stub(EngineKind::Podman);
+        let stake = AtStake {
+            losses: vec![loss("p_pgdata", true, Safety::Dump)],
+            replaced: Vec::new(),
+        };
+        let mut t = Ticket::new(
+            &ctx,
+            Reason::Clean,
+            &Plan::new(),
+            &stake,
+            GateOptions { no_backup: true },
+        );
+        let rm = remove(&engine, &["p_pgdata"]);
+        assert!(t.allow(&rm).unwrap_err().message.contains("confirmed"));
+        t.done(&confirm(), &Done::Nothing).unwrap();
+        assert!(t.allow(&rm).is_ok());
+        t.finish();
+    }
+
+    #[test]
+    fn a_plan_outside_the_gate_deletes_nothing() {
+        let (engine, _bin) = Engine::stub(EngineKind::Podman);
+        let e = NoDeletions
+            .allow(&remove(&engine, &["p_pgdata"]))
+            .unwrap_err();
+        assert!(
+            e.message.contains("did not go through the safety gate"),
+            "{e}"
+        );
+        assert!(
+            NoDeletions
+                .allow(&step("Up", Action::Run(Cmd::new(["x", "up", "-d"]))))
+                .is_ok()
+        );
+    }
+}
