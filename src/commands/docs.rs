@@ -29,9 +29,11 @@ pub fn completions(shell: Shell) -> Result<i32> {
 }
 
 /// What budgie(1) says before its options: the README's opening, short.
-const DESCRIPTION: &str = "budgie runs a compose stack that holds a PostgreSQL database, under podman or docker, and never loses the database's data. It reads compose.yml, knows which named volumes hold data, and asks the engine directly what is running.
+const DESCRIPTION: &str = "budgie runs a compose stack that holds a PostgreSQL database, under podman or docker, and never loses the database's data. It reads the project's compose files, knows which named volumes hold data, and asks the engine directly what is running.
 
-Every command is a plan first: --dry-run prints the exact engine commands and runs nothing. The commands that delete or replace data (clean, nuke, volumes rm, restore) go through one safety gate: they show what will be lost, take a checked pg_dump of the database (and an archive of every other volume), and ask for the project name, or --yes, before anything is deleted.
+A command that changes the stack or the database is a plan of numbered steps first. --dry-run prints the plan, with the exact engine commands and the exact names of the backup files it would write, and changes nothing (backup prune lists the files it would delete). With -v, a real run names each step as it starts (step: ...).
+
+The commands that delete or replace data (clean, nuke, volumes rm, restore) go through one safety gate. It shows what will be lost, and refuses at once (exit 3) when there is no terminal to ask at and no --yes. Then the plan's first steps are the safety backups: a checked pg_dump of the database and an archive of every other volume, except those marked disposable. If one fails, budgie stops with exit 4 and deletes nothing. Next comes the confirmation: type the project name (the database name when a restore replaces the database), or pass --yes. Only then does anything get deleted. --no-backup skips the safety backups, never the confirmation. deploy takes the same safety dump before it recreates the app services.
 
 Global options work before or after the command.";
 
@@ -48,9 +50,73 @@ const EXIT_STATUS: [(&str, &str); 6] = [
     ("130", "interrupted"),
 ];
 
+/// The environment variables budgie reads, for the ENVIRONMENT section.
+const ENVIRONMENT: [(&str, &str); 15] = [
+    (
+        "BUDGIE_ENGINE",
+        "podman or docker, when --engine is not given.",
+    ),
+    (
+        "BUDGIE_COMPOSE",
+        "The exact compose command, such as podman-compose or \"docker compose\" (split on spaces); it must answer version. When no engine is chosen, a command starting with podman or docker chooses that engine.",
+    ),
+    (
+        "BUDGIE_BACKUP_DIR",
+        "The backup directory, when --backup-dir is not given. It overrides x-budgie.backup.dir.",
+    ),
+    (
+        "BUDGIE_COMPRESS",
+        "none, gzip or zstd: the compression of new dumps, safety backups included, when --compress is not given. It overrides x-budgie.backup.compress.",
+    ),
+    (
+        "BUDGIE_WAIT_SECONDS",
+        "How long to wait for the database to accept connections after starting it (start, restart, and a backup or restore that has to start it). Default 120.",
+    ),
+    (
+        "BUDGIE_BACKUP_MAX_AGE_HOURS",
+        "How old the newest backup may be, in whole hours, before doctor fails its newest-backup check. Default: what the installed schedule allows, else 24.",
+    ),
+    (
+        "BUDGIE_SYSTEMD_DIR",
+        "Where schedule install, show and remove, and doctor, find the systemd unit files. Default: $XDG_CONFIG_HOME/systemd/user (~/.config/systemd/user), or /etc/systemd/system as root.",
+    ),
+    (
+        "BUDGIE_CRASH_AT",
+        "For budgie's own tests only: budgie kills itself with SIGKILL at the named point. Never set it.",
+    ),
+    (
+        "NO_COLOR",
+        "When set and not empty: no colors (as --no-color).",
+    ),
+    (
+        "COMPOSE_FILE",
+        "The compose files, when no -f is given, separated by COMPOSE_PATH_SEPARATOR (default :).",
+    ),
+    (
+        "COMPOSE_PATH_SEPARATOR",
+        "The separator between the files of COMPOSE_FILE.",
+    ),
+    (
+        "COMPOSE_PROJECT_NAME",
+        "The project name, when no -p is given. It overrides the compose file's name:.",
+    ),
+    (
+        "COMPOSE_PROFILES",
+        "The active profiles, comma-separated: deploy leaves out the services whose profiles are all inactive.",
+    ),
+    (
+        "PATH",
+        "Where budgie looks for podman, docker and the compose tools.",
+    ),
+    (
+        "HOME, XDG_CONFIG_HOME",
+        "Where user systemd units go. HOME also expands ~ in paths in compose files.",
+    ),
+];
+
 /// Prints one roff document on stdout: budgie's page (what budgie is, the
-/// global options, the list of commands, the exit codes), then a page for
-/// each command and sub-command (`budgie-restore(1)`,
+/// global options, the list of commands, the exit codes, the environment),
+/// then a page for each command and sub-command (`budgie-restore(1)`,
 /// `budgie-backup-verify(1)`...) — the pages that list refers to — each
 /// showing only its own options.
 pub fn man() -> Result<i32> {
@@ -79,6 +145,16 @@ fn render(cmd: &clap::Command, top: bool, out: &mut Vec<u8>) -> std::io::Result<
         }
         extra.control("PP", []).text([roman(
             "For logs, shell and psql, budgie exits with the status of the command it handed the terminal to.",
+        )]);
+        extra.control("SH", ["ENVIRONMENT"]);
+        for (name, meaning) in ENVIRONMENT {
+            extra
+                .control("TP", [])
+                .text([bold(name)])
+                .text([roman(meaning)]);
+        }
+        extra.control("PP", []).text([roman(
+            "A flag beats an environment variable, which beats the compose file's x-budgie: section. The BUDGIE_* and COMPOSE_* variables (except BUDGIE_CRASH_AT) may also be set in the project's .env file; the process environment wins. Every variable is also available to interpolation in the compose files, and the engines and compose tools budgie runs inherit the environment (DOCKER_HOST, CONTAINER_HOST...). schedule install copies BUDGIE_ENGINE, BUDGIE_COMPOSE, BUDGIE_BACKUP_DIR, BUDGIE_COMPRESS, COMPOSE_FILE, DOCKER_HOST and CONTAINER_HOST from the environment into the timer's unit.",
         )]);
     } else {
         // After `build`, every command carries the global options too; on a
