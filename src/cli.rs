@@ -56,7 +56,7 @@ pub struct Global {
     #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Print more: the engine commands as they run, and their output (-vv: more)
+    /// Print more: each step as it starts, the engine commands as they run, and their output
     #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 

@@ -194,7 +194,14 @@ fn read_compressed(
         }
     };
     let bytes = decoded.then_some(scan.bytes);
-    let is_tar = !gzip && scan.head.get(257..262) == Some(b"ustar".as_slice());
+    // A tar: a member header first (its magic at 257), or — the archive of
+    // an empty volume — nothing but the end-of-archive zero blocks.
+    let empty_tar = decoded
+        && scan.bytes >= 1024
+        && scan.bytes % 512 == 0
+        && scan.bytes == scan.head.len() as u64
+        && scan.head.iter().all(|&b| b == 0);
+    let is_tar = !gzip && (scan.head.get(257..262) == Some(b"ustar".as_slice()) || empty_tar);
     if is_tar {
         if decoded && let Some(p) = scan.tar.problem() {
             problems.push(p);
@@ -758,6 +765,24 @@ mod tests {
         let r = verify(&c.path).unwrap();
         assert!(matches!(r.checksum, Checksum::Mismatch { .. }));
         assert!(!r.complete);
+    }
+
+    #[test]
+    fn the_archive_of_an_empty_volume_is_a_complete_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        for blocks in [2, 20] {
+            let p = write(
+                dir.path(),
+                "empty.tar.zst",
+                &zstd_of(&vec![0u8; 512 * blocks]),
+            );
+            let r = verify(&p).unwrap();
+            assert_eq!(r.format, Format::TarZstd, "{blocks} blocks");
+            assert!(r.complete, "{blocks} blocks: {:?}", r.problems);
+        }
+        // One zero block is not an archive's end.
+        let p = write(dir.path(), "cut.tar.zst", &zstd_of(&[0u8; 512]));
+        assert!(!verify(&p).unwrap().complete);
     }
 
     #[test]

@@ -249,6 +249,28 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let source = checking(ctx, &path, || source::validate(&path))?;
     let db = ctx.project.database()?;
     let engine = ctx.engine()?;
+    if ctx.global.dry_run {
+        let stamp = "<stamp>t";
+        let mut plan = Plan::new();
+        steps::prepare_database(ctx, &mut plan)?;
+        plan.run(
+            format!(
+                "Load {} into the scratch database {}, count its tables and rows, drop it (database {} is not touched)",
+                path.display(),
+                postgres::side_name(&db.name, "restore", stamp),
+                db.name
+            ),
+            postgres::load_command(
+                engine,
+                &format!("<{} container>", db.service),
+                db,
+                &postgres::side_name(&db.name, "restore", stamp),
+                source.format,
+            ),
+        );
+        execute::print_plan(ctx, "backup verify --restore-test", &plan);
+        return Ok(0);
+    }
     let container = ensure_database_running(ctx)?;
     let _lock = lock(ctx, "backup verify --restore-test")?;
     let started = std::time::Instant::now();

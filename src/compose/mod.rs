@@ -7,7 +7,7 @@
 //!
 //! Parsing follows the compose tools (compose-spec, docker compose v2,
 //! docker-compose v1, podman-compose) wherever they agree; where they differ
-//! the README says which one budgie follows.
+//! docs/compose.md says which one budgie follows.
 
 mod config;
 mod database;

@@ -19,7 +19,7 @@ pub(super) fn nothing_interrupted(project: &Project, dir: &Path) -> Check {
             INTERRUPTED,
             format!("left behind: {what}"),
             Some(
-                "any budgie command on the project repairs it (budgie status); see Crash recovery in the README"
+                "any budgie command on the project repairs it (budgie status); see docs/crash-recovery.md"
                     .to_string(),
             ),
         ),
