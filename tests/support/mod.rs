@@ -903,8 +903,10 @@ impl Outcome {
 }
 
 /// A fake engine and compose tool on a private PATH: each records its argv
-/// (one line per call) in `calls.log`, answers `version`, and does nothing
-/// else — or fails like a docker whose daemon is down.
+/// (one line per call) in `calls.log`, answers `version` (the engine's
+/// `version --format ...` with the bare version, as the real ones do), and
+/// does nothing else — or fails like an engine that cannot be reached, with
+/// the message of the real one (docker's daemon down, podman's socket).
 pub struct FakeEngine {
     pub bin: tempfile::TempDir,
 }
@@ -914,13 +916,17 @@ impl FakeEngine {
         let bin = tempfile::tempdir().unwrap();
         let log = bin.path().join("calls.log");
         let body = |name: &str| {
-            let fail = if daemon_down && !name.ends_with("-compose") {
-                "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1;; esac\n"
-            } else {
-                ""
+            let fail = match name {
+                _ if !daemon_down || name.ends_with("-compose") => "",
+                "docker" => {
+                    "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1;; esac\n"
+                }
+                _ => {
+                    "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to Podman. Please verify your connection to the Linux system using `podman system connection list`, or try `podman machine init` and `podman machine start` to manage a new Linux VM' >&2; echo 'Error: unable to connect to Podman socket: failed to connect: dial unix /run/podman/podman.sock: connect: no such file or directory' >&2; exit 125;; esac\n"
+                }
             };
             format!(
-                "#!/bin/sh\nprintf '%s' '{name}' >> '{log}'\nfor a in \"$@\"; do printf ' %s' \"$a\" >> '{log}'; done\necho >> '{log}'\n{fail}case \"$1\" in\n  version) echo '{name} version 1.0.0';;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
+                "#!/bin/sh\nprintf '%s' '{name}' >> '{log}'\nfor a in \"$@\"; do printf ' %s' \"$a\" >> '{log}'; done\necho >> '{log}'\n{fail}case \"$1\" in\n  version) if [ \"$2\" = --format ]; then echo 1.0.0; else echo '{name} version 1.0.0'; fi;;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
                 log = log.display()
             )
         };
