@@ -219,7 +219,7 @@ fn colors_and_spinners_only_on_a_terminal() {
     let out = stop().env_remove("NO_COLOR").run().success();
     assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
     assert!(!has_spinner(&out.stderr), "{:?}", out.stderr);
-    assert!(out.stderr.starts_with("✓ Stop"), "{:?}", out.stderr);
+    snapshot(&p, "output_stop_piped", &out.stderr);
 }
 
 #[test]
@@ -235,15 +235,9 @@ fn quiet_prints_errors_and_their_hints_only() {
         let out = q().args(&args).run().success();
         assert_eq!(out.stderr, "", "budgie -q {args:?} printed something");
     }
-    // An error still shows, with its hint.
+    // An error still shows, with its hint, and nothing else.
     let out = q().args(["restore", "--latest"]).run().code(1);
-    assert!(
-        out.stderr.starts_with("✗ no complete backup"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("hint: take one with: budgie backup"));
-    assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+    snapshot(&p, "output_quiet_restore_latest", &out.stderr);
 }
 
 #[test]
@@ -252,27 +246,23 @@ fn errors_end_with_the_next_command_to_run() {
     let run = |args: &[&str]| p.budgie().env("PATH", fake.path()).args(args).run();
 
     // An unknown service names the services there are.
-    run(&["stop", "nope"])
-        .code(2)
-        .stderr_has("unknown service 'nope' (services of project shop: app, db)");
+    let out = run(&["stop", "nope"]).code(2);
+    snapshot(&p, "output_error_unknown_service", &out.stderr);
     // No backups: how to make one.
-    run(&["restore"])
-        .code(2)
-        .stderr_has("hint: take one with: budgie backup");
+    let out = run(&["restore"]).code(2);
+    snapshot(&p, "output_error_no_backup", &out.stderr);
     // A volume that is not there: where to look.
-    run(&["volumes", "rm", "pgdata", "--yes"])
-        .code(1)
-        .stderr_has("volume pgdata (shop_pgdata) does not exist; nothing was deleted")
-        .stderr_has("hint: see which volumes exist: budgie volumes");
+    let out = run(&["volumes", "rm", "pgdata", "--yes"]).code(1);
+    snapshot(&p, "output_error_no_such_volume", &out.stderr);
     // The engine not running: how to start it.
     let down = FakeEngine::new(true);
-    p.budgie()
+    let out = p
+        .budgie()
         .env("PATH", down.path())
         .arg("status")
         .run()
-        .code(1)
-        .stderr_has("is installed but not running")
-        .stderr_has("hint: start");
+        .code(1);
+    snapshot(&p, "output_error_engine_not_running", &out.stderr);
 }
 
 e2e!(
