@@ -1,5 +1,6 @@
 //! `backup list`, `backup prune` and `backup verify` on files alone: no
-//! engine is needed, so these run everywhere.
+//! engine is needed, so these run everywhere. What budgie prints is
+//! compared whole with a snapshot (`tests/snapshots/backups_offline_*.snap`).
 
 use chrono::{Duration, Local, NaiveDateTime};
 
@@ -62,15 +63,12 @@ fn prune_keeps_recent_days_safety_backups_and_incomplete_files() {
         "--keep-monthly",
         "0",
     ];
-    p.budgie()
-        .arg("--dry-run")
-        .args(args)
-        .run()
-        .success()
-        .stderr_has("would delete");
+    let out = p.budgie().arg("--dry-run").args(args).run().success();
+    snapshot(&p, "backups_offline_prune_dry_run", &out.stderr);
     assert_eq!(p.backups(), before, "--dry-run deletes nothing");
 
-    p.budgie().args(args).run().success().stderr_has("deleted");
+    let out = p.budgie().args(args).run().success();
+    snapshot(&p, "backups_offline_prune", &out.stderr);
     let mut expected = vec![
         all[0].clone(),
         all[1].clone(),
@@ -124,11 +122,8 @@ fn list_tells_complete_from_incomplete() {
     assert_eq!(rows[0]["kind"], "manual");
     assert_eq!(rows[1]["complete"], false);
     assert_eq!(rows[1]["kind"], "pre-nuke");
-    p.budgie()
-        .args(["backup", "list"])
-        .run()
-        .success()
-        .stderr_has("NO");
+    let out = p.budgie().args(["backup", "list"]).run().success();
+    snapshot(&p, "backups_offline_list", &out.stderr);
 }
 
 #[test]
@@ -141,27 +136,25 @@ fn verify_refuses_what_is_not_a_complete_dump() {
             "random.sql",
             "\u{7}\u{1}garbage that is not SQL at all \u{3}\u{5}",
         );
-    p.budgie()
+    let out = p
+        .budgie()
         .args(["backup", "verify", "ok.sql"])
         .run()
         .success();
+    snapshot(&p, "backups_offline_verify_ok", &out.stderr);
     // Relative paths are relative to where budgie was started; -C moves that.
-    for (file, says) in [
-        ("truncated.sql", "marker"),
+    for (file, name) in [
+        ("truncated.sql", "truncated"),
         ("empty.sql", "empty"),
-        ("random.sql", "not a PostgreSQL dump"),
+        ("random.sql", "random"),
+        ("missing.sql", "missing"),
     ] {
-        p.budgie()
+        let out = p
+            .budgie()
             .args(["backup", "verify"])
             .arg(p.path().join(file))
             .run()
-            .code(1)
-            .stderr_has(says);
+            .code(1);
+        snapshot(&p, &format!("backups_offline_verify_{name}"), &out.stderr);
     }
-    p.budgie()
-        .args(["backup", "verify"])
-        .arg(p.path().join("missing.sql"))
-        .run()
-        .code(1)
-        .stderr_has("missing.sql");
 }

@@ -1,7 +1,8 @@
 //! `budgie doctor`: one line per check, ✗ with what to do, exit 1 when a
 //! check fails. Against fake engines for each failure it must catch (engine
 //! stopped, compose file broken, backups not ignored by git, no recent
-//! backup), and end-to-end on both engines.
+//! backup), and end-to-end on both engines. Against fake engines, the
+//! whole report is compared with a snapshot (`tests/snapshots/doctor_*.snap`).
 
 use std::process::Command;
 
@@ -51,18 +52,9 @@ fn a_stopped_engine_fails_the_engine_check_with_a_hint() {
     let f = project();
     let fake = FakeEngine::new(true);
     let out = doctor(&f, &fake).run().code(1);
-    let engine = check_line(&out, "engine");
-    assert!(engine.starts_with('✗'), "{engine}");
-    assert!(engine.contains("installed but not running"), "{engine}");
-    assert!(
-        hint_after(&out, "engine").contains("start"),
-        "{}",
-        out.stderr
-    );
-    // The checks that need no engine still ran.
-    assert!(check_line(&out, "compose files").starts_with('✓'));
-    assert!(check_line(&out, "database service").starts_with('✓'));
-    out.stderr_has("skipped (the engine does not answer)");
+    // ✗ engine, with a hint to start it; the checks that need no engine
+    // still ran; those that need it are listed as skipped.
+    snapshot(&f, "doctor_a_stopped_engine", &out.stderr);
 }
 
 #[test]
@@ -70,16 +62,9 @@ fn a_broken_compose_file_is_reported_with_file_and_line() {
     let f = project().compose("services:\n  db:\n    image: [unclosed\n  app: {}\n");
     let fake = FakeEngine::new(false);
     let out = doctor(&f, &fake).run().code(1);
-    let compose = f.path().join("compose.yml").canonicalize().unwrap();
-    let line = check_line(&out, "compose files");
-    assert!(line.starts_with('✗'), "{line}");
-    assert!(
-        line.contains(&format!("{}:4:", compose.display())),
-        "the check should name file and line: {line}"
-    );
-    // Doctor did not stop at the bad file: the engine was still checked.
-    assert!(check_line(&out, "engine").starts_with('✓'));
-    out.stderr_has("skipped (the compose files do not load)");
+    // ✗ compose files, naming file and line; doctor did not stop at the
+    // bad file: the engine was still checked.
+    snapshot(&f, "doctor_a_broken_compose_file", &out.stderr);
 }
 
 #[test]
@@ -94,17 +79,12 @@ fn a_backup_dir_git_does_not_ignore_fails() {
     assert!(git.success());
     std::fs::create_dir(f.path().join("backups")).unwrap();
     let out = doctor(&f, &fake).run().code(1);
-    let line = check_line(&out, "backups ignored by git");
-    assert!(
-        line.starts_with('✗') && line.contains("not ignored"),
-        "{line}"
-    );
-    assert!(hint_after(&out, "backups ignored by git").contains(".gitignore"));
+    snapshot(&f, "doctor_backup_dir_not_ignored_by_git", &out.stderr);
 
     // budgie's own .gitignore (`*`) makes it ignored.
     let f = f.file("backups/.gitignore", "# budgie\n*\n");
     let out = doctor(&f, &fake).run();
-    assert!(check_line(&out, "backups ignored by git").starts_with('✓'));
+    snapshot(&f, "doctor_backup_dir_ignored_by_git", &out.stderr);
 }
 
 #[test]
@@ -113,12 +93,7 @@ fn outside_a_git_repository_there_is_nothing_to_ignore() {
     std::fs::create_dir(f.path().join("backups")).unwrap();
     let fake = FakeEngine::new(false);
     let out = doctor(&f, &fake).run();
-    let line = check_line(&out, "backups ignored by git");
-    assert!(
-        line.starts_with('✓') && line.contains("not in a git repository"),
-        "{line}"
-    );
-    assert!(check_line(&out, "backup dir writable").starts_with('✓'));
+    snapshot(&f, "doctor_outside_a_git_repository", &out.stderr);
 }
 
 #[test]
@@ -126,12 +101,7 @@ fn no_recent_backup_fails_and_the_limit_is_configurable() {
     let f = project();
     let fake = FakeEngine::new(false);
     let out = doctor(&f, &fake).run().code(1);
-    let line = check_line(&out, "newest backup");
-    assert!(
-        line.starts_with('✗') && line.contains("no complete backup"),
-        "{line}"
-    );
-    assert!(hint_after(&out, "newest backup").contains("budgie backup"));
+    snapshot(&f, "doctor_no_backup", &out.stderr);
 
     // A complete backup from 2020 is too old; a truncated newer one does not count.
     let f = f.file("backups/shop_20200101_000000.sql", DUMP).file(
@@ -139,21 +109,12 @@ fn no_recent_backup_fails_and_the_limit_is_configurable() {
         "--\n-- PostgreSQL database dump\n--\nSET x;\n",
     );
     let out = doctor(&f, &fake).run().code(1);
-    let line = check_line(&out, "newest backup");
-    assert!(
-        line.starts_with('✗')
-            && line.contains("shop_20200101_000000.sql")
-            && line.contains("more than 24h"),
-        "{line}"
-    );
-    assert!(hint_after(&out, "newest backup").contains("BUDGIE_BACKUP_MAX_AGE_HOURS"));
+    snapshot(&f, "doctor_backup_too_old", &out.stderr);
 
     let out = doctor(&f, &fake)
         .env("BUDGIE_BACKUP_MAX_AGE_HOURS", "10000000")
         .run();
-    let line = check_line(&out, "newest backup");
-    assert!(line.starts_with('✓'), "{line}");
-    assert!(check_line(&out, "disk space").starts_with('✓'));
+    snapshot(&f, "doctor_backup_age_limit_raised", &out.stderr);
 }
 
 #[test]
@@ -181,12 +142,7 @@ fn too_little_space_for_the_next_backup_fails() {
     }
     let fake = FakeEngine::new(false);
     let out = doctor(&f, &fake).run().code(1);
-    let line = check_line(&out, "disk space");
-    assert!(
-        line.starts_with('✗') && line.contains("less than twice the last backup"),
-        "{line}"
-    );
-    assert!(hint_after(&out, "disk space").contains("budgie backup prune"));
+    snapshot(&f, "doctor_too_little_space", &out.stderr);
 }
 
 #[test]
@@ -301,7 +257,7 @@ fn an_interrupted_budgie_left_behind_fails_and_nothing_is_repaired() {
     let f = project();
     let fake = FakeEngine::new(false);
     let out = doctor(&f, &fake).run();
-    assert!(check_line(&out, "nothing interrupted").starts_with('✓'));
+    snapshot(&f, "doctor_nothing_interrupted", &out.stderr);
     let dir = f.path().join("backups");
     std::fs::create_dir_all(&dir).unwrap();
     let name = "shop";
@@ -314,13 +270,6 @@ fn an_interrupted_budgie_left_behind_fails_and_nothing_is_repaired() {
     )
     .unwrap();
     let out = doctor(&f, &fake).run().code(1);
-    let line = check_line(&out, "nothing interrupted");
-    assert!(
-        line.starts_with('✗')
-            && line.contains("`budgie clean` (pid 77")
-            && line.contains("1 unfinished temporary file"),
-        "{line}"
-    );
-    assert!(hint_after(&out, "nothing interrupted").contains("budgie status"));
+    snapshot(&f, "doctor_interrupted_budgie_left_behind", &out.stderr);
     assert!(temp.exists() && journal.exists(), "doctor only reads");
 }

@@ -4,6 +4,10 @@
 //! - `cli`, `backups_offline`: bad input, dry runs, config — against fake
 //!   engines that record every call, so "nothing was run" is checked, not
 //!   assumed.
+//! - what budgie prints, against fake engines (and in `output`, on real
+//!   ones), is compared whole with a snapshot in `tests/snapshots/`
+//!   (`support::snapshot`: insta, with filters for temp dirs, stamps,
+//!   sizes...).
 //! - end-to-end (`e2e!`): real podman (podman-compose) and real docker
 //!   (docker-compose), each running a real PostgreSQL container, as two
 //!   tests per body. A missing engine fails them; `BUDGIE_E2E=skip`

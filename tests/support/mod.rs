@@ -603,6 +603,127 @@ impl Drop for Fixture {
     }
 }
 
+/// `s` with every regex metacharacter escaped.
+pub fn escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `path` as it was given and as the file system resolves it (symlinks
+/// followed), the longer first: both may appear in budgie's output.
+fn both_spellings(path: &Path) -> Vec<String> {
+    let mut v = vec![path.display().to_string()];
+    if let Ok(c) = path.canonicalize() {
+        v.push(c.display().to_string());
+    }
+    v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    v.dedup();
+    v
+}
+
+/// The filters that turn a run's output into its stable shape, in order.
+///
+/// On every fixture: the project's temp dir is `[DIR]` (its name alone,
+/// a project name when nothing else names one, `[DIRNAME]`), the
+/// fixture's generated name `[PROJECT]`, the budgie binary `[BUDGIE]`, any
+/// other temp dir of the harness (a `FakeEngine`'s bin dir, a
+/// `tempfile::tempdir()`) `[TMP]`; the umask's mode of a directory, and
+/// whether a timer's log is the user's or the system's (root), do not show;
+/// time stamps, sizes, ages, durations and hashes get placeholders, and
+/// table columns are two spaces apart.
+///
+/// On a fixture with a real engine (`Fixture::new`), where one body runs on
+/// podman and on docker, the engine and compose tool names and their
+/// versions are placeholders too (`[ENGINE]`, `[COMPOSE]`, `[VERSION]`).
+/// A fake engine (`Fixture::bare`) answers the same everywhere, so its
+/// snapshots keep the names: which tool budgie chose is part of what they
+/// show.
+pub fn filters(p: &Fixture) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = Vec::new();
+    for dir in both_spellings(p.path()) {
+        f.push((escape(&dir), "[DIR]".into()));
+    }
+    for exe in both_spellings(Path::new(env!("CARGO_BIN_EXE_budgie"))) {
+        f.push((escape(&exe), "[BUDGIE]".into()));
+    }
+    for tmp in both_spellings(&std::env::temp_dir()) {
+        f.push((
+            format!(r"{}/\.tmp[A-Za-z0-9]+", escape(tmp.trim_end_matches('/'))),
+            "[TMP]".into(),
+        ));
+    }
+    // The directory's own name, which is the project's name where nothing
+    // else names it (lower-cased by compose).
+    if let Some(base) = p.path().file_name() {
+        let base = base.to_string_lossy();
+        f.push((format!("(?i){}", escape(&base)), "[DIRNAME]".into()));
+    }
+    f.push((escape(&p.name), "[PROJECT]".into()));
+    // The mode of a directory the test made (the umask's, 755 or 775).
+    f.push((r"\(mode [0-7]{3}: ".into(), "(mode [MODE]: ".into()));
+    // A user timer's log (`--user`) or a system timer's (when root).
+    f.push((
+        r"journalctl (--user )?-u ".into(),
+        "journalctl [--user] -u ".into(),
+    ));
+    if p.engine.is_some() {
+        for (regex, to) in [
+            // Before the engine names: they contain them.
+            (r"\b(podman-compose|docker-compose)\b", "[COMPOSE]"),
+            (r"\b(podman|docker)\b", "[ENGINE]"),
+            (r"\[ENGINE\] \S+ answers", "[ENGINE] [VERSION] answers"),
+            (
+                r"\[COMPOSE\] version [^(]*\(",
+                "[COMPOSE] version [VERSION] (",
+            ),
+        ] {
+            f.push((regex.into(), to.into()));
+        }
+    }
+    for (regex, to) in [
+        (
+            r"database version \d[\w.]*( \([^)]*\))?",
+            "database version [VERSION]",
+        ),
+        (r"\d{8}_\d{6}", "[STAMP]"),
+        (r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b", "[TIME]"),
+        (r"\b\d+(\.\d+)? (B|kB|MB|GB|TB)\b", "[SIZE]"),
+        (r"\b\d+\.\ds\b", "[DURATION]"),
+        (r"\b\d+[smhd] (ago|old)\b", "[AGE] $1"),
+        (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+        // Column gaps: two spaces (placeholders change the widths).
+        (r"(\S) {2,}", "$1  "),
+    ] {
+        f.push((regex.into(), to.into()));
+    }
+    f
+}
+
+/// Compares `text` (a whole output of budgie) with the snapshot `name` in
+/// `tests/snapshots/`, after the filters of `p`. Name snapshots
+/// `<module>_<test or command>`; `cargo insta review` (or
+/// `INSTA_UPDATE=always cargo test ...`) accepts a changed one.
+pub fn snapshot(p: &Fixture, name: &str, text: &str) {
+    let filters = filters(p);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_filters(
+        filters
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
 /// A budgie invocation being built: run it, then assert on the outcome.
 #[must_use = "a budgie command that is built but not run tests nothing"]
 pub struct Budgie {
@@ -782,8 +903,10 @@ impl Outcome {
 }
 
 /// A fake engine and compose tool on a private PATH: each records its argv
-/// (one line per call) in `calls.log`, answers `version`, and does nothing
-/// else — or fails like a docker whose daemon is down.
+/// (one line per call) in `calls.log`, answers `version` (the engine's
+/// `version --format ...` with the bare version, as the real ones do), and
+/// does nothing else — or fails like an engine that cannot be reached, with
+/// the message of the real one (docker's daemon down, podman's socket).
 pub struct FakeEngine {
     pub bin: tempfile::TempDir,
 }
@@ -793,13 +916,17 @@ impl FakeEngine {
         let bin = tempfile::tempdir().unwrap();
         let log = bin.path().join("calls.log");
         let body = |name: &str| {
-            let fail = if daemon_down && !name.ends_with("-compose") {
-                "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1;; esac\n"
-            } else {
-                ""
+            let fail = match name {
+                _ if !daemon_down || name.ends_with("-compose") => "",
+                "docker" => {
+                    "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1;; esac\n"
+                }
+                _ => {
+                    "case \"$1\" in version|info|ps|volume|system) echo 'Cannot connect to Podman. Please verify your connection to the Linux system using `podman system connection list`, or try `podman machine init` and `podman machine start` to manage a new Linux VM' >&2; echo 'Error: unable to connect to Podman socket: failed to connect: dial unix /run/podman/podman.sock: connect: no such file or directory' >&2; exit 125;; esac\n"
+                }
             };
             format!(
-                "#!/bin/sh\nprintf '%s' '{name}' >> '{log}'\nfor a in \"$@\"; do printf ' %s' \"$a\" >> '{log}'; done\necho >> '{log}'\n{fail}case \"$1\" in\n  version) echo '{name} version 1.0.0';;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
+                "#!/bin/sh\nprintf '%s' '{name}' >> '{log}'\nfor a in \"$@\"; do printf ' %s' \"$a\" >> '{log}'; done\necho >> '{log}'\n{fail}case \"$1\" in\n  version) if [ \"$2\" = --format ]; then echo 1.0.0; else echo '{name} version 1.0.0'; fi;;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
                 log = log.display()
             )
         };
