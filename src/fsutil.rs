@@ -34,6 +34,16 @@ pub fn safe_name_part(s: &str) -> String {
         .collect()
 }
 
+/// An I/O error as a person reads it: "No such file or directory", without
+/// the "(os error 2)" Rust adds.
+pub fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
+}
+
 /// Fsyncs a directory so that a new entry in it survives a crash.
 /// Filesystems that cannot sync a directory are taken as done.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -80,6 +90,8 @@ mod tests {
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
         assert_eq!(safe_name_part("a/b c..d"), "a_b_c..d");
         assert_eq!(safe_name_part(&"x".repeat(300)).len(), 100);
+        let missing = std::fs::File::open("/nonexistent/budgie").unwrap_err();
+        assert_eq!(io_reason(&missing), "No such file or directory");
     }
 
     #[test]

@@ -206,8 +206,15 @@ fn report_deletion(ctx: &Context, entry: &Entry) {
             "It was restoring volume {volume} from {}: the volume may hold only part of it.",
             archive.display()
         ));
+        let key = ctx
+            .project
+            .volumes
+            .iter()
+            .find(|v| &v.name == volume)
+            .map(|v| v.key.clone())
+            .unwrap_or_else(|| volume.clone());
         let mut again = format!(
-            "Run the same restore again to finish it: budgie restore --volume <key> {}",
+            "Run the same restore again to finish it: budgie restore --volume {key} {}",
             archive.display()
         );
         if let Some(b) = complete_safety_backup(entry) {
@@ -223,15 +230,19 @@ fn report_deletion(ctx: &Context, entry: &Entry) {
         return;
     }
     let dumps: Vec<&PathBuf> = entry.safety_backups.iter().filter(|p| p.exists()).collect();
-    let vols = entry.volumes.join(", ");
+    let vols = format!(
+        "volume{} {}",
+        if entry.volumes.len() == 1 { "" } else { "s" },
+        entry.volumes.join(", ")
+    );
     if dumps.is_empty() {
         ctx.ui.warn(&format!(
-            "It was deleting volumes {vols} without a safety backup (--no-backup). Some may be gone."
+            "It was deleting {vols} without a safety backup (--no-backup). Some may be gone."
         ));
         return;
     }
     ctx.ui.warn(&format!(
-        "It was deleting volumes {vols}, after its safety backups completed: {}",
+        "It was deleting {vols}, after its safety backups completed: {}",
         dumps
             .iter()
             .map(|p| p.display().to_string())

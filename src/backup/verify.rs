@@ -58,6 +58,20 @@ pub enum Format {
     Unknown,
 }
 
+impl Format {
+    /// What the file is, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Plain => "plain SQL dump",
+            Format::Gzip => "gzip-compressed SQL dump",
+            Format::Zstd => "zstd-compressed SQL dump",
+            Format::Custom => "pg_dump custom-format archive",
+            Format::TarZstd => "volume archive (tar, zstd-compressed)",
+            Format::Unknown => "unknown",
+        }
+    }
+}
+
 /// The file's SHA-256 against the one recorded when it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]
@@ -98,7 +112,7 @@ pub struct Report {
 /// names the path). Content problems go into [`Report::problems`] with
 /// `complete: false`. Memory use is constant whatever the file's size.
 pub fn verify(path: &Path) -> Result<Report> {
-    let io_err = |e: io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let io_err = |e: io::Error| cannot_read(path, &e);
     let file = File::open(path).map_err(io_err)?;
     let mut reader = HashingReader::new(file);
     let mut head = Vec::with_capacity(HEAD_BYTES);
@@ -244,6 +258,21 @@ fn compare_checksum(path: &Path, sha256: &str, problems: &mut Vec<String>) -> Ch
     }
 }
 
+/// The error for a file that cannot be read, with the next step when it
+/// is not there.
+fn cannot_read(path: &Path, e: &io::Error) -> Error {
+    let err = Error::new(format!(
+        "cannot read {}: {}",
+        path.display(),
+        crate::fsutil::io_reason(e)
+    ));
+    if e.kind() == io::ErrorKind::NotFound {
+        err.hint("check the path; budgie backup list shows the backups budgie knows")
+    } else {
+        err
+    }
+}
+
 /// What [`quick_plain`] found.
 #[derive(Debug, Clone)]
 pub struct QuickPlain {
@@ -262,7 +291,7 @@ pub struct QuickPlain {
 /// reads every byte anyway. None when the file is not plain SQL (then use
 /// [`verify`]).
 pub fn quick_plain(path: &Path) -> Result<Option<QuickPlain>> {
-    let io_err = |e: io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let io_err = |e: io::Error| cannot_read(path, &e);
     let mut file = File::open(path).map_err(io_err)?;
     let bytes = file.metadata().map_err(io_err)?.len();
     let mut head = Vec::with_capacity(HEAD_BYTES);

@@ -399,7 +399,7 @@ fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     } else if !ctx.global.json {
         let ui = &ctx.ui;
         ui.print(&format!("file:     {}", path.display()));
-        ui.print(&format!("format:   {:?}", report.format));
+        ui.print(&format!("format:   {}", report.format.describe()));
         ui.print(&format!("size:     {}", human_bytes(report.bytes)));
         if let Some(u) = report.uncompressed_bytes {
             ui.print(&format!("content:  {}", human_bytes(u)));

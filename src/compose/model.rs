@@ -280,9 +280,12 @@ impl Project {
         self.volumes.iter().find(|v| v.key == key)
     }
 
-    /// The named volume with this key, or a usage error listing the keys.
+    /// The named volume with this key — or, failing that, this engine name
+    /// (`shop_uploads`, as `status` and the engines show it) — or a usage
+    /// error listing the keys.
     pub fn volume_or_usage(&self, key: &str) -> crate::error::Result<&Volume> {
-        self.volume(key).ok_or_else(|| {
+        let by_name = || self.volumes.iter().find(|v| v.name == key);
+        self.volume(key).or_else(by_name).ok_or_else(|| {
             let known: Vec<&str> = self.volumes.iter().map(|v| v.key.as_str()).collect();
             crate::error::Error::usage(format!(
                 "unknown volume '{key}' (named volumes: {})",
