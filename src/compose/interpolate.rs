@@ -506,6 +506,63 @@ mod tests {
         assert_eq!(run(&deep).unwrap_err(), InterpolationError::TooDeep);
     }
 
+    /// One case of `tests/data/interpolation-cases.json`: what budgie gives
+    /// against what compose-go gives, `None` when they agree.
+    fn disagreement(case: &serde_json::Value, defaults: &serde_json::Value) -> Option<String> {
+        let template = case["template"].as_str().expect("a template");
+        let vars: BTreeMap<String, String> =
+            serde_json::from_value(case.get("variables").unwrap_or(defaults).clone())
+                .expect("variables: names to strings");
+        let lookup = |k: &str| vars.get(k).cloned();
+        let mut missing = Vec::new();
+        let got = interpolate_tracking(template, &lookup, &mut missing);
+        let agrees = match (&got, case["value"].as_str(), case["refused"].as_str()) {
+            (Ok(v), Some(want), None) => {
+                v == want
+                    && case.get("warns").is_none_or(|w| {
+                        serde_json::from_value::<Vec<String>>(w.clone()).unwrap() == missing
+                    })
+            }
+            (
+                Err(InterpolationError::Invalid | InterpolationError::Unterminated),
+                None,
+                Some("invalid template"),
+            ) => true,
+            (Err(e @ InterpolationError::Required { .. }), None, Some(want)) => {
+                e.to_string() == want
+            }
+            _ => false,
+        };
+        (!agrees).then(|| {
+            format!("{template:?}: budgie {got:?}, missing {missing:?}; compose-go {case}")
+        })
+    }
+
+    /// compose-go's own test table (`template/template_test.go`, at the
+    /// commit the data file names) and budgie's unicode cases.
+    #[test]
+    fn compose_go_table() {
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/data/interpolation-cases.json"))
+                .expect("the cases are JSON");
+        let defaults = &table["variables"];
+        let cases = table["cases"].as_array().unwrap();
+        let unicode = table["unicode"].as_array().unwrap();
+        assert_eq!(cases.len(), 82, "compose-go's cases");
+        assert!(unicode.len() >= 15, "the unicode cases");
+        let wrong: Vec<String> = cases
+            .iter()
+            .chain(unicode)
+            .filter_map(|c| disagreement(c, defaults))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} cases differ:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
+
     #[test]
     fn tracks_missing() {
         let env = env();
