@@ -12,6 +12,8 @@
 //!   (docker-compose), each running a real PostgreSQL container, as two
 //!   tests per body. A missing engine fails them; `BUDGIE_E2E=skip`
 //!   compiles them as ignored (build.rs), so cargo's summary counts them.
+//! - `interpolation`: compose-go's interpolation test table through
+//!   `budgie config --json`.
 //! - `plans`: the dry run of every destructive command is the plan that runs.
 //! - `architecture`: the import graph has no loops; files and functions
 //!   stay small.
@@ -30,6 +32,7 @@ mod doctor;
 mod faults;
 mod fuzz_corpus;
 mod gate;
+mod interpolation;
 mod lifecycle;
 mod output;
 mod plans;

@@ -571,7 +571,7 @@ fn unterminated_brace_error() {
     // A password is not quoted back.
     let f = fixture(&[(
         "compose.yaml",
-        "services:\n  db:\n    environment:\n      - POSTGRES_PASSWORD=pa$1word\n",
+        "services:\n  db:\n    environment:\n      - POSTGRES_PASSWORD=pa${1}word\n",
     )]);
     let e = f.err();
     assert!(
@@ -581,14 +581,33 @@ fn unterminated_brace_error() {
         e.message
     );
 
-    let f = fixture(&[("compose.yaml", "services:\n  app:\n    command: echo $1\n")]);
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:\n  app:\n    command: echo ${1}\n",
+    )]);
     let e = f.err();
     assert!(
         e.message
-            .contains("services.app.command: invalid interpolation"),
+            .contains("services.app.command: invalid interpolation format in \"echo ${1}\""),
         "{}",
         e.message
     );
+}
+
+#[test]
+fn a_lone_dollar_is_kept_as_compose_keeps_it() {
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:\n  app:\n    image: busybox\n    command: sh -c 'echo $1'\n    \
+         labels: [\"traefik.rule=PathRegexp(`^/v[0-9]+$`)\"]\n    \
+         environment:\n      PATTERN: ^[a-z]+$\n      ARGS: echo $1 $@ $ $}\n      PRICE: 5 €$\n",
+    )]);
+    let p = f.load();
+    let env = &p.services["app"].environment;
+    assert_eq!(env["PATTERN"], "^[a-z]+$");
+    assert_eq!(env["ARGS"], "echo $1 $@ $ $}");
+    assert_eq!(env["PRICE"], "5 €$");
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
 }
 
 // ---------------------------------------------------------------- .env
