@@ -648,20 +648,34 @@ mod tests {
         })
     }
 
+    /// A ticket for `clean` putting `losses` at stake.
+    fn ticket(ctx: &Context, losses: Vec<Loss>, no_backup: bool) -> Ticket<'_> {
+        let stake = AtStake {
+            losses,
+            replaced: Vec::new(),
+        };
+        Ticket::new(
+            ctx,
+            Reason::Clean,
+            &Plan::new(),
+            &stake,
+            GateOptions { no_backup },
+        )
+    }
+
     #[test]
     fn a_deletion_waits_for_every_safety_backup_and_the_confirmation() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = context(dir.path());
         let (engine, _bin) = Engine::stub(EngineKind::Podman);
-        let stake = AtStake {
-            losses: vec![
+        let mut t = ticket(
+            &ctx,
+            vec![
                 loss("p_pgdata", true, Safety::Dump),
                 loss("p_files", false, Safety::Archive),
             ],
-            replaced: Vec::new(),
-        };
-        let opts = GateOptions { no_backup: false };
-        let mut t = Ticket::new(&ctx, Reason::Clean, &Plan::new(), &stake, opts);
+            false,
+        );
         let rm = remove(&engine, &["p_pgdata", "p_files"]);
         let refused = |t: &mut Ticket| t.allow(&rm).unwrap_err().message;
         assert!(refused(&mut t).contains("did not cover (p_pgdata, p_files)"));
@@ -686,16 +700,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = context(dir.path());
         let (engine, _bin) = Engine::stub(EngineKind::Podman);
-        let stake = AtStake {
-            losses: vec![loss("p_files", false, Safety::Disposable)],
-            replaced: Vec::new(),
-        };
-        let mut t = Ticket::new(
+        let mut t = ticket(
             &ctx,
-            Reason::Clean,
-            &Plan::new(),
-            &stake,
-            GateOptions { no_backup: false },
+            vec![loss("p_files", false, Safety::Disposable)],
+            false,
         );
         t.done(&confirm(), &Done::Nothing).unwrap();
         // Disposable: confirmed is enough.
@@ -723,17 +731,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ctx = context(dir.path());
         let (engine, _bin) = Engine::stub(EngineKind::Podman);
-        let stake = AtStake {
-            losses: vec![loss("p_pgdata", true, Safety::Dump)],
-            replaced: Vec::new(),
-        };
-        let mut t = Ticket::new(
-            &ctx,
-            Reason::Clean,
-            &Plan::new(),
-            &stake,
-            GateOptions { no_backup: true },
-        );
+        let mut t = ticket(&ctx, vec![loss("p_pgdata", true, Safety::Dump)], true);
         let rm = remove(&engine, &["p_pgdata"]);
         assert!(t.allow(&rm).unwrap_err().message.contains("confirmed"));
         t.done(&confirm(), &Done::Nothing).unwrap();

@@ -219,19 +219,21 @@ pub fn pending(dir: &Path, project: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// The sides of a restore of `x.sql` into database `app`, for tests.
+#[cfg(test)]
+pub fn test_sides(keep_previous: bool) -> Sides {
+    Sides {
+        database: "app".into(),
+        scratch: "app_budgie_restore_1".into(),
+        old: Some("app_budgie_old_1".into()),
+        keep_previous,
+        file: "x.sql".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sides(keep: bool) -> Sides {
-        Sides {
-            database: "app".into(),
-            scratch: "app_budgie_restore_1".into(),
-            old: Some("app_budgie_old_1".into()),
-            keep_previous: keep,
-            file: "x.sql".into(),
-        }
-    }
 
     #[test]
     fn temporaries_of_this_project_only() {
@@ -264,7 +266,7 @@ mod tests {
     fn the_journal_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let mut e = Entry::new("restore");
-        e.restore = Some(sides(false));
+        e.restore = Some(test_sides(false));
         e.safety_backups.push("b.sql".into());
         let j = Journal::begin(dir.path(), "app", &e).unwrap();
         let read = read_journal(&journal_path(dir.path(), "app")).unwrap();

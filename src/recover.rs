@@ -515,16 +515,6 @@ fn say_how_it_ended(ctx: &Context, sides: &Sides, seen: &Seen, swapped: bool) {
 mod tests {
     use super::*;
 
-    fn sides(keep: bool) -> Sides {
-        Sides {
-            database: "app".into(),
-            scratch: "app_budgie_restore_1".into(),
-            old: Some("app_budgie_old_1".into()),
-            keep_previous: keep,
-            file: "x.sql".into(),
-        }
-    }
-
     #[test]
     fn killed_before_the_swap_reopens_and_drops_the_scratch_copy() {
         let seen = Seen {
@@ -533,7 +523,7 @@ mod tests {
             old: false,
         };
         assert_eq!(
-            decide(&seen, &sides(false), true),
+            decide(&seen, &crate::journal::test_sides(false), true),
             vec![Fix::Reopen, Fix::DropScratch]
         );
     }
@@ -545,13 +535,16 @@ mod tests {
             scratch: false,
             old: true,
         };
-        assert_eq!(decide(&seen, &sides(false), true), vec![Fix::DropOld]);
         assert_eq!(
-            decide(&seen, &sides(false), false),
+            decide(&seen, &crate::journal::test_sides(false), true),
+            vec![Fix::DropOld]
+        );
+        assert_eq!(
+            decide(&seen, &crate::journal::test_sides(false), false),
             vec![Fix::KeepOld { only_copy: true }]
         );
         assert_eq!(
-            decide(&seen, &sides(true), true),
+            decide(&seen, &crate::journal::test_sides(true), true),
             vec![Fix::KeepOld { only_copy: false }]
         );
     }
@@ -563,12 +556,15 @@ mod tests {
             scratch: true,
             old: true,
         };
-        assert_eq!(decide(&seen, &sides(false), true), vec![Fix::RenameOldBack]);
+        assert_eq!(
+            decide(&seen, &crate::journal::test_sides(false), true),
+            vec![Fix::RenameOldBack]
+        );
         let nothing = Seen {
             current: None,
             scratch: true,
             old: false,
         };
-        assert!(decide(&nothing, &sides(false), true).is_empty());
+        assert!(decide(&nothing, &crate::journal::test_sides(false), true).is_empty());
     }
 }
