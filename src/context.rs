@@ -63,9 +63,10 @@ impl Context {
         Ok(Cmd::new(argv).dir(&self.project.dir))
     }
 
-    /// `text` with every secret the project knows replaced by `***`.
+    /// A tool's output with the project's secrets hidden (see
+    /// `Project::redact_output`); names are never masked.
     pub fn redact(&self, text: &str) -> String {
-        self.project.redact(text)
+        self.project.redact_output(text)
     }
 
     /// A path the user typed, made absolute: relative to `-C DIR` when given

@@ -87,7 +87,7 @@ pub fn run_plan(ctx: &Context, title: &str, plan: &Plan) -> Result<i32> {
 /// The plan as `--dry-run` shows it: a heading, then every step.
 pub fn print_plan(ctx: &Context, title: &str, plan: &Plan) {
     print_heading(ctx, title);
-    for line in plan.describe(&|s| ctx.redact(s)) {
+    for line in plan.describe() {
         ctx.ui.print(&line);
     }
 }
@@ -115,7 +115,7 @@ pub fn run(ctx: &Context, steps: &[Step], guard: &mut dyn Guard) -> Result<Ran> 
         }
         guard.allow(step)?;
         deleted |= step.action.deletes_data();
-        ctx.ui.debug(&format!("step: {}", ctx.redact(&step.what)));
+        ctx.ui.debug(&format!("step: {}", step.what));
         let done = run_step(ctx, step).map_err(|e| {
             if step.action.is_safety_backup() {
                 safety_backup_failed(step, e)
@@ -150,7 +150,7 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
         Action::RemoveImages { engine, references } => {
             for r in references {
                 let c = engine.image_rm(r);
-                ui.debug(&format!("$ {}", ctx.redact(&c.to_string())));
+                ui.debug(&format!("$ {c}"));
                 let out = c.output()?;
                 if out.status.success() {
                     ui.success(&format!("Removed image {r}"));
@@ -174,7 +174,7 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
         Action::ReplaceDatabase(r) => replace_database(ctx, r).map(Done::Restored),
         Action::RestoreVolume(r) => restore_volume(ui, r).map(|()| Done::Nothing),
         Action::Interactive(cmd) => {
-            ui.debug(&format!("$ {}", ctx.redact(&cmd.to_string())));
+            ui.debug(&format!("$ {cmd}"));
             let out = cmd
                 .expression()
                 .unchecked()
@@ -284,7 +284,7 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
         .ui
         .progress_bytes(&format!("Dumping database {}", d.db.name));
     let cmd = d.command(&container);
-    ctx.ui.debug(&format!("$ {}", ctx.redact(&cmd.to_string())));
+    ctx.ui.debug(&format!("$ {cmd}"));
     let taken = backup::dump_database(&cmd, &d.db.name, &d.target, d.compression, &|n| bar.set(n));
     bar.clear();
     let taken = taken?;
@@ -304,7 +304,7 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
 /// Archives a volume's files.
 fn archive(ctx: &Context, a: &Archive) -> Result<Taken> {
     let cmd = a.export.as_ref().map_err(|why| Error::new(why.clone()))?;
-    ctx.ui.debug(&format!("$ {}", ctx.redact(&cmd.to_string())));
+    ctx.ui.debug(&format!("$ {cmd}"));
     let bar = ctx
         .ui
         .progress_bytes(&format!("Archiving volume {}", a.volume));
@@ -427,8 +427,9 @@ fn safety_backup_failed(step: &Step, e: Error) -> Error {
 /// Runs one engine command under a spinner; its output is shown with -v
 /// (secrets redacted) or, its last lines, when it fails.
 fn run_cmd(ctx: &Context, what: &str, cmd: &Cmd) -> Result<()> {
+    // The tool's own output may echo a secret: it is shown redacted.
     let (ui, redact) = (&ctx.ui, |s: &str| ctx.redact(s));
-    ui.debug(&format!("$ {}", redact(&cmd.to_string())));
+    ui.debug(&format!("$ {cmd}"));
     let started = Instant::now();
     let spinner = ui.spinner(what);
     let expr = cmd.expression().stdin_null().unchecked();

@@ -108,7 +108,7 @@ fn check_error(e: &Error, input: &str) {
 /// Compose parsing, merging and interpolation: the input's files are
 /// written to a project directory and loaded as `budgie` would load them,
 /// with an empty process environment. A model is then used the ways the
-/// commands use it (database, JSON, redaction).
+/// commands use it (database, JSON, redaction of tool output).
 pub fn compose(data: &[u8]) {
     let input = ComposeInput::split(data);
     in_scratch(|dir| load_project(dir, &input));
@@ -132,10 +132,15 @@ fn load_project(dir: &Path, input: &ComposeInput) {
                 check_error(&e, "database()");
             }
             let json = serde_json::to_string(&project).expect("the model as JSON");
+            // A secret shows only where a name (printed exactly) holds it.
+            let names = project.names();
             for secret in project.secrets() {
+                if names.iter().any(|n| n.contains(&secret)) {
+                    continue;
+                }
                 assert!(
-                    !project.redact(&json).contains(&secret),
-                    "redact() leaves a secret in the JSON model"
+                    !project.redact_output(&json).contains(&secret),
+                    "redact_output() leaves a secret in the JSON model"
                 );
             }
         }

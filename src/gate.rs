@@ -529,7 +529,7 @@ fn print_dry_run(ctx: &Context, reason: Reason, plan: &Plan, stake: &AtStake, op
         }
     }
     ui.print("");
-    for line in plan.describe(&|s| ctx.redact(s)) {
+    for line in plan.describe() {
         ui.print(&line);
     }
 }

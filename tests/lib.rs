@@ -27,6 +27,7 @@ mod backup;
 mod backups_offline;
 mod cli;
 mod completions;
+mod corpus;
 mod deploy;
 mod doctor;
 mod faults;

@@ -38,6 +38,7 @@ struct ConfigDoc<'a> {
 
 pub fn run(ctx: &Context) -> Result<i32> {
     let p = &ctx.project;
+    let secrets = p.secrets();
     let doc = ConfigDoc {
         project: &p.name,
         name_source: p.name_source,
@@ -56,7 +57,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
                         depends_on: &s.depends_on,
                         healthcheck: s.healthcheck,
                         mounts: &s.mounts,
-                        environment: s.display_environment(),
+                        environment: s.display_environment(&secrets),
                     },
                 )
             })
@@ -67,21 +68,19 @@ pub fn run(ctx: &Context) -> Result<i32> {
         x_budgie: &p.config,
     };
     if ctx.global.json {
-        // Belt and braces: a value that slipped past the name-based masking
-        // is still caught by the value-based redaction.
-        let text = serde_json::to_string_pretty(&doc)
-            .map_err(|e| crate::error::Error::new(format!("could not write JSON: {e}")))?;
-        println!("{}", ctx.redact(&text));
+        // Secrets are masked where they are (environment values, the
+        // password); names print exactly.
+        crate::commands::print_json(&doc)?;
         return Ok(0);
     }
-    print_human(ctx);
+    print_human(ctx, &secrets);
     Ok(0)
 }
 
 /// The project as a person reads it, section by section.
-fn print_human(ctx: &Context) {
+fn print_human(ctx: &Context, secrets: &[String]) {
     let p = &ctx.project;
-    let say = |s: String| ctx.ui.print(&ctx.redact(&s));
+    let say = |s: String| ctx.ui.print(&s);
     say(format!(
         "project:   {} (from {})",
         p.name,
@@ -93,7 +92,7 @@ fn print_human(ctx: &Context) {
     say(String::new());
     say("services:".into());
     for (name, s) in &p.services {
-        for line in service_lines(name, s) {
+        for line in service_lines(name, s, secrets) {
             say(line);
         }
     }
@@ -123,7 +122,7 @@ fn print_human(ctx: &Context) {
     }
 }
 
-fn service_lines(name: &str, s: &Service) -> Vec<String> {
+fn service_lines(name: &str, s: &Service, secrets: &[String]) -> Vec<String> {
     let what = match (&s.image, s.build) {
         (Some(i), true) => format!("{i} (built)"),
         (Some(i), false) => i.clone(),
@@ -147,7 +146,7 @@ fn service_lines(name: &str, s: &Service) -> Vec<String> {
         let ro = if m.read_only { " (read-only)" } else { "" };
         out.push(format!("    mount: {src} -> {}{ro}", m.target));
     }
-    for (k, v) in s.display_environment() {
+    for (k, v) in s.display_environment(secrets) {
         out.push(format!("    env: {k}={v}"));
     }
     out

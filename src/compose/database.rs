@@ -1,25 +1,132 @@
-//! Finding the PostgreSQL service, its user, database, password and data volume.
+//! Finding the PostgreSQL service, its user, database, password, and where
+//! its data really lives.
 //!
 //! 1. `x-budgie.database.service`, if set (it must name a service).
-//! 2. Services whose image names postgres, postgis or timescaledb. Several:
-//!    those with `POSTGRES_*` variables or a named volume at or above the
-//!    data directory; still several: ambiguous.
-//! 3. No such image: services with `POSTGRES_*` variables.
+//! 2. Services whose image is a PostgreSQL server: the official `postgres`
+//!    and its family (postgis, timescaledb, pgvector, pgvecto-rs, paradedb,
+//!    supabase/postgres, bitnami/postgresql, cloudnative-pg, immich-app's,
+//!    spilo, crunchy-postgres...). Several: those with a named volume or bind
+//!    mount at their data directory; then those with `POSTGRES_*` variables;
+//!    still several: ambiguous.
+//! 3. No such image: images that only mention postgres (a backup tool, an
+//!    exporter) with a data mount; then services with `POSTGRES_*`
+//!    variables.
+//!
+//! The data directory is `PGDATA` when set, else the image's own: the
+//! official image's `/var/lib/postgresql/data` up to PostgreSQL 17 and
+//! `/var/lib/postgresql/18/docker` from 18 (with the volume expected at
+//! `/var/lib/postgresql`), bitnami's `/bitnami/postgresql`... The deepest
+//! named volume or bind mount at or above it holds the data; with neither,
+//! the data lives in an anonymous volume that the next recreated container
+//! does not get back — a [`Database::problem`], as is a PostgreSQL 18 image
+//! with its volume at the old path (the server refuses to start).
 
 use std::collections::BTreeMap;
 
 use super::config::DatabaseConfig;
-use super::model::{Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Volume};
+use super::model::{
+    Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Storage, Volume,
+};
 use crate::error::{Error, Result};
 
-/// The data directory of the official images.
+/// The data directory of the official images up to PostgreSQL 17.
 pub(crate) const DEFAULT_DATA_DIR: &str = "/var/lib/postgresql/data";
 
-const IMAGE_WORDS: [&str; 3] = ["postgres", "postgis", "timescaledb"];
+/// Where the official images keep their data from PostgreSQL 18 on, and
+/// where they expect the volume.
+const PG18_DATA_DIR: &str = "/var/lib/postgresql/18/docker";
+const PG18_MOUNT: &str = "/var/lib/postgresql";
 
-fn is_postgres_image(image: &str) -> bool {
+/// The last path component of the PostgreSQL family's server images.
+const SERVER_IMAGES: [&str; 13] = [
+    "postgres",
+    "postgresql",
+    "postgis",
+    "timescaledb",
+    "timescaledb-ha",
+    "pgvector",
+    "pgvecto-rs",
+    "paradedb",
+    "spilo",
+    "spilo-15",
+    "crunchy-postgres",
+    "postgresql-repmgr",
+    "postgres-gis",
+];
+
+/// Images whose own (not the compose file's) `PGDATA` is elsewhere.
+const IMAGE_DATA_DIRS: [(&str, &str); 4] = [
+    ("bitnami/", "/bitnami/postgresql"),
+    ("spilo", "/home/postgres/pgdata"),
+    ("crunchy-postgres", "/pgdata"),
+    ("postgresql-repmgr", "/bitnami/postgresql"),
+];
+
+/// What an image reference says of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageKind {
+    /// A PostgreSQL server of the family.
+    Server,
+    /// Mentions postgres without being a server image (a backup tool, an
+    /// exporter, PostgREST).
+    Mentions,
+    Other,
+}
+
+/// The repository of an image reference, lower case: registry host, tag
+/// and digest removed (`ghcr.io/immich-app/postgres:14@sha256:...` gives
+/// `immich-app/postgres`).
+fn repository(image: &str) -> String {
     let lower = image.to_ascii_lowercase();
-    IMAGE_WORDS.iter().any(|w| lower.contains(w))
+    let no_digest = lower.split('@').next().unwrap_or("");
+    let last_slash = no_digest.rfind('/').map_or(0, |i| i + 1);
+    let no_tag = match no_digest[last_slash..].find(':') {
+        Some(i) => &no_digest[..last_slash + i],
+        None => no_digest,
+    };
+    match no_tag.split_once('/') {
+        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
+            rest.to_string()
+        }
+        _ => no_tag.to_string(),
+    }
+}
+
+/// The image's tag, if any.
+fn tag(image: &str) -> Option<&str> {
+    let no_digest = image.split('@').next().unwrap_or("");
+    let last_slash = no_digest.rfind('/').map_or(0, |i| i + 1);
+    no_digest[last_slash..].split_once(':').map(|(_, t)| t)
+}
+
+fn image_kind(image: &str) -> ImageKind {
+    let repo = repository(image);
+    let last = repo.rsplit('/').next().unwrap_or("");
+    if SERVER_IMAGES.contains(&last) {
+        return ImageKind::Server;
+    }
+    if ["postgres", "postgis", "timescale", "pgvector"]
+        .iter()
+        .any(|w| repo.contains(w))
+    {
+        return ImageKind::Mentions;
+    }
+    ImageKind::Other
+}
+
+/// The PostgreSQL major version an image's tag names (`16`, `16-alpine`,
+/// `pg16`, `latest-pg17`, `15-3.4`), if it names one.
+fn major_version(image: &str) -> Option<u32> {
+    let tag = tag(image)?.to_ascii_lowercase();
+    let digits = |s: &str| -> Option<u32> {
+        let d: String = s.chars().take_while(char::is_ascii_digit).collect();
+        d.parse().ok()
+    };
+    let version = match tag.find("pg") {
+        Some(i) => digits(&tag[i + 2..]),
+        None => digits(&tag),
+    }?;
+    (9..=40).contains(&version).then_some(version)
 }
 
 fn has_postgres_env(s: &Service) -> bool {
@@ -33,10 +140,21 @@ fn non_empty<'a>(s: &'a Service, key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn data_dir(s: &Service) -> String {
-    non_empty(s, "PGDATA")
-        .unwrap_or(DEFAULT_DATA_DIR)
-        .to_string()
+/// The data directory of the service's server, and where the image
+/// expects the volume (`PG18_MOUNT` for PostgreSQL 18+).
+fn data_dir(s: &Service) -> (String, String) {
+    if let Some(d) = non_empty(s, "PGDATA") {
+        return (d.to_string(), d.to_string());
+    }
+    let image = s.image.as_deref().unwrap_or("");
+    let repo = repository(image);
+    if let Some((_, dir)) = IMAGE_DATA_DIRS.iter().find(|(p, _)| repo.contains(p)) {
+        return (dir.to_string(), dir.to_string());
+    }
+    if major_version(image).is_some_and(|v| v >= 18) {
+        return (PG18_DATA_DIR.to_string(), PG18_MOUNT.to_string());
+    }
+    (DEFAULT_DATA_DIR.to_string(), DEFAULT_DATA_DIR.to_string())
 }
 
 /// Whether a mount at `target` holds `path` (the same directory or a parent).
@@ -46,16 +164,80 @@ pub(crate) fn at_or_above(target: &str, path: &str) -> bool {
     t.is_empty() || t == p || p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The deepest named volume of `s` mounted at or above its data directory.
-fn data_volume(s: &Service, dir: &str) -> Option<String> {
+/// The deepest named volume or bind mount of `s` at or above `dir`.
+fn data_mount(s: &Service, dir: &str) -> Option<Storage> {
     s.mounts
         .iter()
-        .filter_map(|m| match &m.kind {
-            MountKind::Volume { key } if at_or_above(&m.target, dir) => Some((m.target.len(), key)),
-            _ => None,
+        .filter(|m| at_or_above(&m.target, dir))
+        .filter_map(|m| {
+            let storage = match &m.kind {
+                MountKind::Volume { key } => Storage::Volume { key: key.clone() },
+                MountKind::Bind { source } => Storage::Bind {
+                    path: source.clone(),
+                },
+                _ => return None,
+            };
+            Some((m.target.len(), storage))
         })
         .max_by_key(|(len, _)| *len)
-        .map(|(_, key)| key.clone())
+        .map(|(_, storage)| storage)
+}
+
+/// Whether the service mounts storage where its server keeps its data.
+fn has_data_mount(s: &Service) -> bool {
+    data_mount(s, &data_dir(s).0).is_some()
+}
+
+/// Narrows several candidates: those with a data mount, then those with
+/// `POSTGRES_*` variables.
+fn narrow<'a>(several: &[&'a Service]) -> std::result::Result<&'a Service, Vec<&'a Service>> {
+    for keep in [has_data_mount as fn(&Service) -> bool, has_postgres_env] {
+        let kept: Vec<&Service> = several.iter().copied().filter(|s| keep(s)).collect();
+        if let [one] = kept.as_slice() {
+            return Ok(one);
+        }
+        if kept.len() > 1 {
+            return Err(kept);
+        }
+    }
+    Err(several.to_vec())
+}
+
+/// The service the detection rules choose, and how.
+fn choose(
+    services: &BTreeMap<String, Service>,
+) -> std::result::Result<(&Service, DetectedBy), DatabaseStatus> {
+    let of_kind = |kind: ImageKind| -> Vec<&Service> {
+        services
+            .values()
+            .filter(|s| s.image.as_deref().map(image_kind) == Some(kind))
+            .collect()
+    };
+    let servers = of_kind(ImageKind::Server);
+    match servers.as_slice() {
+        [one] => return Ok((one, DetectedBy::Image)),
+        [] => {}
+        several => {
+            return narrow(several)
+                .map(|s| (s, DetectedBy::Image))
+                .map_err(|more| ambiguous(&more));
+        }
+    }
+    let mentioning: Vec<&Service> = of_kind(ImageKind::Mentions)
+        .into_iter()
+        .filter(|s| has_data_mount(s))
+        .collect();
+    if let [one] = mentioning.as_slice() {
+        return Ok((one, DetectedBy::Image));
+    }
+    let by_env: Vec<&Service> = services.values().filter(|s| has_postgres_env(s)).collect();
+    match by_env.as_slice() {
+        [] => Err(DatabaseStatus::None),
+        [one] => Ok((one, DetectedBy::Environment)),
+        several => narrow(several)
+            .map(|s| (s, DetectedBy::Environment))
+            .map_err(|more| ambiguous(&more)),
+    }
 }
 
 /// Looks for the database service. `files` names the compose files in messages.
@@ -75,36 +257,13 @@ pub(crate) fn detect(
         };
         (s, DetectedBy::Config)
     } else {
-        let by_image: Vec<&Service> = services
-            .values()
-            .filter(|s| s.image.as_deref().is_some_and(is_postgres_image))
-            .collect();
-        match by_image.as_slice() {
-            [one] => (*one, DetectedBy::Image),
-            [] => {
-                let by_env: Vec<&Service> =
-                    services.values().filter(|s| has_postgres_env(s)).collect();
-                match by_env.as_slice() {
-                    [] => return Ok(DatabaseStatus::None),
-                    [one] => (*one, DetectedBy::Environment),
-                    several => return Ok(ambiguous(several)),
-                }
-            }
-            several => {
-                let narrowed: Vec<&Service> = several
-                    .iter()
-                    .copied()
-                    .filter(|s| has_postgres_env(s) || data_volume(s, &data_dir(s)).is_some())
-                    .collect();
-                match narrowed.as_slice() {
-                    [one] => (*one, DetectedBy::Image),
-                    [] => return Ok(ambiguous(several)),
-                    more => return Ok(ambiguous(more)),
-                }
-            }
+        match choose(services) {
+            Ok(found) => found,
+            Err(status) => return Ok(status),
         }
     };
-    settings(service, detected_by, volumes, config, files).map(DatabaseStatus::Found)
+    settings(service, detected_by, volumes, config, files)
+        .map(|db| DatabaseStatus::Found(Box::new(db)))
 }
 
 /// The chosen service's user, database name, password and data volume
@@ -132,8 +291,8 @@ fn settings(
         .find(|k| service.environment.contains_key(*k))
         .map(str::to_string);
     let password = non_empty(service, "POSTGRES_PASSWORD").map(Secret::new);
-    let data_dir = data_dir(service);
-    let volume = match &config.volume {
+    let (data_dir, mount_at) = data_dir(service);
+    let storage = match &config.volume {
         Some(key) => {
             if !volumes.iter().any(|v| &v.key == key) {
                 let known: Vec<&str> = volumes.iter().map(|v| v.key.as_str()).collect();
@@ -147,10 +306,15 @@ fn settings(
                     }
                 )));
             }
-            Some(key.clone())
+            Storage::Volume { key: key.clone() }
         }
-        None => data_volume(service, &data_dir),
+        None => data_mount(service, &data_dir).unwrap_or(Storage::Container),
     };
+    let volume = match &storage {
+        Storage::Volume { key } => Some(key.clone()),
+        _ => None,
+    };
+    let problem = storage_problem(service, &storage, &data_dir, &mount_at);
     Ok(Database {
         service: service.name.clone(),
         detected_by,
@@ -160,7 +324,39 @@ fn settings(
         password,
         volume,
         data_dir,
+        storage,
+        problem,
     })
+}
+
+/// What keeps the server from keeping its data, with the fix; None when
+/// nothing does.
+fn storage_problem(
+    service: &Service,
+    storage: &Storage,
+    data_dir: &str,
+    mount_at: &str,
+) -> Option<String> {
+    let old = service
+        .mounts
+        .iter()
+        .find(|m| m.target.trim_end_matches('/') == DEFAULT_DATA_DIR);
+    if data_dir == PG18_DATA_DIR
+        && matches!(storage, Storage::Container)
+        && let Some(m) = old
+    {
+        return Some(format!(
+            "service {} runs PostgreSQL 18 or later, which keeps its data in {PG18_DATA_DIR} and refuses to start with a volume at {}: mount it at {mount_at} instead (or set PGDATA={DEFAULT_DATA_DIR})",
+            service.name, m.target
+        ));
+    }
+    if matches!(storage, Storage::Container) {
+        return Some(format!(
+            "no volume holds the data of service {} ({data_dir}): it lives in an anonymous volume that the next recreated container does not get back; mount a named volume at {mount_at}",
+            service.name
+        ));
+    }
+    None
 }
 
 fn ambiguous(services: &[&Service]) -> DatabaseStatus {
@@ -199,10 +395,56 @@ mod tests {
     }
 
     #[test]
-    fn images() {
-        assert!(is_postgres_image("postgres:16"));
-        assert!(is_postgres_image("docker.io/PostGIS/postgis:15-3.4"));
-        assert!(is_postgres_image("timescale/timescaledb:latest-pg16"));
-        assert!(!is_postgres_image("redis"));
+    fn the_postgresql_family_is_known_by_its_images() {
+        for server in [
+            "postgres:16",
+            "postgres",
+            "docker.io/library/postgres:18-alpine",
+            "docker.io/PostGIS/postgis:15-3.4",
+            "timescale/timescaledb:latest-pg16",
+            "timescale/timescaledb-ha:pg17",
+            "pgvector/pgvector:pg16",
+            "tensorchord/pgvecto-rs:pg14-v0.2.0",
+            "paradedb/paradedb:latest",
+            "supabase/postgres:15.1.0.147",
+            "bitnami/postgresql:16",
+            "ghcr.io/cloudnative-pg/postgresql:16.2",
+            "ghcr.io/immich-app/postgres:14-vectorchord0.3.0@sha256:abc",
+            "registry.example.com:5000/team/postgres:15",
+            "localhost/budgie-postgres:15",
+        ] {
+            let kind = image_kind(server);
+            // `budgie-postgres` is the test image: it only mentions.
+            let want = if server.contains("budgie-postgres") {
+                ImageKind::Mentions
+            } else {
+                ImageKind::Server
+            };
+            assert_eq!(kind, want, "{server}");
+        }
+        for other in [
+            "eeshugerman/postgres-backup-s3:16",
+            "prodrigestivill/postgres-backup-local",
+            "prometheuscommunity/postgres-exporter",
+            "postgrest/postgrest",
+        ] {
+            assert_eq!(image_kind(other), ImageKind::Mentions, "{other}");
+        }
+        assert_eq!(image_kind("redis:7"), ImageKind::Other);
+        assert_eq!(image_kind("dpage/pgadmin4"), ImageKind::Other);
+    }
+
+    #[test]
+    fn versions_come_from_the_tag() {
+        assert_eq!(major_version("postgres:16"), Some(16));
+        assert_eq!(major_version("postgres:18-alpine3.22"), Some(18));
+        assert_eq!(major_version("postgres:17.6"), Some(17));
+        assert_eq!(major_version("pgvector/pgvector:pg16"), Some(16));
+        assert_eq!(major_version("timescale/timescaledb:2.14.2-pg16"), Some(16));
+        assert_eq!(major_version("postgis/postgis:15-3.4"), Some(15));
+        assert_eq!(major_version("postgres"), None);
+        assert_eq!(major_version("postgres:latest"), None);
+        assert_eq!(major_version("localhost:5000/postgres"), None);
+        assert_eq!(repository("localhost:5000/x/postgres:16"), "x/postgres");
     }
 }

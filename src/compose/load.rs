@@ -11,13 +11,13 @@ use super::config;
 use super::database;
 use super::discover;
 use super::dotenv;
-use super::interpolate;
+use super::file;
 use super::merge;
 use super::model::{DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume};
 use super::mounts::RawMount;
 use super::name;
-use super::normalize::{self, Ctx, MountOrigins};
-use super::yaml::{self, describe, error_at};
+use super::normalize::MountOrigins;
+use super::yaml;
 use crate::error::{Error, Result};
 
 /// Loads the project the options describe.
@@ -102,9 +102,10 @@ struct Merged<'a> {
     name_file: Option<&'a Path>,
 }
 
-/// Reads each file (see [`read_file`]), checks its `x-budgie:`, and merges
-/// it over the ones before. Warns about `include:` and about variables
-/// used without a value.
+/// Reads each file (see [`file::Reader`]: includes imported, extends
+/// resolved), checks its `x-budgie:`, and merges it over the ones before.
+/// Warns, once per variable, about variables used without a value, and
+/// passes on what the reader warned about.
 fn read_and_merge<'a>(
     files: &'a [PathBuf],
     dir: &Path,
@@ -112,27 +113,22 @@ fn read_and_merge<'a>(
     warnings: &mut Vec<String>,
 ) -> Result<Merged<'a>> {
     let mut merged = Value::Mapping(Mapping::new());
-    let mut origins = MountOrigins::new();
-    let mut missing = Vec::new();
+    let mut reader = file::Reader::new();
     let mut name_file: Option<&Path> = None;
-    for file in files {
-        let root = read_file(file, dir, env, &mut missing, &mut origins)?;
+    for f in files {
+        let root = reader.read(f, dir, env)?;
         if root.get("name").is_some_and(|n| !n.is_null()) {
-            name_file = Some(file);
+            name_file = Some(f);
         }
-        if root.contains_key("include") {
-            warnings.push(format!(
-                "{}: include: is not supported by budgie; the included files are ignored",
-                file.display()
-            ));
-        }
-        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(file.display()))?;
+        config::parse(root.get("x-budgie")).map_err(|e| Error::new(e).context(f.display()))?;
         merged = merge::merge(Some(merged), Value::Mapping(root), &mut Vec::new())
             .unwrap_or_else(|| Value::Mapping(Mapping::new()));
     }
-    for m in &missing {
+    warnings.append(&mut reader.warnings);
+    for (name, f) in &reader.missing {
         warnings.push(format!(
-            "the {m:?} variable is not set; defaulting to a blank string"
+            "{}: the {name:?} variable is not set; defaulting to a blank string",
+            f.display()
         ));
     }
     let root = match merged {
@@ -141,7 +137,7 @@ fn read_and_merge<'a>(
     };
     Ok(Merged {
         root,
-        origins,
+        origins: reader.origins,
         name_file,
     })
 }
@@ -199,48 +195,6 @@ fn named_volumes(
             }
         })
         .collect())
-}
-
-/// One file: read, parsed, merge keys resolved, interpolated, normalized.
-fn read_file(
-    file: &Path,
-    dir: &Path,
-    env: &BTreeMap<String, String>,
-    missing: &mut Vec<String>,
-    origins: &mut MountOrigins,
-) -> Result<Mapping> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| Error::new(format!("cannot read {}: {e}", file.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::new(format!("{}: not valid UTF-8", file.display())))?;
-    let value = yaml::parse(&text, file)?;
-    let mut value = yaml::resolve_merge_keys(value, "").map_err(|(p, m)| error_at(file, &p, m))?;
-    // A tag on the document itself (`--- !x`) means nothing to compose.
-    while let Value::Tagged(t) = value {
-        value = t.value;
-    }
-    let mut value = match value {
-        Value::Mapping(m) => Value::Mapping(m),
-        Value::Null => return Err(error_at(file, "", "empty compose file")),
-        other => {
-            return Err(error_at(
-                file,
-                "",
-                format!(
-                    "the top level must be a mapping, found {}",
-                    describe(&other)
-                ),
-            ));
-        }
-    };
-    let lookup = |k: &str| env.get(k).cloned();
-    interpolate::interpolate_tree(&mut value, file, &lookup, missing)?;
-    let Value::Mapping(mut root) = value else {
-        return Err(error_at(file, "", "the top level must be a mapping"));
-    };
-    let ctx = Ctx { file, dir, env };
-    normalize::normalize_file(&mut root, &ctx, origins)?;
-    Ok(root)
 }
 
 /// The engine's name for a volume, and whether it is external.

@@ -13,6 +13,7 @@ mod config;
 mod database;
 mod discover;
 mod dotenv;
+mod file;
 mod interpolate;
 mod load;
 mod merge;

@@ -81,7 +81,7 @@ pub struct Service {
     pub container_name: Option<String>,
     /// `env_file` entries overlaid by `environment` (map and list forms
     /// both count). Values may be secrets: print them only through
-    /// [`Project::redact`] or [`Service::display_environment`].
+    /// [`Service::display_environment`].
     #[serde(skip)]
     pub environment: BTreeMap<String, String>,
     /// Every mount of the service, as parsed from short or long syntax.
@@ -138,7 +138,7 @@ pub struct Volume {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]
 pub enum DatabaseStatus {
-    Found(Database),
+    Found(Box<Database>),
     /// No service looks like PostgreSQL.
     None,
     /// Several services could be the database and `x-budgie.database.service`
@@ -154,7 +154,8 @@ pub enum DatabaseStatus {
 pub enum DetectedBy {
     /// `x-budgie.database.service`
     Config,
-    /// the image name contains postgres, postgis or timescaledb
+    /// the image is a PostgreSQL server of the family (postgres, postgis,
+    /// timescaledb, pgvector...)
     Image,
     /// `POSTGRES_*` variables in its environment
     Environment,
@@ -176,9 +177,28 @@ pub struct Database {
     pub password: Option<Secret>,
     /// The key of the named volume holding the data directory, if any.
     pub volume: Option<String>,
-    /// The data directory inside the container (`PGDATA`, default
-    /// `/var/lib/postgresql/data`).
+    /// The data directory inside the container (`PGDATA`, else the
+    /// image's: `/var/lib/postgresql/data` up to PostgreSQL 17,
+    /// `/var/lib/postgresql/18/docker` from 18).
     pub data_dir: String,
+    /// Where the data directory really lives.
+    pub storage: Storage,
+    /// What keeps the server from keeping its data (no volume holds it, or
+    /// a PostgreSQL 18 volume at the old path), with the fix.
+    pub problem: Option<String>,
+}
+
+/// Where a database's data directory lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Storage {
+    /// A named volume (its key).
+    Volume { key: String },
+    /// A host directory (bind mount).
+    Bind { path: String },
+    /// Neither: an anonymous volume of the container, not given back to
+    /// the next container.
+    Container,
 }
 
 /// A value that must never be printed: Debug, Display and Serialize all show `***`.
@@ -213,6 +233,32 @@ impl Serialize for Secret {
     }
 }
 
+/// `value` with the password of every `scheme://user:password@` in it
+/// replaced by `***`.
+fn mask_url_password(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether an environment variable's name says its value is a secret.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -230,15 +276,23 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 impl Service {
-    /// The environment with secret values replaced by `***`.
-    pub fn display_environment(&self) -> BTreeMap<String, String> {
+    /// The environment as it may be shown: the values of secret-bearing
+    /// variables as `***`, and in other values the password of a URL
+    /// (`scheme://user:PASSWORD@host`) and any of `secrets` (the project's,
+    /// e.g. the database password inside `DATABASE_URL`) as `***`. Names are
+    /// never touched.
+    pub fn display_environment(&self, secrets: &[String]) -> BTreeMap<String, String> {
         self.environment
             .iter()
             .map(|(k, v)| {
                 let shown = if is_secret_name(k) && !v.is_empty() {
                     "***".to_string()
                 } else {
-                    v.clone()
+                    let mut v = mask_url_password(v);
+                    for s in secrets {
+                        v = v.replace(s.as_str(), "***");
+                    }
+                    v
                 };
                 (k.clone(), shown)
             })
@@ -331,29 +385,92 @@ impl Project {
     /// service environments and `.env`), longest first.
     pub fn secrets(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let from_services = self.services.values().flat_map(|s| s.environment.iter());
-        for (k, v) in from_services.chain(self.env.iter()) {
-            if is_secret_name(k) && v.len() >= 3 && !out.contains(v) {
-                out.push(v.clone());
+        for (_, v) in self.secret_pairs() {
+            if v.len() >= 3 && !out.contains(&v) {
+                out.push(v);
             }
-        }
-        if let DatabaseStatus::Found(db) = &self.database
-            && let Some(p) = &db.password
-            && p.expose().len() >= 3
-            && !out.iter().any(|s| s == p.expose())
-        {
-            out.push(p.expose().to_string());
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.len()));
         out
     }
 
-    /// `text` with every known secret replaced by `***`.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in self.secrets() {
-            out = out.replace(&s, "***");
+    /// The secret-bearing variables and their values: from the services'
+    /// environments, `.env`, and the database's password.
+    fn secret_pairs(&self) -> Vec<(String, String)> {
+        let from_services = self.services.values().flat_map(|s| s.environment.iter());
+        let mut out: Vec<(String, String)> = from_services
+            .chain(self.env.iter())
+            .filter(|(k, v)| is_secret_name(k) && !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let DatabaseStatus::Found(db) = &self.database
+            && let (Some(var), Some(p)) = (&db.password_var, &db.password)
+        {
+            out.push((var.clone(), p.expose().to_string()));
         }
         out
+    }
+
+    /// The names budgie prints exactly: the project's, the services', the
+    /// containers', the volumes' keys and engine names.
+    pub fn names(&self) -> Vec<String> {
+        let mut out = vec![self.name.clone()];
+        for s in self.services.values() {
+            out.push(s.name.clone());
+            out.extend(s.container_name.clone());
+        }
+        for v in &self.volumes {
+            out.push(v.key.clone());
+            out.push(v.name.clone());
+        }
+        out.retain(|n| !n.is_empty());
+        out
+    }
+
+    /// A tool's output (a compose tool may echo `-e POSTGRES_PASSWORD=...`)
+    /// with the secrets hidden by what they are: `KEY=value` and `KEY: value`
+    /// of a secret-bearing key, and a secret value standing on its own — but
+    /// never inside a name of the project, which prints exactly whatever a
+    /// password happens to equal.
+    pub fn redact_output(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (k, v) in self.secret_pairs() {
+            for sep in ["=", ": ", ":", "=\"", "='"] {
+                out = out.replace(&format!("{k}{sep}{v}"), &format!("{k}{sep}***"));
+            }
+        }
+        let secrets = self.secrets();
+        if secrets.is_empty() {
+            return out;
+        }
+        // Bytes inside a name are kept; a secret elsewhere is masked.
+        let mut kept = vec![false; out.len()];
+        for name in self.names() {
+            for (i, _) in out.match_indices(name.as_str()) {
+                kept[i..i + name.len()].iter_mut().for_each(|k| *k = true);
+            }
+        }
+        let mut masked = vec![false; out.len()];
+        for s in &secrets {
+            for (i, _) in out.match_indices(s.as_str()) {
+                if !kept[i..i + s.len()].iter().any(|k| *k) {
+                    masked[i..i + s.len()].iter_mut().for_each(|m| *m = true);
+                }
+            }
+        }
+        let mut result = String::with_capacity(out.len());
+        let mut in_mask = false;
+        for (i, c) in out.char_indices() {
+            if masked[i] {
+                if !in_mask {
+                    result.push_str("***");
+                }
+                in_mask = true;
+            } else {
+                in_mask = false;
+                result.push(c);
+            }
+        }
+        result
     }
 }

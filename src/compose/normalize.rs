@@ -334,9 +334,18 @@ fn env_files(v: &Value, path: &str, ctx: &Ctx) -> Result<Value> {
         m.insert("required".into(), Value::Bool(required));
         Value::Mapping(m)
     }
+    // Relative to the directory of the project the file belongs to (an
+    // included or extended file's own), made absolute here so that the
+    // merge keeps its meaning.
+    let home = ctx.env.get("HOME").map(String::as_str);
+    let absolute = |p: &str| {
+        super::discover::host_path(ctx.dir, p, home)
+            .display()
+            .to_string()
+    };
     let one = |item: &Value, ipath: &str| -> Result<Value> {
         match untag(item) {
-            Value::String(s) => Ok(entry(s.clone(), true)),
+            Value::String(s) => Ok(entry(absolute(s), true)),
             Value::Mapping(m) => {
                 let p = m.get("path").and_then(scalar_string).ok_or_else(|| {
                     error_at(
@@ -355,7 +364,7 @@ fn env_files(v: &Value, path: &str, ctx: &Ctx) -> Result<Value> {
                         )
                     })?,
                 };
-                Ok(entry(p, required))
+                Ok(entry(absolute(&p), required))
             }
             other => Err(error_at(
                 ctx.file,

@@ -1462,8 +1462,12 @@ volumes:
     );
     assert_eq!(database.volume.as_deref(), Some("pgdata"));
 
-    // Secrets are redacted, including the one inside DATABASE_URL.
-    assert_eq!(p.redact("password is correct horse"), "password is ***");
+    // Secrets are redacted in a tool's output, including the one inside
+    // DATABASE_URL.
+    assert_eq!(
+        p.redact_output("password is correct horse"),
+        "password is ***"
+    );
     let json = serde_json::to_string(&p).unwrap();
     assert!(!json.contains("correct horse"), "{json}");
 

@@ -532,6 +532,8 @@ mod tests {
             password: None,
             volume: None,
             data_dir: "/var/lib/postgresql/data".into(),
+            storage: crate::compose::Storage::Container,
+            problem: None,
         };
         let statements = check_and_swap_sql(&db, "s", "o", &["public.t".into()]);
         let trailer = swap_trailer(&db, "s", "o", &["public.t".into()]);

@@ -259,29 +259,15 @@ impl Fixture {
     /// A budgie command in this project (`-C <dir>`), with the engine chosen
     /// through BUDGIE_ENGINE / BUDGIE_COMPOSE and the local test images.
     pub fn budgie(&self) -> Budgie {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_budgie"));
-        cmd.arg("-C").arg(self.path());
-        for k in [
-            "COMPOSE_FILE",
-            "COMPOSE_PROJECT_NAME",
-            "BUDGIE_ENGINE",
-            "BUDGIE_COMPOSE",
-            "BUDGIE_BACKUP_DIR",
-            "DOCKER_HOST",
-        ] {
-            cmd.env_remove(k);
-        }
-        cmd.env("NO_COLOR", "1");
-        cmd.env("BUDGIE_PG_IMAGE", PG_IMAGE);
-        cmd.env("BUDGIE_APP_IMAGE", APP_IMAGE);
+        let mut b = Budgie::in_dir(self.path());
         if let Some(e) = self.engine {
-            cmd.env("BUDGIE_ENGINE", e.program());
-            cmd.env("BUDGIE_COMPOSE", e.compose());
+            b.cmd.env("BUDGIE_ENGINE", e.program());
+            b.cmd.env("BUDGIE_COMPOSE", e.compose());
         }
         for (k, v) in &self.env {
-            cmd.env(k, v);
+            b.cmd.env(k, v);
         }
-        Budgie { cmd, stdin: None }
+        b
     }
 
     fn engine(&self) -> Engine {
@@ -732,6 +718,28 @@ pub struct Budgie {
 }
 
 impl Budgie {
+    /// budgie in `dir` (`-C DIR`), with none of the caller's compose or
+    /// budgie settings, no colors, and the local test images.
+    pub fn in_dir(dir: &Path) -> Budgie {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_budgie"));
+        cmd.arg("-C").arg(dir);
+        for k in [
+            "COMPOSE_FILE",
+            "COMPOSE_PROJECT_NAME",
+            "COMPOSE_PROFILES",
+            "BUDGIE_ENGINE",
+            "BUDGIE_COMPOSE",
+            "BUDGIE_BACKUP_DIR",
+            "DOCKER_HOST",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.env("NO_COLOR", "1");
+        cmd.env("BUDGIE_PG_IMAGE", PG_IMAGE);
+        cmd.env("BUDGIE_APP_IMAGE", APP_IMAGE);
+        Budgie { cmd, stdin: None }
+    }
+
     pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.arg(a);
         self
