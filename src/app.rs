@@ -80,6 +80,11 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
     // into the unit it writes (a timer does not inherit them).
     let process_env = env.clone();
     let ctx = Context::load(cli.global, ui, env)?;
+    // What compose would warn about (a variable used without a value, an
+    // include or key budgie ignores), as compose does: on every command.
+    for w in &ctx.project.warnings {
+        ctx.ui.warn(w);
+    }
     // Before anything else: what an interrupted budgie left behind.
     if !matches!(cli.command, Command::Config) {
         recover::check(&ctx)?;

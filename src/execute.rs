@@ -303,12 +303,14 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
 
 /// Archives a volume's files.
 fn archive(ctx: &Context, a: &Archive) -> Result<Taken> {
-    let cmd = a.export.as_ref().map_err(|why| Error::new(why.clone()))?;
-    ctx.ui.debug(&format!("$ {cmd}"));
+    let io = a.io.as_ref().map_err(|why| Error::new(why.clone()))?;
     let bar = ctx
         .ui
         .progress_bytes(&format!("Archiving volume {}", a.volume));
-    let taken = backup::archive_volume(cmd, &a.key, &a.target, &|n| bar.set(n));
+    let taken = io.reading(|cmd| {
+        ctx.ui.debug(&format!("$ {cmd}"));
+        backup::archive_volume(cmd, &a.key, &a.target, &|n| bar.set(n))
+    });
     bar.clear();
     let taken = taken.map_err(|e| e.context(format!("archive of volume {}", a.volume)))?;
     if a.safety {
@@ -385,9 +387,7 @@ fn replace_database(ctx: &Context, r: &ReplaceDatabase) -> Result<Restored> {
 fn restore_volume(ui: &Ui, r: &RestoreVolume) -> Result<()> {
     let bar = ui.progress_bytes(&format!("Restoring volume {}", r.volume));
     bar.set_length(r.archive.bytes);
-    let done = restore::volume::restore_volume(&r.engine, &r.volume, &r.image, &r.archive, &|n| {
-        bar.set(n)
-    });
+    let done = restore::volume::restore_volume(&r.io, &r.archive, &|n| bar.set(n));
     bar.clear();
     done.map_err(|e| e.context(format!("restoring volume {}", r.volume)))?;
     ui.success(&format!(

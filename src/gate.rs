@@ -618,7 +618,7 @@ mod tests {
             Action::Archive(Box::new(crate::plan::Archive {
                 volume: volume.into(),
                 key: volume.trim_start_matches("p_").into(),
-                export: Err("not in a unit test".into()),
+                io: Err("not in a unit test".into()),
                 target: steps::target(ctx, chrono::Local::now(), Some(Reason::Clean)),
                 safety: true,
             })),

@@ -30,6 +30,108 @@ pub struct VolumeState {
     pub size_bytes: Option<u64>,
 }
 
+/// A host directory the project's services write to (a bind mount): data
+/// that `clean` and `nuke` keep.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostDir {
+    pub path: String,
+    pub services: Vec<String>,
+    /// It exists (as a directory); the engine creates a missing one.
+    pub exists: bool,
+    /// Its size, counted up to [`HOST_DIR_FILES`] files.
+    pub size_bytes: Option<u64>,
+    /// The size is a lower bound: there were more files than were counted.
+    pub at_least: bool,
+}
+
+/// How many files of a host directory `status` counts before it stops (a
+/// photo library can hold millions).
+pub const HOST_DIR_FILES: usize = 50_000;
+
+/// The host directories the project's services write to: writable bind
+/// mounts that are directories or do not exist yet — not sockets, not
+/// single files.
+pub fn host_dirs(project: &Project) -> Vec<HostDir> {
+    project
+        .bind_mounts()
+        .into_iter()
+        .filter_map(|(path, services)| {
+            let meta = std::fs::metadata(&path);
+            let exists = match &meta {
+                Ok(m) if m.is_dir() => true,
+                Ok(_) => return None,
+                Err(_) => false,
+            };
+            let (size_bytes, at_least) = if exists {
+                match bounded_dir_size(Path::new(&path), HOST_DIR_FILES) {
+                    Some((n, complete)) => (Some(n), !complete),
+                    None => (None, false),
+                }
+            } else {
+                (None, false)
+            };
+            Some(HostDir {
+                path,
+                services,
+                exists,
+                size_bytes,
+                at_least,
+            })
+        })
+        .collect()
+}
+
+/// The host directories as table lines, for `status` and `volumes`.
+pub fn host_dir_lines(ui: &Ui, dirs: &[HostDir]) -> Vec<String> {
+    let rows: Vec<Vec<String>> = dirs
+        .iter()
+        .map(|d| {
+            let size = match (d.size_bytes, d.at_least) {
+                (Some(n), false) => crate::ui::human_bytes(n),
+                (Some(n), true) => format!("> {}", crate::ui::human_bytes(n)),
+                (None, _) => "-".into(),
+            };
+            vec![
+                d.path.clone(),
+                ui.state(if d.exists { "exists" } else { "missing" }),
+                size,
+                d.services.join(","),
+                "kept by clean and nuke".into(),
+            ]
+        })
+        .collect();
+    crate::ui::table(
+        &["HOST DIRECTORY", "STATE", "SIZE", "USED BY", "NOTE"],
+        &rows,
+    )
+}
+
+/// The size of the files under `dir`, stopping after `max_files` files
+/// (then the second value is false: the size is a lower bound). None when
+/// the directory cannot be read.
+fn bounded_dir_size(dir: &Path, max_files: usize) -> Option<(u64, bool)> {
+    let mut total = 0u64;
+    let mut files = 0usize;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).ok()?.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            total += meta.len();
+            files += 1;
+            if files >= max_files {
+                return Some((total, false));
+            }
+        }
+    }
+    Some((total, true))
+}
+
 /// The size of each volume: its mountpoint walked where budgie can read
 /// it, else what the engine's `system df -v` says.
 fn volume_sizes(engine: &Engine, infos: &[VolumeInfo], ui: &Ui) -> BTreeMap<String, u64> {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use crate::backup::Target;
 use crate::compose::{Compression, Database};
-use crate::engine::{Cmd, Engine};
+use crate::engine::{Cmd, Engine, VolumeIo};
 use crate::journal::Sides;
 use crate::restore::source::Source;
 use crate::wait::{WaitForDatabase, WaitForServices};
@@ -160,8 +160,8 @@ pub struct Archive {
     pub volume: String,
     /// Its key in the compose file (names the archive).
     pub key: String,
-    /// The command that streams its files as tar, or why there is none.
-    pub export: Result<Cmd, String>,
+    /// How its files are read as tar, or why they cannot be.
+    pub io: Result<VolumeIo, String>,
     pub target: Target,
     /// A safety backup: its failure stops the plan with exit 4.
     pub safety: bool,
@@ -218,9 +218,9 @@ impl ReplaceDatabase {
 /// See [`Action::RestoreVolume`].
 #[derive(Debug, Clone)]
 pub struct RestoreVolume {
-    pub engine: Engine,
     pub volume: String,
-    pub image: String,
+    /// How its contents are replaced.
+    pub io: VolumeIo,
     pub archive: Source,
 }
 
@@ -255,10 +255,10 @@ impl Action {
                 }
                 out
             }
-            Action::Archive(a) => vec![match &a.export {
-                Ok(c) => Shown::Cmd(c.clone()),
-                Err(why) => Shown::Note(format!("cannot: {why}")),
-            }],
+            Action::Archive(a) => match &a.io {
+                Ok(io) => io.read_cmds().into_iter().map(Shown::Cmd).collect(),
+                Err(why) => vec![Shown::Note(format!("cannot: {why}"))],
+            },
             Action::Confirm(_) => Vec::new(),
             Action::RemoveVolumes { engine, names } => vec![Shown::Cmd(engine.volume_rm(names))],
             Action::RemoveImages { engine, references } => references
@@ -277,9 +277,7 @@ impl Action {
                     r.source.format,
                 ))]
             }
-            Action::RestoreVolume(r) => vec![Shown::Cmd(
-                crate::restore::volume::volume_restore_command(&r.engine, &r.volume, &r.image),
-            )],
+            Action::RestoreVolume(r) => r.io.replace_cmds().into_iter().map(Shown::Cmd).collect(),
         }
     }
 

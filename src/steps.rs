@@ -11,7 +11,7 @@ use chrono::{DateTime, Local};
 use crate::backup::Target;
 use crate::compose::{Compression, Volume};
 use crate::context::Context;
-use crate::engine::{ComposeFlavor, Container};
+use crate::engine::{ComposeFlavor, Container, VolumeIo};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Archive, Dump, Plan, Reason, StartDatabase, Step};
 use crate::wait::WaitForDatabase;
@@ -188,9 +188,7 @@ pub fn archive(
     let a = Archive {
         volume: volume.name.clone(),
         key: volume.key.clone(),
-        export: engine
-            .volume_export(&volume.name, image.as_deref())
-            .map_err(|e| e.message),
+        io: VolumeIo::new(engine, &volume.name, image.as_deref()),
         target: target(ctx, at, reason),
         safety: reason.is_some(),
     };

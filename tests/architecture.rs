@@ -177,7 +177,8 @@ fn imports(src: &Source, modules: &BTreeSet<String>) -> BTreeSet<String> {
             + code[i + 2..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .unwrap_or(code.len() - i - 2);
-        if start < i && bytes[start] != b':' {
+        // `a::{...}` is a use tree, read whole above.
+        if start < i && bytes[start] != b':' && !code[start..end].ends_with("::") {
             paths.push(code[start..end].to_string());
         }
     }

@@ -351,3 +351,101 @@ e2e!(disposable_volumes_get_no_archive, |engine| {
     assert!(p.backups_ending(".tar.zst").is_empty(), "{:?}", p.backups());
     assert!(!p.volume_exists(&format!("{}_uploads", p.name)));
 });
+
+/// The stack with an app whose image holds no shell and no tar.
+const BARE_APP: &str = r#"
+services:
+  db:
+    image: ${BUDGIE_PG_IMAGE}
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_PASSWORD: s3cret-pw
+      POSTGRES_DB: appdb
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+  app:
+    image: localhost/budgie-bare:1
+    volumes:
+      - files:/files
+volumes:
+  pgdata:
+  files:
+"#;
+
+// Issue 11, item 6: volume archives need nothing inside any image.
+e2e!(
+    volumes_of_an_image_without_tar_or_shell_are_archived_and_restored,
+    |engine| {
+        let p = Fixture::new(engine).compose(BARE_APP);
+        p.budgie().arg("start").run().success();
+        let files = format!("{}_files", p.name);
+        // Written from the test's side, with an image that has a shell.
+        let put = |text: &str| {
+            p.engine_out(&[
+                "run",
+                "--rm",
+                "-v",
+                &format!("{files}:/v"),
+                APP_IMAGE,
+                "sh",
+                "-c",
+                &format!(
+                    "printf '%s' '{text}' > /v/receipt.txt && mkdir -p /v/d && echo deep > /v/d/x"
+                ),
+            ]);
+        };
+        let read = || {
+            p.engine_out(&[
+                "run",
+                "--rm",
+                "-v",
+                &format!("{files}:/v"),
+                APP_IMAGE,
+                "sh",
+                "-c",
+                "cat /v/receipt.txt; echo; ls /v | tr '\\n' ' '",
+            ])
+        };
+        put("kept-1");
+        let doc = p
+            .budgie()
+            .args(["backup", "--volume", "files", "--json"])
+            .run()
+            .success()
+            .json();
+        let archive = doc[0]["path"].as_str().unwrap().to_string();
+        p.budgie()
+            .args(["backup", "verify"])
+            .arg(&archive)
+            .run()
+            .success();
+        // The gate archives the files before clean deletes them.
+        p.budgie().args(["clean", "--yes"]).run().success();
+        let safety = p.backups_ending("_pre-clean.files.tar.zst");
+        assert_eq!(safety.len(), 1, "{:?}", p.backups());
+        assert!(!p.volume_exists(&files));
+        // Back: start (an empty volume), then the archive restored into it.
+        p.budgie().arg("start").run().success();
+        put("overwritten");
+        p.budgie()
+            .args(["restore", "--volume", "files", "--yes"])
+            .arg(&safety[0])
+            .run()
+            .success();
+        let now = read();
+        assert!(now.starts_with("kept-1"), "{now}");
+        assert!(now.contains("d receipt.txt"), "{now}");
+        // The volume is still the project's: compose's labels came back.
+        let label = p.engine_out(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{ index .Labels \"com.docker.compose.project\" }}",
+            &files,
+        ]);
+        assert_eq!(label.trim(), p.name);
+        // No holder container is left.
+        let left = p.engine_out(&["ps", "-aq", "--filter", "label=budgie.holder=1"]);
+        assert!(left.trim().is_empty(), "holders left: {left}");
+    }
+);

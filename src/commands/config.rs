@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::compose::{
-    BudgieConfig, Database, DatabaseStatus, MountKind, NameSource, Service, Volume,
+    BudgieConfig, Database, DatabaseStatus, MountKind, NameSource, Service, Storage, Volume,
 };
 use crate::context::Context;
 use crate::error::Result;
@@ -187,12 +187,17 @@ fn database_lines(db: &Database) -> Vec<String> {
         format!(
             "  data: {} in {}",
             db.data_dir,
-            db.volume
-                .as_deref()
-                .map(|v| format!("volume {v}"))
-                .unwrap_or_else(|| "no named volume (data is lost with the container!)".into())
+            match &db.storage {
+                Storage::Volume { key } => format!("volume {key}"),
+                Storage::Bind { path } => format!("host directory {path}"),
+                Storage::Container =>
+                    "the container's anonymous volume (lost when it is recreated!)".into(),
+            }
         ),
     ]
+    .into_iter()
+    .chain(db.problem.iter().map(|p| format!("  PROBLEM: {p}")))
+    .collect()
 }
 
 fn source(s: NameSource) -> &'static str {

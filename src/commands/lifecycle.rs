@@ -17,12 +17,24 @@ fn ready(ctx: &Context) -> Result<()> {
 
 pub fn start(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
     ctx.project.check_services(services)?;
+    warn_about_the_data(ctx);
     ready(ctx)?;
     let mut plan = Plan::new();
     steps::start(ctx, &mut plan, build, services)?;
     let status = run_plan(ctx, "start", &plan)?;
     after_start(ctx)?;
     Ok(status)
+}
+
+/// Before anything starts: a database whose data would not survive (no
+/// volume holds it) or whose server would not start (PostgreSQL 18 with
+/// its volume at the old path) is said loudly, with the fix, even with -q.
+fn warn_about_the_data(ctx: &Context) {
+    if let Ok(db) = ctx.project.database()
+        && let Some(problem) = &db.problem
+    {
+        ctx.ui.unquiet().warn(problem);
+    }
 }
 
 /// A repair that waited for the database to run (`crate::recover`) can
@@ -44,6 +56,7 @@ pub fn stop(ctx: &Context, services: &[String]) -> Result<i32> {
 
 pub fn restart(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
     ctx.project.check_services(services)?;
+    warn_about_the_data(ctx);
     ready(ctx)?;
     let mut plan = Plan::new();
     steps::stop(ctx, &mut plan, services)?;

@@ -10,6 +10,7 @@ use crate::backup::{store, verify};
 use crate::cli::RestoreCommand;
 use crate::context::Context;
 use crate::databases::postgres;
+use crate::engine::VolumeIo;
 use crate::error::{Error, Result};
 use crate::execute::{self, NoDeletions};
 use crate::gate::{self, GateOptions};
@@ -335,15 +336,9 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
     }
     let path = ctx.resolve(file);
     let archive = checking(ctx, &path, || source::validate_archive(&path))?;
-    let image = ctx
-        .project
-        .image_for_volume(v)
-        .ok_or_else(|| {
-            Error::new(format!(
-                "no service image to write volume {key} with (a service that mounts it needs an `image:`)"
-            ))
-        })?;
     let engine = ctx.engine()?;
+    let image = ctx.project.image_for_volume(v);
+    let io = VolumeIo::new(engine, &v.name, image.as_deref()).map_err(Error::new)?;
     if !ctx.global.dry_run {
         engine.ping()?;
         if engine.volumes(&[v.name.as_str()])?.is_empty() {
@@ -369,9 +364,8 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
             archive.path.display()
         ),
         Action::RestoreVolume(Box::new(RestoreVolume {
-            engine: engine.clone(),
             volume: v.name.clone(),
-            image,
+            io,
             archive,
         })),
     );

@@ -11,7 +11,7 @@ use crate::backup::store;
 use crate::context::Context;
 use crate::engine::Container;
 use crate::error::Result;
-use crate::inventory::{VolumeState, volume_states};
+use crate::inventory::{HostDir, VolumeState, host_dir_lines, host_dirs, volume_states};
 use crate::ui::{human_age, human_bytes, table};
 
 #[derive(Debug, Serialize)]
@@ -37,6 +37,10 @@ struct Status {
     engine: String,
     services: Vec<ServiceRow>,
     volumes: Vec<VolumeState>,
+    /// Host directories the services write to (bind mounts).
+    host_directories: Vec<HostDir>,
+    /// What keeps the database from keeping its data, with the fix.
+    database_problem: Option<String>,
     backup_dir: String,
     newest_backup: Option<NewestBackup>,
 }
@@ -45,8 +49,9 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let engine = ctx.engine()?;
     let project = &ctx.project;
     let dir = ctx.backup_dir();
-    let (containers, volumes, backups) = std::thread::scope(|s| {
+    let (containers, volumes, backups, host_directories) = std::thread::scope(|s| {
         let c = s.spawn(|| engine.container_list(&project.name));
+        let h = s.spawn(|| host_dirs(project));
         let v = s.spawn(|| volume_states(engine, project, &ctx.ui));
         let b = s.spawn(|| store::list_dumps(&dir, &project.name));
         (
@@ -61,6 +66,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
             b.join().unwrap_or_else(|_| {
                 Err(crate::error::Error::new("internal error listing backups"))
             }),
+            h.join().unwrap_or_default(),
         )
     });
     let containers: Vec<Container> = containers?;
@@ -115,6 +121,8 @@ pub fn run(ctx: &Context) -> Result<i32> {
         engine: engine.kind.to_string(),
         services,
         volumes,
+        host_directories,
+        database_problem: project.database().ok().and_then(|db| db.problem.clone()),
         backup_dir: dir.display().to_string(),
         newest_backup: newest,
     };
@@ -190,6 +198,16 @@ fn print_human(ctx: &Context, st: &Status) {
         ) {
             ui.print(&line);
         }
+    }
+    if !st.host_directories.is_empty() {
+        ui.print("");
+        for line in host_dir_lines(ui, &st.host_directories) {
+            ui.print(&line);
+        }
+    }
+    if let Some(p) = &st.database_problem {
+        ui.print("");
+        ui.warn(p);
     }
     ui.print("");
     match &st.newest_backup {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::inventory::{VolumeState, volume_states};
+use crate::inventory::{HostDir, VolumeState, host_dir_lines, host_dirs, volume_states};
 use crate::ui::{human_bytes, table};
 
 #[derive(Debug, Serialize)]
@@ -64,25 +64,52 @@ pub fn run(ctx: &Context) -> Result<i32> {
             state: s,
         })
         .collect();
+    let host_dirs = host_dirs(&ctx.project);
+    let problem = ctx
+        .project
+        .database()
+        .ok()
+        .and_then(|db| db.problem.clone());
     if ctx.global.json {
         #[derive(Serialize)]
         struct Doc<'a> {
             project: &'a str,
             volumes: Vec<VolumeRow>,
+            host_directories: Vec<HostDir>,
+            database_problem: Option<String>,
         }
         crate::commands::print_json(&Doc {
             project: &ctx.project.name,
             volumes: rows,
+            host_directories: host_dirs,
+            database_problem: problem,
         })?;
         return Ok(0);
     }
     let ui = &ctx.ui;
+    if let Some(p) = &problem {
+        ui.warn(p);
+    }
     if rows.is_empty() {
         ui.print(&format!(
             "Project {} has no named volumes.",
             ctx.project.name
         ));
-        return Ok(0);
+    }
+    print_table(ui, &rows);
+    if !host_dirs.is_empty() {
+        ui.print("");
+        for line in host_dir_lines(ui, &host_dirs) {
+            ui.print(&line);
+        }
+    }
+    Ok(0)
+}
+
+/// The volumes table.
+fn print_table(ui: &crate::ui::Ui, rows: &[VolumeRow]) {
+    if rows.is_empty() {
+        return;
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -131,5 +158,4 @@ pub fn run(ctx: &Context) -> Result<i32> {
     ) {
         ui.print(&line);
     }
-    Ok(0)
 }

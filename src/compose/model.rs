@@ -348,12 +348,14 @@ impl Project {
         })
     }
 
-    /// The image of a service that mounts the volume: what budgie reads or
-    /// writes the volume with on docker (which has no `volume export`).
+    /// An image to create docker's holder container from when reading or
+    /// writing the volume (it never runs, so any local image will do): a
+    /// service's that mounts the volume, else any service's.
     pub fn image_for_volume(&self, v: &Volume) -> Option<String> {
         v.services
             .iter()
             .filter_map(|s| self.services.get(s))
+            .chain(self.services.values())
             .find_map(|s| s.image.clone())
     }
 
@@ -409,6 +411,27 @@ impl Project {
             out.push((var.clone(), p.expose().to_string()));
         }
         out
+    }
+
+    /// The host paths services mount writable (bind mounts, not `:ro`),
+    /// each with the services that mount it, sorted by path. Whether a path
+    /// is a directory (and not a socket or a single file) is for the caller
+    /// to look.
+    pub fn bind_mounts(&self) -> Vec<(String, Vec<String>)> {
+        let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for s in self.services.values() {
+            for m in &s.mounts {
+                if let MountKind::Bind { source } = &m.kind
+                    && !m.read_only
+                {
+                    let users = by_path.entry(source.clone()).or_default();
+                    if !users.contains(&s.name) {
+                        users.push(s.name.clone());
+                    }
+                }
+            }
+        }
+        by_path.into_iter().collect()
     }
 
     /// The names budgie prints exactly: the project's, the services', the

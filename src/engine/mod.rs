@@ -19,6 +19,7 @@ mod cmd;
 mod detect;
 mod inspect;
 mod sizes;
+mod volume_io;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -30,6 +31,7 @@ pub use inspect::{Container, VolumeInfo};
 use inspect::{PROJECT_LABEL, SERVICE_LABEL, parse_containers, parse_volumes};
 pub use sizes::dir_size;
 use sizes::{parse_df_table, parse_df_volumes};
+pub use volume_io::VolumeIo;
 
 use crate::compose::Secret;
 use crate::error::{Error, Result};
@@ -297,62 +299,6 @@ impl Engine {
         let mut cmd = self.cmd(args);
         cmd.env = env.to_vec();
         cmd
-    }
-
-    /// A tar stream of a volume's contents on stdout, without needing the
-    /// service to run: `podman volume export`, or for docker (which has no
-    /// export) a throwaway container of `image` that mounts the volume
-    /// read-only, with no network, and runs `tar`.
-    pub fn volume_export(&self, volume: &str, image: Option<&str>) -> Result<Cmd> {
-        match self.kind {
-            EngineKind::Podman => Ok(self.cmd(["volume", "export", volume])),
-            EngineKind::Docker => {
-                let image = image.ok_or_else(|| {
-                    Error::new(format!(
-                        "cannot archive volume {volume}: docker has no `volume export`, and no service image with `tar` is known to read it"
-                    ))
-                })?;
-                Ok(self.cmd([
-                    "run".to_string(),
-                    "--rm".into(),
-                    "--network".into(),
-                    "none".into(),
-                    "--label".into(),
-                    "budgie.archive=1".into(),
-                    "-v".into(),
-                    format!("{volume}:/volume:ro"),
-                    "--entrypoint".into(),
-                    "tar".into(),
-                    image.to_string(),
-                    "-cf".into(),
-                    "-".into(),
-                    "-C".into(),
-                    "/volume".into(),
-                    ".".into(),
-                ]))
-            }
-        }
-    }
-
-    /// A throwaway container of `image` with `volume` mounted read-write at
-    /// `/volume`, no network, stdin open, running `command` (argv).
-    pub fn run_with_volume(&self, volume: &str, image: &str, command: &[&str]) -> Cmd {
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "--rm".into(),
-            "-i".into(),
-            "--network".into(),
-            "none".into(),
-            "--label".into(),
-            "budgie.restore=1".into(),
-            "-v".into(),
-            format!("{volume}:/volume"),
-            "--entrypoint".into(),
-            command.first().copied().unwrap_or("sh").to_string(),
-            image.to_string(),
-        ];
-        args.extend(command.iter().skip(1).map(|s| s.to_string()));
-        self.cmd(args)
     }
 
     /// Removes volumes by exact name. No `--force`: the engine refuses to

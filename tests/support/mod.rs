@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 pub const PG_IMAGE: &str = "localhost/budgie-postgres:15";
 pub const APP_IMAGE: &str = "localhost/budgie-app:1";
+/// One static binary and nothing else: no shell, no tar (a distroless
+/// stand-in, from scripts/build-test-images).
+pub const BARE_IMAGE: &str = "localhost/budgie-bare:1";
 
 /// A stack like the ones budgie is for: PostgreSQL with a named volume and
 /// a healthcheck, and a small app that depends on it.
@@ -93,7 +96,7 @@ impl Engine {
             if !ok(&[self.compose(), "version"]) {
                 return Some(format!("`{} version` fails", self.compose()));
             }
-            for image in [PG_IMAGE, APP_IMAGE] {
+            for image in [PG_IMAGE, APP_IMAGE, BARE_IMAGE] {
                 if !ok(&[self.program(), "image", "inspect", image]) {
                     return Some(format!(
                         "image {image} missing (run scripts/build-test-images)"

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::check::{
     COMPOSE_FILES, Check, DATABASE_ANSWERING, DATABASE_SERVICE, MISSING_VOLUMES, ORPHAN_VOLUMES,
 };
-use crate::compose::{self, DatabaseStatus, Project};
+use crate::compose::{self, DatabaseStatus, Project, Storage};
 use crate::engine::{Container, Engine};
 use crate::error::Result;
 
@@ -28,19 +28,30 @@ pub(super) fn files_check(project: &Project) -> Check {
 
 pub(super) fn database_service(project: &Project) -> Check {
     match &project.database {
-        DatabaseStatus::Found(db) => Check::pass(
-            DATABASE_SERVICE,
-            format!(
-                "{} (database {}, user {}, data in {})",
-                db.service,
-                db.name,
-                db.user,
-                db.volume
-                    .as_deref()
-                    .map(|v| format!("volume {v}"))
-                    .unwrap_or_else(|| "no named volume".into())
+        DatabaseStatus::Found(db) => match &db.problem {
+            Some(problem) => Check::fail(
+                DATABASE_SERVICE,
+                format!("{} (database {}): {problem}", db.service, db.name),
+                Some(format!(
+                    "fix the compose file, then check again: budgie doctor (the data directory is {})",
+                    db.data_dir
+                )),
             ),
-        ),
+            None => Check::pass(
+                DATABASE_SERVICE,
+                format!(
+                    "{} (database {}, user {}, data in {})",
+                    db.service,
+                    db.name,
+                    db.user,
+                    match &db.storage {
+                        Storage::Volume { key } => format!("volume {key}"),
+                        Storage::Bind { path } => format!("host directory {path}"),
+                        Storage::Container => "the container".into(),
+                    }
+                ),
+            ),
+        },
         _ => match project.database() {
             Err(e) => Check::error(DATABASE_SERVICE, e),
             Ok(_) => unreachable!("database() agrees with DatabaseStatus"),
