@@ -11,7 +11,7 @@ use chrono::{DateTime, Local};
 use crate::backup::Target;
 use crate::compose::{Compression, Volume};
 use crate::context::Context;
-use crate::engine::{ComposeFlavor, Container, VolumeIo};
+use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Archive, Dump, Plan, Reason, StartDatabase, Step};
 use crate::wait::WaitForDatabase;
@@ -188,7 +188,7 @@ pub fn archive(
     let a = Archive {
         volume: volume.name.clone(),
         key: volume.key.clone(),
-        io: VolumeIo::new(engine, &volume.name, image.as_deref()),
+        io: engine.volume_io(&volume.name, image.as_deref()),
         target: target(ctx, at, reason),
         safety: reason.is_some(),
     };

@@ -10,7 +10,6 @@ use crate::backup::{store, verify};
 use crate::cli::RestoreCommand;
 use crate::context::Context;
 use crate::databases::postgres;
-use crate::engine::VolumeIo;
 use crate::error::{Error, Result};
 use crate::execute::{self, NoDeletions};
 use crate::gate::{self, GateOptions};
@@ -338,7 +337,9 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
     let archive = checking(ctx, &path, || source::validate_archive(&path))?;
     let engine = ctx.engine()?;
     let image = ctx.project.image_for_volume(v);
-    let io = VolumeIo::new(engine, &v.name, image.as_deref()).map_err(Error::new)?;
+    let io = engine
+        .volume_io(&v.name, image.as_deref())
+        .map_err(Error::new)?;
     if !ctx.global.dry_run {
         engine.ping()?;
         if engine.volumes(&[v.name.as_str()])?.is_empty() {

@@ -301,6 +301,13 @@ impl Engine {
         cmd
     }
 
+    /// How `volume`'s files are read and written as tar, needing nothing
+    /// inside any image (see `VolumeIo`); docker needs a local `image` for
+    /// its holder container.
+    pub fn volume_io(&self, volume: &str, image: Option<&str>) -> Result<VolumeIo, String> {
+        VolumeIo::new(self.kind, &self.program, volume, image)
+    }
+
     /// Removes volumes by exact name. No `--force`: the engine refuses to
     /// remove a volume a container still uses.
     pub fn volume_rm(&self, names: &[String]) -> Cmd {

@@ -13,7 +13,8 @@
 //! compose labels included, so the compose tools still take it as theirs),
 //! then filled. `volume import` and `docker cp` only add files.
 
-use super::{Cmd, Engine, EngineKind};
+use super::cmd::Cmd;
+use super::detect::EngineKind;
 use crate::error::{Error, Result};
 
 /// Where a holder container mounts the volume.
@@ -25,7 +26,9 @@ const HOLDER: &str = "<holder container>";
 /// How a volume's files are read or written; see the module docs.
 #[derive(Debug, Clone)]
 pub struct VolumeIo {
-    engine: Engine,
+    kind: EngineKind,
+    /// The engine's program (`podman`, `docker`, a path).
+    program: String,
     volume: String,
     /// docker: a local image to create the holder container from (any
     /// will do: it never runs).
@@ -33,25 +36,48 @@ pub struct VolumeIo {
 }
 
 impl VolumeIo {
-    /// The way to read and write `volume`; on docker it needs a local
-    /// `image` (a service's), or it says why there is none.
-    pub fn new(engine: &Engine, volume: &str, image: Option<&str>) -> Result<VolumeIo, String> {
-        if engine.kind == EngineKind::Docker && image.is_none() {
+    /// The way to read and write `volume` with the engine `program` of
+    /// `kind`; on docker it needs a local `image` (a service's), or it says
+    /// why there is none. `Engine::volume_io` is the way in.
+    pub(super) fn new(
+        kind: EngineKind,
+        program: &str,
+        volume: &str,
+        image: Option<&str>,
+    ) -> Result<VolumeIo, String> {
+        if kind == EngineKind::Docker && image.is_none() {
             return Err(format!(
                 "cannot read or write volume {volume} on docker without an image to create a holder container from (no service with an `image:` mounts it)"
             ));
         }
         Ok(VolumeIo {
-            engine: engine.clone(),
+            kind,
+            program: program.to_string(),
             volume: volume.to_string(),
             image: image.map(str::to_string),
         })
     }
 
+    fn cmd<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut argv = vec![self.program.clone()];
+        argv.extend(args.into_iter().map(Into::into));
+        Cmd::new(argv)
+    }
+
+    /// `volume rm` without `--force`: the engine refuses while a container
+    /// uses the volume.
+    fn volume_rm(&self) -> Cmd {
+        self.cmd(["volume", "rm", &self.volume])
+    }
+
     /// `docker create` of the holder container (prints its id).
     fn create_holder(&self, read_only: bool) -> Cmd {
         let ro = if read_only { ":ro" } else { "" };
-        self.engine.cmd([
+        self.cmd([
             "create".to_string(),
             "--pull".into(),
             "never".into(),
@@ -68,34 +94,32 @@ impl VolumeIo {
     }
 
     fn remove_holder(&self, id: &str) -> Cmd {
-        self.engine.cmd(["rm", "-f", id])
+        self.cmd(["rm", "-f", id])
     }
 
     /// The command whose stdout is the tar stream, given the holder's id.
     fn read_cmd(&self, holder: &str) -> Cmd {
-        match self.engine.kind {
-            EngineKind::Podman => self.engine.cmd(["volume", "export", &self.volume]),
+        match self.kind {
+            EngineKind::Podman => self.cmd(["volume", "export", &self.volume]),
             EngineKind::Docker => {
-                self.engine
-                    .cmd(["cp".to_string(), format!("{holder}:{MOUNT}/."), "-".into()])
+                self.cmd(["cp".to_string(), format!("{holder}:{MOUNT}/."), "-".into()])
             }
         }
     }
 
     /// The command whose stdin takes the tar stream, given the holder's id.
     fn write_cmd(&self, holder: &str) -> Cmd {
-        match self.engine.kind {
-            EngineKind::Podman => self.engine.cmd(["volume", "import", &self.volume, "-"]),
+        match self.kind {
+            EngineKind::Podman => self.cmd(["volume", "import", &self.volume, "-"]),
             EngineKind::Docker => {
-                self.engine
-                    .cmd(["cp".to_string(), "-".into(), format!("{holder}:{MOUNT}")])
+                self.cmd(["cp".to_string(), "-".into(), format!("{holder}:{MOUNT}")])
             }
         }
     }
 
     /// Reading, as the dry run shows it.
     pub fn read_cmds(&self) -> Vec<Cmd> {
-        match self.engine.kind {
+        match self.kind {
             EngineKind::Podman => vec![self.read_cmd(HOLDER)],
             EngineKind::Docker => vec![
                 self.create_holder(true),
@@ -108,16 +132,16 @@ impl VolumeIo {
     /// Replacing the contents, as the dry run shows it.
     pub fn replace_cmds(&self) -> Vec<Cmd> {
         let mut out = vec![
-            self.engine.cmd(["volume", "inspect", &self.volume]),
-            self.engine.volume_rm(std::slice::from_ref(&self.volume)),
-            self.engine.cmd([
+            self.cmd(["volume", "inspect", &self.volume]),
+            self.volume_rm(),
+            self.cmd([
                 "volume",
                 "create",
                 "<same driver, options, labels>",
                 &self.volume,
             ]),
         ];
-        match self.engine.kind {
+        match self.kind {
             EngineKind::Podman => out.push(self.write_cmd(HOLDER)),
             EngineKind::Docker => out.extend([
                 self.create_holder(false),
@@ -143,7 +167,7 @@ impl VolumeIo {
     /// On docker, a holder container around `f` (removed whatever
     /// happened); on podman, `f` alone.
     fn with_holder<T>(&self, read_only: bool, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
-        if self.engine.kind == EngineKind::Podman {
+        if self.kind == EngineKind::Podman {
             return f(HOLDER);
         }
         let id = self.create_holder(read_only).read().map_err(|e| {
@@ -161,10 +185,7 @@ impl VolumeIo {
     /// Removes the volume and creates it again, empty, with the same
     /// driver, options and labels.
     fn recreate(&self) -> Result<()> {
-        let json = self
-            .engine
-            .cmd(["volume", "inspect", &self.volume])
-            .read()?;
+        let json = self.cmd(["volume", "inspect", &self.volume]).read()?;
         let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
             Error::new(format!(
                 "could not read what the engine says of volume {}: {e}",
@@ -185,11 +206,10 @@ impl VolumeIo {
             }
         }
         args.push(self.volume.clone());
-        self.engine
-            .volume_rm(std::slice::from_ref(&self.volume))
+        self.volume_rm()
             .read()
             .map_err(|e| e.context(format!("emptying volume {}", self.volume)))?;
-        self.engine.cmd(args).read().map_err(|e| {
+        self.cmd(args).read().map_err(|e| {
             e.context(format!(
                 "volume {} was removed but could not be created again",
                 self.volume
