@@ -306,3 +306,52 @@ e2e!(
         );
     }
 );
+
+/// Issue 11, item 7: `budgie ... | head -1` never panics: every command
+/// that writes to stdout ends quietly when the reader has gone.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let p = Fixture::bare()
+        .compose(SIMPLE)
+        .env("COMPOSE_PROJECT_NAME", "shop");
+    let fake = FakeEngine::new(false);
+    for args in [
+        &["config", "--json"][..],
+        &["config"],
+        &["volumes", "--json"],
+        &["status", "--json"],
+        &["backup", "list", "--json"],
+        &["doctor", "--json"],
+        &["completions", "bash"],
+        &["man"],
+        &["--help"],
+        &["--dry-run", "clean"],
+    ] {
+        let mut child = p
+            .budgie()
+            .env("PATH", fake.path())
+            .env("BUDGIE_ENGINE", "podman")
+            .args(args)
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before budgie writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && out.status.code() != Some(101),
+            "budgie {args:?} panicked on a closed pipe ({:?}):\n{stderr}",
+            out.status
+        );
+        assert!(
+            out.status.code().is_some(),
+            "budgie {args:?} was killed ({:?})",
+            out.status
+        );
+    }
+}

@@ -17,10 +17,17 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// Prints one JSON document on stdout.
+/// Prints one JSON document on stdout. A reader that went away (`| head`)
+/// ends the output quietly: no panic, no error.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
+    use std::io::Write;
+    let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::new(format!("could not write JSON: {e}")))?;
-    println!("{text}");
-    Ok(())
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new(format!("could not write to stdout: {e}"))),
+    }
 }

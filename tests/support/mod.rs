@@ -788,6 +788,11 @@ impl Budgie {
 
     /// Runs it in a real pseudo-terminal (stdin, stdout and stderr), with
     /// `timeout_ms` for each expectation.
+    /// The command itself, for a test that needs to wire it by hand.
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+
     pub fn pty(self, timeout_ms: u64) -> rexpect::session::PtySession {
         rexpect::session::spawn_command(self.cmd, Some(timeout_ms)).expect("spawn budgie in a pty")
     }
