@@ -534,3 +534,196 @@ fn extend(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::{LoadOptions, MountKind, Project, load};
+    use std::path::PathBuf;
+
+    /// Writes `files` under a temp dir's `proj/` and loads it.
+    fn project(
+        files: &[(&str, &str)],
+    ) -> (tempfile::TempDir, PathBuf, crate::error::Result<Project>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("proj");
+        for (path, text) in files {
+            let full = dir.join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        }
+        let dir = dir.canonicalize().unwrap();
+        let loaded = load(&LoadOptions {
+            directory: dir.clone(),
+            ..LoadOptions::default()
+        });
+        (tmp, dir, loaded)
+    }
+
+    fn binds(p: &Project, service: &str) -> Vec<String> {
+        p.services[service]
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MountKind::Bind { source } => Some(format!("{source}:{}", m.target)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn extends_in_the_same_file_merges_the_service_over_its_base() {
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "services:\n  base:\n    image: postgres:16\n    environment: {POSTGRES_DB: a, POSTGRES_USER: u}\n    volumes: [data:/var/lib/postgresql/data]\n  db:\n    extends: base\n    environment: {POSTGRES_DB: b}\n  app:\n    extends: {service: db}\n    image: busybox\nvolumes:\n  data:\n",
+        )]);
+        let p = p.unwrap();
+        let db = &p.services["db"];
+        assert_eq!(db.image.as_deref(), Some("postgres:16"));
+        assert_eq!(db.environment["POSTGRES_DB"], "b");
+        assert_eq!(db.environment["POSTGRES_USER"], "u");
+        // app extends db, which extends base: the chain resolves.
+        assert_eq!(p.services["app"].image.as_deref(), Some("busybox"));
+        assert_eq!(p.services["app"].environment["POSTGRES_DB"], "b");
+        let users = &p.volumes.iter().find(|v| v.key == "data").unwrap().services;
+        assert_eq!(users, &["app", "base", "db"]);
+    }
+
+    #[test]
+    fn extends_from_another_file_resolves_its_paths_against_that_file() {
+        let (_t, dir, p) = project(&[
+            (
+                "compose.yml",
+                "services:\n  web:\n    extends: {file: common/base.yml, service: web}\n    volumes: [./mine:/mine]\n",
+            ),
+            (
+                "common/base.yml",
+                "services:\n  web:\n    extends: core\n    env_file: web.env\n    volumes: [./static:/static]\n  core:\n    image: nginx\n",
+            ),
+            ("common/web.env", "FROM_ENV_FILE=yes\n"),
+        ]);
+        let p = p.unwrap();
+        let web = &p.services["web"];
+        assert_eq!(web.image.as_deref(), Some("nginx"));
+        assert_eq!(web.environment["FROM_ENV_FILE"], "yes");
+        let mut b = binds(&p, "web");
+        b.sort();
+        assert_eq!(
+            b,
+            [
+                format!("{}:/static", dir.join("common/static").display()),
+                format!("{}:/mine", dir.join("mine").display()),
+            ]
+        );
+    }
+
+    #[test]
+    fn extends_cycles_and_missing_bases_name_both_ends() {
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n",
+        )]);
+        let e = p.unwrap_err().message;
+        assert!(e.contains("extends cycle"), "{e}");
+        assert!(e.contains("a (") && e.contains("b ("), "{e}");
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "services:\n  a:\n    image: x\n    extends: nope\n",
+        )]);
+        let e = p.unwrap_err().message;
+        assert!(e.contains("services.a.extends"), "{e}");
+        assert!(
+            e.contains("service a extends service nope, which does not exist"),
+            "{e}"
+        );
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "services:\n  a:\n    extends: {file: gone.yml, service: x}\n",
+        )]);
+        let e = p.unwrap_err().message;
+        assert!(
+            e.contains("gone.yml") && e.contains("(extended by service a) not found"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn include_imports_services_and_volumes_from_their_own_project() {
+        let (_t, dir, p) = project(&[
+            (
+                "compose.yml",
+                "include:\n  - db/compose.yml\n  - path: [cache/compose.yml, cache/override.yml]\n    env_file: cache.env\nservices:\n  app:\n    image: busybox\n    depends_on: [db]\n  db:\n    environment: {EXTRA: local}\n",
+            ),
+            (
+                "db/compose.yml",
+                "services:\n  db:\n    image: postgres:${PG:-15}\n    environment: {POSTGRES_DB: shop}\n    volumes: [pgdata:/var/lib/postgresql/data, ./init:/docker-entrypoint-initdb.d]\nvolumes:\n  pgdata:\n",
+            ),
+            ("db/.env", "PG=16\n"),
+            (
+                "cache/compose.yml",
+                "services:\n  cache:\n    image: redis:${REDIS_TAG}\n",
+            ),
+            (
+                "cache/override.yml",
+                "services:\n  cache:\n    volumes: [cachedata:/data]\nvolumes:\n  cachedata:\n",
+            ),
+            ("cache.env", "REDIS_TAG=7\n"),
+        ]);
+        let p = p.unwrap();
+        let db = &p.services["db"];
+        // The included project's .env interpolated its file; the local
+        // definition is merged over the included one.
+        assert_eq!(db.image.as_deref(), Some("postgres:16"));
+        assert_eq!(db.environment["POSTGRES_DB"], "shop");
+        assert_eq!(db.environment["EXTRA"], "local");
+        assert_eq!(
+            binds(&p, "db"),
+            [format!(
+                "{}:/docker-entrypoint-initdb.d",
+                dir.join("db/init").display()
+            )]
+        );
+        assert_eq!(p.services["cache"].image.as_deref(), Some("redis:7"));
+        let keys: Vec<&str> = p.volumes.iter().map(|v| v.key.as_str()).collect();
+        assert_eq!(keys, ["cachedata", "pgdata"]);
+        assert_eq!(p.volumes[1].name, "proj_pgdata");
+        assert_eq!(p.database().unwrap().service, "db");
+    }
+
+    #[test]
+    fn include_cycles_and_missing_files_are_errors() {
+        let (_t, _d, p) = project(&[
+            (
+                "compose.yml",
+                "include: [a/compose.yml]\nservices:\n  x: {image: x}\n",
+            ),
+            (
+                "a/compose.yml",
+                "include: [../compose.yml]\nservices:\n  y: {image: y}\n",
+            ),
+        ]);
+        let e = p.unwrap_err().message;
+        assert!(e.contains("include cycle"), "{e}");
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "include: [missing.yml]\nservices:\n  x: {image: x}\n",
+        )]);
+        let e = p.unwrap_err().message;
+        assert!(e.contains("include[0]") && e.contains("missing.yml"), "{e}");
+    }
+
+    #[test]
+    fn unknown_top_level_keys_are_named_in_a_warning() {
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "services:\n  x: {image: x}\nservice:\n  y: {image: y}\n",
+        )]);
+        let p = p.unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("unknown top-level key \"service\"")),
+            "{:?}",
+            p.warnings
+        );
+    }
+}
