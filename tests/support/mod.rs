@@ -919,7 +919,8 @@ impl Outcome {
 }
 
 /// A fake engine and compose tool on a private PATH: each records its argv
-/// (one line per call) in `calls.log`, answers `version` (the engine's
+/// (one line per call, written in one piece: budgie runs some calls at
+/// once) in `calls.log`, answers `version` (the engine's
 /// `version --format ...` with the bare version, as the real ones do), and
 /// does nothing else — or fails like an engine that cannot be reached, with
 /// the message of the real one (docker's daemon down, podman's socket).
@@ -942,7 +943,7 @@ impl FakeEngine {
                 }
             };
             format!(
-                "#!/bin/sh\nprintf '%s' '{name}' >> '{log}'\nfor a in \"$@\"; do printf ' %s' \"$a\" >> '{log}'; done\necho >> '{log}'\n{fail}case \"$1\" in\n  version) if [ \"$2\" = --format ]; then echo 1.0.0; else echo '{name} version 1.0.0'; fi;;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
+                "#!/bin/sh\nline='{name}'\nfor a in \"$@\"; do line=\"$line $a\"; done\nprintf '%s\\n' \"$line\" >> '{log}'\n{fail}case \"$1\" in\n  version) if [ \"$2\" = --format ]; then echo 1.0.0; else echo '{name} version 1.0.0'; fi;;\n  compose) echo 'unrecognized command' >&2; exit 125;;\n  *) ;;\nesac\nexit 0\n",
                 log = log.display()
             )
         };
