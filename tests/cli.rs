@@ -491,3 +491,61 @@ fn interrupted_volume_restore_and_clean_are_reported_once() {
         );
     }
 }
+
+/// Issue 11: a password that equals a name (gitea's sample: project
+/// `gitea-postgres`, service `gitea`, POSTGRES_PASSWORD=gitea) hides the
+/// password and never the names, in `config` as in the dry run.
+#[test]
+fn a_password_equal_to_a_name_never_masks_the_name() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/compose-corpus/06-ac-gitea-postgres/compose.yaml");
+    let f = Fixture::bare()
+        .file("compose.yaml", &std::fs::read_to_string(corpus).unwrap())
+        .env("COMPOSE_PROJECT_NAME", "gitea-postgres");
+    let fake = FakeEngine::new(false);
+    let run = |args: &[&str]| {
+        f.budgie()
+            .env("PATH", fake.path())
+            .env("BUDGIE_ENGINE", "podman")
+            .args(args)
+            .run()
+            .success()
+    };
+    let human = run(&["config"]);
+    for name in [
+        "gitea-postgres",
+        "gitea-postgres_db_data",
+        "gitea-postgres_git_data",
+        "  gitea:",
+    ] {
+        assert!(
+            human.stderr.contains(name),
+            "config lacks {name:?}:\n{}",
+            human.stderr
+        );
+    }
+    assert!(human.stderr.contains("env: POSTGRES_PASSWORD=***"));
+    assert!(human.stderr.contains("env: DB_PASSWD=***"));
+    assert!(!human.stderr.contains("***-postgres"), "{}", human.stderr);
+    snapshot(&f, "cli_password_equal_to_a_name_config", &human.stderr);
+    let doc = run(&["config", "--json"]).json();
+    assert_eq!(doc["project"], "gitea-postgres");
+    assert_eq!(doc["volumes"][0]["name"], "gitea-postgres_db_data");
+    assert!(doc["services"]["gitea"].is_object());
+    assert_eq!(
+        doc["services"]["db"]["environment"]["POSTGRES_PASSWORD"],
+        "***"
+    );
+    assert_eq!(
+        doc["services"]["db"]["environment"]["POSTGRES_USER"],
+        "gitea"
+    );
+    let dry = run(&["--dry-run", "backup"]);
+    assert!(dry.stderr.contains("gitea-postgres_"), "{}", dry.stderr);
+    assert!(!dry.stderr.contains("***-postgres"), "{}", dry.stderr);
+    snapshot(
+        &f,
+        "cli_password_equal_to_a_name_dry_run_backup",
+        &dry.stderr,
+    );
+}

@@ -449,3 +449,34 @@ e2e!(
         assert!(left.trim().is_empty(), "holders left: {left}");
     }
 );
+
+// Issue 11: the gate and the dry run print every name exactly, even when
+// the database password equals the project's name.
+e2e!(
+    a_password_equal_to_the_project_name_masks_no_name,
+    |engine| {
+        let p = Fixture::new(engine).compose(&STACK.replace(
+            "POSTGRES_PASSWORD: ${DB_PASSWORD:-s3cret-pw}",
+            "POSTGRES_PASSWORD: ${COMPOSE_PROJECT_NAME}",
+        ));
+        p.budgie().arg("start").run().success();
+        let volume = pgdata(&p);
+        let dry = p.budgie().args(["--dry-run", "clean"]).run().success();
+        assert!(dry.stderr.contains(&volume), "{}", dry.stderr);
+        assert!(!dry.stderr.contains("***_"), "{}", dry.stderr);
+        let done = p.budgie().args(["-v", "clean", "--yes"]).run().success();
+        assert!(
+            done.stderr
+                .contains(&format!("This deletes 2 volumes of project {}:", p.name)),
+            "{}",
+            done.stderr
+        );
+        assert!(
+            done.stderr.contains(&format!("  - {volume} (")),
+            "{}",
+            done.stderr
+        );
+        assert!(!done.stderr.contains("***_"), "{}", done.stderr);
+        assert!(!p.volume_exists(&volume));
+    }
+);

@@ -259,9 +259,14 @@ fn mask_url_password(value: &str) -> String {
     out
 }
 
-/// Whether an environment variable's name says its value is a secret.
+/// Whether an environment variable's name says its value is a secret:
+/// it contains PASSWORD, PASSWD, SECRET, TOKEN, API_KEY, PRIVATE_KEY or
+/// CREDENTIAL, or one of its `_`-separated words is PASS or PASSPHRASE.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
+    if upper.split('_').any(|w| matches!(w, "PASS" | "PASSPHRASE")) {
+        return true;
+    }
     [
         "PASSWORD",
         "PASSWD",
@@ -278,9 +283,10 @@ pub fn is_secret_name(name: &str) -> bool {
 impl Service {
     /// The environment as it may be shown: the values of secret-bearing
     /// variables as `***`, and in other values the password of a URL
-    /// (`scheme://user:PASSWORD@host`) and any of `secrets` (the project's,
-    /// e.g. the database password inside `DATABASE_URL`) as `***`. Names are
-    /// never touched.
+    /// (`scheme://user:PASSWORD@host`) and any of `secrets` (the project's)
+    /// found inside a longer value (`host=db password=...`) as `***`. A
+    /// value that merely equals a secret is this variable's own (a user
+    /// name that happens to be the password too) and is shown.
     pub fn display_environment(&self, secrets: &[String]) -> BTreeMap<String, String> {
         self.environment
             .iter()
@@ -288,11 +294,11 @@ impl Service {
                 let shown = if is_secret_name(k) && !v.is_empty() {
                     "***".to_string()
                 } else {
-                    let mut v = mask_url_password(v);
-                    for s in secrets {
-                        v = v.replace(s.as_str(), "***");
+                    let mut shown = mask_url_password(v);
+                    for s in secrets.iter().filter(|s| s.as_str() != v) {
+                        shown = shown.replace(s.as_str(), "***");
                     }
-                    v
+                    shown
                 };
                 (k.clone(), shown)
             })
