@@ -37,6 +37,7 @@ mod interpolation;
 mod lifecycle;
 mod output;
 mod plans;
+mod real_stacks;
 mod recovery;
 mod restore;
 mod schedule;
