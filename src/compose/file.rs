@@ -712,6 +712,20 @@ mod tests {
     }
 
     #[test]
+    fn volumes_from_makes_a_service_a_user_of_the_other_services_volumes() {
+        let (_t, _d, p) = project(&[(
+            "compose.yml",
+            "services:\n  db:\n    image: postgres:16\n    volumes: [pgdata:/var/lib/postgresql/data]\n  backup:\n    image: x\n    volumes_from: [\"db:ro\"]\n  later:\n    image: y\n    volumes_from: [backup, \"container:other\"]\nvolumes:\n  pgdata:\n",
+        )]);
+        let p = p.unwrap();
+        let users = &p.volumes[0].services;
+        assert_eq!(users, &["backup", "db", "later"]);
+        let m = &p.services["backup"].mounts[0];
+        assert!(m.read_only && m.target == "/var/lib/postgresql/data");
+        assert_eq!(p.database().unwrap().service, "db");
+    }
+
+    #[test]
     fn unknown_top_level_keys_are_named_in_a_warning() {
         let (_t, _d, p) = project(&[(
             "compose.yml",

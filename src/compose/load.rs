@@ -65,6 +65,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         let service = build_service(svc_name, v, &dir, &env, &declared, &origins, &files_display)?;
         services.insert(svc_name.to_string(), service);
     }
+    inherit_volumes_from(&mut services, services_value);
 
     let mut volumes = named_volumes(&declared, &services, &config, &project_name, &files_display)?;
 
@@ -140,6 +141,63 @@ fn read_and_merge<'a>(
         origins: reader.origins,
         name_file,
     })
+}
+
+/// `volumes_from: [SERVICE[:ro|:rw]]`: a service mounts the named volumes
+/// of the services it names (and of those they name), so it counts among
+/// their users. `container:NAME` entries are outside the project and are
+/// left alone.
+fn inherit_volumes_from(services: &mut BTreeMap<String, Service>, raw: &Mapping) {
+    let from = |name: &str| -> Vec<(String, bool)> {
+        match raw.get(name).and_then(|s| s.get("volumes_from")) {
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|s| !s.starts_with("container:"))
+                .map(|s| {
+                    let s = s.strip_prefix("service:").unwrap_or(s);
+                    match s.rsplit_once(':') {
+                        Some((svc, "ro")) => (svc.to_string(), true),
+                        Some((svc, "rw")) => (svc.to_string(), false),
+                        _ => (s.to_string(), false),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let names: Vec<String> = services.keys().cloned().collect();
+    for name in names {
+        let mut todo = from(&name);
+        let mut seen = vec![name.clone()];
+        let mut inherited = Vec::new();
+        while let Some((other, read_only)) = todo.pop() {
+            if seen.contains(&other) {
+                continue;
+            }
+            seen.push(other.clone());
+            if let Some(s) = services.get(&other) {
+                for m in s
+                    .mounts
+                    .iter()
+                    .filter(|m| matches!(m.kind, MountKind::Volume { .. }))
+                {
+                    inherited.push(Mount {
+                        read_only: read_only || m.read_only,
+                        ..m.clone()
+                    });
+                }
+            }
+            todo.extend(from(&other));
+        }
+        if let Some(s) = services.get_mut(&name) {
+            for m in inherited {
+                if !s.mounts.iter().any(|own| own.target == m.target) {
+                    s.mounts.push(m);
+                }
+            }
+        }
+    }
 }
 
 /// The top-level `volumes:` declarations by key (a null declaration is an
