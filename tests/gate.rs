@@ -379,33 +379,17 @@ e2e!(
         let p = Fixture::new(engine).compose(BARE_APP);
         p.budgie().arg("start").run().success();
         let files = format!("{}_files", p.name);
-        // Written from the test's side, with an image that has a shell.
+        // Written and read from the test's side, with an image that has a
+        // shell.
         let put = |text: &str| {
-            p.engine_out(&[
-                "run",
-                "--rm",
-                "-v",
-                &format!("{files}:/v"),
-                APP_IMAGE,
-                "sh",
-                "-c",
+            p.in_volume(
+                "files",
                 &format!(
                     "printf '%s' '{text}' > /v/receipt.txt && mkdir -p /v/d && echo deep > /v/d/x"
                 ),
-            ]);
+            );
         };
-        let read = || {
-            p.engine_out(&[
-                "run",
-                "--rm",
-                "-v",
-                &format!("{files}:/v"),
-                APP_IMAGE,
-                "sh",
-                "-c",
-                "cat /v/receipt.txt; echo; ls /v | tr '\\n' ' '",
-            ])
-        };
+        let read = || p.in_volume("files", "cat /v/receipt.txt; echo; ls /v | tr '\\n' ' '");
         put("kept-1");
         let doc = p
             .budgie()

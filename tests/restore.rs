@@ -597,19 +597,10 @@ e2e!(
 /// Every file in a named volume → its contents, read by a throwaway
 /// container (works whether or not the app runs).
 fn volume_files(p: &Fixture, key: &str) -> BTreeMap<String, String> {
-    let mount = format!("{}_{key}:/v:ro", p.name);
-    let out = p.engine_out(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-v",
-        &mount,
-        APP_IMAGE,
-        "sh",
-        "-c",
+    let out = p.in_volume(
+        key,
         "cd /v && find . -type f | sort | while read f; do echo \"== $f\"; cat \"$f\"; done",
-    ]);
+    );
     let mut files = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in out.lines() {

@@ -38,6 +38,17 @@ impl Cmd {
         }
     }
 
+    /// `program` followed by `args`: an engine call.
+    pub fn of<I, S>(program: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut argv = vec![program.to_string()];
+        argv.extend(args.into_iter().map(Into::into));
+        Cmd::new(argv)
+    }
+
     pub fn dir(mut self, dir: &Path) -> Self {
         self.dir = Some(dir.to_path_buf());
         self

@@ -86,9 +86,7 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut argv = vec![self.program.clone()];
-        argv.extend(args.into_iter().map(Into::into));
-        Cmd::new(argv)
+        Cmd::of(&self.program, args)
     }
 
     /// The compose tool, found once: `BUDGIE_COMPOSE`, else for podman

@@ -63,9 +63,7 @@ impl VolumeIo {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut argv = vec![self.program.clone()];
-        argv.extend(args.into_iter().map(Into::into));
-        Cmd::new(argv)
+        Cmd::of(&self.program, args)
     }
 
     /// `volume rm` without `--force`: the engine refuses while a container

@@ -294,6 +294,25 @@ impl Fixture {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs `script` under `sh` in a throwaway container (the busybox test
+    /// image, no network) with this project's volume `key` at `/v`;
+    /// returns stdout. Works whether or not the project's services run.
+    pub fn in_volume(&self, key: &str, script: &str) -> String {
+        let mount = format!("{}_{key}:/v", self.name);
+        self.engine_out(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &mount,
+            APP_IMAGE,
+            "sh",
+            "-c",
+            script,
+        ])
+    }
+
     /// Ids of this project's containers (all states), found by label.
     pub fn containers(&self, running_only: bool) -> Vec<String> {
         let label = format!("label=com.docker.compose.project={}", self.name);
