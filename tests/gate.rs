@@ -211,7 +211,7 @@ e2e!(
             .stderr_has(if engine == Engine::Podman {
                 "volume export"
             } else {
-                "--entrypoint tar"
+                "<holder container>:/volume/."
             })
             .lacks("pw-");
         p.budgie()
@@ -428,8 +428,15 @@ e2e!(
             &files,
         ]);
         assert_eq!(label.trim(), p.name);
-        // No holder container is left.
-        let left = p.engine_out(&["ps", "-aq", "--filter", "label=budgie.holder=1"]);
+        // No holder container of this volume is left.
+        let left = p.engine_out(&[
+            "ps",
+            "-aq",
+            "--filter",
+            "label=budgie.holder=1",
+            "--filter",
+            &format!("volume={files}"),
+        ]);
         assert!(left.trim().is_empty(), "holders left: {left}");
     }
 );

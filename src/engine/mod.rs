@@ -214,6 +214,20 @@ impl Engine {
         Ok(out.split_whitespace().next().map(str::to_string))
     }
 
+    /// Whether the container is running now (false when it is gone or the
+    /// engine cannot tell).
+    pub fn is_running(&self, container: &str) -> bool {
+        self.cmd([
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            container,
+        ])
+        .read()
+        .is_ok_and(|out| out.trim() == "true")
+    }
+
     /// The running container of one service, if there is one.
     pub fn running_container(&self, project: &str, service: &str) -> Result<Option<Container>> {
         Ok(self

@@ -162,10 +162,17 @@ fn one_session(
             // the scratch copy.
             reopen(engine, container, db);
             let dropped = drop_database(engine, container, db, scratch).is_ok();
-            let e = e.context(format!(
+            let mut e = e.context(format!(
                 "loading {} failed, nothing was changed",
                 source.path.display()
             ));
+            // psql may notice the lost server before the engine tells it
+            // was killed: say what happened to the container itself.
+            if !dropped && !engine.is_running(container) {
+                e.message.push_str(
+                    "\n  the database container was stopped or killed while it loaded the file",
+                );
+            }
             Err(if dropped {
                 e
             } else {
