@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use super::config::DatabaseConfig;
 use super::model::{
-    Database, DatabaseStatus, DetectedBy, MountKind, Secret, Service, Storage, Volume,
+    Database, DatabaseStatus, DbKind, DetectedBy, MountKind, Secret, Service, Storage, Volume,
 };
 use crate::error::{Error, Result};
 
@@ -317,6 +317,7 @@ fn settings(
     let problem = storage_problem(service, &storage, &data_dir, &mount_at);
     Ok(Database {
         service: service.name.clone(),
+        kind: DbKind::Postgres,
         detected_by,
         user,
         name,

@@ -161,10 +161,20 @@ pub enum DetectedBy {
     Environment,
 }
 
-/// The project's PostgreSQL service.
+/// The kind of database server a service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbKind {
+    Postgres,
+    /// MariaDB or MySQL (one client protocol, one dump format).
+    Mariadb,
+}
+
+/// A database service of the project.
 #[derive(Debug, Clone, Serialize)]
 pub struct Database {
     pub service: String,
+    pub kind: DbKind,
     pub detected_by: DetectedBy,
     /// `POSTGRES_USER` (or `x-budgie.database.user`), default `postgres`.
     pub user: String,

@@ -525,6 +525,7 @@ mod tests {
     fn the_swap_after_a_dump_is_the_same_sql_as_on_its_own() {
         let db = Database {
             service: "db".into(),
+            kind: crate::compose::DbKind::Postgres,
             detected_by: crate::compose::DetectedBy::Image,
             user: "app".into(),
             name: "appdb".into(),
