@@ -132,6 +132,8 @@ pub struct Dump {
     /// The volumes whose data this dump saves (the database's volume), for
     /// the gate's ticket.
     pub protects: Vec<String>,
+    /// The file name carries the service (the stack has several databases).
+    pub named: bool,
     /// A safety backup: its failure stops the plan with exit 4.
     pub safety: bool,
 }
@@ -140,7 +142,7 @@ impl Dump {
     /// The file name it is written under (unless a backup of the same
     /// second took it: then the next `-N`).
     pub fn file_name(&self) -> String {
-        self.target.dump_name(0, self.compression)
+        self.target.dump_name(0, self.named.then_some(self.db.service.as_str()), self.compression)
     }
 
     pub fn path(&self) -> PathBuf {

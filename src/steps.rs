@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Local};
 
 use crate::backup::Target;
-use crate::compose::{Compression, Volume};
+use crate::compose::{Compression, Database, Volume};
 use crate::context::Context;
 use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
@@ -38,16 +38,16 @@ pub fn start(ctx: &Context, plan: &mut Plan, build: bool, services: &[String]) -
     }
     args.extend(services.iter().cloned());
     plan.run(format!("Start {}", list(services)), ctx.compose_cmd(&args)?);
-    if let Ok(db) = ctx.project.database()
-        && (services.is_empty() || services.contains(&db.service))
-    {
-        plan.push(
-            format!(
-                "Wait for the database ({}) to accept connections",
-                db.service
-            ),
-            Action::WaitForDatabase(wait_for_database(ctx)?),
-        );
+    for db in ctx.project.databases() {
+        if services.is_empty() || services.contains(&db.service) {
+            plan.push(
+                format!(
+                    "Wait for the database ({}) to accept connections",
+                    db.service
+                ),
+                Action::WaitForDatabase(wait_for_database(ctx, db)?),
+            );
+        }
     }
     Ok(())
 }
@@ -78,9 +78,8 @@ fn stop_cmd(ctx: &Context, services: &[String]) -> Result<crate::engine::Cmd> {
     ctx.compose_cmd(&args)
 }
 
-/// How long to wait for the database: `BUDGIE_WAIT_SECONDS`, default 120.
-pub fn wait_for_database(ctx: &Context) -> Result<WaitForDatabase> {
-    let db = ctx.project.database()?;
+/// How long to wait for the database `db`: `BUDGIE_WAIT_SECONDS`, default 120.
+pub fn wait_for_database(ctx: &Context, db: &Database) -> Result<WaitForDatabase> {
     let secs = match ctx.project.env.get("BUDGIE_WAIT_SECONDS") {
         Some(s) => s.trim().parse::<u64>().map_err(|_| {
             Error::usage(format!(
@@ -93,28 +92,26 @@ pub fn wait_for_database(ctx: &Context) -> Result<WaitForDatabase> {
         engine: ctx.engine()?.clone(),
         project: ctx.project.name.clone(),
         service: db.service.clone(),
-        user: db.user.clone(),
-        database: db.name.clone(),
+        db: db.clone(),
         timeout: Duration::from_secs(secs),
     })
 }
 
-/// Starting the database service alone (`up -d --no-deps`), waiting for
-/// it, and stopping it again.
-pub fn start_database(ctx: &Context) -> Result<StartDatabase> {
-    let db = ctx.project.database()?;
+/// Starting the database service of `db` alone (`up -d --no-deps`),
+/// waiting for it, and stopping it again.
+pub fn start_database(ctx: &Context, db: &Database) -> Result<StartDatabase> {
     Ok(StartDatabase {
         service: db.service.clone(),
         up: ctx.compose_cmd(&["up", "-d", "--no-deps", &db.service])?,
-        wait: wait_for_database(ctx)?,
+        wait: wait_for_database(ctx, db)?,
         stop: stop_cmd(ctx, std::slice::from_ref(&db.service))?,
     })
 }
 
-/// Prepares a plan that needs the database running (a restore loads into
-/// it): starts the service unless it runs; it stays running.
-pub fn prepare_database(ctx: &Context, plan: &mut Plan) -> Result<()> {
-    let start = start_database(ctx)?;
+/// Prepares a plan that needs the database `db` running (a restore loads
+/// into it): starts its service unless it runs; it stays running.
+pub fn prepare_database(ctx: &Context, plan: &mut Plan, db: &Database) -> Result<()> {
+    let start = start_database(ctx, db)?;
     plan.prepare.push(Step {
         what: format!(
             "Start the database service {} unless it runs, and wait until it accepts connections",
@@ -135,23 +132,23 @@ pub fn target(ctx: &Context, at: DateTime<Local>, reason: Option<Reason>) -> Tar
     }
 }
 
-/// A dump of the project's database. A safety dump (`reason` given) saves
-/// the volumes in `protects` for the gate, and its failure is exit 4.
+/// A dump of the database `db`. A safety dump (`reason` given) saves the
+/// volumes in `protects` for the gate, and its failure is exit 4.
 pub fn dump(
     ctx: &Context,
+    db: &Database,
     at: DateTime<Local>,
     reason: Option<Reason>,
     compression: Compression,
     protects: Vec<String>,
 ) -> Result<Step> {
-    let db = ctx.project.database()?;
     let engine = ctx.engine()?;
     // One engine call, made when planning: the dump runs in the container
     // found now, or starts the service for itself when there is none.
     let container = engine.running_container_id(&ctx.project.name, &db.service)?;
     let start = match container {
         Some(_) => None,
-        None => Some(start_database(ctx)?),
+        None => Some(start_database(ctx, db)?),
     };
     let d = Dump {
         engine: engine.clone(),
@@ -162,13 +159,19 @@ pub fn dump(
         container,
         start,
         protects,
+        named: ctx.project.names_services(),
         safety: reason.is_some(),
     };
     Ok(Step {
         what: format!(
-            "{} of database {} -> {} (temporary name first, checked, then renamed)",
+            "{} of database {}{} -> {} (temporary name first, checked, then renamed)",
             if d.safety { "Safety backup" } else { "Backup" },
             db.name,
+            if d.named {
+                format!(" (service {})", db.service)
+            } else {
+                String::new()
+            },
             d.path().display()
         ),
         action: Action::Dump(Box::new(d)),

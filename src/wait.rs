@@ -4,28 +4,28 @@
 
 use std::time::{Duration, Instant};
 
-use crate::databases::postgres;
+use crate::compose::Database;
+use crate::databases;
 use crate::engine::{Cmd, Container, Engine, EngineKind};
 use crate::error::{Error, Result};
 use crate::interrupt::interrupted;
 
-/// Waits for PostgreSQL inside the service's running container (found by
-/// labels each time: the container may be recreated meanwhile).
+/// Waits for a database server inside its service's running container
+/// (found by labels each time: the container may be recreated meanwhile).
 #[derive(Debug, Clone)]
 pub struct WaitForDatabase {
     pub engine: Engine,
     pub project: String,
     pub service: String,
-    pub user: String,
-    pub database: String,
+    pub db: Database,
     pub timeout: Duration,
 }
 
 impl WaitForDatabase {
     /// The probe, as shown by `--dry-run` (the container is found when it
-    /// runs): `pg_isready` over TCP (see [`Engine::pg_isready`]).
+    /// runs): `pg_isready` or `mariadb-admin ping`, over TCP.
     pub fn probe(&self, container: &str) -> Cmd {
-        postgres::isready_command(&self.engine, container, &self.user, &self.database)
+        databases::isready_command(&self.engine, container, &self.db)
     }
 
     pub fn run(&self) -> Result<()> {
@@ -43,12 +43,13 @@ impl WaitForDatabase {
                 if out.status.success() {
                     return Ok(());
                 }
+                let probe = databases::isready_name(&self.db);
                 last = format!(
-                    "pg_isready said: {}",
+                    "{probe} said: {}",
                     String::from_utf8_lossy(&out.stderr).trim()
                 );
                 if last.ends_with(": ") {
-                    last = "pg_isready: not accepting connections yet".into();
+                    last = format!("{probe}: not accepting connections yet");
                 }
             }
             if started.elapsed() >= self.timeout {

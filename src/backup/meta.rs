@@ -45,6 +45,10 @@ pub struct Meta {
     pub uncompressed_bytes: u64,
     /// The dumped database (None for a volume archive).
     pub database: Option<String>,
+    /// The database's service (None for a volume archive, and in sidecars
+    /// written before budgie knew several databases).
+    #[serde(default)]
+    pub service: Option<String>,
     pub project: String,
     /// The safety reason (`pre-clean`...), None for a manual backup.
     pub reason: Option<String>,
@@ -81,6 +85,7 @@ impl Meta {
             sha256: committed.sha256.clone(),
             uncompressed_bytes: committed.uncompressed_bytes,
             database: None,
+            service: None,
             project: project.to_string(),
             reason: None,
             compression,

@@ -164,13 +164,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// The name of a dump: `<project>_<stamp>[-N][_<reason>].sql[.gz|.zst]`.
-    pub fn dump_name(&self, sequence: u32, compression: Compression) -> String {
-        store::dump_name(
+    /// The name of a dump: `<project>_<stamp>[-N][_<reason>][.<service>].sql[.gz|.zst]`
+    /// (the service named in a stack with several databases).
+    pub fn dump_name(&self, sequence: u32, service: Option<&str>, compression: Compression) -> String {
+        store::service_dump_name(
             &self.project,
             self.at.naive_local(),
             sequence,
             self.reason.as_deref(),
+            service,
             compression,
         )
     }
@@ -192,41 +194,60 @@ impl Target {
 /// (exit 0 and the end marker), fsync'd, then published under
 /// [`Target::dump_name`] (the next free `-N` when that is taken) with a
 /// `.meta.json` sidecar. On any failure no file has a final name.
+/// What a dump holds: which database, of which service (named in the file
+/// name in a stack with several databases), in which dump format.
+pub struct DumpOf<'a> {
+    pub database: &'a str,
+    pub service: &'a str,
+    /// The service goes into the file name.
+    pub named: bool,
+    pub content: Content,
+}
+
+impl DumpOf<'_> {
+    fn name_service(&self) -> Option<&str> {
+        self.named.then_some(self.service)
+    }
+}
+
 pub fn dump_database(
     cmd: &Cmd,
-    database: &str,
+    of: &DumpOf,
     target: &Target,
     compression: Compression,
     progress: &dyn Fn(u64),
 ) -> Result<Taken> {
     let started = Instant::now();
-    let stem = target.dump_name(0, compression);
-    let mut w = BackupWriter::create(&target.dir, &stem, Content::SqlDump, compression)?;
+    let database = of.database;
+    let service = of.name_service();
+    let stem = target.dump_name(0, service, compression);
+    let mut w = BackupWriter::create(&target.dir, &stem, of.content, compression)?;
     let mut head = Vec::new();
     stream::copy_command_output(cmd, &mut w, &mut head, progress)
-        .map_err(|e| e.context(format!("pg_dump of database {database}")))?;
+        .map_err(|e| e.context(format!("dump of database {database} (service {})", of.service)))?;
     // Same stamp, other compression: still a new sequence number, so the
     // newest backup is never ambiguous. (Returning the sibling's name makes
     // the no-clobber publish move on to the next number.)
     let committed = w.commit(|seq| {
         for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
-            let sibling = target.dump_name(seq, c);
+            let sibling = target.dump_name(seq, service, c);
             if c != compression && target.dir.join(&sibling).exists() {
                 return sibling;
             }
         }
-        target.dump_name(seq, compression)
+        target.dump_name(seq, service, compression)
     })?;
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
         database: Some(database.to_string()),
+        service: Some(of.service.to_string()),
         reason: target.reason.clone(),
         server_version: server_version(&head),
         ..meta::Meta::for_committed(
             &committed,
             &target.project,
             compression,
-            Content::SqlDump,
+            of.content,
             target.at.fixed_offset(),
             seconds,
         )

@@ -114,6 +114,8 @@ pub struct BackupFile {
     pub sequence: u32,
     /// The safety reason (`pre-clean`...), None for a manual backup.
     pub reason: Option<String>,
+    /// The database service, in a stack with several databases.
+    pub service: Option<String>,
     pub compression: Compression,
     pub bytes: u64,
 }
@@ -124,6 +126,7 @@ pub struct ParsedName {
     pub created: NaiveDateTime,
     pub sequence: u32,
     pub reason: Option<String>,
+    pub service: Option<String>,
     pub compression: Compression,
 }
 
@@ -135,6 +138,19 @@ pub fn dump_name(
     reason: Option<&str>,
     compression: Compression,
 ) -> String {
+    service_dump_name(project, at, sequence, reason, None, compression)
+}
+
+/// The file name for a dump of database service `service` (named in a
+/// stack with several databases): `<project>_<stamp>[-N][_<reason>][.<service>].sql[.gz|.zst]`.
+pub fn service_dump_name(
+    project: &str,
+    at: NaiveDateTime,
+    sequence: u32,
+    reason: Option<&str>,
+    service: Option<&str>,
+    compression: Compression,
+) -> String {
     let mut name = format!("{project}_{}", at.format("%Y%m%d_%H%M%S"));
     if sequence > 0 {
         name.push_str(&format!("-{sequence}"));
@@ -142,6 +158,10 @@ pub fn dump_name(
     if let Some(r) = reason {
         name.push('_');
         name.push_str(r);
+    }
+    if let Some(s) = service {
+        name.push('.');
+        name.push_str(s);
     }
     name.push_str(".sql");
     name.push_str(compression.extension());
@@ -157,6 +177,20 @@ pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
         (s, Compression::Zstd)
     } else {
         (rest.strip_suffix(".sql")?, Compression::None)
+    };
+    // `<stamp>[-N][_reason]` holds no dot; a service name follows the first.
+    let (stem, service) = match stem.split_once('.') {
+        Some((head, svc)) => {
+            if svc.is_empty()
+                || !svc
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                return None;
+            }
+            (head, Some(svc.to_string()))
+        }
+        None => (stem, None),
     };
     let stamp = stem.get(..15)?;
     let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S").ok()?;
@@ -181,6 +215,7 @@ pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
         created,
         sequence,
         reason,
+        service,
         compression,
     })
 }
@@ -214,6 +249,7 @@ pub fn list_dumps(dir: &Path, project: &str) -> Result<Vec<BackupFile>> {
             created: parsed.created,
             sequence: parsed.sequence,
             reason: parsed.reason,
+            service: parsed.service,
             compression: parsed.compression,
             bytes: meta.len(),
         });

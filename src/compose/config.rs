@@ -7,6 +7,11 @@
 //!     user: app
 //!     name: app
 //!     volume: pgdata
+//!   databases:           # several database services: a list of names, or
+//!     db: {}             # a mapping with settings for each (user, name,
+//!     auth-db:           # volume, password) where the environment does
+//!       user: auth       # not say
+//!       password: ${AUTH_DB_PASSWORD}
 //!   backup:
 //!     dir: backups        # relative to the project directory
 //!     compress: zstd      # none | gzip | zstd
@@ -30,6 +35,8 @@ use super::yaml::{as_bool, describe, key_display, untag};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BudgieConfig {
     pub database: DatabaseConfig,
+    /// `databases:`: the database services, each with its settings.
+    pub databases: BTreeMap<String, DatabaseConfig>,
     pub backup: BackupConfig,
     /// Per-volume settings by volume key.
     pub volumes: BTreeMap<String, VolumeConfig>,
@@ -41,6 +48,18 @@ pub struct DatabaseConfig {
     pub user: Option<String>,
     pub name: Option<String>,
     pub volume: Option<String>,
+    /// The password, for a service whose environment does not give it
+    /// (usually `${VAR}`, from `.env`). Never printed.
+    #[serde(serialize_with = "masked")]
+    pub password: Option<String>,
+}
+
+/// A secret as `***` (or null when unset).
+fn masked<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("***"),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -114,7 +133,8 @@ pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
         let key = key_display(k);
         let path = format!("x-budgie.{key}");
         match key.as_str() {
-            "database" => config.database = database(v, &path)?,
+            "database" => config.database = database(v, &path, true)?,
+            "databases" => config.databases = databases(v, &path)?,
             "backup" => config.backup = backup(v, &path)?,
             "volumes" => {
                 if let Some(volumes) = mapping(Some(v), &path)? {
@@ -125,28 +145,73 @@ pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
                     }
                 }
             }
-            _ => return Err(unknown(&path, &["database", "backup", "volumes"])),
+            _ => {
+                return Err(unknown(
+                    &path,
+                    &["database", "databases", "backup", "volumes"],
+                ));
+            }
         }
     }
     Ok(config)
 }
 
-fn database(v: &Value, path: &str) -> Result<DatabaseConfig, String> {
+/// One database's settings; `service:` only in the single `database:`
+/// section (in `databases:` the key names the service).
+fn database(v: &Value, path: &str, with_service: bool) -> Result<DatabaseConfig, String> {
     let mut out = DatabaseConfig::default();
     let Some(m) = mapping(Some(v), path)? else {
         return Ok(out);
+    };
+    let keys: &[&str] = if with_service {
+        &["service", "user", "name", "volume", "password"]
+    } else {
+        &["user", "name", "volume", "password"]
     };
     for (k, v) in m {
         let key = key_display(k);
         let p = format!("{path}.{key}");
         let slot = match key.as_str() {
-            "service" => &mut out.service,
+            "service" if with_service => &mut out.service,
             "user" => &mut out.user,
             "name" => &mut out.name,
             "volume" => &mut out.volume,
-            _ => return Err(unknown(&p, &["service", "user", "name", "volume"])),
+            "password" => &mut out.password,
+            _ => return Err(unknown(&p, keys)),
         };
         *slot = non_empty_string(v, &p)?;
+    }
+    Ok(out)
+}
+
+/// `databases:`: a list of service names, or a mapping from service name
+/// to its settings.
+fn databases(v: &Value, path: &str) -> Result<BTreeMap<String, DatabaseConfig>, String> {
+    let mut out = BTreeMap::new();
+    match untag(v) {
+        Value::Null => {}
+        Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                let name = non_empty_string(item, &p)?
+                    .ok_or_else(|| expected(&p, "a service name", item))?;
+                out.insert(name, DatabaseConfig::default());
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, item) in m {
+                let name = key_display(k);
+                let p = format!("{path}.{name}");
+                out.insert(name, database(item, &p, false)?);
+            }
+        }
+        other => {
+            return Err(expected(
+                path,
+                "a list of services or a mapping of their settings",
+                other,
+            ));
+        }
     }
     Ok(out)
 }

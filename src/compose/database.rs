@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use super::config::DatabaseConfig;
+use super::config::{BudgieConfig, DatabaseConfig};
 use super::model::{
     Database, DatabaseStatus, DbKind, DetectedBy, MountKind, Secret, Service, Storage, Volume,
 };
@@ -54,6 +54,17 @@ const SERVER_IMAGES: [&str; 13] = [
     "postgres-gis",
 ];
 
+/// The last path component of the MariaDB/MySQL family's server images.
+const MARIADB_IMAGES: [&str; 7] = [
+    "mariadb",
+    "mysql",
+    "mysql-server",
+    "percona",
+    "percona-server",
+    "mariadb-galera",
+    "mariadb-server",
+];
+
 /// Images whose own (not the compose file's) `PGDATA` is elsewhere.
 const IMAGE_DATA_DIRS: [(&str, &str); 4] = [
     ("bitnami/", "/bitnami/postgresql"),
@@ -67,6 +78,8 @@ const IMAGE_DATA_DIRS: [(&str, &str); 4] = [
 enum ImageKind {
     /// A PostgreSQL server of the family.
     Server,
+    /// A MariaDB or MySQL server.
+    Mariadb,
     /// Mentions postgres without being a server image (a backup tool, an
     /// exporter, PostgREST).
     Mentions,
@@ -105,6 +118,9 @@ fn image_kind(image: &str) -> ImageKind {
     if SERVER_IMAGES.contains(&last) {
         return ImageKind::Server;
     }
+    if MARIADB_IMAGES.contains(&last) {
+        return ImageKind::Mariadb;
+    }
     if ["postgres", "postgis", "timescale", "pgvector"]
         .iter()
         .any(|w| repo.contains(w))
@@ -142,12 +158,20 @@ fn non_empty<'a>(s: &'a Service, key: &str) -> Option<&'a str> {
 
 /// The data directory of the service's server, and where the image
 /// expects the volume (`PG18_MOUNT` for PostgreSQL 18+).
-fn data_dir(s: &Service) -> (String, String) {
+fn data_dir(s: &Service, kind: DbKind) -> (String, String) {
+    let image = s.image.as_deref().unwrap_or("");
+    let repo = repository(image);
+    if kind == DbKind::Mariadb {
+        let dir = if repo.starts_with("bitnami/") {
+            format!("/bitnami/{}", repo.rsplit('/').next().unwrap_or("mariadb"))
+        } else {
+            "/var/lib/mysql".to_string()
+        };
+        return (dir.clone(), dir);
+    }
     if let Some(d) = non_empty(s, "PGDATA") {
         return (d.to_string(), d.to_string());
     }
-    let image = s.image.as_deref().unwrap_or("");
-    let repo = repository(image);
     if let Some((_, dir)) = IMAGE_DATA_DIRS.iter().find(|(p, _)| repo.contains(p)) {
         return (dir.to_string(), dir.to_string());
     }
@@ -185,7 +209,8 @@ fn data_mount(s: &Service, dir: &str) -> Option<Storage> {
 
 /// Whether the service mounts storage where its server keeps its data.
 fn has_data_mount(s: &Service) -> bool {
-    data_mount(s, &data_dir(s).0).is_some()
+    let kind = server_kind(s).unwrap_or(DbKind::Postgres);
+    data_mount(s, &data_dir(s, kind).0).is_some()
 }
 
 /// Narrows several candidates: those with a data mount, then those with
@@ -203,95 +228,226 @@ fn narrow<'a>(several: &[&'a Service]) -> std::result::Result<&'a Service, Vec<&
     Err(several.to_vec())
 }
 
-/// The service the detection rules choose, and how.
+/// Which database services a project has, and which is the primary (the
+/// one `restore` and `psql` use when no `--service` says).
+pub(crate) struct Found {
+    pub primary: DatabaseStatus,
+    /// Every database service, the primary first.
+    pub all: Vec<Database>,
+}
+
+/// The kind of server a service's image runs, if it is a server image.
+fn server_kind(s: &Service) -> Option<DbKind> {
+    match s.image.as_deref().map(image_kind) {
+        Some(ImageKind::Server) => Some(DbKind::Postgres),
+        Some(ImageKind::Mariadb) => Some(DbKind::Mariadb),
+        _ => None,
+    }
+}
+
+/// The kind a service's environment suggests.
+fn env_kind(s: &Service) -> Option<DbKind> {
+    if has_postgres_env(s) {
+        Some(DbKind::Postgres)
+    } else if s
+        .environment
+        .keys()
+        .any(|k| k.starts_with("MARIADB_") || k.starts_with("MYSQL_"))
+    {
+        Some(DbKind::Mariadb)
+    } else {
+        None
+    }
+}
+
+/// The database services the detection rules find, how, and the primary.
 fn choose(
     services: &BTreeMap<String, Service>,
-) -> std::result::Result<(&Service, DetectedBy), DatabaseStatus> {
-    let of_kind = |kind: ImageKind| -> Vec<&Service> {
-        services
-            .values()
-            .filter(|s| s.image.as_deref().map(image_kind) == Some(kind))
-            .collect()
-    };
-    let servers = of_kind(ImageKind::Server);
-    match servers.as_slice() {
-        [one] => return Ok((one, DetectedBy::Image)),
-        [] => {}
-        several => {
-            return narrow(several)
-                .map(|s| (s, DetectedBy::Image))
-                .map_err(|more| ambiguous(&more));
-        }
+) -> std::result::Result<(Vec<(&Service, DbKind, DetectedBy)>, usize), DatabaseStatus> {
+    let servers: Vec<(&Service, DbKind, DetectedBy)> = services
+        .values()
+        .filter_map(|s| server_kind(s).map(|k| (s, k, DetectedBy::Image)))
+        .collect();
+    if !servers.is_empty() {
+        // Every server is a database; the primary is the one PostgreSQL
+        // server, or among several the one with its data mounted (then
+        // with POSTGRES_* variables), else the first.
+        let pg: Vec<&Service> = servers
+            .iter()
+            .filter(|(_, k, _)| *k == DbKind::Postgres)
+            .map(|(s, _, _)| *s)
+            .collect();
+        let primary = match narrow(&pg) {
+            Ok(one) => servers.iter().position(|(s, _, _)| s.name == one.name),
+            Err(_) => servers.iter().position(|(_, k, _)| *k == DbKind::Postgres),
+        };
+        return Ok((servers, primary.unwrap_or(0)));
     }
-    let mentioning: Vec<&Service> = of_kind(ImageKind::Mentions)
-        .into_iter()
+    let mentioning: Vec<&Service> = services
+        .values()
+        .filter(|s| s.image.as_deref().map(image_kind) == Some(ImageKind::Mentions))
         .filter(|s| has_data_mount(s))
         .collect();
     if let [one] = mentioning.as_slice() {
-        return Ok((one, DetectedBy::Image));
+        return Ok((vec![(one, DbKind::Postgres, DetectedBy::Image)], 0));
     }
     let by_env: Vec<&Service> = services.values().filter(|s| has_postgres_env(s)).collect();
-    match by_env.as_slice() {
-        [] => Err(DatabaseStatus::None),
-        [one] => Ok((one, DetectedBy::Environment)),
-        several => narrow(several)
-            .map(|s| (s, DetectedBy::Environment))
-            .map_err(|more| ambiguous(&more)),
-    }
+    let one = match by_env.as_slice() {
+        [] => return Err(DatabaseStatus::None),
+        [one] => *one,
+        several => narrow(several).map_err(|more| ambiguous(&more))?,
+    };
+    Ok((vec![(one, DbKind::Postgres, DetectedBy::Environment)], 0))
 }
 
-/// Looks for the database service. `files` names the compose files in messages.
+/// Looks for the database services. `files` names the compose files in
+/// messages.
+///
+/// `x-budgie.databases` names them (each with its settings); else
+/// `x-budgie.database.service` names the one; else the detection rules
+/// find them. The single `x-budgie.database` settings apply to the primary.
 pub(crate) fn detect(
     services: &BTreeMap<String, Service>,
     volumes: &[Volume],
-    config: &DatabaseConfig,
+    config: &BudgieConfig,
     files: &str,
-) -> Result<DatabaseStatus> {
-    let (service, detected_by) = if let Some(name) = &config.service {
-        let Some(s) = services.get(name) else {
+) -> Result<Found> {
+    let named = |name: &str, key: &str| -> Result<&Service> {
+        services.get(name).ok_or_else(|| {
             let known: Vec<&str> = services.keys().map(String::as_str).collect();
-            return Err(Error::new(format!(
-                "{files}: x-budgie.database.service: no service {name:?} (services: {})",
+            Error::new(format!(
+                "{files}: {key}: no service {name:?} (services: {})",
                 known.join(", ")
-            )));
-        };
-        (s, DetectedBy::Config)
-    } else {
-        match choose(services) {
-            Ok(found) => found,
-            Err(status) => return Ok(status),
-        }
+            ))
+        })
     };
-    settings(service, detected_by, volumes, config, files)
-        .map(|db| DatabaseStatus::Found(Box::new(db)))
+    let kind_of = |s: &Service| server_kind(s).or_else(|| env_kind(s)).unwrap_or(DbKind::Postgres);
+    let single = &config.database;
+    let (chosen, primary): (Vec<(&Service, DbKind, DetectedBy, &DatabaseConfig)>, usize) =
+        if !config.databases.is_empty() {
+            let mut out = Vec::new();
+            for (name, cfg) in &config.databases {
+                let s = named(name, &format!("x-budgie.databases.{name}"))?;
+                out.push((s, kind_of(s), DetectedBy::Config, cfg));
+            }
+            let primary = single
+                .service
+                .as_ref()
+                .and_then(|p| out.iter().position(|(s, ..)| &s.name == p))
+                .unwrap_or(0);
+            (out, primary)
+        } else if let Some(name) = &single.service {
+            let s = named(name, "x-budgie.database.service")?;
+            (vec![(s, kind_of(s), DetectedBy::Config, single)], 0)
+        } else {
+            match choose(services) {
+                Ok((found, primary)) => {
+                    let none = &DEFAULTS;
+                    let out = found
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (s, k, by))| (s, k, by, if i == primary { single } else { none }))
+                        .collect();
+                    (out, primary)
+                }
+                Err(status) => {
+                    return Ok(Found {
+                        primary: status,
+                        all: Vec::new(),
+                    });
+                }
+            }
+        };
+    let mut all = Vec::new();
+    for (s, kind, by, cfg) in &chosen {
+        all.push(settings(s, *kind, *by, volumes, cfg, files)?);
+    }
+    let first = all.remove(primary);
+    all.insert(0, first.clone());
+    Ok(Found {
+        primary: DatabaseStatus::Found(Box::new(first)),
+        all,
+    })
 }
 
-/// The chosen service's user, database name, password and data volume
-/// (`x-budgie.database` first, then its environment, then the defaults).
-/// A configured volume must be declared.
+/// Settings that say nothing.
+static DEFAULTS: DatabaseConfig = DatabaseConfig {
+    service: None,
+    user: None,
+    name: None,
+    volume: None,
+    password: None,
+};
+
+/// The first of `keys` the service's environment sets (not empty), and
+/// its value.
+fn first_env<'a>(s: &'a Service, keys: &[&'static str]) -> Option<(&'static str, &'a str)> {
+    keys.iter()
+        .find_map(|k| non_empty(s, k).map(|v| (*k, v)))
+}
+
+/// The chosen service's user, database name, password and where its data
+/// lives (`x-budgie` settings first, then its environment, then the
+/// defaults of its kind). A configured volume must be declared.
 fn settings(
     service: &Service,
+    kind: DbKind,
     detected_by: DetectedBy,
     volumes: &[Volume],
     config: &DatabaseConfig,
     files: &str,
 ) -> Result<Database> {
-    let user = config
-        .user
-        .clone()
-        .or_else(|| non_empty(service, "POSTGRES_USER").map(str::to_string))
-        .unwrap_or_else(|| "postgres".to_string());
-    let name = config
-        .name
-        .clone()
-        .or_else(|| non_empty(service, "POSTGRES_DB").map(str::to_string))
-        .unwrap_or_else(|| user.clone());
-    let password_var = ["POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"]
-        .into_iter()
-        .find(|k| service.environment.contains_key(*k))
-        .map(str::to_string);
-    let password = non_empty(service, "POSTGRES_PASSWORD").map(Secret::new);
-    let (data_dir, mount_at) = data_dir(service);
+    let (user, name, password_var, password) = match kind {
+        DbKind::Postgres => {
+            let user = config
+                .user
+                .clone()
+                .or_else(|| non_empty(service, "POSTGRES_USER").map(str::to_string))
+                .unwrap_or_else(|| "postgres".to_string());
+            let name = config
+                .name
+                .clone()
+                .or_else(|| non_empty(service, "POSTGRES_DB").map(str::to_string))
+                .unwrap_or_else(|| user.clone());
+            let password_var = ["POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"]
+                .into_iter()
+                .find(|k| service.environment.contains_key(*k))
+                .map(str::to_string);
+            let password = non_empty(service, "POSTGRES_PASSWORD").map(str::to_string);
+            (user, name, password_var, password)
+        }
+        DbKind::Mariadb => {
+            let env_user = first_env(service, &["MARIADB_USER", "MYSQL_USER"]);
+            let user = config
+                .user
+                .clone()
+                .or_else(|| env_user.map(|(_, u)| u.to_string()))
+                .unwrap_or_else(|| "root".to_string());
+            let name = config
+                .name
+                .clone()
+                .or_else(|| {
+                    first_env(service, &["MARIADB_DATABASE", "MYSQL_DATABASE"])
+                        .map(|(_, d)| d.to_string())
+                })
+                .unwrap_or_default();
+            // The user's own password; root's when budgie connects as root.
+            let keys: &[&'static str] = if user == "root" {
+                &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]
+            } else {
+                &["MARIADB_PASSWORD", "MYSQL_PASSWORD"]
+            };
+            let found = first_env(service, keys);
+            let password_var = found.map(|(k, _)| k.to_string()).or_else(|| {
+                keys.iter()
+                    .map(|k| format!("{k}_FILE"))
+                    .find(|k| service.environment.contains_key(k))
+            });
+            (user, name, password_var, found.map(|(_, v)| v.to_string()))
+        }
+    };
+    let password = config.password.clone().or(password).map(Secret::new);
+    let (data_dir, mount_at) = data_dir(service, kind);
     let storage = match &config.volume {
         Some(key) => {
             if !volumes.iter().any(|v| &v.key == key) {
@@ -317,7 +473,7 @@ fn settings(
     let problem = storage_problem(service, &storage, &data_dir, &mount_at);
     Ok(Database {
         service: service.name.clone(),
-        kind: DbKind::Postgres,
+        kind,
         detected_by,
         user,
         name,

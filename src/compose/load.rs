@@ -13,7 +13,7 @@ use super::discover;
 use super::dotenv;
 use super::file;
 use super::merge;
-use super::model::{DatabaseStatus, LoadOptions, Mount, MountKind, Project, Service, Volume};
+use super::model::{LoadOptions, Mount, MountKind, Project, Service, Volume};
 use super::mounts::RawMount;
 use super::name;
 use super::normalize::MountOrigins;
@@ -69,12 +69,12 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
 
     let mut volumes = named_volumes(&declared, &services, &config, &project_name, &files_display)?;
 
-    let database = database::detect(&services, &volumes, &config.database, &files_display)?;
-    if let DatabaseStatus::Found(db) = &database
-        && let Some(key) = &db.volume
-    {
-        for v in volumes.iter_mut().filter(|v| &v.key == key) {
-            v.database = true;
+    let found = database::detect(&services, &volumes, &config, &files_display)?;
+    for db in &found.all {
+        if let Some(key) = &db.volume {
+            for v in volumes.iter_mut().filter(|v| &v.key == key) {
+                v.database = true;
+            }
         }
     }
 
@@ -85,7 +85,8 @@ pub fn load(opts: &LoadOptions) -> Result<Project> {
         files,
         services,
         volumes,
-        database,
+        database: found.primary,
+        databases: found.all,
         config,
         env,
         warnings,

@@ -57,8 +57,12 @@ pub struct Project {
     pub services: BTreeMap<String, Service>,
     /// Named volumes (not anonymous, not bind mounts), sorted by key.
     pub volumes: Vec<Volume>,
-    /// The PostgreSQL service, as far as it could be determined.
+    /// The primary database service (the only one in most stacks), as
+    /// far as it could be determined.
     pub database: DatabaseStatus,
+    /// Every database service, the primary first (empty when none is
+    /// found, or it is ambiguous).
+    pub databases: Vec<Database>,
     /// The top-level `x-budgie:` configuration.
     pub config: BudgieConfig,
     /// The interpolation environment: the project's `.env` overlaid by the
@@ -421,10 +425,10 @@ impl Project {
             .filter(|(k, v)| is_secret_name(k) && !v.is_empty())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        if let DatabaseStatus::Found(db) = &self.database
-            && let (Some(var), Some(p)) = (&db.password_var, &db.password)
-        {
-            out.push((var.clone(), p.expose().to_string()));
+        for db in &self.databases {
+            if let (Some(var), Some(p)) = (&db.password_var, &db.password) {
+                out.push((var.clone(), p.expose().to_string()));
+            }
         }
         out
     }
@@ -448,6 +452,51 @@ impl Project {
             }
         }
         by_path.into_iter().collect()
+    }
+
+    /// Every database service, the primary first.
+    pub fn databases(&self) -> &[Database] {
+        &self.databases
+    }
+
+    /// The database of service `service`, or — none named — the only one;
+    /// else a usage error that lists them.
+    pub fn database_of(&self, service: Option<&str>) -> crate::error::Result<&Database> {
+        let names = || {
+            self.databases
+                .iter()
+                .map(|d| d.service.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match service {
+            Some(s) => self.databases.iter().find(|d| d.service == s).ok_or_else(|| {
+                crate::error::Error::usage(format!(
+                    "service {s} is not a database of project {} (databases: {})",
+                    self.name,
+                    names()
+                ))
+            }),
+            None if self.databases.len() > 1 => Err(crate::error::Error::usage(format!(
+                "project {} has {} databases ({}): say which with --service",
+                self.name,
+                self.databases.len(),
+                names()
+            ))),
+            None => self.database(),
+        }
+    }
+
+    /// The database whose data the named volume `key` holds.
+    pub fn database_in_volume(&self, key: &str) -> Option<&Database> {
+        self.databases
+            .iter()
+            .find(|d| d.volume.as_deref() == Some(key))
+    }
+
+    /// Whether backup file names carry the service (more than one database).
+    pub fn names_services(&self) -> bool {
+        self.databases.len() > 1
     }
 
     /// The names budgie prints exactly: the project's, the services', the
