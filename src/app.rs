@@ -106,7 +106,7 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
             services,
         } => lifecycle::logs(&ctx, *follow, *tail, services),
         Command::Shell { service } => lifecycle::shell(&ctx, service),
-        Command::Psql { args } => lifecycle::psql(&ctx, args),
+        Command::Psql { service, args } => lifecycle::psql(&ctx, service.as_deref(), args),
         Command::Status => status::run(&ctx),
         Command::Volumes { action: None } => volumes::run(&ctx),
         Command::Volumes {

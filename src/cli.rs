@@ -107,6 +107,10 @@ pub struct BackupCommand {
     /// Print one timestamped line on stdout when the backup is done, also with -q (for schedules)
     #[arg(long)]
     pub log: bool,
+
+    /// Dump only the database of this service [default: every database of the stack]
+    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["volumes", "all_volumes"])]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +156,11 @@ pub struct RestoreCommand {
     /// Do not take the safety backup first (the confirmation is still required)
     #[arg(long)]
     pub no_backup: bool,
+
+    /// Restore into the database of this service (needed when the stack has several
+    /// and the file does not say which)
+    #[arg(long, value_name = "SERVICE", conflicts_with = "volume")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,8 +250,11 @@ pub enum Command {
         #[arg(value_name = "SERVICE")]
         service: String,
     },
-    /// Open psql in the database container, as the database user
+    /// Open psql in the database container, as the database user (the `mariadb` client for MariaDB/MySQL)
     Psql {
+        /// The database's service, when the stack has several
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
         /// Extra arguments for psql (after --)
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,

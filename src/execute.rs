@@ -285,7 +285,13 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
         .progress_bytes(&format!("Dumping database {}", d.db.name));
     let cmd = d.command(&container);
     ctx.ui.debug(&format!("$ {cmd}"));
-    let taken = backup::dump_database(&cmd, &d.db.name, &d.target, d.compression, &|n| bar.set(n));
+    let of = backup::DumpOf {
+        database: &d.db.name,
+        service: &d.db.service,
+        named: d.named,
+        content: d.content(),
+    };
+    let taken = backup::dump_database(&cmd, &of, &d.target, d.compression, &|n| bar.set(n));
     bar.clear();
     let taken = taken?;
     if d.safety {

@@ -27,6 +27,7 @@
 use std::collections::BTreeSet;
 
 use crate::backup::Taken;
+use crate::compose::Database;
 use crate::context::Context;
 use crate::databases::postgres;
 use crate::error::{Error, Exit, Result};
@@ -63,6 +64,7 @@ struct Loss {
 
 /// A database that gets replaced (restore).
 struct Replaced {
+    db: Database,
     name: String,
     current: Option<postgres::Current>,
     with: String,
@@ -191,6 +193,7 @@ fn replaced_databases(plan: &Plan) -> Result<Vec<Replaced>> {
                 .unwrap_or_default()
         );
         out.push(Replaced {
+            db: r.db.clone(),
             name: r.db.name.clone(),
             current,
             with,
@@ -215,15 +218,16 @@ fn protect(
     let mut head = Vec::new();
     if !opts.no_backup {
         let at = chrono::Local::now();
-        let db_volumes: Vec<String> = stake
-            .losses
-            .iter()
-            .filter(|l| l.safety == Safety::Dump)
-            .map(|l| l.state.name.clone())
-            .collect();
-        if !db_volumes.is_empty() || !stake.replaced.is_empty() {
-            let compression = ctx.compression(None)?;
-            head.push(steps::dump(ctx, at, Some(reason), compression, db_volumes)?);
+        let compression = ctx.compression(None)?;
+        for (db, volumes) in dumps_needed(ctx, stake)? {
+            head.push(steps::dump(
+                ctx,
+                &db,
+                at,
+                Some(reason),
+                compression,
+                volumes,
+            )?);
         }
         for l in stake.losses.iter().filter(|l| l.safety == Safety::Archive) {
             let volume = ctx.project.volume_or_usage(&l.state.key)?;
@@ -234,6 +238,36 @@ fn protect(
     head.append(&mut plan.steps);
     plan.steps = head;
     Ok(plan)
+}
+
+/// The databases to dump before the plan runs, each with the volumes (by
+/// engine name) its dump saves: every database whose volume goes, and every
+/// database a restore replaces.
+fn dumps_needed(ctx: &Context, stake: &AtStake) -> Result<Vec<(Database, Vec<String>)>> {
+    let mut out: Vec<(Database, Vec<String>)> = Vec::new();
+    let mut add = |db: &Database, volume: Option<&str>| {
+        let i = match out.iter().position(|(d, _)| d.service == db.service) {
+            Some(i) => i,
+            None => {
+                out.push((db.clone(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        out[i].1.extend(volume.map(str::to_string));
+    };
+    for l in stake.losses.iter().filter(|l| l.safety == Safety::Dump) {
+        let db = ctx.project.database_in_volume(&l.state.key).ok_or_else(|| {
+            Error::new(format!(
+                "internal safety check: volume {} holds a database, but no database service uses it; nothing was deleted",
+                l.state.key
+            ))
+        })?;
+        add(db, Some(&l.state.name));
+    }
+    for r in &stake.replaced {
+        add(&r.db, None);
+    }
+    Ok(out)
 }
 
 /// The confirmation step: type the database name for a restore, else the
@@ -435,9 +469,10 @@ fn failed_midway(e: Error, reason: Reason, taken: &[Taken]) -> Error {
     }
     let mut hint = e.hint.clone().map(|h| format!("{h}\n")).unwrap_or_default();
     hint.push_str("containers removed before the failure come back with: budgie start");
-    if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
+    for db in taken.iter().filter(|t| t.database.is_some()) {
         hint.push_str(&format!(
-            "\nif the database volume is gone, its data is in {}: {}",
+            "\nif the volume of database {} is gone, its data is in {}: {}",
+            db.database.as_deref().unwrap_or("?"),
             db.path.display(),
             crate::recover::bring_back(&db.path)
         ));
@@ -455,12 +490,19 @@ fn say_where_the_data_is(ctx: &Context, reason: Reason, taken: &[Taken]) {
                 t.path.display()
             ));
         }
-    } else if let Some(db) = taken.iter().find(|t| t.database.is_some()) {
-        ctx.ui.info(&format!(
-            "The database is saved in {}. To bring it back: {}",
-            db.path.display(),
-            crate::recover::bring_back(&db.path)
-        ));
+    } else {
+        for db in taken.iter().filter(|t| t.database.is_some()) {
+            ctx.ui.info(&format!(
+                "{} is saved in {}. To bring it back: {}",
+                if ctx.project.names_services() {
+                    format!("Database {}", db.database.as_deref().unwrap_or("?"))
+                } else {
+                    "The database".to_string()
+                },
+                db.path.display(),
+                crate::recover::bring_back(&db.path)
+            ));
+        }
     }
 }
 
@@ -504,9 +546,14 @@ fn show(ctx: &Context, stake: &AtStake) {
             v.services.join(", ")
         };
         let what = match l.safety {
-            Safety::Dump => match ctx.project.database() {
-                Ok(db) => format!("PostgreSQL database \"{}\"", db.name),
-                Err(_) => "PostgreSQL data".into(),
+            Safety::Dump => match ctx.project.database_in_volume(&v.key) {
+                Some(db) => format!(
+                    "{} database \"{}\" of service {}",
+                    db.kind.label(),
+                    db.name,
+                    db.service
+                ),
+                None => "database files".into(),
             },
             Safety::Archive => "files".into(),
             Safety::Disposable => "disposable files".into(),
@@ -607,6 +654,7 @@ mod tests {
                 container: Some("c".into()),
                 start: None,
                 protects: protects.iter().map(|s| s.to_string()).collect(),
+                named: false,
                 safety: true,
             })),
         )
@@ -644,6 +692,7 @@ mod tests {
             sha256: "0".into(),
             seconds: 0.0,
             database: Some("postgres".into()),
+            service: None,
             volume: None,
         })
     }

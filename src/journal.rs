@@ -42,6 +42,10 @@ pub struct Entry {
 pub struct Sides {
     /// The database being replaced.
     pub database: String,
+    /// Its service (None in journals from before budgie knew several
+    /// databases: then the project's only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// Where the file is loaded first.
     pub scratch: String,
     /// Where the current database is renamed to by the swap; None for a
@@ -57,18 +61,25 @@ pub struct Sides {
 impl Sides {
     /// The databases of a restore of `file` into `database`, named by
     /// `stamp` (`restore::side_name`).
-    pub fn restore(database: &str, stamp: &str, file: &Path, keep_previous: bool) -> Sides {
+    pub fn restore(
+        service: &str,
+        database: &str,
+        stamp: &str,
+        file: &Path,
+        keep_previous: bool,
+    ) -> Sides {
         Sides {
             old: Some(side_name(database, "old", stamp)),
             keep_previous,
-            ..Sides::restore_test(database, stamp, file)
+            ..Sides::restore_test(service, database, stamp, file)
         }
     }
 
     /// A restore test's: a scratch database only, never swapped in.
-    pub fn restore_test(database: &str, stamp: &str, file: &Path) -> Sides {
+    pub fn restore_test(service: &str, database: &str, stamp: &str, file: &Path) -> Sides {
         Sides {
             database: database.to_string(),
+            service: Some(service.to_string()),
             scratch: side_name(database, "restore", stamp),
             old: None,
             keep_previous: false,
@@ -224,6 +235,7 @@ pub fn pending(dir: &Path, project: &str) -> Option<String> {
 pub fn test_sides(keep_previous: bool) -> Sides {
     Sides {
         database: "app".into(),
+        service: Some("db".into()),
         scratch: "app_budgie_restore_1".into(),
         old: Some("app_budgie_old_1".into()),
         keep_previous,

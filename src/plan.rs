@@ -14,7 +14,8 @@
 use std::path::PathBuf;
 
 use crate::backup::Target;
-use crate::compose::{Compression, Database};
+use crate::backup::format::Content;
+use crate::compose::{Compression, Database, DbKind};
 use crate::engine::{Cmd, Engine, VolumeIo};
 use crate::journal::Sides;
 use crate::restore::source::Source;
@@ -142,16 +143,28 @@ impl Dump {
     /// The file name it is written under (unless a backup of the same
     /// second took it: then the next `-N`).
     pub fn file_name(&self) -> String {
-        self.target.dump_name(0, self.named.then_some(self.db.service.as_str()), self.compression)
+        self.target.dump_name(
+            0,
+            self.named.then_some(self.db.service.as_str()),
+            self.compression,
+        )
     }
 
     pub fn path(&self) -> PathBuf {
         self.target.dir.join(self.file_name())
     }
 
-    /// The `pg_dump` it runs in `container`.
+    /// The dump tool it runs in `container` (`pg_dump`, `mariadb-dump`).
     pub fn command(&self, container: &str) -> Cmd {
-        crate::databases::postgres::dump_command(&self.engine, container, &self.db)
+        crate::databases::dump_command(&self.engine, container, &self.db)
+    }
+
+    /// What the dump file holds, by the kind of database.
+    pub fn content(&self) -> Content {
+        match self.db.kind {
+            DbKind::Postgres => Content::SqlDump,
+            DbKind::Mariadb => Content::MariadbDump,
+        }
     }
 }
 
@@ -209,6 +222,7 @@ impl ReplaceDatabase {
     /// What the restore creates besides the database, for the journal.
     pub fn sides(&self) -> Sides {
         Sides::restore(
+            &self.db.service,
             &self.db.name,
             &self.stamp,
             &self.source.path,

@@ -331,7 +331,7 @@ fn repair_restore(
     announce: &dyn Fn(),
 ) -> Result<bool> {
     let engine = ctx.engine()?;
-    let mut db = ctx.project.database()?.clone();
+    let mut db = ctx.project.database_of(sides.service.as_deref())?.clone();
     db.name = sides.database.clone();
     let Some(container) = engine.running_container_id(&ctx.project.name, &db.service)? else {
         announce();

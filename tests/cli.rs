@@ -237,13 +237,21 @@ fn dot_env_passwords_are_never_printed() {
 }
 
 #[test]
-fn several_database_candidates_ask_for_configuration() {
+fn several_databases_ask_which() {
     let f = Fixture::bare().compose(
         "services:\n  a:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: x}\n  b:\n    image: postgis/postgis\n    environment: {POSTGRES_PASSWORD: y}\n",
     );
-    let out = f.budgie().arg("psql").run().code(1);
-    // Names the candidates and the `x-budgie` setting that decides.
-    snapshot(&f, "cli_several_database_candidates", &out.stderr);
+    let out = f.budgie().arg("psql").run().code(2);
+    // Names the databases and the option that says which.
+    snapshot(&f, "cli_several_databases", &out.stderr);
+    let out = f.budgie().args(["psql", "--service", "c"]).run().code(2);
+    assert!(
+        out.stderr
+            .contains("service c is not a database of project")
+            && out.stderr.contains("a, b"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

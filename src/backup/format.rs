@@ -17,6 +17,28 @@ pub enum Content {
     /// A tar stream of a volume: must end with the tar end-of-archive
     /// blocks.
     TarArchive,
+    /// A `mariadb-dump`/`mysqldump`: must end with its `-- Dump completed`
+    /// line.
+    MariadbDump,
+}
+
+/// How the last line of a complete `mariadb-dump` or `mysqldump` begins
+/// (`-- Dump completed on 2026-11-30  8:00:00`, or without the date under
+/// `--skip-dump-date`).
+pub const MARIADB_COMPLETE_MARKER: &str = "-- Dump completed";
+
+/// Whether the end of an uncompressed `mariadb-dump` shows it completed:
+/// the last line that is not empty starts with [`MARIADB_COMPLETE_MARKER`].
+/// The dump tools write it only after every table was read without error.
+pub fn mariadb_dump_is_complete(tail: &[u8]) -> bool {
+    for line in tail.split(|&b| b == b'\n').rev() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        return line.starts_with(MARIADB_COMPLETE_MARKER.as_bytes());
+    }
+    false
 }
 
 /// The last line of a complete plain pg_dump.
@@ -76,6 +98,32 @@ impl Tail {
 mod tests {
     use super::*;
     use crate::backup::testdata::dump_text;
+
+    #[test]
+    fn a_mariadb_dump_is_complete_only_with_its_last_line() {
+        let body = "-- MariaDB dump 10.19  Distrib 10.11.11-MariaDB\nINSERT INTO `t` VALUES (1);\n";
+        assert!(!mariadb_dump_is_complete(body.as_bytes()));
+        for end in [
+            "-- Dump completed on 2026-11-30  8:00:01\n",
+            "-- Dump completed on 2026-11-30  8:00:01\r\n\n\n",
+            "-- Dump completed\n",
+        ] {
+            assert!(
+                mariadb_dump_is_complete(format!("{body}{end}").as_bytes()),
+                "{end:?}"
+            );
+        }
+        // The marker in the middle, something after it: cut or tampered.
+        assert!(!mariadb_dump_is_complete(
+            format!("{body}-- Dump completed on x\nINSERT INTO `t` VALUES (2);\n").as_bytes()
+        ));
+        // A PostgreSQL marker is not a MariaDB one, nor the other way round.
+        assert!(!mariadb_dump_is_complete(
+            b"-- PostgreSQL database dump complete\n"
+        ));
+        assert!(!dump_is_complete(b"-- Dump completed on 2026-11-30\n"));
+        assert!(!mariadb_dump_is_complete(b""));
+    }
 
     #[test]
     fn the_marker_rule() {

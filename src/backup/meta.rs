@@ -165,6 +165,7 @@ mod tests {
             sha256: "ab".repeat(32),
             uncompressed_bytes: 5678,
             database: Some("app".into()),
+            service: Some("db".into()),
             project: "app".into(),
             reason: Some("pre-clean".into()),
             compression: Compression::Zstd,

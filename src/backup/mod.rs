@@ -44,6 +44,9 @@ pub struct Taken {
     pub seconds: f64,
     /// The database dumped (dumps only).
     pub database: Option<String>,
+    /// The service of the database dumped (dumps only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// The volume key archived (archives only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
@@ -166,7 +169,12 @@ pub struct Target {
 impl Target {
     /// The name of a dump: `<project>_<stamp>[-N][_<reason>][.<service>].sql[.gz|.zst]`
     /// (the service named in a stack with several databases).
-    pub fn dump_name(&self, sequence: u32, service: Option<&str>, compression: Compression) -> String {
+    pub fn dump_name(
+        &self,
+        sequence: u32,
+        service: Option<&str>,
+        compression: Compression,
+    ) -> String {
         store::service_dump_name(
             &self.project,
             self.at.naive_local(),
@@ -223,8 +231,12 @@ pub fn dump_database(
     let stem = target.dump_name(0, service, compression);
     let mut w = BackupWriter::create(&target.dir, &stem, of.content, compression)?;
     let mut head = Vec::new();
-    stream::copy_command_output(cmd, &mut w, &mut head, progress)
-        .map_err(|e| e.context(format!("dump of database {database} (service {})", of.service)))?;
+    stream::copy_command_output(cmd, &mut w, &mut head, progress).map_err(|e| {
+        e.context(format!(
+            "dump of database {database} (service {})",
+            of.service
+        ))
+    })?;
     // Same stamp, other compression: still a new sequence number, so the
     // newest backup is never ambiguous. (Returning the sibling's name makes
     // the no-clobber publish move on to the next number.)
@@ -295,6 +307,7 @@ fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
         sha256: m.sha256,
         seconds: m.seconds,
         database: m.database,
+        service: m.service,
         volume: m.volume,
     })
 }

@@ -30,7 +30,10 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
-use super::format::{Content, DUMP_COMPLETE_MARKER, Tail, dump_is_complete};
+use super::format::{
+    Content, DUMP_COMPLETE_MARKER, MARIADB_COMPLETE_MARKER, Tail, dump_is_complete,
+    mariadb_dump_is_complete,
+};
 use super::store::ensure_backup_dir;
 use super::tar::TarCheck;
 use crate::compose::Compression;
@@ -309,6 +312,13 @@ impl BackupWriter {
                 if !dump_is_complete(tail.bytes()) {
                     return Err(Error::new(format!(
                         "the dump is incomplete: pg_dump's end marker `{DUMP_COMPLETE_MARKER}` is missing"
+                    )));
+                }
+            }
+            Content::MariadbDump => {
+                if !mariadb_dump_is_complete(tail.bytes()) {
+                    return Err(Error::new(format!(
+                        "the dump is incomplete: its last line `{MARIADB_COMPLETE_MARKER} ...` is missing"
                     )));
                 }
             }

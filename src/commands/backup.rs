@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::backup::{self, Taken, meta, retention, store, verify};
 use crate::cli::{BackupAction, BackupCommand};
-use crate::compose::Retention;
+use crate::compose::{Database, Retention};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::execute::{self, NoDeletions};
@@ -54,19 +54,25 @@ struct TakenDoc<'a> {
     sha256: &'a str,
     seconds: f64,
     database: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
 }
 
-/// `budgie backup`: a plan of one step, the dump of the database.
+/// `budgie backup`: a plan of one dump step per database (all of them
+/// share one stamp), or of the one `--service` names.
 fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     let compression = ctx.compression(b.compress)?;
+    let dbs: Vec<&Database> = match &b.service {
+        Some(s) => vec![ctx.project.database_of(Some(s))?],
+        None if ctx.project.databases().is_empty() => vec![ctx.project.database()?],
+        None => ctx.project.databases().iter().collect(),
+    };
+    let at = chrono::Local::now();
     let mut plan = Plan::new();
-    plan.steps.push(steps::dump(
-        ctx,
-        chrono::Local::now(),
-        None,
-        compression,
-        Vec::new(),
-    )?);
+    for db in dbs {
+        plan.steps
+            .push(steps::dump(ctx, db, at, None, compression, Vec::new())?);
+    }
     if ctx.global.dry_run {
         execute::print_plan(ctx, "backup", &plan);
         return Ok(0);
@@ -75,18 +81,28 @@ fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     // is not running, and every call costs time (the benchmark counts them).
     let _lock = recover::lock(ctx, "backup")?;
     let ran = execute::run(ctx, &plan.steps, &mut NoDeletions)?;
-    let t = ran
-        .backups
-        .first()
-        .ok_or_else(|| Error::new("internal error: the dump step did not report"))?;
+    if ran.backups.is_empty() {
+        return Err(Error::new("internal error: the dump step did not report"));
+    }
     if ctx.global.json {
-        crate::commands::print_json(&TakenDoc {
-            path: t.path.display().to_string(),
-            bytes: t.bytes,
-            sha256: &t.sha256,
-            seconds: t.seconds,
-            database: t.database.as_deref(),
-        })?;
+        let docs: Vec<TakenDoc> = ran
+            .backups
+            .iter()
+            .map(|t| TakenDoc {
+                path: t.path.display().to_string(),
+                bytes: t.bytes,
+                sha256: &t.sha256,
+                seconds: t.seconds,
+                database: t.database.as_deref(),
+                service: t.service.as_deref(),
+            })
+            .collect();
+        // One database: one object, as always; several: a list.
+        if docs.len() == 1 {
+            crate::commands::print_json(&docs[0])?;
+        } else {
+            crate::commands::print_json(&docs)?;
+        }
         return Ok(0);
     }
     if b.log {
@@ -217,6 +233,8 @@ struct Row {
     /// `dump` or `archive`
     content: &'static str,
     database: Option<String>,
+    /// The database's service (dumps only; from the name, else the sidecar).
+    service: Option<String>,
     volume: Option<String>,
     created: String,
     bytes: u64,
@@ -229,12 +247,17 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for d in store::list_dumps(&dir, &ctx.project.name)? {
         let m = meta::read_meta(&d.path);
+        let (database, from_meta) = match m {
+            Some(m) => (m.database, m.service),
+            None => (None, None),
+        };
         rows.push(Row {
             file: d.file_name.clone(),
             path: d.path.display().to_string(),
             kind: d.reason.clone().unwrap_or_else(|| "manual".into()),
             content: "dump",
-            database: m.and_then(|m| m.database),
+            database,
+            service: d.service.clone().or(from_meta),
             volume: None,
             created: d.created.format("%Y-%m-%d %H:%M:%S").to_string(),
             bytes: d.bytes,
@@ -248,6 +271,7 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
             kind: a.reason.clone().unwrap_or_else(|| "manual".into()),
             content: "archive",
             database: None,
+            service: None,
             volume: Some(a.key.clone()),
             created: a.created.format("%Y-%m-%d %H:%M:%S").to_string(),
             bytes: a.bytes,
@@ -283,10 +307,12 @@ fn list(ctx: &Context) -> Result<i32> {
             vec![
                 r.file.clone(),
                 r.kind.clone(),
-                r.database
-                    .clone()
-                    .or_else(|| r.volume.as_ref().map(|v| format!("volume {v}")))
-                    .unwrap_or_else(|| "-".into()),
+                match (&r.database, &r.service, &r.volume) {
+                    (Some(d), Some(s), _) if ctx.project.names_services() => format!("{d} ({s})"),
+                    (Some(d), _, _) => d.clone(),
+                    (None, _, Some(v)) => format!("volume {v}"),
+                    (None, _, None) => "-".into(),
+                },
                 created,
                 human_bytes(r.bytes),
                 match r.complete {
@@ -327,7 +353,12 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
                 created,
                 safety: row.kind != "manual",
                 complete: row.complete == Some(true),
-                group: row.volume.clone().unwrap_or_else(|| "db".into()),
+                // Each database and each volume keeps its own history.
+                group: match (&row.volume, &row.service) {
+                    (Some(v), _) => format!("volume:{v}"),
+                    (None, Some(s)) => format!("db:{s}"),
+                    (None, None) => "db".into(),
+                },
             })
         })
         .collect();

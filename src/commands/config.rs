@@ -31,7 +31,10 @@ struct ConfigDoc<'a> {
     files: Vec<String>,
     services: BTreeMap<&'a str, ServiceDoc<'a>>,
     volumes: &'a [Volume],
+    /// The primary database (the one `psql` opens), as before.
     database: &'a DatabaseStatus,
+    /// Every database service of the stack, the primary first.
+    databases: &'a [Database],
     backup_dir: String,
     x_budgie: &'a BudgieConfig,
 }
@@ -64,6 +67,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
             .collect(),
         volumes: &p.volumes,
         database: &p.database,
+        databases: p.databases(),
         backup_dir: ctx.backup_dir().display().to_string(),
         x_budgie: &p.config,
     };
@@ -107,9 +111,11 @@ fn print_human(ctx: &Context, secrets: &[String]) {
     }
     say(String::new());
     match &p.database {
-        DatabaseStatus::Found(db) => {
-            for line in database_lines(db) {
-                say(line);
+        DatabaseStatus::Found(_) => {
+            for db in p.databases() {
+                for line in database_lines(db) {
+                    say(line);
+                }
             }
         }
         DatabaseStatus::None => say("database:  none found".into()),
@@ -177,10 +183,11 @@ fn database_lines(db: &Database) -> Vec<String> {
     };
     vec![
         format!(
-            "database:  service {} (found by {:?})",
-            db.service, db.detected_by
-        )
-        .to_lowercase(),
+            "database:  service {} ({}, found by {})",
+            db.service,
+            db.kind.label(),
+            format!("{:?}", db.detected_by).to_lowercase()
+        ),
         format!("  user: {}", db.user),
         format!("  name: {}", db.name),
         format!("  password: {pw}"),

@@ -47,12 +47,18 @@ const LOG_LINES: u32 = 30;
 
 /// `budgie deploy`: see the module documentation.
 pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) -> Result<i32> {
-    let db = ctx.project.database()?;
-    let targets = targets(ctx, services)?;
+    let dbs = database_services(ctx)?;
+    let targets = targets(ctx, services, &dbs)?;
     if targets.is_empty() {
         ctx.ui.info(&format!(
-            "nothing to deploy: project {} has no service besides the database ({})",
-            ctx.project.name, db.service
+            "nothing to deploy: project {} has no service besides its {} ({})",
+            ctx.project.name,
+            if dbs.len() == 1 {
+                "database"
+            } else {
+                "databases"
+            },
+            dbs.join(", ")
         ));
         return Ok(0);
     }
@@ -68,17 +74,23 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
         Vec::new()
     };
 
-    // 1. The safety backup, a step of the plan like every other.
+    // 1. The safety backups (one per database, one stamp), steps of the
+    // plan like every other.
     let mut safety = Plan::new();
     if !no_backup {
         let compression = ctx.compression(None)?;
-        safety.steps.push(steps::dump(
-            ctx,
-            chrono::Local::now(),
-            Some(Reason::Deploy),
-            compression,
-            Vec::new(),
-        )?);
+        let at = chrono::Local::now();
+        for service in &dbs {
+            let db = ctx.project.database_of(Some(service))?;
+            safety.steps.push(steps::dump(
+                ctx,
+                db,
+                at,
+                Some(Reason::Deploy),
+                compression,
+                Vec::new(),
+            )?);
+        }
     }
     if ctx.global.dry_run {
         let mut shown = safety;
@@ -101,30 +113,46 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
     if interrupted() {
         return Err(Error::interrupted().context("stopped before deploying anything"));
     }
-    deploy(ctx, &db.service, &targets, dependents, timeout)
+    deploy(ctx, &dbs, &targets, dependents, timeout)
+}
+
+/// The services of the stack's databases (the one found, or every one).
+fn database_services(ctx: &Context) -> Result<Vec<String>> {
+    if ctx.project.databases().is_empty() {
+        return Ok(vec![ctx.project.database()?.service.clone()]);
+    }
+    Ok(ctx
+        .project
+        .databases()
+        .iter()
+        .map(|d| d.service.clone())
+        .collect())
 }
 
 /// The services to deploy: those named (never the database, nor what it
 /// depends on), or by default every other service that may go.
-fn targets(ctx: &Context, services: &[String]) -> Result<Vec<String>> {
+fn targets(ctx: &Context, services: &[String], dbs: &[String]) -> Result<Vec<String>> {
     ctx.project.check_services(services)?;
-    let db = ctx.project.database()?;
-    if services.contains(&db.service) {
+    if let Some(db) = services.iter().find(|s| dbs.contains(*s)) {
         return Err(Error::usage(format!(
-            "deploy never restarts the database; use budgie restart {}",
-            db.service
+            "deploy never restarts a database; use budgie restart {db}"
         )));
     }
-    let held = dependencies_of(&ctx.project, &db.service);
-    if let Some(s) = services.iter().find(|s| held.contains(*s)) {
-        return Err(Error::usage(format!(
-            "deploy never recreates {s}: the database service {} depends on it, and podman-compose recreates the running services that depend on a recreated one, the database included",
-            db.service
-        ))
-        .hint(format!("restart both on purpose: budgie restart {s} {}", db.service)));
+    // What each database depends on, directly or not.
+    let held: Vec<(String, BTreeSet<String>)> = dbs
+        .iter()
+        .map(|db| (db.clone(), dependencies_of(&ctx.project, db)))
+        .collect();
+    for s in services {
+        if let Some((db, _)) = held.iter().find(|(_, deps)| deps.contains(s)) {
+            return Err(Error::usage(format!(
+                "deploy never recreates {s}: the database service {db} depends on it, and podman-compose recreates the running services that depend on a recreated one, the database included"
+            ))
+            .hint(format!("restart both on purpose: budgie restart {s} {db}")));
+        }
     }
     Ok(if services.is_empty() {
-        default_targets(ctx, &db.service, &held)
+        default_targets(ctx, dbs, &held)
     } else {
         services.to_vec()
     })
@@ -135,23 +163,27 @@ fn targets(ctx: &Context, services: &[String]) -> Result<Vec<String>> {
 /// checks that the database container is the one from before.
 fn deploy(
     ctx: &Context,
-    db_service: &str,
+    dbs: &[String],
     targets: &[String],
     dependents: Vec<String>,
     timeout: u64,
 ) -> Result<i32> {
-    // What the database container is now (after the backup, which may have
-    // started and stopped it): the deploy must leave it exactly so.
+    // What the database containers are now (after the backup, which may
+    // have started and stopped them): the deploy must leave them exactly so.
     let now = ctx.engine()?.containers(&ctx.project.name)?;
-    let before = now
-        .iter()
-        .filter(|c| c.service == db_service && c.running)
-        .max_by_key(|c| c.number)
-        .cloned();
-    if before.is_none() {
-        ctx.ui.info(&format!(
-            "The database service {db_service} is not running; deploy leaves it so (start it: budgie start {db_service})"
-        ));
+    let mut before: Vec<(&str, Option<Container>)> = Vec::new();
+    for db_service in dbs {
+        let c = now
+            .iter()
+            .filter(|c| &c.service == db_service && c.running)
+            .max_by_key(|c| c.number)
+            .cloned();
+        if c.is_none() {
+            ctx.ui.info(&format!(
+                "The database service {db_service} is not running; deploy leaves it so (start it: budgie start {db_service})"
+            ));
+        }
+        before.push((db_service, c));
     }
     let running: BTreeSet<&str> = now
         .iter()
@@ -169,8 +201,9 @@ fn deploy(
     add_steps(ctx, &mut plan, targets, &dependents, waited, timeout)?;
     let result = execute::run_plan(ctx, "deploy", &plan);
 
-    // 4. The database container must be the one from before, whatever happened.
-    let untouched = check_database(ctx, db_service, before.as_ref());
+    // 4. The database containers must be the ones from before, whatever
+    // happened.
+    let untouched = check_databases(ctx, &before);
     let status = match result {
         Ok(status) => status,
         // A failed deploy still says whether the database was touched.
@@ -189,8 +222,10 @@ fn deploy(
     };
     let untouched = untouched?;
     report(ctx, targets, &dependents)?;
-    if let Some(line) = untouched {
-        ctx.ui.success(&line);
+    if let Some(lines) = untouched {
+        for line in lines.lines() {
+            ctx.ui.success(line);
+        }
     }
     Ok(status)
 }
@@ -260,7 +295,11 @@ fn add_steps(
 
 /// Every service except the database, those the database depends on (said
 /// so), and those whose profiles are not active (`COMPOSE_PROFILES`).
-fn default_targets(ctx: &Context, db: &str, held: &BTreeSet<String>) -> Vec<String> {
+fn default_targets(
+    ctx: &Context,
+    dbs: &[String],
+    held: &[(String, BTreeSet<String>)],
+) -> Vec<String> {
     let active: Vec<&str> = ctx
         .project
         .env
@@ -269,10 +308,10 @@ fn default_targets(ctx: &Context, db: &str, held: &BTreeSet<String>) -> Vec<Stri
         .unwrap_or_default();
     let mut out = Vec::new();
     for s in ctx.project.services.values() {
-        if s.name == db {
+        if dbs.contains(&s.name) {
             continue;
         }
-        if held.contains(&s.name) {
+        if let Some((db, _)) = held.iter().find(|(_, deps)| deps.contains(&s.name)) {
             ctx.ui.info(&format!(
                 "Not deploying {}: the database service {db} depends on it, and recreating it would restart the database",
                 s.name
@@ -318,6 +357,16 @@ fn dependents_of(project: &Project, services: &[String]) -> Vec<String> {
         })
         .cloned()
         .collect()
+}
+
+/// Checks every database container as [`check_database`] does; the lines
+/// that say so, one per database that ran (None when none ran).
+fn check_databases(ctx: &Context, before: &[(&str, Option<Container>)]) -> Result<Option<String>> {
+    let mut lines = Vec::new();
+    for (service, c) in before {
+        lines.extend(check_database(ctx, service, c.as_ref())?);
+    }
+    Ok((!lines.is_empty()).then(|| lines.join("\n")))
 }
 
 /// Checks that the database container is the one that ran before the

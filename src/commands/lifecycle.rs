@@ -1,6 +1,7 @@
 //! start, stop, restart, build, logs, shell, psql: the commands that keep
 //! every volume. They become plans of compose (or engine) commands.
 
+use crate::compose::DbKind;
 use crate::context::Context;
 use crate::error::Result;
 use crate::execute::run_plan;
@@ -30,8 +31,11 @@ pub fn start(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
 /// volume holds it) or whose server would not start (PostgreSQL 18 with
 /// its volume at the old path) is said loudly, with the fix, even with -q.
 fn warn_about_the_data(ctx: &Context) {
-    if let Ok(db) = ctx.project.database()
-        && let Some(problem) = &db.problem
+    for problem in ctx
+        .project
+        .databases()
+        .iter()
+        .filter_map(|d| d.problem.as_ref())
     {
         ctx.ui.unquiet().warn(problem);
     }
@@ -145,23 +149,27 @@ pub fn shell(ctx: &Context, service: &str) -> Result<i32> {
     run_plan(ctx, "shell", &plan)
 }
 
-pub fn psql(ctx: &Context, extra: &[String]) -> Result<i32> {
-    let db = ctx.project.database()?;
+pub fn psql(ctx: &Context, service: Option<&str>, extra: &[String]) -> Result<i32> {
+    let db = ctx.project.database_of(service)?;
     let container = running(ctx, &db.service)?;
     let engine = ctx.engine()?;
+    let (var, client): (&str, Vec<&str>) = match db.kind {
+        DbKind::Postgres => ("PGPASSWORD", vec!["psql", "-U", &db.user, "-d", &db.name]),
+        DbKind::Mariadb => ("MYSQL_PWD", vec!["mariadb", "-u", &db.user, &db.name]),
+    };
     let env: Vec<(String, crate::compose::Secret)> = db
         .password
         .iter()
-        .map(|p| ("PGPASSWORD".to_string(), p.clone()))
+        .map(|p| (var.to_string(), p.clone()))
         .collect();
-    let mut command: Vec<&str> = vec!["psql", "-U", &db.user, "-d", &db.name];
+    let mut command = client;
     command.extend(extra.iter().map(String::as_str));
     let cmd = engine.exec(&container.id, true, ctx.ui.stdin_tty, &env, &command);
     let mut plan = Plan::new();
     plan.interactive(
         format!(
-            "Open psql on database {} as {} ({})",
-            db.name, db.user, container.name
+            "Open {} on database {} as {} ({})",
+            command[0], db.name, db.user, container.name
         ),
         cmd,
     );

@@ -34,8 +34,8 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     if let Some(key) = &r.volume {
         return restore_volume(ctx, r, key);
     }
-    let db = ctx.project.database()?.clone();
     let path = choose_file(ctx, r)?;
+    let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
     let source = checking(ctx, &path, || source::validate(&path))?;
     let engine = ctx.engine()?;
@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         Some(lock(ctx, "restore")?)
     };
     let mut plan = Plan::new();
-    steps::prepare_database(ctx, &mut plan)?;
+    steps::prepare_database(ctx, &mut plan, &db)?;
     plan.push(
         format!(
             "Load {} into a scratch database, check it, then swap it in for database {}{}",
@@ -85,7 +85,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
             "The previous database is kept as {prev}; look at it with: budgie psql -- -d {prev}"
         ));
     }
-    after_restore(ctx, r.restart)?;
+    after_restore(ctx, &db, r.restart)?;
     if ctx.global.json {
         crate::commands::print_json(&RestoredDoc {
             database: &done.database,
@@ -97,6 +97,35 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         })?;
     }
     Ok(ran.status)
+}
+
+/// The database a dump goes into: `--service`'s; else, in a stack with
+/// several, the one the file says it came from (its name or its sidecar);
+/// else the only one.
+fn target_database<'a>(
+    ctx: &'a Context,
+    service: Option<&str>,
+    path: &Path,
+) -> Result<&'a crate::compose::Database> {
+    if service.is_some() || !ctx.project.names_services() {
+        return ctx.project.database_of(service);
+    }
+    let from_name = path
+        .file_name()
+        .and_then(|n| store::parse_dump_name(&ctx.project.name, &n.to_string_lossy()))
+        .and_then(|p| p.service);
+    let from_meta = || crate::backup::meta::read_meta(path).and_then(|m| m.service);
+    match from_name.or_else(from_meta) {
+        Some(s) if ctx.project.databases().iter().any(|d| d.service == s) => {
+            ctx.project.database_of(Some(&s))
+        }
+        _ => ctx.project.database_of(None).map_err(|e| {
+            e.context(format!(
+                "{} does not say which database it is a dump of",
+                path.display()
+            ))
+        }),
+    }
 }
 
 /// Runs a check that reads a whole file (compressed or custom-format dumps
@@ -174,10 +203,9 @@ fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
 
 /// Starts the database service unless it runs (it stays running).
 /// Returns its container's id.
-fn ensure_database_running(ctx: &Context) -> Result<String> {
-    let db = ctx.project.database()?;
+fn ensure_database_running(ctx: &Context, db: &crate::compose::Database) -> Result<String> {
     let mut plan = Plan::new();
-    steps::prepare_database(ctx, &mut plan)?;
+    steps::prepare_database(ctx, &mut plan, db)?;
     execute::run(ctx, &plan.prepare, &mut NoDeletions)?;
     Ok(steps::running(ctx, &db.service)?.id)
 }
@@ -185,8 +213,7 @@ fn ensure_database_running(ctx: &Context) -> Result<String> {
 /// The services that depend on the database: they hold stale connections
 /// after a swap. With `--restart` restart them; at a terminal offer to;
 /// otherwise say how.
-fn after_restore(ctx: &Context, restart: bool) -> Result<()> {
-    let db = ctx.project.database()?;
+fn after_restore(ctx: &Context, db: &crate::compose::Database, restart: bool) -> Result<()> {
     let dependents: Vec<String> = ctx
         .project
         .services
@@ -247,12 +274,12 @@ struct RestoreTestDoc {
 pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let path = ctx.resolve(file);
     let source = checking(ctx, &path, || source::validate(&path))?;
-    let db = ctx.project.database()?;
+    let db = target_database(ctx, None, &path)?;
     let engine = ctx.engine()?;
     if ctx.global.dry_run {
         let stamp = "<stamp>t";
         let mut plan = Plan::new();
-        steps::prepare_database(ctx, &mut plan)?;
+        steps::prepare_database(ctx, &mut plan, db)?;
         plan.run(
             format!(
                 "Load {} into the scratch database {}, count its tables and rows, drop it (database {} is not touched)",
@@ -271,12 +298,12 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
         execute::print_plan(ctx, "backup verify --restore-test", &plan);
         return Ok(0);
     }
-    let container = ensure_database_running(ctx)?;
+    let container = ensure_database_running(ctx, db)?;
     let _lock = lock(ctx, "backup verify --restore-test")?;
     let started = std::time::Instant::now();
     let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
     let mut entry = Entry::new("backup verify --restore-test");
-    entry.restore = Some(Sides::restore_test(&db.name, &stamp, &path));
+    entry.restore = Some(Sides::restore_test(&db.service, &db.name, &stamp, &path));
     let journal = Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
     let bar = ctx.ui.progress_bytes("Loading into a scratch database");
     bar.set_length(source.bytes);

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::backup::store;
+use crate::compose::DbKind;
 use crate::context::Context;
 use crate::engine::Container;
 use crate::error::Result;
@@ -31,6 +32,17 @@ struct NewestBackup {
     age_seconds: i64,
 }
 
+/// A database service of the stack, with its newest dump.
+#[derive(Debug, Serialize)]
+struct DatabaseRow {
+    service: String,
+    kind: DbKind,
+    database: String,
+    /// What keeps it from keeping its data, with the fix.
+    problem: Option<String>,
+    newest_backup: Option<NewestBackup>,
+}
+
 #[derive(Debug, Serialize)]
 struct Status {
     project: String,
@@ -39,8 +51,11 @@ struct Status {
     volumes: Vec<VolumeState>,
     /// Host directories the services write to (bind mounts).
     host_directories: Vec<HostDir>,
-    /// What keeps the database from keeping its data, with the fix.
+    /// What keeps the database from keeping its data, with the fix (the
+    /// first database with a problem).
     database_problem: Option<String>,
+    /// Every database service, the primary first.
+    databases: Vec<DatabaseRow>,
     backup_dir: String,
     newest_backup: Option<NewestBackup>,
 }
@@ -110,19 +125,41 @@ pub fn run(ctx: &Context) -> Result<i32> {
     }
 
     let now = chrono::Local::now().naive_local();
-    let newest = backups.first().map(|b| NewestBackup {
+    let newest_of = |b: &store::BackupFile| NewestBackup {
         path: b.path.display().to_string(),
         bytes: b.bytes,
         created: b.created.format("%Y-%m-%d %H:%M:%S").to_string(),
         age_seconds: (now - b.created).num_seconds(),
-    });
+    };
+    let newest = backups.first().map(newest_of);
+    let databases: Vec<DatabaseRow> = project
+        .databases()
+        .iter()
+        .enumerate()
+        .map(|(i, db)| DatabaseRow {
+            service: db.service.clone(),
+            kind: db.kind,
+            database: db.name.clone(),
+            problem: db.problem.clone(),
+            // A dump without a service in its name is the primary's (the
+            // only database when it was taken).
+            newest_backup: backups
+                .iter()
+                .find(|b| match &b.service {
+                    Some(s) => s == &db.service,
+                    None => i == 0,
+                })
+                .map(newest_of),
+        })
+        .collect();
     let status = Status {
         project: project.name.clone(),
         engine: engine.kind.to_string(),
         services,
         volumes,
         host_directories,
-        database_problem: project.database().ok().and_then(|db| db.problem.clone()),
+        database_problem: databases.iter().find_map(|d| d.problem.clone()),
+        databases,
         backup_dir: dir.display().to_string(),
         newest_backup: newest,
     };
@@ -132,6 +169,32 @@ pub fn run(ctx: &Context) -> Result<i32> {
     }
     print_human(ctx, &status);
     Ok(0)
+}
+
+/// With several databases: each one's kind, name and newest dump.
+fn print_databases(ui: &crate::ui::Ui, databases: &[DatabaseRow]) {
+    let rows: Vec<Vec<String>> = databases
+        .iter()
+        .map(|d| {
+            vec![
+                d.service.clone(),
+                d.kind.label().to_string(),
+                d.database.clone(),
+                match &d.newest_backup {
+                    Some(b) => format!(
+                        "{} ago ({})",
+                        human_age(b.age_seconds),
+                        human_bytes(b.bytes)
+                    ),
+                    None => "none yet".into(),
+                },
+            ]
+        })
+        .collect();
+    for line in table(&["DATABASE", "KIND", "NAME", "NEWEST DUMP"], &rows) {
+        ui.print(&line);
+    }
+    ui.print("");
 }
 
 fn print_human(ctx: &Context, st: &Status) {
@@ -205,11 +268,14 @@ fn print_human(ctx: &Context, st: &Status) {
             ui.print(&line);
         }
     }
-    if let Some(p) = &st.database_problem {
+    for p in st.databases.iter().filter_map(|d| d.problem.as_ref()) {
         ui.print("");
         ui.warn(p);
     }
     ui.print("");
+    if st.databases.len() > 1 {
+        print_databases(ui, &st.databases);
+    }
     match &st.newest_backup {
         Some(b) => ui.print(&format!(
             "Newest backup: {} ({}, {} ago)",

@@ -34,13 +34,15 @@ pub fn loses(ctx: &Context, v: &VolumeState) -> String {
         return "nothing: it does not exist yet".into();
     }
     if v.database {
-        if let Ok(db) = ctx.project.database() {
+        if let Some(db) = ctx.project.database_in_volume(&v.key) {
             return format!(
-                "the PostgreSQL database \"{}\" of service {}{size}; a dump is taken first",
-                db.name, db.service
+                "the {} database \"{}\" of service {}{size}; a dump is taken first",
+                db.kind.label(),
+                db.name,
+                db.service
             );
         }
-        return format!("the PostgreSQL data directory{size}");
+        return format!("a database's data directory{size}");
     }
     if v.disposable {
         return format!("only disposable files{size} (x-budgie: disposable, no backup taken)");
@@ -65,11 +67,13 @@ pub fn run(ctx: &Context) -> Result<i32> {
         })
         .collect();
     let host_dirs = host_dirs(&ctx.project);
-    let problem = ctx
+    let problems: Vec<String> = ctx
         .project
-        .database()
-        .ok()
-        .and_then(|db| db.problem.clone());
+        .databases()
+        .iter()
+        .filter_map(|db| db.problem.clone())
+        .collect();
+    let problem = problems.first().cloned();
     if ctx.global.json {
         #[derive(Serialize)]
         struct Doc<'a> {
@@ -87,7 +91,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
         return Ok(0);
     }
     let ui = &ctx.ui;
-    if let Some(p) = &problem {
+    for p in &problems {
         ui.warn(p);
     }
     if rows.is_empty() {

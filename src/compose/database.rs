@@ -213,10 +213,14 @@ fn has_data_mount(s: &Service) -> bool {
     data_mount(s, &data_dir(s, kind).0).is_some()
 }
 
-/// Narrows several candidates: those with a data mount, then those with
-/// `POSTGRES_*` variables.
-fn narrow<'a>(several: &[&'a Service]) -> std::result::Result<&'a Service, Vec<&'a Service>> {
-    for keep in [has_data_mount as fn(&Service) -> bool, has_postgres_env] {
+/// Narrows several candidates of `kind`: those with a data mount, then
+/// those with the server's variables (`POSTGRES_*`, `MARIADB_*`/`MYSQL_*`).
+fn narrow<'a>(
+    several: &[&'a Service],
+    kind: DbKind,
+) -> std::result::Result<&'a Service, Vec<&'a Service>> {
+    let has_env = |s: &Service| env_kind(s) == Some(kind);
+    for keep in [&has_data_mount as &dyn Fn(&Service) -> bool, &has_env] {
         let kept: Vec<&Service> = several.iter().copied().filter(|s| keep(s)).collect();
         if let [one] = kept.as_slice() {
             return Ok(one);
@@ -260,28 +264,42 @@ fn env_kind(s: &Service) -> Option<DbKind> {
     }
 }
 
+/// A database service found, its kind, and how.
+type Candidate<'a> = (&'a Service, DbKind, DetectedBy);
+
 /// The database services the detection rules find, how, and the primary.
 fn choose(
     services: &BTreeMap<String, Service>,
-) -> std::result::Result<(Vec<(&Service, DbKind, DetectedBy)>, usize), DatabaseStatus> {
-    let servers: Vec<(&Service, DbKind, DetectedBy)> = services
+) -> std::result::Result<(Vec<Candidate<'_>>, usize), DatabaseStatus> {
+    let servers: Vec<Candidate> = services
         .values()
         .filter_map(|s| server_kind(s).map(|k| (s, k, DetectedBy::Image)))
         .collect();
     if !servers.is_empty() {
-        // Every server is a database; the primary is the one PostgreSQL
-        // server, or among several the one with its data mounted (then
-        // with POSTGRES_* variables), else the first.
-        let pg: Vec<&Service> = servers
+        // Of each kind, the services that run a server: those with their
+        // data mounted; else those with the server's variables; else all.
+        // (A `postgres` image with neither is usually a client — a
+        // `pg_dump` sidecar — and the official images do not start
+        // without a password variable.)
+        let mut kept: Vec<Candidate> = Vec::new();
+        for kind in [DbKind::Postgres, DbKind::Mariadb] {
+            let of: Vec<&Service> = servers
+                .iter()
+                .filter(|(_, k, _)| *k == kind)
+                .map(|(s, _, _)| *s)
+                .collect();
+            let running: Vec<&Service> = match narrow(&of, kind) {
+                Ok(one) => vec![one],
+                Err(more) => more,
+            };
+            kept.extend(running.into_iter().map(|s| (s, kind, DetectedBy::Image)));
+        }
+        // The primary: the first PostgreSQL server, else the first.
+        let primary = kept
             .iter()
-            .filter(|(_, k, _)| *k == DbKind::Postgres)
-            .map(|(s, _, _)| *s)
-            .collect();
-        let primary = match narrow(&pg) {
-            Ok(one) => servers.iter().position(|(s, _, _)| s.name == one.name),
-            Err(_) => servers.iter().position(|(_, k, _)| *k == DbKind::Postgres),
-        };
-        return Ok((servers, primary.unwrap_or(0)));
+            .position(|(_, k, _)| *k == DbKind::Postgres)
+            .unwrap_or(0);
+        return Ok((kept, primary));
     }
     let mentioning: Vec<&Service> = services
         .values()
@@ -295,7 +313,7 @@ fn choose(
     let one = match by_env.as_slice() {
         [] => return Err(DatabaseStatus::None),
         [one] => *one,
-        several => narrow(several).map_err(|more| ambiguous(&more))?,
+        several => narrow(several, DbKind::Postgres).map_err(|more| ambiguous(&more))?,
     };
     Ok((vec![(one, DbKind::Postgres, DetectedBy::Environment)], 0))
 }
@@ -321,7 +339,11 @@ pub(crate) fn detect(
             ))
         })
     };
-    let kind_of = |s: &Service| server_kind(s).or_else(|| env_kind(s)).unwrap_or(DbKind::Postgres);
+    let kind_of = |s: &Service| {
+        server_kind(s)
+            .or_else(|| env_kind(s))
+            .unwrap_or(DbKind::Postgres)
+    };
     let single = &config.database;
     let (chosen, primary): (Vec<(&Service, DbKind, DetectedBy, &DatabaseConfig)>, usize) =
         if !config.databases.is_empty() {
@@ -382,8 +404,7 @@ static DEFAULTS: DatabaseConfig = DatabaseConfig {
 /// The first of `keys` the service's environment sets (not empty), and
 /// its value.
 fn first_env<'a>(s: &'a Service, keys: &[&'static str]) -> Option<(&'static str, &'a str)> {
-    keys.iter()
-        .find_map(|k| non_empty(s, k).map(|v| (*k, v)))
+    keys.iter().find_map(|k| non_empty(s, k).map(|v| (*k, v)))
 }
 
 /// The chosen service's user, database name, password and where its data

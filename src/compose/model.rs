@@ -174,6 +174,16 @@ pub enum DbKind {
     Mariadb,
 }
 
+impl DbKind {
+    /// The server's name, as users know it.
+    pub fn label(self) -> &'static str {
+        match self {
+            DbKind::Postgres => "PostgreSQL",
+            DbKind::Mariadb => "MariaDB/MySQL",
+        }
+    }
+}
+
 /// A database service of the project.
 #[derive(Debug, Clone, Serialize)]
 pub struct Database {
@@ -469,19 +479,30 @@ impl Project {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        if self.databases.is_empty() {
+            return self.database();
+        }
         match service {
-            Some(s) => self.databases.iter().find(|d| d.service == s).ok_or_else(|| {
-                crate::error::Error::usage(format!(
-                    "service {s} is not a database of project {} (databases: {})",
-                    self.name,
-                    names()
-                ))
-            }),
+            Some(s) => self
+                .databases
+                .iter()
+                .find(|d| d.service == s)
+                .ok_or_else(|| {
+                    crate::error::Error::usage(format!(
+                        "service {s} is not a database of project {} (databases: {})",
+                        self.name,
+                        names()
+                    ))
+                }),
             None if self.databases.len() > 1 => Err(crate::error::Error::usage(format!(
                 "project {} has {} databases ({}): say which with --service",
                 self.name,
                 self.databases.len(),
                 names()
+            ))
+            .hint(format!(
+                "for example: --service {}",
+                self.databases[0].service
             ))),
             None => self.database(),
         }

@@ -1082,36 +1082,60 @@ fn database_by_environment() {
     }
 }
 
+fn services_of(p: &Project) -> Vec<&str> {
+    p.databases().iter().map(|d| d.service.as_str()).collect()
+}
+
 #[test]
-fn database_ambiguous_and_narrowed() {
-    // Two postgres images, only one looks like a server.
+fn several_server_images_are_several_databases() {
+    // Two postgres images, only one looks like a server (the other is a
+    // pg_dump sidecar: no data, no variables).
     let f = fixture(&[(
         "compose.yaml",
         "services:\n  db:\n    image: postgres:16\n    volumes: [pg:/var/lib/postgresql/data]\n  backup:\n    image: postgres:16\n    command: pg_dump\n\
          volumes:\n  pg:\n",
     )]);
-    assert_eq!(found(&f.load()).service, "db");
+    let p = f.load();
+    assert_eq!(found(&p).service, "db");
+    assert_eq!(services_of(&p), ["db"]);
+    assert!(!p.names_services());
 
+    // Two servers that say nothing more: both are databases; commands that
+    // need one ask which.
     let f = fixture(&[(
         "compose.yaml",
         "services:\n  z:\n    image: postgres\n  a:\n    image: postgres\n  web:\n    image: nginx\n",
     )]);
     let p = f.load();
-    match &p.database {
-        DatabaseStatus::Ambiguous { candidates } => assert_eq!(candidates, &["a", "z"]),
-        other => panic!("{other:?}"),
-    }
-    let e = p.database().unwrap_err();
+    assert_eq!(services_of(&p), ["a", "z"]);
+    assert!(p.names_services());
+    let e = p.database_of(None).unwrap_err();
     assert!(e.message.contains("a, z"), "{}", e.message);
+    assert_eq!(p.database_of(Some("z")).unwrap().service, "z");
+    let e = p.database_of(Some("web")).unwrap_err();
+    assert!(e.message.contains("web"), "{}", e.message);
 
+    // Those with variables are the servers; the bare one is not.
     let f = fixture(&[(
         "compose.yaml",
         "services:\n  one:\n    image: postgres\n    environment: {POSTGRES_PASSWORD: a}\n  two:\n    image: postgres\n    environment: {POSTGRES_PASSWORD: b}\n  three:\n    image: postgres\n",
     )]);
-    match f.load().database {
-        DatabaseStatus::Ambiguous { candidates } => assert_eq!(candidates, ["one", "two"]),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(services_of(&f.load()), ["one", "two"]);
+
+    // A PostgreSQL beside a MariaDB: both, the PostgreSQL one first.
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:\n  maria:\n    image: mariadb:11\n    environment: {MARIADB_USER: u, MARIADB_PASSWORD: pw, MARIADB_DATABASE: shop}\n    volumes: [m:/var/lib/mysql]\n  pg:\n    image: postgres:16\n    volumes: [p:/var/lib/postgresql/data]\n\
+         volumes:\n  m:\n  p:\n",
+    )]);
+    let p = f.load();
+    assert_eq!(services_of(&p), ["pg", "maria"]);
+    let m = p.database_of(Some("maria")).unwrap();
+    assert_eq!(m.kind, DbKind::Mariadb);
+    assert_eq!((m.user.as_str(), m.name.as_str()), ("u", "shop"));
+    assert_eq!(m.volume.as_deref(), Some("m"));
+    assert_eq!(p.database_in_volume("m").unwrap().service, "maria");
+    assert!(p.volumes.iter().all(|v| v.database));
 }
 
 #[test]

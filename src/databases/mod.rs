@@ -2,6 +2,7 @@
 //! check and swap a database. One module per kind; this one dispatches on
 //! the kind of a project's database.
 
+pub mod mariadb;
 pub mod postgres;
 
 use crate::compose::{Database, DbKind};
@@ -11,7 +12,7 @@ use crate::engine::{Cmd, Engine};
 pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
     match db.kind {
         DbKind::Postgres => postgres::dump_command(engine, container, db),
-        DbKind::Mariadb => crate::error::unsupported_mariadb_cmd(engine),
+        DbKind::Mariadb => mariadb::dump_command(engine, container, db),
     }
 }
 
@@ -20,7 +21,7 @@ pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
 pub fn isready_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
     match db.kind {
         DbKind::Postgres => postgres::isready_command(engine, container, &db.user, &db.name),
-        DbKind::Mariadb => crate::error::unsupported_mariadb_cmd(engine),
+        DbKind::Mariadb => mariadb::isready_command(engine, container, db),
     }
 }
 

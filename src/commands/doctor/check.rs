@@ -56,6 +56,30 @@ impl Check {
         }
     }
 
+    /// One line for the same check made on several things (each database):
+    /// the worst verdict, every detail, every hint.
+    pub(super) fn all(name: &'static str, checks: Vec<Check>) -> Check {
+        let verdict = if checks.iter().any(|c| c.verdict == Verdict::Fail) {
+            Verdict::Fail
+        } else if checks.iter().all(|c| c.verdict == Verdict::Info) {
+            Verdict::Info
+        } else {
+            Verdict::Pass
+        };
+        let detail = checks
+            .iter()
+            .map(|c| c.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let hints: Vec<&str> = checks.iter().filter_map(|c| c.hint.as_deref()).collect();
+        Check {
+            name,
+            verdict,
+            detail,
+            hint: (!hints.is_empty()).then(|| hints.join("\n")),
+        }
+    }
+
     /// A failed check carrying an error's message and hint.
     pub(super) fn error(name: &'static str, e: Error) -> Check {
         Check::fail(name, e.message, e.hint)

@@ -233,7 +233,7 @@ fn project_checks(
     });
 
     let db = match &project.database {
-        DatabaseStatus::Found(db) => Some(db),
+        DatabaseStatus::Found(_) => Some(project.databases()),
         _ => {
             skip(&[DATABASE_ANSWERING], "no database service");
             None
@@ -241,7 +241,14 @@ fn project_checks(
     };
     match (engine, engine_view) {
         (Some(e), Some(Ok(view))) => {
-            checks.extend(db.map(|db| database_answering(e, &view, db)));
+            checks.extend(db.map(|dbs| {
+                Check::all(
+                    DATABASE_ANSWERING,
+                    dbs.iter()
+                        .map(|d| database_answering(e, &view, d))
+                        .collect(),
+                )
+            }));
             checks.extend(files);
             checks.push(missing_volumes(e, project, &view));
             checks.push(orphan_volumes(e, project, &view));

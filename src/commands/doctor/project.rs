@@ -28,34 +28,43 @@ pub(super) fn files_check(project: &Project) -> Check {
 
 pub(super) fn database_service(project: &Project) -> Check {
     match &project.database {
-        DatabaseStatus::Found(db) => match &db.problem {
-            Some(problem) => Check::fail(
-                DATABASE_SERVICE,
-                format!("{} (database {}): {problem}", db.service, db.name),
-                Some(format!(
-                    "fix the compose file, then check again: budgie doctor (the data directory is {})",
-                    db.data_dir
-                )),
-            ),
-            None => Check::pass(
-                DATABASE_SERVICE,
-                format!(
-                    "{} (database {}, user {}, data in {})",
-                    db.service,
-                    db.name,
-                    db.user,
-                    match &db.storage {
-                        Storage::Volume { key } => format!("volume {key}"),
-                        Storage::Bind { path } => format!("host directory {path}"),
-                        Storage::Container => "the container".into(),
-                    }
-                ),
-            ),
-        },
+        DatabaseStatus::Found(_) => Check::all(
+            DATABASE_SERVICE,
+            project.databases().iter().map(one_database).collect(),
+        ),
         _ => match project.database() {
             Err(e) => Check::error(DATABASE_SERVICE, e),
             Ok(_) => unreachable!("database() agrees with DatabaseStatus"),
         },
+    }
+}
+
+/// The database-service check of one database.
+fn one_database(db: &compose::Database) -> Check {
+    match &db.problem {
+        Some(problem) => Check::fail(
+            DATABASE_SERVICE,
+            format!("{} (database {}): {problem}", db.service, db.name),
+            Some(format!(
+                "fix the compose file, then check again: budgie doctor (the data directory is {})",
+                db.data_dir
+            )),
+        ),
+        None => Check::pass(
+            DATABASE_SERVICE,
+            format!(
+                "{} ({} database {}, user {}, data in {})",
+                db.service,
+                db.kind.label(),
+                db.name,
+                db.user,
+                match &db.storage {
+                    Storage::Volume { key } => format!("volume {key}"),
+                    Storage::Bind { path } => format!("host directory {path}"),
+                    Storage::Container => "the container".into(),
+                }
+            ),
+        ),
     }
 }
 
@@ -102,7 +111,8 @@ pub(super) fn database_answering(
             Some("start it: budgie start".into()),
         );
     };
-    let probe = crate::databases::postgres::isready_command(engine, &c.id, &db.user, &db.name);
+    let probe = crate::databases::isready_command(engine, &c.id, db);
+    let tool = crate::databases::isready_name(db);
     let out = match probe.output() {
         Ok(o) => o,
         Err(e) => return Check::error(DATABASE_ANSWERING, e),
@@ -110,19 +120,16 @@ pub(super) fn database_answering(
     if out.status.success() {
         return Check::pass(
             DATABASE_ANSWERING,
-            format!(
-                "{} accepts connections (pg_isready in {})",
-                db.service, c.name
-            ),
+            format!("{} accepts connections ({tool} in {})", db.service, c.name),
         );
     }
     let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
     let what = match out.status.code() {
         Some(1) => "rejects connections (still starting?)".to_string(),
         Some(2) => "does not respond".to_string(),
-        Some(126) | Some(127) => format!("cannot be asked: no pg_isready in {}", c.name),
+        Some(126) | Some(127) => format!("cannot be asked: no {tool} in {}", c.name),
         _ if !said.is_empty() => format!("does not answer: {said}"),
-        _ => "does not answer pg_isready".to_string(),
+        _ => format!("does not answer {tool}"),
     };
     Check::fail(
         DATABASE_ANSWERING,
