@@ -17,7 +17,8 @@ use crate::engine::Cmd;
 use crate::error::{Error, Exit, Result};
 use crate::interrupt::interrupted;
 use crate::plan::{
-    Action, Archive, Confirm, Dump, Plan, ReplaceDatabase, RestoreVolume, StartDatabase, Step,
+    Action, Archive, Confirm, Dump, Plan, Quiet, ReplaceDatabase, RestoreVolume, StartDatabase,
+    Step,
 };
 use crate::restore::{self, Restored};
 use crate::ui::{Ui, human_bytes};
@@ -28,6 +29,12 @@ pub trait Guard {
     fn allow(&mut self, step: &Step) -> Result<()>;
     /// After a step completed; an error stops the plan there.
     fn done(&mut self, step: &Step, done: &Done) -> Result<()>;
+    /// When the plan fails: whether the containers it paused or stopped
+    /// come back (the gate's answer is no once the deletion was
+    /// confirmed: they are about to go anyway).
+    fn resume_on_failure(&self) -> bool {
+        true
+    }
 }
 
 /// The guard of every plan that did not go through the gate: it lets no
@@ -100,8 +107,56 @@ pub fn print_heading(ctx: &Context, title: &str) {
     ));
 }
 
-/// Runs `steps` in order, each only when `guard` allows it.
+/// Runs `steps` in order, each only when `guard` allows it. When a step
+/// fails (or Ctrl-C stops it) after the plan paused or stopped containers,
+/// they come back — unless the guard says no — and the error says so.
 pub fn run(ctx: &Context, steps: &[Step], guard: &mut dyn Guard) -> Result<Ran> {
+    let mut still: Vec<&Quiet> = Vec::new();
+    let result = run_steps(ctx, steps, guard, &mut still);
+    match result {
+        Err(e) if !still.is_empty() && guard.resume_on_failure() => Err(bring_back(ctx, &still, e)),
+        other => other,
+    }
+}
+
+/// Unpauses or starts again what a failed plan left still, newest first;
+/// the error's hint says what came back, or the command that brings it.
+fn bring_back(ctx: &Context, still: &[&Quiet], e: Error) -> Error {
+    let mut said = Vec::new();
+    for q in still.iter().rev() {
+        let cmd = q.resume_command();
+        ctx.ui.debug(&format!("$ {cmd}"));
+        let names = q.services.join(", ");
+        match cmd.output() {
+            Ok(out) if out.status.success() => said.push(format!(
+                "{names} {} for the backup: running again",
+                q.done_word()
+            )),
+            Ok(out) => said.push(format!(
+                "{names} {} for the backup could not be brought back ({}): run {cmd}",
+                q.done_word(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(err) => said.push(format!(
+                "{names} {} for the backup could not be brought back ({}): run {cmd}",
+                q.done_word(),
+                err.message
+            )),
+        }
+    }
+    let hint = match &e.hint {
+        Some(h) => format!("{h}\n{}", said.join("\n")),
+        None => said.join("\n"),
+    };
+    e.hint(hint)
+}
+
+fn run_steps<'a>(
+    ctx: &Context,
+    steps: &'a [Step],
+    guard: &mut dyn Guard,
+    still: &mut Vec<&'a Quiet>,
+) -> Result<Ran> {
     let mut ran = Ran::default();
     let mut deleted = false;
     for step in steps {
@@ -123,6 +178,11 @@ pub fn run(ctx: &Context, steps: &[Step], guard: &mut dyn Guard) -> Result<Ran> 
                 e
             }
         })?;
+        match &step.action {
+            Action::Quiet(q) => still.push(q),
+            Action::Resume(q) => still.retain(|s| s.containers != q.containers),
+            _ => {}
+        }
         guard.done(step, &done)?;
         match done {
             Done::Nothing => {}
@@ -171,6 +231,8 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
         Action::Dump(d) => dump(ctx, d).map(Done::Backup),
         Action::Archive(a) => archive(ctx, a).map(Done::Backup),
         Action::Confirm(c) => confirm(ui, c).map(|()| Done::Nothing),
+        Action::Quiet(q) => run_cmd(ctx, &step.what, &q.command()).map(|()| Done::Nothing),
+        Action::Resume(q) => run_cmd(ctx, &step.what, &q.resume_command()).map(|()| Done::Nothing),
         Action::ReplaceDatabase(r) => replace_database(ctx, r).map(Done::Restored),
         Action::RestoreVolume(r) => restore_volume(ui, r).map(|()| Done::Nothing),
         Action::Interactive(cmd) => {
@@ -318,16 +380,27 @@ fn archive(ctx: &Context, a: &Archive) -> Result<Taken> {
         backup::archive_volume(cmd, &a.key, &a.target, &|n| bar.set(n))
     });
     bar.clear();
-    let taken = taken.map_err(|e| e.context(format!("archive of volume {}", a.volume)))?;
+    let mut taken = taken.map_err(|e| e.context(format!("archive of volume {}", a.volume)))?;
+    taken.writers = a.writers.clone();
+    let meanwhile = a
+        .writers
+        .as_deref()
+        .map(|w| format!("; {w}"))
+        .unwrap_or_default();
     if a.safety {
         ctx.ui.success(&format!(
-            "Safety archive of volume {}: {} ({})",
+            "Safety archive of volume {}: {} ({}{meanwhile})",
             a.volume,
             taken.path.display(),
             human_bytes(taken.bytes)
         ));
     } else {
-        backup_complete(&ctx.ui, &taken);
+        ctx.ui.success(&format!(
+            "Backup complete: {} ({}, {:.1}s{meanwhile})",
+            taken.path.display(),
+            human_bytes(taken.bytes),
+            taken.seconds
+        ));
     }
     Ok(taken)
 }

@@ -34,7 +34,7 @@ use crate::error::{Error, Exit, Result};
 use crate::execute::{self, Done, Guard, NoDeletions, Ran};
 use crate::inventory::{self, VolumeState};
 use crate::journal::{Entry, Journal};
-use crate::plan::{Action, Confirm, Plan, Reason, Step};
+use crate::plan::{Action, Confirm, Plan, Reason, Step, Stillness};
 use crate::steps;
 use crate::ui::{count, human_bytes};
 
@@ -229,9 +229,22 @@ fn protect(
                 volumes,
             )?);
         }
+        // The services that write to an archived volume stop first (they
+        // are about to go anyway): a copy of files being written is not a
+        // backup. Declined or failed before the deletion: they start again.
+        let mut archived = Vec::new();
         for l in stake.losses.iter().filter(|l| l.safety == Safety::Archive) {
-            let volume = ctx.project.volume_or_usage(&l.state.key)?;
-            head.push(steps::archive(ctx, volume, at, Some(reason))?);
+            archived.push((
+                ctx.project.volume_or_usage(&l.state.key)?,
+                Some(Stillness::Stop),
+            ));
+        }
+        let (before, _, said) = steps::quiet(ctx, &archived)?;
+        head.extend(before);
+        for (volume, _) in archived {
+            let mut step = steps::archive(ctx, volume, at, Some(reason))?;
+            step.set_writers(&said);
+            head.push(step);
         }
     }
     head.push(confirmation(ctx, stake, !head.is_empty()));
@@ -352,7 +365,7 @@ impl<'a> Ticket<'a> {
             ctx,
             entry,
             shown_volumes: stake.losses.iter().map(|l| l.state.name.clone()).collect(),
-            shown_databases: stake.replaced.iter().map(|r| r.name.clone()).collect(),
+            shown_databases: stake.replaced.iter().map(|r| r.db.key()).collect(),
             waived: stake
                 .losses
                 .iter()
@@ -390,7 +403,7 @@ impl<'a> Ticket<'a> {
                 names.join(", ")
             ));
         }
-        if let Some(d) = action.replaced_database().map(str::to_string)
+        if let Some(d) = action.replaced_database()
             && (!self.shown_databases.contains(&d) || unsaved(&self.saved_databases, &d))
         {
             return Some(format!(
@@ -425,6 +438,11 @@ impl Guard for Ticket<'_> {
         }
     }
 
+    fn resume_on_failure(&self) -> bool {
+        // Once confirmed, the plan's own steps remove those containers.
+        !self.confirmed
+    }
+
     fn done(&mut self, step: &Step, done: &Done) -> Result<()> {
         if let Done::Backup(t) = done {
             self.taken.push(t.clone());
@@ -432,7 +450,7 @@ impl Guard for Ticket<'_> {
         match &step.action {
             Action::Dump(d) => {
                 self.saved_volumes.extend(d.protects.iter().cloned());
-                self.saved_databases.insert(d.db.name.clone());
+                self.saved_databases.insert(d.db.key());
             }
             Action::Archive(a) => {
                 self.saved_volumes.insert(a.volume.clone());
@@ -694,6 +712,7 @@ mod tests {
             database: Some("postgres".into()),
             service: None,
             volume: None,
+            writers: None,
         })
     }
 

@@ -63,6 +63,19 @@ pub struct Step {
     pub action: Action,
 }
 
+impl Step {
+    /// For an archive step: what its volume's writers do meanwhile, from
+    /// `said` (volume key, what).
+    pub fn set_writers(&mut self, said: &[(String, String)]) {
+        if let Action::Archive(a) = &mut self.action
+            && let Some((_, what)) = said.iter().find(|(k, _)| k == &a.key)
+        {
+            a.writers = Some(what.clone());
+            self.what = format!("{} ({what})", self.what);
+        }
+    }
+}
+
 /// What a step does.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -85,6 +98,11 @@ pub enum Action {
     Dump(Box<Dump>),
     /// Archive a volume's files into a backup file, the same way.
     Archive(Box<Archive>),
+    /// Keep the running containers that write to volumes about to be
+    /// archived still: pause or stop them.
+    Quiet(Box<Quiet>),
+    /// Let them go on again: unpause or start them.
+    Resume(Box<Quiet>),
     /// Ask the user to confirm (or note `--yes`). Only the gate adds one.
     Confirm(Confirm),
     /// Delete these volumes (exact engine names). Runs only when the gate's
@@ -180,6 +198,9 @@ pub struct Archive {
     pub target: Target,
     /// A safety backup: its failure stops the plan with exit 4.
     pub safety: bool,
+    /// What its writers do meanwhile ("app paused", "copied live: ..."),
+    /// for the report.
+    pub writers: Option<String>,
 }
 
 impl Archive {
@@ -189,6 +210,54 @@ impl Archive {
 
     pub fn path(&self) -> PathBuf {
         self.target.dir.join(self.file_name())
+    }
+}
+
+/// How writers are kept still while their volume is archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stillness {
+    /// `pause`/`unpause`: frozen in place, a short freeze.
+    Pause,
+    /// `stop`/`start`: shut down cleanly, started again after.
+    Stop,
+}
+
+/// See [`Action::Quiet`] and [`Action::Resume`].
+#[derive(Debug, Clone)]
+pub struct Quiet {
+    pub engine: Engine,
+    pub how: Stillness,
+    /// The services whose containers these are.
+    pub services: Vec<String>,
+    /// Their running containers (names), found when planned.
+    pub containers: Vec<String>,
+}
+
+impl Quiet {
+    /// `pause ID...` or `stop ID...`.
+    pub fn command(&self) -> Cmd {
+        let verb = match self.how {
+            Stillness::Pause => "pause",
+            Stillness::Stop => "stop",
+        };
+        self.engine.containers_cmd(verb, &self.containers)
+    }
+
+    /// `unpause ID...` or `start ID...`.
+    pub fn resume_command(&self) -> Cmd {
+        let verb = match self.how {
+            Stillness::Pause => "unpause",
+            Stillness::Stop => "start",
+        };
+        self.engine.containers_cmd(verb, &self.containers)
+    }
+
+    /// "paused" or "stopped".
+    pub fn done_word(&self) -> &'static str {
+        match self.how {
+            Stillness::Pause => "paused",
+            Stillness::Stop => "stopped",
+        }
     }
 }
 
@@ -276,6 +345,8 @@ impl Action {
                 Err(why) => vec![Shown::Note(format!("cannot: {why}"))],
             },
             Action::Confirm(_) => Vec::new(),
+            Action::Quiet(q) => vec![Shown::Cmd(q.command())],
+            Action::Resume(q) => vec![Shown::Cmd(q.resume_command())],
             Action::RemoveVolumes { engine, names } => vec![Shown::Cmd(engine.volume_rm(names))],
             Action::RemoveImages { engine, references } => references
                 .iter()
@@ -298,9 +369,9 @@ impl Action {
     }
 
     /// The database this action replaces.
-    pub fn replaced_database(&self) -> Option<&str> {
+    pub fn replaced_database(&self) -> Option<String> {
         match self {
-            Action::ReplaceDatabase(r) => Some(&r.db.name),
+            Action::ReplaceDatabase(r) => Some(r.db.key()),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use crate::compose::{Compression, Database, Volume};
 use crate::context::Context;
 use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Archive, Dump, Plan, Reason, StartDatabase, Step};
+use crate::plan::{Action, Archive, Dump, Plan, Quiet, Reason, StartDatabase, Step, Stillness};
 use crate::wait::WaitForDatabase;
 
 /// "all services", "service db", "services db, app".
@@ -194,6 +194,7 @@ pub fn archive(
         io: engine.volume_io(&volume.name, image.as_deref()),
         target: target(ctx, at, reason),
         safety: reason.is_some(),
+        writers: None,
     };
     Ok(Step {
         what: format!(
@@ -208,6 +209,129 @@ pub fn archive(
         ),
         action: Action::Archive(Box::new(a)),
     })
+}
+
+/// The steps that keep still the running containers that write to
+/// `volumes` while they are archived, and let them go on after: `how` of
+/// each volume decides (None: copied live); a container that writes to
+/// several is stopped if any says stop. Returns (before, after) — empty
+/// when nothing that writes to them runs — and, per volume key, what
+/// happened to its writers, for the report.
+pub fn quiet(
+    ctx: &Context,
+    volumes: &[(&Volume, Option<Stillness>)],
+) -> Result<(Vec<Step>, Vec<Step>, Vec<(String, String)>)> {
+    let wanted: Vec<&String> = volumes.iter().flat_map(|(v, _)| &v.writers).collect();
+    if wanted.is_empty() {
+        let said = volumes
+            .iter()
+            .map(|(v, _)| (v.key.clone(), "no service writes to it".to_string()))
+            .collect();
+        return Ok((Vec::new(), Vec::new(), said));
+    }
+    let engine = ctx.engine()?;
+    let running: Vec<Container> = engine
+        .containers(&ctx.project.name)?
+        .into_iter()
+        .filter(|c| c.running && wanted.contains(&&c.service))
+        .collect();
+    // Each running writer, kept still the strongest way any of its
+    // volumes asks.
+    let mut how_of: Vec<(&Container, Option<Stillness>)> = Vec::new();
+    for c in &running {
+        let mut how = None;
+        for (v, h) in volumes {
+            if v.writers.contains(&c.service) {
+                how = match (how, h) {
+                    (Some(Stillness::Stop), _) | (_, Some(Stillness::Stop)) => {
+                        Some(Stillness::Stop)
+                    }
+                    (Some(Stillness::Pause), _) | (_, Some(Stillness::Pause)) => {
+                        Some(Stillness::Pause)
+                    }
+                    _ => None,
+                };
+            }
+        }
+        how_of.push((c, how));
+    }
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for how in [Stillness::Stop, Stillness::Pause] {
+        let these: Vec<&Container> = how_of
+            .iter()
+            .filter(|(_, h)| *h == Some(how))
+            .map(|(c, _)| *c)
+            .collect();
+        if these.is_empty() {
+            continue;
+        }
+        let mut services: Vec<String> = these.iter().map(|c| c.service.clone()).collect();
+        services.dedup();
+        let q = Quiet {
+            engine: engine.clone(),
+            how,
+            services: services.clone(),
+            containers: these.iter().map(|c| c.name.clone()).collect(),
+        };
+        let (verb, back) = match how {
+            Stillness::Stop => ("Stop", "Start"),
+            Stillness::Pause => ("Pause", "Unpause"),
+        };
+        before.push(Step {
+            what: format!(
+                "{verb} {} (writes to the volumes archived next), so that the copy is still",
+                services.join(", ")
+            ),
+            action: Action::Quiet(Box::new(q.clone())),
+        });
+        after.insert(
+            0,
+            Step {
+                what: format!("{back} {} again", services.join(", ")),
+                action: Action::Resume(Box::new(q)),
+            },
+        );
+    }
+    let said = volumes
+        .iter()
+        .map(|(v, h)| {
+            let live: Vec<&str> = running
+                .iter()
+                .filter(|c| v.writers.contains(&c.service))
+                .map(|c| c.service.as_str())
+                .collect();
+            let text = match (live.is_empty(), h) {
+                (true, _) => "none of its writers runs".to_string(),
+                (false, None) => format!(
+                    "copied live: {} kept running (quiesce: none)",
+                    live.join(", ")
+                ),
+                (false, Some(_)) => {
+                    let word = |s: &str| {
+                        how_of
+                            .iter()
+                            .find(|(c, _)| c.service == s)
+                            .and_then(|(_, h)| *h)
+                            .map(|h| {
+                                if h == Stillness::Stop {
+                                    "stopped"
+                                } else {
+                                    "paused"
+                                }
+                            })
+                            .unwrap_or("running")
+                    };
+                    live.iter()
+                        .map(|s| format!("{s} {}", word(s)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            (v.key.clone(), text)
+        })
+        .collect();
+    Ok((before, after, said))
 }
 
 /// The running container of a service, or an error that says how to start it.

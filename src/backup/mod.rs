@@ -50,6 +50,10 @@ pub struct Taken {
     /// The volume key archived (archives only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
+    /// What the volume's writers did meanwhile (archives only): "app
+    /// paused", "app stopped", "copied live: app kept running".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writers: Option<String>,
 }
 
 /// The name of a volume archive:
@@ -309,6 +313,7 @@ fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
         database: m.database,
         service: m.service,
         volume: m.volume,
+        writers: None,
     })
 }
 

@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use crate::backup::{self, Taken, meta, retention, store, verify};
 use crate::cli::{BackupAction, BackupCommand};
-use crate::compose::{Database, Retention};
+use crate::compose::{Database, Quiesce, Retention, Volume};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::execute::{self, NoDeletions};
-use crate::plan::Plan;
+use crate::plan::{Plan, Stillness};
 use crate::recover;
 use crate::steps;
 use crate::ui::{human_age, human_bytes, table};
@@ -164,6 +164,37 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The archives of `volumes` on a running stack: their writers paused (or
+/// stopped, or left running, as each volume's `quiesce` says) around the
+/// copies, and each archive's report saying which.
+fn archive_steps(
+    ctx: &Context,
+    plan: &mut Plan,
+    volumes: &[&Volume],
+    at: chrono::DateTime<chrono::Local>,
+) -> Result<()> {
+    let with_how: Vec<(&Volume, Option<Stillness>)> = volumes
+        .iter()
+        .map(|v| {
+            let how = match v.quiesce {
+                Quiesce::Pause => Some(Stillness::Pause),
+                Quiesce::Stop => Some(Stillness::Stop),
+                Quiesce::None => None,
+            };
+            (*v, how)
+        })
+        .collect();
+    let (before, after, said) = steps::quiet(ctx, &with_how)?;
+    plan.steps.extend(before);
+    for v in volumes {
+        let mut step = steps::archive(ctx, v, at, None)?;
+        step.set_writers(&said);
+        plan.steps.push(step);
+    }
+    plan.steps.extend(after);
+    Ok(())
+}
+
 /// `budgie backup --volume KEY...` / `--all-volumes`: a plan of archive
 /// steps.
 fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
@@ -191,9 +222,7 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     }
     let at = chrono::Local::now();
     let mut plan = Plan::new();
-    for v in &chosen {
-        plan.steps.push(steps::archive(ctx, v, at, None)?);
-    }
+    archive_steps(ctx, &mut plan, &chosen, at)?;
     if ctx.global.dry_run {
         execute::print_plan(ctx, "backup --volume", &plan);
         return Ok(0);

@@ -90,6 +90,26 @@ impl Default for Retention {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VolumeConfig {
     pub disposable: bool,
+    /// How its writers are kept still while a running stack's volume is
+    /// archived (`backup --volume`, `--all`).
+    pub quiesce: Quiesce,
+}
+
+/// How the services that write to a volume are kept still while it is
+/// archived on a running stack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quiesce {
+    /// `pause`/`unpause` their containers: a short freeze, no restart; the
+    /// copy is what a sudden power cut would leave (crash-consistent).
+    #[default]
+    Pause,
+    /// Stop their containers and start them again after: a clean copy, a
+    /// short downtime.
+    Stop,
+    /// Copy while they run: the archive may mix moments (for volumes whose
+    /// writers can live with that, or that nobody writes in practice).
+    None,
 }
 
 /// How a database dump is compressed.
@@ -276,7 +296,16 @@ fn volume(v: &Value, path: &str) -> Result<VolumeConfig, String> {
                     _ => as_bool(v).ok_or_else(|| expected(&p, "true or false", v))?,
                 }
             }
-            _ => return Err(unknown(&p, &["disposable"])),
+            "quiesce" => {
+                out.quiesce = match untag(v) {
+                    Value::Null => Quiesce::Pause,
+                    Value::String(s) if s == "pause" => Quiesce::Pause,
+                    Value::String(s) if s == "stop" => Quiesce::Stop,
+                    Value::String(s) if s == "none" => Quiesce::None,
+                    _ => return Err(expected(&p, "pause, stop or none", v)),
+                }
+            }
+            _ => return Err(unknown(&p, &["disposable", "quiesce"])),
         }
     }
     Ok(out)
@@ -346,7 +375,7 @@ mod tests {
     retention: {daily: 3, weekly: '2', monthly: 0}
   volumes:
     cache: {disposable: true}
-    other: {disposable: 'no'}
+    other: {disposable: 'no', quiesce: stop}
     empty:
 ")
         .unwrap();
@@ -367,6 +396,8 @@ mod tests {
         assert!(c.volumes["cache"].disposable);
         assert!(!c.volumes["other"].disposable);
         assert!(!c.volumes["empty"].disposable);
+        assert_eq!(c.volumes["other"].quiesce, Quiesce::Stop);
+        assert_eq!(c.volumes["empty"].quiesce, Quiesce::Pause);
     }
 
     #[test]
@@ -409,6 +440,11 @@ mod tests {
             p("x-budgie: {volumes: {a: {disposable: maybe}}}")
                 .unwrap_err()
                 .starts_with("x-budgie.volumes.a.disposable: expected true or false")
+        );
+        assert!(
+            p("x-budgie: {volumes: {a: {quiesce: freeze}}}")
+                .unwrap_err()
+                .starts_with("x-budgie.volumes.a.quiesce: expected pause, stop or none")
         );
         assert!(
             p("x-budgie: {foo: 1}")

@@ -271,9 +271,18 @@ type Candidate<'a> = (&'a Service, DbKind, DetectedBy);
 fn choose(
     services: &BTreeMap<String, Service>,
 ) -> std::result::Result<(Vec<Candidate<'_>>, usize), DatabaseStatus> {
+    // Server images, and images that mention postgres (`my-postgres`,
+    // `budgie-postgres`) with a volume at PostgreSQL's data directory.
     let servers: Vec<Candidate> = services
         .values()
-        .filter_map(|s| server_kind(s).map(|k| (s, k, DetectedBy::Image)))
+        .filter_map(|s| {
+            let kind = server_kind(s).or_else(|| {
+                (s.image.as_deref().map(image_kind) == Some(ImageKind::Mentions)
+                    && has_data_mount(s))
+                .then_some(DbKind::Postgres)
+            })?;
+            Some((s, kind, DetectedBy::Image))
+        })
         .collect();
     if !servers.is_empty() {
         // Of each kind, the services that run a server: those with their
@@ -300,14 +309,6 @@ fn choose(
             .position(|(_, k, _)| *k == DbKind::Postgres)
             .unwrap_or(0);
         return Ok((kept, primary));
-    }
-    let mentioning: Vec<&Service> = services
-        .values()
-        .filter(|s| s.image.as_deref().map(image_kind) == Some(ImageKind::Mentions))
-        .filter(|s| has_data_mount(s))
-        .collect();
-    if let [one] = mentioning.as_slice() {
-        return Ok((vec![(one, DbKind::Postgres, DetectedBy::Image)], 0));
     }
     let by_env: Vec<&Service> = services.values().filter(|s| has_postgres_env(s)).collect();
     let one = match by_env.as_slice() {

@@ -244,12 +244,24 @@ fn named_volumes(
                 .map(|s| s.name.clone())
                 .collect();
             users.sort();
+            let writers: Vec<String> = users
+                .iter()
+                .filter(|u| {
+                    services[u.as_str()].mounts.iter().any(|m| {
+                        !m.read_only && matches!(&m.kind, MountKind::Volume { key: k } if k == key)
+                    })
+                })
+                .cloned()
+                .collect();
+            let settings = config.volumes.get(key);
             Volume {
                 key: key.clone(),
                 name: real_name,
                 external,
-                disposable: config.volumes.get(key).is_some_and(|c| c.disposable),
+                disposable: settings.is_some_and(|c| c.disposable),
                 services: users,
+                writers,
+                quiesce: settings.map(|c| c.quiesce).unwrap_or_default(),
                 database: false,
             }
         })

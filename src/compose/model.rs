@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::config::BudgieConfig;
+use super::config::{BudgieConfig, Quiesce};
 
 /// What the user told budigie about where the project is.
 #[derive(Debug, Clone, Default)]
@@ -134,6 +134,12 @@ pub struct Volume {
     pub disposable: bool,
     /// The services that mount it (sorted).
     pub services: Vec<String>,
+    /// Those of them that mount it read-write: what must be still while it
+    /// is archived.
+    pub writers: Vec<String>,
+    /// `x-budgie.volumes.<key>.quiesce`: how the writers are kept still
+    /// while a running stack's volume is archived.
+    pub quiesce: Quiesce,
     /// Whether it holds the database's data directory.
     pub database: bool,
 }
@@ -172,6 +178,14 @@ pub enum DbKind {
     Postgres,
     /// MariaDB or MySQL (one client protocol, one dump format).
     Mariadb,
+}
+
+impl Database {
+    /// Names the database across the stack's servers (two services may
+    /// both hold a database `postgres`): `service/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.service, self.name)
+    }
 }
 
 impl DbKind {

@@ -334,6 +334,13 @@ impl Engine {
         self.cmd(["image", "rm", reference])
     }
 
+    /// `pause`, `unpause`, `stop` or `start` of these containers (ids).
+    pub fn containers_cmd(&self, verb: &str, ids: &[String]) -> Cmd {
+        let mut args = vec![verb.to_string()];
+        args.extend(ids.iter().cloned());
+        self.cmd(args)
+    }
+
     /// The last `tail` lines of a container's log (its stdout and stderr).
     pub fn logs(&self, container: &str, tail: u32) -> Cmd {
         self.cmd(["logs", "--tail", &tail.to_string(), container])
