@@ -111,6 +111,10 @@ pub struct BackupCommand {
     /// Dump only the database of this service [default: every database of the stack]
     #[arg(long, value_name = "SERVICE", conflicts_with_all = ["volumes", "all_volumes"])]
     pub service: Option<String>,
+
+    /// The whole stack as one set: every database dump and every volume archive, one stamp, one manifest
+    #[arg(long, conflicts_with_all = ["volumes", "all_volumes", "service"])]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +165,12 @@ pub struct RestoreCommand {
     /// and the file does not say which)
     #[arg(long, value_name = "SERVICE", conflicts_with = "volume")]
     pub service: Option<String>,
+
+    /// Restore a whole set (`backup --all`, or what clean/nuke saved): every database and
+    /// volume in it, behind one confirmation. STAMP as `backup list` shows it, `latest`,
+    /// or the manifest's path
+    #[arg(long, value_name = "STAMP", conflicts_with_all = ["file", "latest", "volume", "service"])]
+    pub set: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,7 +18,7 @@ use crate::error::{Error, Exit, Result};
 use crate::interrupt::interrupted;
 use crate::plan::{
     Action, Archive, Confirm, Dump, Plan, Quiet, ReplaceDatabase, RestoreVolume, StartDatabase,
-    Step,
+    Step, WriteSet,
 };
 use crate::restore::{self, Restored};
 use crate::ui::{Ui, human_bytes};
@@ -64,6 +64,8 @@ pub enum Done {
     Status(i32),
     Backup(Taken),
     Restored(Restored),
+    /// A set's manifest was written.
+    Set(std::path::PathBuf),
 }
 
 /// What a plan's run produced.
@@ -73,7 +75,10 @@ pub struct Ran {
     pub status: i32,
     /// The backups written, in order.
     pub backups: Vec<Taken>,
-    pub restored: Option<Restored>,
+    /// The databases restored, in order.
+    pub restored: Vec<Restored>,
+    /// The manifest of the set the backups make, if the plan wrote one.
+    pub set: Option<std::path::PathBuf>,
 }
 
 /// With `--dry-run`, prints the plan and stops; otherwise runs it (it must
@@ -171,7 +176,12 @@ fn run_steps<'a>(
         guard.allow(step)?;
         deleted |= step.action.deletes_data();
         ctx.ui.debug(&format!("step: {}", step.what));
-        let done = run_step(ctx, step).map_err(|e| {
+        let done = match &step.action {
+            // The one step that needs what the steps before it wrote.
+            Action::WriteSet(w) => write_set(ctx, w, &ran.backups),
+            _ => run_step(ctx, step),
+        }
+        .map_err(|e| {
             if step.action.is_safety_backup() {
                 safety_backup_failed(step, e)
             } else {
@@ -194,7 +204,8 @@ fn run_steps<'a>(
                 }
             }
             Done::Backup(t) => ran.backups.push(t),
-            Done::Restored(r) => ran.restored = Some(r),
+            Done::Restored(r) => ran.restored.push(r),
+            Done::Set(p) => ran.set = Some(p),
         }
     }
     Ok(ran)
@@ -231,6 +242,9 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
         Action::Dump(d) => dump(ctx, d).map(Done::Backup),
         Action::Archive(a) => archive(ctx, a).map(Done::Backup),
         Action::Confirm(c) => confirm(ui, c).map(|()| Done::Nothing),
+        Action::WriteSet(_) => Err(Error::new(
+            "internal error: a set's manifest is written by the plan's run",
+        )),
         Action::Quiet(q) => run_cmd(ctx, &step.what, &q.command()).map(|()| Done::Nothing),
         Action::Resume(q) => run_cmd(ctx, &step.what, &q.resume_command()).map(|()| Done::Nothing),
         Action::ReplaceDatabase(r) => replace_database(ctx, r).map(Done::Restored),
@@ -245,6 +259,17 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
             Ok(Done::Status(exit_status(&out.status)))
         }
     }
+}
+
+/// Writes the manifest of the set `taken` makes.
+fn write_set(ctx: &Context, w: &WriteSet, taken: &[Taken]) -> Result<Done> {
+    let path = backup::set::write(&w.target, taken)?;
+    ctx.ui.success(&format!(
+        "Backup set of {}: {}",
+        crate::ui::count(taken.len() as u64, "file", "files"),
+        path.display()
+    ));
+    Ok(Done::Set(path))
 }
 
 /// Runs `wait` under a spinner; says how long it took.

@@ -120,7 +120,7 @@ pub fn run(ctx: &Context, plan: Plan, reason: Reason, opts: GateOptions) -> Resu
     let ran = execute::run(ctx, &gated.steps, &mut ticket)
         .map_err(|e| failed_midway(e, reason, &ticket.taken))?;
     ticket.finish();
-    say_where_the_data_is(ctx, reason, &ran.backups);
+    say_where_the_data_is(ctx, reason, &ran);
     Ok(ran)
 }
 
@@ -239,12 +239,17 @@ fn protect(
                 Some(Stillness::Stop),
             ));
         }
-        let (before, _, said) = steps::quiet(ctx, &archived)?;
-        head.extend(before);
+        let stilled = steps::quiet(ctx, &archived)?;
+        head.extend(stilled.before);
         for (volume, _) in archived {
             let mut step = steps::archive(ctx, volume, at, Some(reason))?;
-            step.set_writers(&said);
+            step.set_writers(&stilled.said);
             head.push(step);
+        }
+        // What `clean` and `nuke` keep of the whole stack is one set, as
+        // `backup --all` makes: `restore --set` puts all of it back.
+        if matches!(reason, Reason::Clean | Reason::Nuke) && !head.is_empty() {
+            head.push(steps::write_set(ctx, at, Some(reason)));
         }
     }
     head.push(confirmation(ctx, stake, !head.is_empty()));
@@ -287,6 +292,16 @@ fn dumps_needed(ctx: &Context, stake: &AtStake) -> Result<Vec<(Database, Vec<Str
 /// project name; `--yes` answers it.
 fn confirmation(ctx: &Context, stake: &AtStake, backups: bool) -> Step {
     let (question, expected) = match stake.replaced.first() {
+        // Several things at once (a set): the project's name confirms.
+        Some(_) if stake.replaced.len() > 1 || !stake.losses.is_empty() => (
+            format!(
+                "Type the project name ({}) to replace {} and {}",
+                ctx.project.name,
+                count(stake.replaced.len() as u64, "database", "databases"),
+                count(stake.losses.len() as u64, "volume", "volumes")
+            ),
+            ctx.project.name.clone(),
+        ),
         Some(r) => (
             format!("Type the database name ({}) to replace it", r.name),
             r.name.clone(),
@@ -353,14 +368,18 @@ impl<'a> Ticket<'a> {
     ) -> Ticket<'a> {
         let mut entry = Entry::new(reason.command());
         entry.volumes = stake.losses.iter().map(|l| l.state.name.clone()).collect();
-        entry.restore = plan.all().find_map(|s| match &s.action {
+        let mut restores = plan.all().filter_map(|s| match &s.action {
             Action::ReplaceDatabase(r) => Some(r.sides()),
             _ => None,
         });
-        entry.volume_restore = plan.all().find_map(|s| match &s.action {
+        entry.restore = restores.next();
+        entry.more_restores = restores.collect();
+        let mut volume_restores = plan.all().filter_map(|s| match &s.action {
             Action::RestoreVolume(r) => Some((r.volume.clone(), r.archive.path.clone())),
             _ => None,
         });
+        entry.volume_restore = volume_restores.next();
+        entry.more_volume_restores = volume_restores.collect();
         Ticket {
             ctx,
             entry,
@@ -500,13 +519,29 @@ fn failed_midway(e: Error, reason: Reason, taken: &[Taken]) -> Error {
 
 /// After the plan ran: where the saved data is, and the command that
 /// brings it back.
-fn say_where_the_data_is(ctx: &Context, reason: Reason, taken: &[Taken]) {
+fn say_where_the_data_is(ctx: &Context, reason: Reason, ran: &Ran) {
+    let taken = &ran.backups;
+    if let Some(id) = ran.set.as_ref().and_then(|p| {
+        let name = p.file_name()?.to_string_lossy().into_owned();
+        crate::backup::set::set_id(&ctx.project.name, &name)
+    }) {
+        ctx.ui.info(&format!(
+            "All of it is saved as the set {id}. To bring everything back: budgie start && budgie restore --set {id}"
+        ));
+    }
     if reason == Reason::Restore {
-        if let Some(t) = taken.first() {
-            ctx.ui.info(&format!(
+        match taken.as_slice() {
+            [] => {}
+            [t] => ctx.ui.info(&format!(
                 "The data from before the restore is saved in {}",
                 t.path.display()
-            ));
+            )),
+            more => {
+                ctx.ui.info("The data from before the restore is saved in:");
+                for t in more {
+                    ctx.ui.info(&format!("  {}", t.path.display()));
+                }
+            }
         }
     } else {
         for db in taken.iter().filter(|t| t.database.is_some()) {
@@ -687,6 +722,7 @@ mod tests {
                 io: Err("not in a unit test".into()),
                 target: steps::target(ctx, chrono::Local::now(), Some(Reason::Clean)),
                 safety: true,
+                writers: None,
             })),
         )
     }

@@ -35,6 +35,24 @@ pub struct Entry {
     /// `restore --volume`: the volume being written, and from which archive.
     #[serde(default)]
     pub volume_restore: Option<(String, PathBuf)>,
+    /// `restore --set`: the other databases' sides, after `restore`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_restores: Vec<Sides>,
+    /// `restore --set`: the other volumes written, after `volume_restore`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_volume_restores: Vec<(String, PathBuf)>,
+}
+
+impl Entry {
+    /// Every restore's sides.
+    pub fn restores(&self) -> impl Iterator<Item = &Sides> {
+        self.restore.iter().chain(&self.more_restores)
+    }
+
+    /// Every volume restore: (volume, archive).
+    pub fn volume_restores(&self) -> impl Iterator<Item = &(String, PathBuf)> {
+        self.volume_restore.iter().chain(&self.more_volume_restores)
+    }
 }
 
 /// The databases a restore works with.
@@ -98,6 +116,8 @@ impl Entry {
             volumes: Vec::new(),
             restore: None,
             volume_restore: None,
+            more_restores: Vec::new(),
+            more_volume_restores: Vec::new(),
         }
     }
 }

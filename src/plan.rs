@@ -103,6 +103,9 @@ pub enum Action {
     Quiet(Box<Quiet>),
     /// Let them go on again: unpause or start them.
     Resume(Box<Quiet>),
+    /// Write the manifest that ties the backups written before it in the
+    /// plan into one set.
+    WriteSet(Box<WriteSet>),
     /// Ask the user to confirm (or note `--yes`). Only the gate adds one.
     Confirm(Confirm),
     /// Delete these volumes (exact engine names). Runs only when the gate's
@@ -210,6 +213,20 @@ impl Archive {
 
     pub fn path(&self) -> PathBuf {
         self.target.dir.join(self.file_name())
+    }
+}
+
+/// See [`Action::WriteSet`].
+#[derive(Debug, Clone)]
+pub struct WriteSet {
+    pub target: Target,
+}
+
+impl WriteSet {
+    pub fn path(&self) -> PathBuf {
+        self.target
+            .dir
+            .join(crate::backup::set::set_name(&self.target, 0))
     }
 }
 
@@ -347,6 +364,9 @@ impl Action {
             Action::Confirm(_) => Vec::new(),
             Action::Quiet(q) => vec![Shown::Cmd(q.command())],
             Action::Resume(q) => vec![Shown::Cmd(q.resume_command())],
+            Action::WriteSet(_) => vec![Shown::Note(
+                "each file above with its size and SHA-256; written last, so it exists only for a complete set".into(),
+            )],
             Action::RemoveVolumes { engine, names } => vec![Shown::Cmd(engine.volume_rm(names))],
             Action::RemoveImages { engine, references } => references
                 .iter()

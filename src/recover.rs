@@ -139,15 +139,23 @@ pub fn run_locked(ctx: &Context) -> Result<()> {
             entry.command, entry.pid, entry.started
         ))
     };
-    let done = match &entry.restore {
-        Some(sides) => repair_restore(ctx, &entry, sides, &announce)?,
-        None => {
-            if !entry.volumes.is_empty() || entry.volume_restore.is_some() {
-                announce();
-            }
-            report_deletion(ctx, &entry);
-            true
+    let restores: Vec<&Sides> = entry.restores().collect();
+    let done = if restores.is_empty() {
+        if !entry.volumes.is_empty() || entry.volume_restore.is_some() {
+            announce();
         }
+        report_deletion(ctx, &entry);
+        true
+    } else {
+        // A set's restore: every database, then what its volumes hold.
+        let mut all = true;
+        for sides in restores {
+            all &= repair_restore(ctx, &entry, sides, &announce)?;
+        }
+        if entry.volume_restore.is_some() {
+            report_deletion(ctx, &entry);
+        }
+        all
     };
     if done {
         let _ = std::fs::remove_file(&path);
@@ -198,32 +206,75 @@ fn complete_safety_backup(entry: &Entry) -> Option<&PathBuf> {
     entry.safety_backups.iter().find(|p| verify::is_complete(p))
 }
 
+/// The complete safety dump of the database a restore replaced: the one
+/// of its service (by its name or sidecar); in a journal of one safety
+/// backup, that one.
+fn safety_dump_of<'a>(ctx: &Context, entry: &'a Entry, sides: &Sides) -> Option<&'a PathBuf> {
+    let Some(service) = &sides.service else {
+        return complete_safety_backup(entry);
+    };
+    let of_service = |p: &&PathBuf| {
+        let named = p
+            .file_name()
+            .and_then(|n| {
+                crate::backup::store::parse_dump_name(&ctx.project.name, &n.to_string_lossy())
+            })
+            .and_then(|n| n.service);
+        let recorded = || crate::backup::meta::read_meta(p).and_then(|m| m.service);
+        named.or_else(recorded).as_ref() == Some(service)
+    };
+    match entry.safety_backups.iter().find(of_service) {
+        Some(p) => verify::is_complete(p).then_some(p),
+        None if entry.safety_backups.len() == 1 => complete_safety_backup(entry),
+        None => None,
+    }
+}
+
+/// A volume restore that did not finish: the volume may hold part of the
+/// archive; the same restore again finishes it.
+fn report_volume_restore(ctx: &Context, entry: &Entry, volume: &str, archive: &Path) {
+    ctx.ui.warn(&format!(
+        "It was restoring volume {volume} from {}: the volume may hold only part of it.",
+        archive.display()
+    ));
+    let key = ctx
+        .project
+        .volumes
+        .iter()
+        .find(|v| v.name == volume)
+        .map(|v| v.key.clone())
+        .unwrap_or_else(|| volume.to_string());
+    let mut again = format!(
+        "Run the same restore again to finish it: budgie restore --volume {key} {}",
+        archive.display()
+    );
+    // Its safety archive: the one of its key, else the only backup.
+    let archived = entry.safety_backups.iter().find(|p| {
+        p.file_name()
+            .and_then(|n| {
+                crate::backup::parse_archive_name(&ctx.project.name, &n.to_string_lossy())
+            })
+            .is_some_and(|(_, _, _, k)| k == key)
+    });
+    let only = (entry.safety_backups.len() == 1)
+        .then(|| complete_safety_backup(entry))
+        .flatten();
+    if let Some(b) = archived.or(only) {
+        again.push_str(&format!(
+            "; the volume's earlier contents are in {}",
+            b.display()
+        ));
+    }
+    ctx.ui.info(&again);
+}
+
 /// `clean`, `nuke`, `volumes rm`: nothing to repair (the deletion ran only
 /// after the safety backups completed); say where the data is.
 fn report_deletion(ctx: &Context, entry: &Entry) {
-    if let Some((volume, archive)) = &entry.volume_restore {
-        ctx.ui.warn(&format!(
-            "It was restoring volume {volume} from {}: the volume may hold only part of it.",
-            archive.display()
-        ));
-        let key = ctx
-            .project
-            .volumes
-            .iter()
-            .find(|v| &v.name == volume)
-            .map(|v| v.key.clone())
-            .unwrap_or_else(|| volume.clone());
-        let mut again = format!(
-            "Run the same restore again to finish it: budgie restore --volume {key} {}",
-            archive.display()
-        );
-        if let Some(b) = complete_safety_backup(entry) {
-            again.push_str(&format!(
-                "; the volume's earlier contents are in {}",
-                b.display()
-            ));
+    if entry.volume_restore.is_some() {
+        for (volume, archive) in entry.volume_restores() {
+            report_volume_restore(ctx, entry, volume, archive);
         }
-        ctx.ui.info(&again);
         return;
     }
     if entry.volumes.is_empty() {
@@ -354,7 +405,7 @@ fn repair_restore(
     // committed or not.
     postgres::end_restore_sessions(engine, &container, &db)?;
     let seen = server.look(sides)?;
-    let backup = complete_safety_backup(entry).cloned();
+    let backup = safety_dump_of(ctx, entry, sides).cloned();
     let swapped = seen.old && seen.current.is_some();
     let fixes = decide(&seen, sides, backup.is_some());
     if fixes.is_empty() && seen.current.is_some() && !swapped {

@@ -13,7 +13,9 @@ use crate::compose::{Compression, Database, Volume};
 use crate::context::Context;
 use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Archive, Dump, Plan, Quiet, Reason, StartDatabase, Step, Stillness};
+use crate::plan::{
+    Action, Archive, Dump, Plan, Quiet, Reason, StartDatabase, Step, Stillness, WriteSet,
+};
 use crate::wait::WaitForDatabase;
 
 /// "all services", "service db", "services db, app".
@@ -178,6 +180,21 @@ pub fn dump(
     })
 }
 
+/// The step that writes the manifest of the set the backups before it make.
+pub fn write_set(ctx: &Context, at: DateTime<Local>, reason: Option<Reason>) -> Step {
+    let w = WriteSet {
+        target: target(ctx, at, reason),
+    };
+    Step {
+        what: format!(
+            "Write the {}set's manifest -> {}",
+            if reason.is_some() { "safety " } else { "" },
+            w.path().display()
+        ),
+        action: Action::WriteSet(Box::new(w)),
+    }
+}
+
 /// An archive of a named volume's files (a safety one when `reason` is
 /// given).
 pub fn archive(
@@ -211,23 +228,32 @@ pub fn archive(
     })
 }
 
+/// What [`quiet`] plans.
+pub struct Stilled {
+    /// Pause or stop the writers (empty when none runs).
+    pub before: Vec<Step>,
+    /// Let them go on again.
+    pub after: Vec<Step>,
+    /// Per volume key, what its writers do meanwhile (for the report).
+    pub said: Vec<(String, String)>,
+}
+
 /// The steps that keep still the running containers that write to
 /// `volumes` while they are archived, and let them go on after: `how` of
 /// each volume decides (None: copied live); a container that writes to
-/// several is stopped if any says stop. Returns (before, after) — empty
-/// when nothing that writes to them runs — and, per volume key, what
-/// happened to its writers, for the report.
-pub fn quiet(
-    ctx: &Context,
-    volumes: &[(&Volume, Option<Stillness>)],
-) -> Result<(Vec<Step>, Vec<Step>, Vec<(String, String)>)> {
+/// several is stopped if any says stop.
+pub fn quiet(ctx: &Context, volumes: &[(&Volume, Option<Stillness>)]) -> Result<Stilled> {
     let wanted: Vec<&String> = volumes.iter().flat_map(|(v, _)| &v.writers).collect();
     if wanted.is_empty() {
         let said = volumes
             .iter()
             .map(|(v, _)| (v.key.clone(), "no service writes to it".to_string()))
             .collect();
-        return Ok((Vec::new(), Vec::new(), said));
+        return Ok(Stilled {
+            before: Vec::new(),
+            after: Vec::new(),
+            said,
+        });
     }
     let engine = ctx.engine()?;
     let running: Vec<Container> = engine
@@ -293,7 +319,21 @@ pub fn quiet(
             },
         );
     }
-    let said = volumes
+    let said = said_of(volumes, &running, &how_of);
+    Ok(Stilled {
+        before,
+        after,
+        said,
+    })
+}
+
+/// Per volume key, what its writers do while it is archived.
+fn said_of(
+    volumes: &[(&Volume, Option<Stillness>)],
+    running: &[Container],
+    how_of: &[(&Container, Option<Stillness>)],
+) -> Vec<(String, String)> {
+    volumes
         .iter()
         .map(|(v, h)| {
             let live: Vec<&str> = running
@@ -330,8 +370,7 @@ pub fn quiet(
             };
             (v.key.clone(), text)
         })
-        .collect();
-    Ok((before, after, said))
+        .collect()
 }
 
 /// The running container of a service, or an error that says how to start it.

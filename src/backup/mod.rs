@@ -6,7 +6,8 @@
 //! - `stream`: an engine command's stdout into a writer;
 //! - `meta`: the `.meta.json` sidecar (checksum, database, reason);
 //! - `verify`: is a file a complete dump;
-//! - `retention`: which backups `prune` keeps.
+//! - `retention`: which backups `prune` keeps;
+//! - `set`: whole-stack sets and their manifests.
 //!
 //! This module writes a backup from a command's output (`pg_dump`, a volume
 //! export); which command, and starting the database when it is not
@@ -15,6 +16,7 @@
 pub mod format;
 pub mod meta;
 pub mod retention;
+pub mod set;
 pub mod store;
 pub mod stream;
 pub mod tar;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::backup::{self, Taken, meta, retention, store, verify};
+use crate::backup::{self, Taken, meta, retention, set, store, verify};
 use crate::cli::{BackupAction, BackupCommand};
 use crate::compose::{Database, Quiesce, Retention, Volume};
 use crate::context::Context;
@@ -42,6 +42,7 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
                 Ok(0)
             }
         }
+        None if b.all => take_all(ctx, b),
         None if !b.volumes.is_empty() || b.all_volumes => take_volumes(ctx, b),
         None => take(ctx, b),
     }
@@ -184,15 +185,87 @@ fn archive_steps(
             (*v, how)
         })
         .collect();
-    let (before, after, said) = steps::quiet(ctx, &with_how)?;
-    plan.steps.extend(before);
+    let stilled = steps::quiet(ctx, &with_how)?;
+    plan.steps.extend(stilled.before);
     for v in volumes {
         let mut step = steps::archive(ctx, v, at, None)?;
-        step.set_writers(&said);
+        step.set_writers(&stilled.said);
         plan.steps.push(step);
     }
-    plan.steps.extend(after);
+    plan.steps.extend(stilled.after);
     Ok(())
+}
+
+/// The volumes a whole-stack set archives: every named volume that is not
+/// a database's (those are dumped), external or disposable.
+fn set_volumes(ctx: &Context) -> Vec<&Volume> {
+    ctx.project
+        .volumes
+        .iter()
+        .filter(|v| !v.database && !v.external && !v.disposable)
+        .collect()
+}
+
+/// `budgie backup --all`: every database dumped, every volume archived
+/// (writers paused), all under one stamp, then the set's manifest.
+fn take_all(ctx: &Context, b: &BackupCommand) -> Result<i32> {
+    let compression = ctx.compression(b.compress)?;
+    let engine = ctx.engine()?;
+    let mut volumes = set_volumes(ctx);
+    if !ctx.global.dry_run {
+        engine.ping()?;
+        let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
+        let existing = engine.volumes(&names)?;
+        volumes.retain(|v| {
+            let there = existing.iter().any(|e| e.name == v.name);
+            if !there {
+                ctx.ui.info(&format!(
+                    "Volume {} ({}) does not exist yet: nothing of it to archive",
+                    v.key, v.name
+                ));
+            }
+            there
+        });
+    }
+    let at = chrono::Local::now();
+    let mut plan = Plan::new();
+    for db in ctx.project.databases() {
+        plan.steps
+            .push(steps::dump(ctx, db, at, None, compression, Vec::new())?);
+    }
+    if !volumes.is_empty() {
+        archive_steps(ctx, &mut plan, &volumes, at)?;
+    }
+    if plan.steps.is_empty() {
+        return Err(Error::new(format!(
+            "project {} has no database and no volume to back up",
+            ctx.project.name
+        )));
+    }
+    plan.steps.push(steps::write_set(ctx, at, None));
+    if ctx.global.dry_run {
+        execute::print_plan(ctx, "backup --all", &plan);
+        return Ok(0);
+    }
+    let _lock = recover::lock(ctx, "backup --all")?;
+    let ran = execute::run(ctx, &plan.steps, &mut NoDeletions)?;
+    if ctx.global.json {
+        #[derive(Serialize)]
+        struct SetDoc<'a> {
+            set: Option<String>,
+            files: &'a [Taken],
+        }
+        crate::commands::print_json(&SetDoc {
+            set: ran.set.as_ref().map(|p| p.display().to_string()),
+            files: &ran.backups,
+        })?;
+        return Ok(0);
+    }
+    if b.log {
+        log_line(ctx, &ran.backups);
+    }
+    report(ctx, &ran.backups)?;
+    Ok(0)
 }
 
 /// `budgie backup --volume KEY...` / `--all-volumes`: a plan of archive
@@ -269,6 +342,9 @@ struct Row {
     bytes: u64,
     /// true, false, or null when it needs `budgie backup verify` to tell.
     complete: Option<bool>,
+    /// The set it belongs to (`backup --all`, `clean`, `nuke`), by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    set: Option<String>,
 }
 
 fn rows(ctx: &Context) -> Result<Vec<Row>> {
@@ -291,6 +367,7 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
             created: d.created.format("%Y-%m-%d %H:%M:%S").to_string(),
             bytes: d.bytes,
             complete: verify::quick_complete(&d.path),
+            set: None,
         });
     }
     for a in backup::list_archives(&dir, &ctx.project.name)? {
@@ -305,9 +382,23 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
             created: a.created.format("%Y-%m-%d %H:%M:%S").to_string(),
             bytes: a.bytes,
             complete: verify::quick_complete(&a.path),
+            set: None,
         });
     }
-    rows.sort_by(|a, b| b.created.cmp(&a.created).then(b.file.cmp(&a.file)));
+    for s in set::list_sets(&dir, &ctx.project.name)? {
+        for r in rows.iter_mut() {
+            if s.manifest.members.iter().any(|m| m.file == r.file) {
+                r.set = Some(s.id.clone());
+            }
+        }
+    }
+    // Newest first; a set's files together.
+    rows.sort_by(|a, b| {
+        b.created
+            .cmp(&a.created)
+            .then(b.set.cmp(&a.set))
+            .then(b.file.cmp(&a.file))
+    });
     Ok(rows)
 }
 
@@ -327,6 +418,11 @@ fn list(ctx: &Context) -> Result<i32> {
         return Ok(0);
     }
     let now = chrono::Local::now().naive_local();
+    let sets: Vec<&str> = {
+        let mut s: Vec<&str> = rows.iter().filter_map(|r| r.set.as_deref()).collect();
+        s.dedup();
+        s
+    };
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -350,13 +446,23 @@ fn list(ctx: &Context) -> Result<i32> {
                     None => "unverified".into(),
                 },
             ]
+            .into_iter()
+            .chain((!sets.is_empty()).then(|| r.set.clone().unwrap_or_else(|| "-".into())))
+            .collect()
         })
         .collect();
-    for line in table(
-        &["FILE", "KIND", "OF", "CREATED", "SIZE", "COMPLETE"],
-        &cells,
-    ) {
+    let mut headers = vec!["FILE", "KIND", "OF", "CREATED", "SIZE", "COMPLETE"];
+    if !sets.is_empty() {
+        headers.push("SET");
+    }
+    for line in table(&headers, &cells) {
         ui.print(&line);
+    }
+    if let Some(newest) = sets.first() {
+        ui.print(&format!(
+            "{}; the newest restores with: budgie restore --set {newest}",
+            crate::ui::count(sets.len() as u64, "set", "sets")
+        ));
     }
     ui.print(&format!(
         "{} in {}",
@@ -418,6 +524,9 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
             }
         }
     }
+    if !ctx.global.dry_run {
+        drop_empty_sets(ctx)?;
+    }
     let verb = if ctx.global.dry_run {
         "would delete"
     } else {
@@ -433,6 +542,23 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
         r.monthly
     ));
     Ok(0)
+}
+
+/// Deletes the manifests of sets none of whose files are left.
+fn drop_empty_sets(ctx: &Context) -> Result<()> {
+    let dir = ctx.backup_dir();
+    for s in set::list_sets(&dir, &ctx.project.name)? {
+        if s.manifest
+            .members
+            .iter()
+            .all(|m| !dir.join(&m.file).exists())
+        {
+            std::fs::remove_file(&s.path)
+                .map_err(|e| Error::new(format!("cannot delete {}: {e}", s.path.display())))?;
+            ctx.ui.print(&format!("deleted the empty set {}", s.id));
+        }
+    }
+    Ok(())
 }
 
 /// Removes a backup file and its sidecar.

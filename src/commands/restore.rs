@@ -31,6 +31,9 @@ struct RestoredDoc<'a> {
 }
 
 pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
+    if let Some(which) = &r.set {
+        return crate::commands::restore_set::run(ctx, r, which);
+    }
     if let Some(key) = &r.volume {
         return restore_volume(ctx, r, key);
     }
@@ -79,6 +82,8 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     }
     let done = ran
         .restored
+        .into_iter()
+        .next()
         .ok_or_else(|| Error::new("internal error: the restore step did not report"))?;
     if let Some(prev) = &done.previous {
         ctx.ui.info(&format!(

@@ -1,0 +1,223 @@
+//! `budgie restore --set STAMP`: a whole-stack set (`backup --all`, or the
+//! safety set `clean` and `nuke` leave) put back behind one gate — every
+//! database it holds swapped in as `restore FILE` does, every volume
+//! replaced as `restore --volume` does.
+//!
+//! Before anything is touched, every member is checked against the
+//! manifest (size and SHA-256) and validated as a dump or an archive, and
+//! each must have a place in this stack (a database service, a volume);
+//! any problem refuses the whole set, nothing changed.
+
+use crate::backup::set::{self, SetFile};
+use crate::cli::RestoreCommand;
+use crate::compose::Volume;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::gate::{self, GateOptions};
+use crate::plan::{Action, Plan, Reason, ReplaceDatabase, RestoreVolume};
+use crate::recover::lock;
+use crate::restore::source::{self, Source};
+use crate::steps;
+
+/// What a set puts back, each member checked and placed.
+struct Placed<'a> {
+    dumps: Vec<(&'a crate::compose::Database, Source)>,
+    volumes: Vec<(&'a Volume, Source)>,
+}
+
+pub fn run(ctx: &Context, r: &RestoreCommand, which: &str) -> Result<i32> {
+    let dir = ctx.backup_dir();
+    let found = set::find(&dir, &ctx.project.name, which)?;
+    let spinner = ctx.ui.spinner(&format!(
+        "Checking the {} files of set {}",
+        found.manifest.members.len(),
+        found.id
+    ));
+    let problems = set::check(&found);
+    spinner.clear();
+    let problems = problems?;
+    if !problems.is_empty() {
+        return Err(Error::new(format!(
+            "set {} cannot be restored; nothing was changed:\n  {}",
+            found.id,
+            problems.join("\n  ")
+        ))
+        .hint("budgie backup list shows the sets and their files"));
+    }
+    let placed = place(ctx, &found)?;
+    let engine = ctx.engine()?;
+    if !ctx.global.dry_run {
+        engine.ping()?;
+    }
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(lock(ctx, "restore --set")?)
+    };
+    let plan = build_plan(ctx, r, &placed)?;
+    let ran = gate::run(
+        ctx,
+        plan,
+        Reason::Restore,
+        GateOptions {
+            no_backup: r.no_backup,
+        },
+    )?;
+    if ctx.global.dry_run {
+        return Ok(ran.status);
+    }
+    report(ctx, &found, &placed, &ran)?;
+    Ok(ran.status)
+}
+
+/// Databases started, volume users stopped, volumes replaced, databases
+/// swapped, users started again: the plan the gate gets.
+fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan> {
+    let engine = ctx.engine()?;
+    let mut plan = Plan::new();
+    for (db, _) in &placed.dumps {
+        steps::prepare_database(ctx, &mut plan, db)?;
+    }
+    // The services that use a restored volume stop first and start again
+    // last — except the databases, which the restores need running.
+    let mut users: Vec<String> = Vec::new();
+    for (v, _) in &placed.volumes {
+        for s in &v.services {
+            if !users.contains(s) && !placed.dumps.iter().any(|(d, _)| &d.service == s) {
+                users.push(s.clone());
+            }
+        }
+    }
+    if !users.is_empty() {
+        steps::stop(ctx, &mut plan, &users)?;
+    }
+    for (v, archive) in &placed.volumes {
+        let io = engine
+            .volume_io(&v.name, ctx.project.image_for_volume(v).as_deref())
+            .map_err(Error::new)?;
+        plan.push(
+            format!(
+                "Replace the contents of volume {} with {}",
+                v.name,
+                archive.path.display()
+            ),
+            Action::RestoreVolume(Box::new(RestoreVolume {
+                volume: v.name.clone(),
+                io,
+                archive: archive.clone(),
+            })),
+        );
+    }
+    let stamp = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
+    for (db, source) in &placed.dumps {
+        plan.push(
+            format!(
+                "Load {} into a scratch database, check it, then swap it in for database {} (service {})",
+                source.path.display(),
+                db.name,
+                db.service
+            ),
+            Action::ReplaceDatabase(Box::new(ReplaceDatabase {
+                engine: engine.clone(),
+                project: ctx.project.name.clone(),
+                db: (*db).clone(),
+                source: source.clone(),
+                keep_previous: r.keep_previous,
+                stamp: stamp.clone(),
+            })),
+        );
+    }
+    if !users.is_empty() {
+        let mut args = vec!["up".to_string(), "-d".to_string()];
+        args.extend(users.iter().cloned());
+        plan.run(
+            format!("Start {} again", users.join(", ")),
+            ctx.compose_cmd(&args)?,
+        );
+    }
+    Ok(plan)
+}
+
+/// What came back, and (`--json`) where the data from before is.
+fn report(
+    ctx: &Context,
+    found: &SetFile,
+    placed: &Placed,
+    ran: &crate::execute::Ran,
+) -> Result<()> {
+    ctx.ui.success(&format!(
+        "Set {} restored: {} and {}",
+        found.id,
+        crate::ui::count(ran.restored.len() as u64, "database", "databases"),
+        crate::ui::count(placed.volumes.len() as u64, "volume", "volumes")
+    ));
+    if ctx.global.json {
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            set: &'a str,
+            databases: Vec<&'a str>,
+            volumes: Vec<&'a str>,
+            safety_backups: Vec<String>,
+        }
+        crate::commands::print_json(&Doc {
+            set: &found.id,
+            databases: ran.restored.iter().map(|d| d.database.as_str()).collect(),
+            volumes: placed.volumes.iter().map(|(v, _)| v.key.as_str()).collect(),
+            safety_backups: ran
+                .backups
+                .iter()
+                .map(|t| t.path.display().to_string())
+                .collect(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Each member validated, with its place in this stack.
+fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
+    let dir = found.path.parent().unwrap_or(std::path::Path::new("."));
+    let mut placed = Placed {
+        dumps: Vec::new(),
+        volumes: Vec::new(),
+    };
+    for m in &found.manifest.members {
+        let path = dir.join(&m.file);
+        let refuse = |why: String| {
+            Error::new(format!(
+                "set {}: {}: {why}; nothing was changed",
+                found.id, m.file
+            ))
+        };
+        match (m.kind.as_str(), &m.volume) {
+            ("archive", Some(key)) => {
+                let v = ctx
+                    .project
+                    .volumes
+                    .iter()
+                    .find(|v| &v.key == key)
+                    .ok_or_else(|| refuse(format!("this stack has no volume {key}")))?;
+                if v.external {
+                    return Err(refuse(format!(
+                        "volume {key} is external: budgie does not write into it"
+                    )));
+                }
+                placed.volumes.push((v, source::validate_archive(&path)?));
+            }
+            ("dump", _) => {
+                let db = ctx
+                    .project
+                    .database_of(m.service.as_deref())
+                    .map_err(|e| refuse(e.message))?;
+                if placed.dumps.iter().any(|(d, _)| d.service == db.service) {
+                    return Err(refuse(format!("a second dump of service {}", db.service)));
+                }
+                placed.dumps.push((db, source::validate(&path)?));
+            }
+            (kind, _) => return Err(refuse(format!("a member of unknown kind {kind:?}"))),
+        }
+    }
+    if placed.dumps.is_empty() && placed.volumes.is_empty() {
+        return Err(Error::new(format!("set {} is empty", found.id)));
+    }
+    Ok(placed)
+}
