@@ -22,6 +22,42 @@ pub enum Content {
     MariadbDump,
 }
 
+/// Which server's SQL a dump is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dialect {
+    /// `pg_dump`, plain or custom format.
+    Postgres,
+    /// `mariadb-dump` or `mysqldump`.
+    Mariadb,
+}
+
+impl Dialect {
+    /// The dumps' server, as users know it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Mariadb => "MariaDB/MySQL",
+        }
+    }
+}
+
+/// The header of a `mariadb-dump`/`mysqldump` (`-- MariaDB dump 10.19
+/// Distrib 10.11.11-MariaDB...`), if the first lines of `head` carry one.
+/// (MariaDB 10.11.8 and later put a `/*M!999999\- enable the sandbox mode */`
+/// line before it.)
+pub fn mariadb_header(head: &[u8]) -> Option<String> {
+    head.split(|&b| b == b'\n')
+        .take(4)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .find(|l| l.starts_with(b"-- MariaDB dump") || l.starts_with(b"-- MySQL dump"))
+        .map(|l| {
+            String::from_utf8_lossy(l.get(3..).unwrap_or(l))
+                .trim()
+                .to_string()
+        })
+}
+
 /// How the last line of a complete `mariadb-dump` or `mysqldump` begins
 /// (`-- Dump completed on 2026-11-30  8:00:00`, or without the date under
 /// `--skip-dump-date`).

@@ -25,7 +25,10 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::format::{DUMP_COMPLETE_MARKER, TAIL_BYTES, Tail, dump_is_complete};
+use super::format::{
+    DUMP_COMPLETE_MARKER, Dialect, MARIADB_COMPLETE_MARKER, TAIL_BYTES, Tail, dump_is_complete,
+    mariadb_dump_is_complete, mariadb_header,
+};
 use super::meta::{meta_path, read_meta};
 use super::tar::TarCheck;
 use crate::error::{Error, Result};
@@ -103,6 +106,8 @@ pub struct Report {
     pub problems: Vec<String>,
     /// For a plain dump, e.g. `Dumped from database version 15.18`.
     pub header: Option<String>,
+    /// Whose dump it is (None for an archive or an unknown file).
+    pub dialect: Option<Dialect>,
 }
 
 /// Reads `path` to its end and reports whether it is a complete dump or
@@ -123,6 +128,7 @@ pub fn verify(path: &Path) -> Result<Report> {
 
     let mut problems = Vec::new();
     let mut header = None;
+    let mut dialect = None;
     let mut uncompressed_bytes = None;
     let format = match detect(&head) {
         Detected::Empty => {
@@ -135,6 +141,7 @@ pub fn verify(path: &Path) -> Result<Report> {
         }
         Detected::Custom => {
             problems.extend(custom_header_problem(&head));
+            dialect = Some(Dialect::Postgres);
             Format::Custom
         }
         Detected::Plain => {
@@ -142,7 +149,7 @@ pub fn verify(path: &Path) -> Result<Report> {
             scan.feed(&head);
             read_all(&mut reader, &mut scan).map_err(io_err)?;
             uncompressed_bytes = Some(scan.bytes);
-            header = plain_checks(&scan, &mut problems);
+            (header, dialect) = plain_checks(&scan, &mut problems);
             Format::Plain
         }
         compressed @ (Detected::Gzip | Detected::Zstd) => {
@@ -150,6 +157,7 @@ pub fn verify(path: &Path) -> Result<Report> {
             let read = read_compressed(&head, &mut reader, gzip, &mut problems).map_err(io_err)?;
             uncompressed_bytes = read.bytes;
             header = read.header;
+            dialect = read.dialect;
             read.format
         }
     };
@@ -167,11 +175,13 @@ pub fn verify(path: &Path) -> Result<Report> {
         complete: problems.is_empty(),
         problems,
         header,
+        dialect,
     })
 }
 
 /// What reading a compressed file to its end found.
 struct Decoded {
+    dialect: Option<Dialect>,
     format: Format,
     /// The decompressed size, when the stream could be read to its end.
     bytes: Option<u64>,
@@ -224,14 +234,16 @@ fn read_compressed(
             format: Format::TarZstd,
             bytes,
             header: None,
+            dialect: None,
         });
     }
-    let header = if decoded {
+    let (header, dialect) = if decoded {
         plain_checks(&scan, problems)
     } else {
-        dumped_from(&scan.head)
+        (dumped_from(&scan.head), Some(dialect_of(&scan.head)))
     };
     Ok(Decoded {
+        dialect,
         format: if gzip { Format::Gzip } else { Format::Zstd },
         bytes,
         header,
@@ -278,6 +290,7 @@ fn cannot_read(path: &Path, e: &io::Error) -> Error {
 pub struct QuickPlain {
     pub bytes: u64,
     pub header: Option<String>,
+    pub dialect: Dialect,
     /// Empty when the head and tail are those of a complete dump.
     pub problems: Vec<String>,
     /// The sha256 recorded at backup time, to compare with the bytes as
@@ -314,10 +327,11 @@ pub fn quick_plain(path: &Path) -> Result<Option<QuickPlain>> {
     scan.tail = Tail::default();
     scan.tail.push(&tail);
     let mut problems = Vec::new();
-    let header = plain_checks(&scan, &mut problems);
+    let (header, dialect) = plain_checks(&scan, &mut problems);
     Ok(Some(QuickPlain {
         bytes,
         header,
+        dialect: dialect.unwrap_or(Dialect::Postgres),
         problems,
         recorded_sha256: read_meta(path).map(|m| m.sha256),
     }))
@@ -456,10 +470,18 @@ fn custom_header_problem(head: &[u8]) -> Option<String> {
 
 /// The plain-dump checks on a scanned stream: header line near the start,
 /// end marker at the end. Returns the `Dumped from database version` line.
-fn plain_checks(scan: &Scan, problems: &mut Vec<String>) -> Option<String> {
+fn plain_checks(scan: &Scan, problems: &mut Vec<String>) -> (Option<String>, Option<Dialect>) {
     if scan.bytes == 0 {
         problems.push("the dump is empty".to_string());
-        return None;
+        return (None, None);
+    }
+    if let Some(header) = mariadb_header(&scan.head) {
+        if !mariadb_dump_is_complete(scan.tail.bytes()) {
+            problems.push(format!(
+                "the dump is incomplete: its last line `{MARIADB_COMPLETE_MARKER} ...` is missing (the dump tool writes it only after the last table)"
+            ));
+        }
+        return (Some(header), Some(Dialect::Mariadb));
     }
     if !lines(&scan.head).any(|l| l == DUMP_HEADER.as_bytes()) {
         problems.push(format!(
@@ -472,7 +494,17 @@ fn plain_checks(scan: &Scan, problems: &mut Vec<String>) -> Option<String> {
             "the dump is incomplete: pg_dump's end marker `{DUMP_COMPLETE_MARKER}` is missing"
         ));
     }
-    dumped_from(&scan.head)
+    (dumped_from(&scan.head), Some(Dialect::Postgres))
+}
+
+/// Whose plain dump `head` starts, by its header (PostgreSQL unless a
+/// MariaDB/MySQL header says otherwise).
+fn dialect_of(head: &[u8]) -> Dialect {
+    if mariadb_header(head).is_some() {
+        Dialect::Mariadb
+    } else {
+        Dialect::Postgres
+    }
 }
 
 /// `Dumped from database version 15.18`, from the start of a plain dump.

@@ -41,6 +41,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
     let source = checking(ctx, &path, || source::validate(&path))?;
+    source::check_fits(&source, &db)?;
     let engine = ctx.engine()?;
     let _lock = if ctx.global.dry_run {
         None
@@ -280,6 +281,7 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let path = ctx.resolve(file);
     let source = checking(ctx, &path, || source::validate(&path))?;
     let db = target_database(ctx, None, &path)?;
+    source::check_fits(&source, db)?;
     let engine = ctx.engine()?;
     if ctx.global.dry_run {
         let stamp = "<stamp>t";

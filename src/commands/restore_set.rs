@@ -211,7 +211,9 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
                 if placed.dumps.iter().any(|(d, _)| d.service == db.service) {
                     return Err(refuse(format!("a second dump of service {}", db.service)));
                 }
-                placed.dumps.push((db, source::validate(&path)?));
+                let source = source::validate(&path)?;
+                source::check_fits(&source, db)?;
+                placed.dumps.push((db, source));
             }
             (kind, _) => return Err(refuse(format!("a member of unknown kind {kind:?}"))),
         }

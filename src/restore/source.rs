@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::backup::format::Dialect;
 use crate::backup::verify::{self, Format};
 use crate::error::{Error, Result};
 
@@ -12,6 +13,9 @@ use crate::error::{Error, Result};
 pub struct Source {
     pub path: PathBuf,
     pub format: Format,
+    /// Whose dump it is: the restore refuses a dump of the other kind
+    /// (None for a volume archive).
+    pub dialect: Option<Dialect>,
     pub bytes: u64,
     /// "Dumped from database version ..." when the header says.
     pub header: Option<String>,
@@ -34,6 +38,7 @@ pub fn validate(path: &Path) -> Result<Source> {
         return Ok(Source {
             path: path.to_path_buf(),
             format: Format::Plain,
+            dialect: Some(q.dialect),
             bytes: q.bytes,
             header: q.header,
             expected_sha256: q.recorded_sha256,
@@ -51,12 +56,13 @@ pub fn validate(path: &Path) -> Result<Source> {
         return Err(refuse(
             path,
             &report.problems,
-            "it is not a complete PostgreSQL dump",
+            "it is not a complete PostgreSQL or MariaDB/MySQL dump",
         ));
     }
     Ok(Source {
         path: path.to_path_buf(),
         format: report.format,
+        dialect: Some(report.dialect.unwrap_or(Dialect::Postgres)),
         bytes: report.bytes,
         header: report.header,
         expected_sha256: None,
@@ -90,8 +96,30 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
     Ok(Source {
         path: path.to_path_buf(),
         format: report.format,
+        dialect: None,
         bytes: report.bytes,
         header: None,
         expected_sha256: None,
     })
+}
+
+/// Refuses a dump of one server for a database of the other (a MariaDB
+/// dump for a PostgreSQL database, or the reverse), naming both.
+pub fn check_fits(source: &Source, db: &crate::compose::Database) -> Result<()> {
+    let want = match db.kind {
+        crate::compose::DbKind::Postgres => Dialect::Postgres,
+        crate::compose::DbKind::Mariadb => Dialect::Mariadb,
+    };
+    match source.dialect {
+        Some(d) if d != want => Err(Error::new(format!(
+            "refusing to restore {}: it is a {} dump, and database {} of service {} is {}; nothing was changed",
+            source.path.display(),
+            d.label(),
+            db.name,
+            db.service,
+            db.kind.label()
+        ))
+        .hint("name the right database with --service")),
+        _ => Ok(()),
+    }
 }
