@@ -28,6 +28,7 @@ mod backups_offline;
 mod cli;
 mod completions;
 mod corpus;
+mod data_services;
 mod deploy;
 mod doctor;
 mod faults;

@@ -83,6 +83,8 @@ enum ImageKind {
     /// Mentions postgres without being a server image (a backup tool, an
     /// exporter, PostgREST).
     Mentions,
+    /// Mentions mariadb or mysql without being a known server image.
+    MentionsMariadb,
     Other,
 }
 
@@ -126,6 +128,9 @@ fn image_kind(image: &str) -> ImageKind {
         .any(|w| repo.contains(w))
     {
         return ImageKind::Mentions;
+    }
+    if ["mariadb", "mysql"].iter().any(|w| repo.contains(w)) {
+        return ImageKind::MentionsMariadb;
     }
     ImageKind::Other
 }
@@ -207,9 +212,9 @@ fn data_mount(s: &Service, dir: &str) -> Option<Storage> {
         .map(|(_, storage)| storage)
 }
 
-/// Whether the service mounts storage where its server keeps its data.
-fn has_data_mount(s: &Service) -> bool {
-    let kind = server_kind(s).unwrap_or(DbKind::Postgres);
+/// Whether the service mounts storage where a server of `kind` keeps its
+/// data.
+fn has_data_mount_of(s: &Service, kind: DbKind) -> bool {
     data_mount(s, &data_dir(s, kind).0).is_some()
 }
 
@@ -220,7 +225,8 @@ fn narrow<'a>(
     kind: DbKind,
 ) -> std::result::Result<&'a Service, Vec<&'a Service>> {
     let has_env = |s: &Service| env_kind(s) == Some(kind);
-    for keep in [&has_data_mount as &dyn Fn(&Service) -> bool, &has_env] {
+    let has_mount = |s: &Service| has_data_mount_of(s, kind);
+    for keep in [&has_mount as &dyn Fn(&Service) -> bool, &has_env] {
         let kept: Vec<&Service> = several.iter().copied().filter(|s| keep(s)).collect();
         if let [one] = kept.as_slice() {
             return Ok(one);
@@ -271,15 +277,19 @@ type Candidate<'a> = (&'a Service, DbKind, DetectedBy);
 fn choose(
     services: &BTreeMap<String, Service>,
 ) -> std::result::Result<(Vec<Candidate<'_>>, usize), DatabaseStatus> {
-    // Server images, and images that mention postgres (`my-postgres`,
-    // `budgie-postgres`) with a volume at PostgreSQL's data directory.
+    // Server images, and images that mention postgres or mariadb/mysql
+    // (`my-postgres`, `budgie-mariadb`) with a volume at that server's
+    // data directory.
     let servers: Vec<Candidate> = services
         .values()
         .filter_map(|s| {
             let kind = server_kind(s).or_else(|| {
-                (s.image.as_deref().map(image_kind) == Some(ImageKind::Mentions)
-                    && has_data_mount(s))
-                .then_some(DbKind::Postgres)
+                let kind = match s.image.as_deref().map(image_kind) {
+                    Some(ImageKind::Mentions) => DbKind::Postgres,
+                    Some(ImageKind::MentionsMariadb) => DbKind::Mariadb,
+                    _ => return None,
+                };
+                has_data_mount_of(s, kind).then_some(kind)
             })?;
             Some((s, kind, DetectedBy::Image))
         })

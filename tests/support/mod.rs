@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 pub const PG_IMAGE: &str = "localhost/budgie-postgres:15";
 pub const APP_IMAGE: &str = "localhost/budgie-app:1";
+/// MariaDB from the machine's Debian packages (scripts/build-test-images).
+pub const MARIADB_IMAGE: &str = "localhost/budgie-mariadb:10";
 /// One static binary and nothing else: no shell, no tar (a distroless
 /// stand-in, from scripts/build-test-images).
 pub const BARE_IMAGE: &str = "localhost/budgie-bare:1";
@@ -342,6 +344,17 @@ impl Fixture {
             .any(|l| l.trim() == name)
     }
 
+    /// Runs `args` in the running container of `service` (test side),
+    /// returning stdout; fails the test on a non-zero exit.
+    pub fn exec_in(&self, service: &str, args: &[&str]) -> String {
+        let c = self
+            .container(service)
+            .unwrap_or_else(|| panic!("{service} container running"));
+        let mut all = vec!["exec", c.as_str()];
+        all.extend_from_slice(args);
+        self.engine_out(&all)
+    }
+
     /// Runs SQL in the database container as `app` on `appdb`; returns the
     /// unaligned, tuples-only output, trimmed.
     pub fn sql(&self, sql: &str) -> String {
@@ -349,14 +362,21 @@ impl Fixture {
     }
 
     pub fn sql_in(&self, db: &str, sql: &str) -> String {
-        let c = self.container("db").expect("db container running");
+        self.sql_at("db", "app", db, sql)
+    }
+
+    /// Runs SQL with psql in the container of `service` as `user` on `db`.
+    pub fn sql_at(&self, service: &str, user: &str, db: &str, sql: &str) -> String {
+        let c = self
+            .container(service)
+            .unwrap_or_else(|| panic!("{service} container running"));
         let out = Command::new(self.engine().program())
             .args([
                 "exec",
                 &c,
                 "psql",
                 "-U",
-                "app",
+                user,
                 "-d",
                 db,
                 "-v",
@@ -380,7 +400,19 @@ impl Fixture {
     /// order); each sequence in `public` (`sequence NAME`) → (0, last value);
     /// and `constraints` → (how many, md5 of their definitions).
     pub fn checksums(&self, db: &str) -> std::collections::BTreeMap<String, (u64, String)> {
-        let out = self.sql_in(
+        self.checksums_at("db", "app", db)
+    }
+
+    /// [`Fixture::checksums`] of database `db` in service `service`, as `user`.
+    pub fn checksums_at(
+        &self,
+        service: &str,
+        user: &str,
+        db: &str,
+    ) -> std::collections::BTreeMap<String, (u64, String)> {
+        let out = self.sql_at(
+            service,
+            user,
             db,
             r#"
             select 'table ' || c.relname,
@@ -759,6 +791,7 @@ impl Budgie {
         cmd.env("NO_COLOR", "1");
         cmd.env("BUDGIE_PG_IMAGE", PG_IMAGE);
         cmd.env("BUDGIE_APP_IMAGE", APP_IMAGE);
+        cmd.env("BUDGIE_MARIADB_IMAGE", MARIADB_IMAGE);
         Budgie { cmd, stdin: None }
     }
 

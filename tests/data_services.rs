@@ -1,0 +1,380 @@
+//! End-to-end: every data service of a stack, on both engines — two
+//! PostgreSQL services, a MariaDB service and an app appending lines to an
+//! uploads volume (so a copy taken while it writes would differ from one
+//! taken while it is still). One stack per engine serves the whole story,
+//! step by step, to keep the suite's time down.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::e2e;
+use crate::support::*;
+
+/// Two PostgreSQL services, one MariaDB, and an app writing numbered lines
+/// to `uploads/lines` every 50 ms (it stops at once on SIGTERM).
+pub const MULTI: &str = r#"
+services:
+  db:
+    image: ${BUDGIE_PG_IMAGE}
+    environment: {POSTGRES_USER: app, POSTGRES_PASSWORD: app-pw, POSTGRES_DB: appdb}
+    volumes: [pgdata:/var/lib/postgresql/data]
+  auth:
+    image: ${BUDGIE_PG_IMAGE}
+    environment: {POSTGRES_USER: auth, POSTGRES_PASSWORD: auth-pw, POSTGRES_DB: authdb}
+    volumes: [authdata:/var/lib/postgresql/data]
+  shop:
+    image: ${BUDGIE_MARIADB_IMAGE}
+    environment:
+      MARIADB_USER: shop
+      MARIADB_PASSWORD: shop-pw
+      MARIADB_DATABASE: shopdb
+      MARIADB_ROOT_PASSWORD: root-pw
+    volumes: [shopdata:/var/lib/mysql]
+  app:
+    image: ${BUDGIE_APP_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do i=$$((i+1)); echo $$i >> /uploads/lines; sleep 0.05; done"]
+    volumes: [uploads:/uploads]
+volumes:
+  pgdata:
+  authdata:
+  shopdata:
+  uploads:
+"#;
+
+fn started(engine: Engine) -> Fixture {
+    let f = Fixture::new(engine).compose(MULTI);
+    f.budgie().arg("start").run().success();
+    f
+}
+
+/// SQL through the `mariadb` client in the shop container, as `shop`
+/// (the password in the environment, as budgie passes it).
+fn maria(f: &Fixture, sql: &str) -> String {
+    let c = f.container("shop").expect("shop container running");
+    f.engine_out(&[
+        "exec",
+        "-e",
+        "MYSQL_PWD=shop-pw",
+        &c,
+        "mariadb",
+        "-N",
+        "-B",
+        "-u",
+        "shop",
+        "shopdb",
+        "-e",
+        sql,
+    ])
+    .trim()
+    .to_string()
+}
+
+/// Each table of shopdb with its row count and `CHECKSUM TABLE`.
+fn maria_checksums(f: &Fixture) -> BTreeMap<String, String> {
+    let tables = maria(
+        f,
+        "select table_name from information_schema.tables where table_schema = database() and table_type = 'BASE TABLE' order by 1",
+    );
+    tables
+        .lines()
+        .map(|t| {
+            let sum = maria(f, &format!("checksum table `{t}` extended"));
+            let rows = maria(f, &format!("select count(*) from `{t}`"));
+            let sum = sum.split_whitespace().last().unwrap_or("").to_string();
+            (t.to_string(), format!("{rows} rows, checksum {sum}"))
+        })
+        .collect()
+}
+
+/// Fills the three databases with something worth checking.
+fn fill(f: &Fixture) {
+    f.sql_at(
+        "db",
+        "app",
+        "appdb",
+        "create table orders(id int primary key, note text); insert into orders select g, md5(g::text) from generate_series(1, 2000) g",
+    );
+    f.sql_at(
+        "auth",
+        "auth",
+        "authdb",
+        "create table users(id serial primary key, name text unique); insert into users(name) select 'user' || g from generate_series(1, 300) g",
+    );
+    maria(
+        f,
+        "create table items(id int primary key auto_increment, sku varchar(40) unique, price decimal(10,2)) engine=innodb; \
+         insert into items(sku, price) select concat('sku-', seq), seq * 1.5 from seq_1_to_1500",
+    );
+}
+
+/// What the three databases hold.
+fn all_checksums(
+    f: &Fixture,
+) -> (
+    BTreeMap<String, (u64, String)>,
+    BTreeMap<String, (u64, String)>,
+    BTreeMap<String, String>,
+) {
+    (
+        f.checksums_at("db", "app", "appdb"),
+        f.checksums_at("auth", "auth", "authdb"),
+        maria_checksums(f),
+    )
+}
+
+/// The `lines` file of an uploads archive (`.tar.zst`), read from the tar.
+fn lines_in_archive(path: &Path) -> String {
+    let data = zstd::stream::decode_all(std::fs::File::open(path).unwrap()).unwrap();
+    let mut at = 0;
+    while at + 512 <= data.len() {
+        let header = &data[at..at + 512];
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let name = String::from_utf8_lossy(&header[..100])
+            .trim_end_matches('\0')
+            .to_string();
+        let size_field = String::from_utf8_lossy(&header[124..136])
+            .trim_matches(|c: char| c == '\0' || c == ' ')
+            .to_string();
+        let size = usize::from_str_radix(&size_field, 8).unwrap_or(0);
+        let body = at + 512;
+        if name.trim_start_matches("./") == "lines" {
+            return String::from_utf8_lossy(&data[body..body + size]).into_owned();
+        }
+        at = body + size.div_ceil(512) * 512;
+    }
+    panic!("no lines file in {}", path.display());
+}
+
+/// The numbered lines are whole and consecutive from 1: what the app wrote
+/// up to some moment, no torn last line. Returns how many.
+fn consecutive(lines: &str) -> usize {
+    assert!(
+        lines.ends_with('\n'),
+        "a torn last line: {:?}",
+        lines.lines().last()
+    );
+    for (i, l) in lines.lines().enumerate() {
+        assert_eq!(l, (i + 1).to_string(), "line {} of the archive", i + 1);
+    }
+    lines.lines().count()
+}
+
+fn set_file(dir: &Path, suffix: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no *{suffix} in {}", dir.display()))
+}
+
+fn is_running(f: &Fixture, service: &str) -> bool {
+    f.container(service).is_some()
+}
+
+e2e!(every_database_and_volume_of_the_stack, |engine| {
+    let f = started(engine);
+    fill(&f);
+    let backups = f.path().join("backups");
+
+    // Found: three databases, each shown.
+    let status = f.budgie().args(["status", "--json"]).run().success().json();
+    let dbs: Vec<&str> = status["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(dbs, ["auth", "db", "shop"]);
+    assert_eq!(status["databases"][2]["kind"], "mariadb");
+
+    // `backup`: every database, one stamp, the service in each name;
+    // `--service`: one.
+    let doc = f.budgie().args(["backup", "--json"]).run().success().json();
+    let files: Vec<String> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            t["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let stamp = &files[0][..f.name.len() + 16];
+    for (file, service) in files.iter().zip(["auth", "db", "shop"]) {
+        assert!(file.starts_with(stamp), "{file} vs {stamp}");
+        assert!(file.ends_with(&format!(".{service}.sql")), "{file}");
+    }
+    let maria_dump = std::fs::read_to_string(backups.join(&files[2])).unwrap();
+    assert!(maria_dump.contains("CREATE TABLE `items`"));
+    assert!(
+        maria_dump
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("-- Dump completed")
+    );
+    let one = f
+        .budgie()
+        .args(["backup", "--service", "auth", "--json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(one["service"], "auth");
+    assert_eq!(one["database"], "authdb");
+
+    // `backup --all`: a set, the app paused for the copy and running after.
+    let before = all_checksums(&f);
+    let set = f
+        .budgie()
+        .args(["backup", "--all", "--json"])
+        .run()
+        .success()
+        .json();
+    let members = set["files"].as_array().unwrap();
+    assert_eq!(members.len(), 4, "{set}");
+    let uploads = members.iter().find(|m| m["volume"] == "uploads").unwrap();
+    assert_eq!(uploads["writers"], "app paused");
+    let archived = lines_in_archive(Path::new(uploads["path"].as_str().unwrap()));
+    let n = consecutive(&archived);
+    assert!(n > 0);
+    assert!(is_running(&f, "app"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set["set"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(manifest["members"].as_array().unwrap().len(), 4);
+    f.budgie()
+        .args(["backup", "list"])
+        .run()
+        .success()
+        .stdout_has("1 set; the newest restores with: budgie restore --set");
+
+    // Changed afterwards, then the set restored: everything as it was.
+    f.sql_at("db", "app", "appdb", "delete from orders where id > 10");
+    f.sql_at("auth", "auth", "authdb", "drop table users");
+    maria(&f, "update items set price = 0");
+    std::thread::sleep(Duration::from_millis(300));
+    f.budgie()
+        .args(["restore", "--set", "latest", "--yes"])
+        .run()
+        .success()
+        .stderr_has("restored: 3 databases and 1 volume");
+    assert_eq!(all_checksums(&f), before);
+    // The app started again and appends to what the archive held.
+    std::thread::sleep(Duration::from_millis(500));
+    let now = f.in_volume("uploads", "cat /v/lines");
+    assert!(
+        now.starts_with(&archived),
+        "the restored volume starts with the archive"
+    );
+    assert!(is_running(&f, "app"));
+
+    // `clean` at a terminal: the app is stopped before its volume is
+    // archived, the archive is exactly what the volume holds then, and
+    // declining starts it again and deletes nothing.
+    let mut pty = f.budgie_pty(&["clean"]);
+    pty.exp_string("Type the project name").unwrap();
+    let at_prompt = f.in_volume("uploads", "cat /v/lines");
+    assert!(!is_running(&f, "app"), "the app is stopped at the prompt");
+    let safety = set_file(&backups, "_pre-clean.uploads.tar.zst");
+    assert_eq!(lines_in_archive(&safety), at_prompt);
+    consecutive(&at_prompt);
+    pty.send_line("no").unwrap();
+    pty.exp_string("app stopped for the backup: running again")
+        .unwrap();
+    assert_eq!(exit_code(pty.process().wait().unwrap()), 3);
+    assert!(is_running(&f, "app"));
+    assert!(f.volume_exists(&format!("{}_uploads", f.name)));
+
+    // `clean --yes`: a safety set from which everything comes back.
+    let before = all_checksums(&f);
+    let out = f.budgie().args(["clean", "--yes"]).run().success();
+    let id = out
+        .stderr
+        .split("budgie restore --set ")
+        .nth(1)
+        .map(|s| s.split_whitespace().next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no set named: {}", out.stderr));
+    assert!(id.ends_with("_pre-clean"), "{id}");
+    let safety = set_file(&backups, "_pre-clean.uploads.tar.zst");
+    let kept = lines_in_archive(&safety);
+    consecutive(&kept);
+    assert!(!f.volume_exists(&format!("{}_uploads", f.name)));
+    f.budgie().arg("start").run().success();
+    f.budgie()
+        .args(["restore", "--set", &id, "--yes"])
+        .run()
+        .success();
+    assert_eq!(all_checksums(&f), before);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(f.in_volume("uploads", "cat /v/lines").starts_with(&kept));
+});
+
+e2e!(a_set_with_a_changed_file_is_refused_whole, |engine| {
+    let f = started(engine);
+    fill(&f);
+    let set = f
+        .budgie()
+        .args(["backup", "--all", "--json"])
+        .run()
+        .success()
+        .json();
+    let dump = set["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["service"] == "auth")
+        .unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // One byte changed in one member: the whole set is refused, nothing runs.
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 1;
+    std::fs::write(&dump, bytes).unwrap();
+    f.sql_at("db", "app", "appdb", "create table marker(x int)");
+    f.budgie()
+        .args(["restore", "--set", "latest", "--yes"])
+        .run()
+        .failure()
+        .stderr_has("is not the file the set recorded")
+        .stderr_has("nothing was changed");
+    assert_eq!(
+        f.sql_at(
+            "db",
+            "app",
+            "appdb",
+            "select count(*) from pg_tables where tablename = 'marker'"
+        ),
+        "1"
+    );
+    // A MariaDB dump restored into a PostgreSQL database: refused by name.
+    let maria_dump = set["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["service"] == "shop")
+        .unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    f.budgie()
+        .args(["restore", &maria_dump, "--service", "db", "--yes"])
+        .run()
+        .failure()
+        .stderr_has("it is a MariaDB/MySQL dump, and database appdb of service db is PostgreSQL");
+});
