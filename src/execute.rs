@@ -380,7 +380,18 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
     };
     let taken = backup::dump_database(&cmd, &of, &d.target, d.compression, &|n| bar.set(n));
     bar.clear();
-    let taken = taken?;
+    // The dump tool may notice the server's death before the engine kills
+    // it too, and then exits 1 with its own words: say what happened.
+    let taken = taken.map_err(|e| {
+        if !e.message.contains("stopped or killed") && !d.engine.is_running(&container) {
+            let mut e = e;
+            e.message
+                .push_str("\n  the container was stopped or killed while the dump ran");
+            e
+        } else {
+            e
+        }
+    })?;
     if d.safety {
         ctx.ui.success(&format!(
             "Safety backup of database {}: {} ({})",
