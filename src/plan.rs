@@ -372,18 +372,12 @@ impl Action {
                 .iter()
                 .map(|r| Shown::Cmd(engine.image_rm(r)))
                 .collect(),
-            Action::ReplaceDatabase(r) => {
-                vec![Shown::Cmd(crate::databases::postgres::load_command(
-                    &r.engine,
-                    &ctr(&r.db.service),
-                    &r.db,
-                    &format!(
-                        "<{}>",
-                        crate::databases::postgres::side_name(&r.db.name, "restore", "<stamp>")
-                    ),
-                    r.source.format,
-                ))]
-            }
+            Action::ReplaceDatabase(r) => vec![Shown::Cmd(crate::databases::load_command_shown(
+                &r.engine,
+                &ctr(&r.db.service),
+                &r.db,
+                r.source.format,
+            ))],
             Action::RestoreVolume(r) => r.io.replace_cmds().into_iter().map(Shown::Cmd).collect(),
         }
     }

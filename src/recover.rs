@@ -393,6 +393,9 @@ fn repair_restore(
         ));
         return Ok(false);
     };
+    if db.kind == crate::compose::DbKind::Mariadb {
+        return repair_mariadb_restore(ctx, entry, sides, &db, &container, announce);
+    }
     let server = Server {
         engine,
         container: &container,
@@ -420,6 +423,32 @@ fn repair_restore(
         server.apply(ctx, sides, fix, backup.as_deref())?;
     }
     say_how_it_ended(ctx, sides, &seen, swapped);
+    Ok(true)
+}
+
+/// [`repair_restore`] for MariaDB: the server itself says how far each
+/// interrupted swap got (`restore::mariadb::recover`). The previous copy a
+/// finished swap set aside goes only when a complete safety dump holds it
+/// and `--keep-previous` was not asked.
+fn repair_mariadb_restore(
+    ctx: &Context,
+    entry: &Entry,
+    sides: &Sides,
+    db: &crate::compose::Database,
+    container: &str,
+    announce: &dyn Fn(),
+) -> Result<bool> {
+    let engine = ctx.engine()?;
+    let backed_up = safety_dump_of(ctx, entry, sides).is_some();
+    let drop_old =
+        |name: &str| sides.old.as_deref() == Some(name) && !sides.keep_previous && backed_up;
+    let done = crate::restore::mariadb::recover(engine, container, db, &drop_old)?;
+    if !done.is_empty() {
+        announce();
+        for line in &done {
+            ctx.ui.warn(&format!("Repaired: {line}."));
+        }
+    }
     Ok(true)
 }
 

@@ -108,14 +108,11 @@ fn fill(f: &Fixture) {
     );
 }
 
+/// Row count and checksum per table of a PostgreSQL database.
+type PgSums = BTreeMap<String, (u64, String)>;
+
 /// What the three databases hold.
-fn all_checksums(
-    f: &Fixture,
-) -> (
-    BTreeMap<String, (u64, String)>,
-    BTreeMap<String, (u64, String)>,
-    BTreeMap<String, String>,
-) {
+fn all_checksums(f: &Fixture) -> (PgSums, PgSums, BTreeMap<String, String>) {
     (
         f.checksums_at("db", "app", "appdb"),
         f.checksums_at("auth", "auth", "authdb"),

@@ -67,14 +67,18 @@ pub const MARIADB_COMPLETE_MARKER: &str = "-- Dump completed";
 /// the last line that is not empty starts with [`MARIADB_COMPLETE_MARKER`].
 /// The dump tools write it only after every table was read without error.
 pub fn mariadb_dump_is_complete(tail: &[u8]) -> bool {
-    for line in tail.split(|&b| b == b'\n').rev() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
-        }
-        return line.starts_with(MARIADB_COMPLETE_MARKER.as_bytes());
-    }
-    false
+    let last = tail
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .rfind(|l| !l.trim_ascii().is_empty());
+    let Some(line) = last.map(|l| l.trim_ascii_end()) else {
+        return false;
+    };
+    let marker = MARIADB_COMPLETE_MARKER.as_bytes();
+    line == marker
+        || line
+            .strip_prefix(marker)
+            .is_some_and(|rest| rest.starts_with(b" on "))
 }
 
 /// The last line of a complete plain pg_dump.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::backup::{store, verify};
 use crate::cli::RestoreCommand;
+use crate::compose::{Database, DbKind};
 use crate::context::Context;
 use crate::databases::postgres;
 use crate::error::{Error, Result};
@@ -294,11 +295,10 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
                 postgres::side_name(&db.name, "restore", stamp),
                 db.name
             ),
-            postgres::load_command(
+            crate::databases::load_command_shown(
                 engine,
                 &format!("<{} container>", db.service),
                 db,
-                &postgres::side_name(&db.name, "restore", stamp),
                 source.format,
             ),
         );
@@ -308,25 +308,27 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let container = ensure_database_running(ctx, db)?;
     let _lock = lock(ctx, "backup verify --restore-test")?;
     let started = std::time::Instant::now();
-    let stamp = format!("{}t", chrono::Local::now().format("%Y%m%d%H%M%S"));
+    // MariaDB's recovery finds side databases by a 14-digit stamp.
+    let now = chrono::Local::now().format("%Y%m%d%H%M%S");
+    let stamp = match db.kind {
+        DbKind::Postgres => format!("{now}t"),
+        DbKind::Mariadb => now.to_string(),
+    };
     let mut entry = Entry::new("backup verify --restore-test");
     entry.restore = Some(Sides::restore_test(&db.service, &db.name, &stamp, &path));
     let journal = Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
     let bar = ctx.ui.progress_bytes("Loading into a scratch database");
     bar.set_length(source.bytes);
-    let loaded = restore::load_scratch(engine, &container, db, &source, &stamp, &|n| bar.set(n));
+    let counted = match db.kind {
+        DbKind::Postgres => {
+            postgres_restore_test(engine, &container, db, &source, &stamp, &|n| bar.set(n))
+        }
+        DbKind::Mariadb => {
+            restore::mariadb::restore_test(engine, &container, db, &source, &stamp, &|n| bar.set(n))
+        }
+    };
     bar.clear();
-    let (mut scratch, expected) = loaded?;
-    let tables = postgres::check_tables(engine, &container, db, &scratch.name, &expected)?;
-    let rows = postgres::psql(
-        engine,
-        &container,
-        db,
-        &scratch.name,
-        "select coalesce(sum((xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
-    )?;
-    let rows: u64 = rows.trim().parse().unwrap_or(0);
-    scratch.drop_now()?;
+    let (tables, rows) = counted?;
     journal.finish();
     let doc = RestoreTestDoc {
         file: path.display().to_string(),
@@ -346,6 +348,31 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
         ));
     }
     Ok(0)
+}
+
+/// A PostgreSQL restore test: the tables and rows of the loaded copy,
+/// which is dropped again.
+fn postgres_restore_test(
+    engine: &crate::engine::Engine,
+    container: &str,
+    db: &Database,
+    source: &source::Source,
+    stamp: &str,
+    progress: &dyn Fn(u64),
+) -> Result<(u64, u64)> {
+    let (mut scratch, expected) =
+        restore::load_scratch(engine, container, db, source, stamp, progress)?;
+    let tables = postgres::check_tables(engine, container, db, &scratch.name, &expected)?;
+    let rows = postgres::psql(
+        engine,
+        container,
+        db,
+        &scratch.name,
+        "select coalesce(sum((xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+    )?;
+    let rows: u64 = rows.trim().parse().unwrap_or(0);
+    scratch.drop_now()?;
+    Ok((tables, rows))
 }
 
 /// `budgie restore ARCHIVE --volume KEY`: the services using the volume

@@ -478,6 +478,13 @@ fn settings(
             (user, name, password_var, found.map(|(_, v)| v.to_string()))
         }
     };
+    let admin_password = match kind {
+        DbKind::Postgres => None,
+        DbKind::Mariadb if user == "root" => config.password.clone().or(password.clone()),
+        DbKind::Mariadb => first_env(service, &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"])
+            .map(|(_, v)| v.to_string()),
+    }
+    .map(Secret::new);
     let password = config.password.clone().or(password).map(Secret::new);
     let (data_dir, mount_at) = data_dir(service, kind);
     let storage = match &config.volume {
@@ -511,6 +518,7 @@ fn settings(
         name,
         password_var,
         password,
+        admin_password,
         volume,
         data_dir,
         storage,

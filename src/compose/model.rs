@@ -213,6 +213,11 @@ pub struct Database {
     pub password_var: Option<String>,
     /// The password, when the compose files or `.env` give it.
     pub password: Option<Secret>,
+    /// MariaDB/MySQL: root's password (`MARIADB_ROOT_PASSWORD`), which a
+    /// restore needs to create the scratch database and its loader
+    /// account. Never printed.
+    #[serde(skip)]
+    pub admin_password: Option<Secret>,
     /// The key of the named volume holding the data directory, if any.
     pub volume: Option<String>,
     /// The data directory inside the container (`PGDATA`, else the

@@ -5,14 +5,15 @@
 pub mod mariadb;
 pub mod postgres;
 
-use crate::compose::{Database, DbKind};
+use crate::backup::verify::Format;
+use crate::compose::{Database, DbKind, Secret};
 use crate::engine::{Cmd, Engine};
 
 /// The dump of `db` in `container`, on stdout.
 pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
     match db.kind {
         DbKind::Postgres => postgres::dump_command(engine, container, db),
-        DbKind::Mariadb => mariadb::dump_command(engine, container, db),
+        DbKind::Mariadb => mariadb::dump_command(engine, container, tools(engine, container), db),
     }
 }
 
@@ -21,7 +22,9 @@ pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
 pub fn isready_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
     match db.kind {
         DbKind::Postgres => postgres::isready_command(engine, container, &db.user, &db.name),
-        DbKind::Mariadb => mariadb::isready_command(engine, container, db),
+        DbKind::Mariadb => {
+            mariadb::isready_command(engine, container, tools(engine, container), db)
+        }
     }
 }
 
@@ -30,5 +33,33 @@ pub fn isready_name(db: &Database) -> &'static str {
     match db.kind {
         DbKind::Postgres => "pg_isready",
         DbKind::Mariadb => "mariadb-admin ping",
+    }
+}
+
+/// The MariaDB/MySQL client programs `container` has (`mariadb-*`, else
+/// `mysql*`); MariaDB's names when it cannot tell, so that the command
+/// that follows fails naming the missing program.
+fn tools(engine: &Engine, container: &str) -> mariadb::Tools {
+    mariadb::detect_tools(engine, container).unwrap_or(mariadb::Tools::MARIADB)
+}
+
+/// The command that loads a restore's file into its scratch database, as a
+/// plan shows it (the container and the stamp as placeholders).
+pub fn load_command_shown(engine: &Engine, container: &str, db: &Database, format: Format) -> Cmd {
+    match db.kind {
+        DbKind::Postgres => postgres::load_command(
+            engine,
+            container,
+            db,
+            &format!("<{}>", postgres::side_name(&db.name, "restore", "<stamp>")),
+            format,
+        ),
+        DbKind::Mariadb => mariadb::load_command(
+            engine,
+            container,
+            mariadb::Tools::MARIADB,
+            &mariadb::Swap::new(&db.name, "<stamp>"),
+            &Secret::new("<generated>"),
+        ),
     }
 }

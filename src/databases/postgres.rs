@@ -530,6 +530,7 @@ mod tests {
             user: "app".into(),
             name: "appdb".into(),
             password_var: None,
+            admin_password: None,
             password: None,
             volume: None,
             data_dir: "/var/lib/postgresql/data".into(),

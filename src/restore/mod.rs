@@ -19,6 +19,7 @@
 //! leaves the current one exactly as it was (DESIGN.md invariant 4).
 
 pub mod feed;
+pub mod mariadb;
 pub mod source;
 pub mod tables;
 pub mod volume;
@@ -62,6 +63,17 @@ pub fn restore(
     stamp: &str,
     progress: &dyn Fn(u64),
 ) -> Result<Restored> {
+    if db.kind == crate::compose::DbKind::Mariadb {
+        return mariadb::restore(
+            engine,
+            container,
+            db,
+            source,
+            keep_previous,
+            stamp,
+            progress,
+        );
+    }
     let started = Instant::now();
     let old = side_name(&db.name, "old", stamp);
     let tables = if source.format == Format::Custom {

@@ -53,6 +53,11 @@ impl TableScanner {
             self.in_copy = true;
             return;
         }
+        // mariadb-dump: ``CREATE TABLE `name` (``, names unquoted.
+        if let Some(name) = crate::databases::mariadb::table_in_create_line(&line) {
+            self.tables.push(name);
+            return;
+        }
         for lead in [&b"CREATE TABLE "[..], &b"CREATE UNLOGGED TABLE "[..]] {
             if let Some(rest) = line.strip_prefix(lead)
                 && let Some(end) = rest.iter().position(|&b| b == b' ' || b == b'(')
