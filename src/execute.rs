@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use crate::backup::{self, Taken};
+use crate::compose::DbKind;
 use crate::context::Context;
 use crate::engine::Cmd;
 use crate::error::{Error, Exit, Result};
@@ -336,6 +337,16 @@ impl Drop for StopAgain<'_> {
 /// service was not running, after starting it for the dump (stopped again
 /// after, whatever happened).
 fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
+    if d.db.name.is_empty() {
+        return Err(Error::new(format!(
+            "service {} names no database to dump",
+            d.db.service
+        ))
+        .hint(format!(
+            "set MARIADB_DATABASE in its environment, or x-budgie.databases.{}.name",
+            d.db.service
+        )));
+    }
     let mut _stop_again = None;
     let container = match (&d.container, &d.start) {
         (Some(id), _) => id.clone(),
@@ -478,7 +489,11 @@ fn replace_database(ctx: &Context, r: &ReplaceDatabase) -> Result<Restored> {
         r.source.path.display()
     ));
     bar.set_length(r.source.bytes);
-    let done = restore::restore(
+    let restore = match r.db.kind {
+        DbKind::Postgres => restore::restore,
+        DbKind::Mariadb => restore::mariadb::restore,
+    };
+    let done = restore(
         &r.engine,
         &container,
         &r.db,

@@ -12,7 +12,8 @@ use crate::e2e;
 use crate::support::*;
 
 /// Two PostgreSQL services, one MariaDB, and an app writing numbered lines
-/// to `uploads/lines` every 50 ms (it stops at once on SIGTERM).
+/// to `uploads/lines` every 50 ms, going on from the last line the file
+/// holds (it stops at once on SIGTERM).
 pub const MULTI: &str = r#"
 services:
   db:
@@ -33,7 +34,7 @@ services:
     volumes: [shopdata:/var/lib/mysql]
   app:
     image: ${BUDGIE_APP_IMAGE}
-    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do i=$$((i+1)); echo $$i >> /uploads/lines; sleep 0.05; done"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=$$(cat /uploads/lines 2>/dev/null | wc -l); while true; do i=$$((i+1)); echo $$i >> /uploads/lines; sleep 0.05; done"]
     volumes: [uploads:/uploads]
 volumes:
   pgdata:
@@ -68,6 +69,48 @@ fn maria(f: &Fixture, sql: &str) -> String {
     ])
     .trim()
     .to_string()
+}
+
+/// SQL as MariaDB's root (what the server holds beyond shopdb).
+fn maria_root(f: &Fixture, sql: &str) -> String {
+    let c = f.container("shop").expect("shop container running");
+    f.engine_out(&[
+        "exec",
+        "-e",
+        "MYSQL_PWD=root-pw",
+        &c,
+        "mariadb",
+        "-N",
+        "-B",
+        "-u",
+        "root",
+        "-e",
+        sql,
+    ])
+    .trim()
+    .to_string()
+}
+
+/// What restores may leave on the MariaDB server: side databases, the
+/// loader account, locked accounts.
+fn maria_leftovers(f: &Fixture) -> String {
+    maria_root(
+        f,
+        "select schema_name from information_schema.schemata where schema_name like '%budgie%' \
+         union all select concat('user ', user) from mysql.global_priv where user like 'budgie%' \
+         union all select concat('locked ', user) from mysql.global_priv where json_value(priv, '$.account_locked') in ('1', 'true') and user <> 'mariadb.sys'",
+    )
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Each table of shopdb with its row count and `CHECKSUM TABLE`.
@@ -257,7 +300,7 @@ e2e!(every_database_and_volume_of_the_stack, |engine| {
         .args(["backup", "list"])
         .run()
         .success()
-        .stdout_has("1 set; the newest restores with: budgie restore --set");
+        .stderr_has("1 set; the newest restores with: budgie restore --set");
 
     // Changed afterwards, then the set restored: everything as it was.
     f.sql_at("db", "app", "appdb", "delete from orders where id > 10");
@@ -375,3 +418,128 @@ e2e!(a_set_with_a_changed_file_is_refused_whole, |engine| {
         .failure()
         .stderr_has("it is a MariaDB/MySQL dump, and database appdb of service db is PostgreSQL");
 });
+
+e2e!(
+    a_mariadb_restore_cut_short_or_killed_leaves_the_current_database,
+    |engine| {
+        let f = started(engine);
+        fill(&f);
+        // Big enough that the load takes a while.
+        maria(
+            &f,
+            "create table big(id int primary key, pad varchar(300)) engine=innodb; \
+         insert into big select seq, repeat(md5(seq), 8) from seq_1_to_200000",
+        );
+        let restored = maria_checksums(&f);
+        let doc = f
+            .budgie()
+            .args(["backup", "--service", "shop", "--json"])
+            .run()
+            .success()
+            .json();
+        let dump = PathBuf::from(doc["path"].as_str().unwrap());
+
+        // The restore test loads it aside and counts every row.
+        f.budgie()
+            .args(["backup", "verify", dump.to_str().unwrap(), "--restore-test"])
+            .run()
+            .success()
+            .stderr_has("2 tables, 201500 rows");
+        assert_eq!(maria_leftovers(&f), "");
+
+        maria(
+            &f,
+            "insert into items(sku, price) values ('after-backup', 1)",
+        );
+        let current = maria_checksums(&f);
+        assert_ne!(current, restored);
+
+        // Cut short: refused before anything is loaded.
+        let bytes = std::fs::read(&dump).unwrap();
+        let cut = f.path().join("cut.sql");
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        f.budgie()
+            .args([
+                "restore",
+                cut.to_str().unwrap(),
+                "--service",
+                "shop",
+                "--yes",
+            ])
+            .run()
+            .failure()
+            .stderr_has("cut.sql");
+        assert_eq!(maria_checksums(&f), current);
+        assert_eq!(maria_leftovers(&f), "");
+
+        // Killed mid-load: the current database as it was, and the next budgie
+        // clears what the load left.
+        let mut child = f
+            .budgie()
+            .args([
+                "restore",
+                dump.to_str().unwrap(),
+                "--service",
+                "shop",
+                "--yes",
+            ])
+            .spawn();
+        wait_for("the load into the scratch database", || {
+            maria_root(
+                &f,
+                "select count(*) from information_schema.tables where table_schema like 'shopdb\\_budgie\\_restore\\_%' and table_name = 'big'",
+            ) == "1"
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(maria_checksums(&f), current);
+        f.budgie()
+            .arg("status")
+            .run()
+            .success()
+            .stderr_has("did not finish");
+        assert_eq!(maria_leftovers(&f), "");
+        assert_eq!(maria_checksums(&f), current);
+
+        // Killed right after the swap: the restored tables stay, and the
+        // set-aside copy goes because the pre-restore backup holds it.
+        let out = f
+            .budgie()
+            .env("BUDGIE_CRASH_AT", "restore:swapped")
+            .args([
+                "restore",
+                dump.to_str().unwrap(),
+                "--service",
+                "shop",
+                "--yes",
+            ])
+            .run();
+        assert_eq!(out.signal, Some(9), "{}", out.explain());
+        assert_eq!(maria_checksums(&f), restored);
+        assert!(maria_leftovers(&f).contains("shopdb_budgie_old_"));
+        f.budgie()
+            .arg("status")
+            .run()
+            .success()
+            .stderr_has("did not finish");
+        assert_eq!(maria_leftovers(&f), "");
+
+        // And a restore that runs to its end.
+        maria(&f, "drop table big");
+        f.budgie()
+            .args([
+                "restore",
+                dump.to_str().unwrap(),
+                "--service",
+                "shop",
+                "--yes",
+            ])
+            .run()
+            .success()
+            .stderr_has("Restored database shopdb");
+        assert_eq!(maria_checksums(&f), restored);
+        assert_eq!(maria_leftovers(&f), "");
+        maria(&f, "select 1");
+    }
+);

@@ -418,6 +418,61 @@ fn first_env<'a>(s: &'a Service, keys: &[&'static str]) -> Option<(&'static str,
     keys.iter().find_map(|k| non_empty(s, k).map(|v| (*k, v)))
 }
 
+/// User, database, password variable and password (what the environment
+/// and `x-budgie` say).
+type Credentials = (String, String, Option<String>, Option<String>);
+
+/// [`settings`] for PostgreSQL: `POSTGRES_*`, default user `postgres`.
+fn postgres_settings(service: &Service, config: &DatabaseConfig) -> Credentials {
+    let user = config
+        .user
+        .clone()
+        .or_else(|| non_empty(service, "POSTGRES_USER").map(str::to_string))
+        .unwrap_or_else(|| "postgres".to_string());
+    let name = config
+        .name
+        .clone()
+        .or_else(|| non_empty(service, "POSTGRES_DB").map(str::to_string))
+        .unwrap_or_else(|| user.clone());
+    let password_var = ["POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"]
+        .into_iter()
+        .find(|k| service.environment.contains_key(*k))
+        .map(str::to_string);
+    let password = non_empty(service, "POSTGRES_PASSWORD").map(str::to_string);
+    (user, name, password_var, password)
+}
+
+/// [`settings`] for MariaDB/MySQL: `MARIADB_*`, else `MYSQL_*`, default
+/// user root.
+fn mariadb_settings(service: &Service, config: &DatabaseConfig) -> Credentials {
+    let env_user = first_env(service, &["MARIADB_USER", "MYSQL_USER"]);
+    let user = config
+        .user
+        .clone()
+        .or_else(|| env_user.map(|(_, u)| u.to_string()))
+        .unwrap_or_else(|| "root".to_string());
+    let name = config
+        .name
+        .clone()
+        .or_else(|| {
+            first_env(service, &["MARIADB_DATABASE", "MYSQL_DATABASE"]).map(|(_, d)| d.to_string())
+        })
+        .unwrap_or_default();
+    // The user's own password; root's when budgie connects as root.
+    let keys: &[&'static str] = if user == "root" {
+        &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]
+    } else {
+        &["MARIADB_PASSWORD", "MYSQL_PASSWORD"]
+    };
+    let found = first_env(service, keys);
+    let password_var = found.map(|(k, _)| k.to_string()).or_else(|| {
+        keys.iter()
+            .map(|k| format!("{k}_FILE"))
+            .find(|k| service.environment.contains_key(k))
+    });
+    (user, name, password_var, found.map(|(_, v)| v.to_string()))
+}
+
 /// The chosen service's user, database name, password and where its data
 /// lives (`x-budgie` settings first, then its environment, then the
 /// defaults of its kind). A configured volume must be declared.
@@ -430,53 +485,8 @@ fn settings(
     files: &str,
 ) -> Result<Database> {
     let (user, name, password_var, password) = match kind {
-        DbKind::Postgres => {
-            let user = config
-                .user
-                .clone()
-                .or_else(|| non_empty(service, "POSTGRES_USER").map(str::to_string))
-                .unwrap_or_else(|| "postgres".to_string());
-            let name = config
-                .name
-                .clone()
-                .or_else(|| non_empty(service, "POSTGRES_DB").map(str::to_string))
-                .unwrap_or_else(|| user.clone());
-            let password_var = ["POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"]
-                .into_iter()
-                .find(|k| service.environment.contains_key(*k))
-                .map(str::to_string);
-            let password = non_empty(service, "POSTGRES_PASSWORD").map(str::to_string);
-            (user, name, password_var, password)
-        }
-        DbKind::Mariadb => {
-            let env_user = first_env(service, &["MARIADB_USER", "MYSQL_USER"]);
-            let user = config
-                .user
-                .clone()
-                .or_else(|| env_user.map(|(_, u)| u.to_string()))
-                .unwrap_or_else(|| "root".to_string());
-            let name = config
-                .name
-                .clone()
-                .or_else(|| {
-                    first_env(service, &["MARIADB_DATABASE", "MYSQL_DATABASE"])
-                        .map(|(_, d)| d.to_string())
-                })
-                .unwrap_or_default();
-            // The user's own password; root's when budgie connects as root.
-            let keys: &[&'static str] = if user == "root" {
-                &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]
-            } else {
-                &["MARIADB_PASSWORD", "MYSQL_PASSWORD"]
-            };
-            let found = first_env(service, keys);
-            let password_var = found.map(|(k, _)| k.to_string()).or_else(|| {
-                keys.iter()
-                    .map(|k| format!("{k}_FILE"))
-                    .find(|k| service.environment.contains_key(k))
-            });
-            (user, name, password_var, found.map(|(_, v)| v.to_string()))
-        }
+        DbKind::Postgres => postgres_settings(service, config),
+        DbKind::Mariadb => mariadb_settings(service, config),
     };
     let admin_password = match kind {
         DbKind::Postgres => None,
@@ -509,7 +519,14 @@ fn settings(
         Storage::Volume { key } => Some(key.clone()),
         _ => None,
     };
-    let problem = storage_problem(service, &storage, &data_dir, &mount_at);
+    let problem = storage_problem(service, &storage, &data_dir, &mount_at).or_else(|| {
+        name.is_empty().then(|| {
+            format!(
+                "service {} names no database to back up: set MARIADB_DATABASE in its environment or x-budgie.databases.{}.name",
+                service.name, service.name
+            )
+        })
+    });
     Ok(Database {
         service: service.name.clone(),
         kind,

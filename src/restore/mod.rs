@@ -54,6 +54,7 @@ pub struct Restored {
 
 /// Loads `source` into a scratch database and checks it, then swaps it in
 /// for the current database. See the module documentation for the order.
+/// PostgreSQL; MariaDB's is [`mariadb::restore`].
 pub fn restore(
     engine: &Engine,
     container: &str,
@@ -63,17 +64,6 @@ pub fn restore(
     stamp: &str,
     progress: &dyn Fn(u64),
 ) -> Result<Restored> {
-    if db.kind == crate::compose::DbKind::Mariadb {
-        return mariadb::restore(
-            engine,
-            container,
-            db,
-            source,
-            keep_previous,
-            stamp,
-            progress,
-        );
-    }
     let started = Instant::now();
     let old = side_name(&db.name, "old", stamp);
     let tables = if source.format == Format::Custom {

@@ -1,7 +1,8 @@
 //! The commit point (one `RENAME TABLE`) and the idempotent roll-forward
 //! after it; the rollback before it.
 
-use super::*;
+use super::client::*;
+use super::swap::*;
 
 /// The marker table: the swap's record. `side` is `new`/`old` (a
 /// definition), `hidden` (a table or view of `C` renamed aside: `name` its

@@ -1,7 +1,15 @@
 //! Where an interrupted swap stands, from the server alone, and finishing
 //! or undoing it.
 
-use super::*;
+use serde::Serialize;
+
+use crate::compose::Database;
+use crate::engine::Engine;
+use crate::error::Result;
+
+use super::client::*;
+use super::commit::*;
+use super::swap::*;
 
 /// Where an interrupted or running swap stands, from the server alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

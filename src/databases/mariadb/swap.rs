@@ -2,7 +2,15 @@
 //! loader account made, the dump loaded into the scratch database and what
 //! it holds read back.
 
-use super::*;
+use std::io::Read;
+
+use serde::Serialize;
+
+use crate::compose::Secret;
+use crate::engine::{Cmd, Engine};
+use crate::error::{Error, Result};
+
+use super::client::*;
 
 /// The names one restore works with (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,6 +1,9 @@
 //! The MariaDB module's pure parts: argv, SQL text, parsing.
 
+use super::commit::*;
 use super::*;
+use crate::compose::{Database, Secret};
+use crate::engine::Engine;
 
 fn db(user: &str, name: &str, password: Option<&str>) -> Database {
     Database {
