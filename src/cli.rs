@@ -112,7 +112,8 @@ pub struct BackupCommand {
     #[arg(long, value_name = "SERVICE", conflicts_with_all = ["volumes", "all_volumes"])]
     pub service: Option<String>,
 
-    /// The whole stack as one set: every database dump and every volume archive, one stamp, one manifest
+    /// The whole stack as one set: every database dump, every volume and host directory
+    /// archive, one stamp, one manifest
     #[arg(long, conflicts_with_all = ["volumes", "all_volumes", "service"])]
     pub all: bool,
 }
@@ -166,8 +167,8 @@ pub struct RestoreCommand {
     #[arg(long, value_name = "SERVICE", conflicts_with = "volume")]
     pub service: Option<String>,
 
-    /// Restore a whole set (`backup --all`, or what clean/nuke saved): every database and
-    /// volume in it, behind one confirmation. STAMP as `backup list` shows it, `latest`,
+    /// Restore a whole set (`backup --all`, or what clean/nuke saved): every database,
+    /// volume and host directory in it, behind one confirmation. STAMP as `backup list` shows it, `latest`,
     /// or the manifest's path
     #[arg(long, value_name = "STAMP", conflicts_with_all = ["file", "latest", "volume", "service"])]
     pub set: Option<String>,

@@ -18,8 +18,8 @@ use crate::engine::Cmd;
 use crate::error::{Error, Exit, Result};
 use crate::interrupt::interrupted;
 use crate::plan::{
-    Action, Archive, Confirm, Dump, Plan, Quiet, ReplaceDatabase, RestoreVolume, StartDatabase,
-    Step, WriteSet,
+    Action, Archive, ArchiveDir, Confirm, Dump, Plan, Quiet, ReplaceDatabase, RestoreDir,
+    RestoreVolume, StartDatabase, Step, WriteSet,
 };
 use crate::restore::{self, Restored};
 use crate::ui::{Ui, human_bytes};
@@ -250,6 +250,8 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
         Action::Resume(q) => run_cmd(ctx, &step.what, &q.resume_command()).map(|()| Done::Nothing),
         Action::ReplaceDatabase(r) => replace_database(ctx, r).map(Done::Restored),
         Action::RestoreVolume(r) => restore_volume(ui, r).map(|()| Done::Nothing),
+        Action::ArchiveDir(a) => archive_dir(ui, a).map(Done::Backup),
+        Action::RestoreDir(r) => restore_dir(ui, r).map(|()| Done::Nothing),
         Action::Interactive(cmd) => {
             ui.debug(&format!("$ {cmd}"));
             let out = cmd
@@ -450,6 +452,50 @@ fn archive(ctx: &Context, a: &Archive) -> Result<Taken> {
         ));
     }
     Ok(taken)
+}
+
+/// Archives a host directory's files.
+fn archive_dir(ui: &Ui, a: &ArchiveDir) -> Result<Taken> {
+    let bar = ui.progress_bytes(&format!("Archiving {}", a.path.display()));
+    let taken = backup::dirs::archive_dir(&a.path, &a.key, &a.target, &|n| bar.set(n));
+    bar.clear();
+    let mut taken = taken?;
+    taken.writers = a.writers.clone();
+    let meanwhile = a
+        .writers
+        .as_deref()
+        .map(|w| format!("; {w}"))
+        .unwrap_or_default();
+    if a.safety {
+        ui.success(&format!(
+            "Safety archive of host directory {}: {} ({}{meanwhile})",
+            a.path.display(),
+            taken.path.display(),
+            human_bytes(taken.bytes)
+        ));
+    } else {
+        ui.success(&format!(
+            "Backup complete: {} ({}, {:.1}s{meanwhile})",
+            taken.path.display(),
+            human_bytes(taken.bytes),
+            taken.seconds
+        ));
+    }
+    Ok(taken)
+}
+
+fn restore_dir(ui: &Ui, r: &RestoreDir) -> Result<()> {
+    let bar = ui.progress_bytes(&format!("Restoring {}", r.path.display()));
+    bar.set_length(r.archive.bytes);
+    let done = restore::dir::restore_dir(&r.path, &r.archive, &r.stamp, &|n| bar.set(n));
+    bar.clear();
+    done.map_err(|e| e.context(format!("restoring host directory {}", r.path.display())))?;
+    ui.success(&format!(
+        "Restored host directory {} from {}",
+        r.path.display(),
+        r.archive.path.display()
+    ));
+    Ok(())
 }
 
 fn backup_complete(ui: &Ui, t: &Taken) {

@@ -27,12 +27,12 @@
 use std::collections::BTreeSet;
 
 use crate::backup::Taken;
-use crate::compose::Database;
+use crate::compose::{Database, Volume};
 use crate::context::Context;
 use crate::databases::postgres;
 use crate::error::{Error, Exit, Result};
 use crate::execute::{self, Done, Guard, NoDeletions, Ran};
-use crate::inventory::{self, VolumeState};
+use crate::inventory::{self, HostDir, VolumeState};
 use crate::journal::{Entry, Journal};
 use crate::plan::{Action, Confirm, Plan, Reason, Step, Stillness};
 use crate::steps;
@@ -70,15 +70,21 @@ struct Replaced {
     with: String,
 }
 
+/// A host directory whose contents are replaced (`restore --set`).
+struct DirLoss {
+    dir: HostDir,
+}
+
 /// What a plan puts at stake.
 struct AtStake {
     losses: Vec<Loss>,
     replaced: Vec<Replaced>,
+    dirs: Vec<DirLoss>,
 }
 
 impl AtStake {
     fn is_empty(&self) -> bool {
-        self.losses.is_empty() && self.replaced.is_empty()
+        self.losses.is_empty() && self.replaced.is_empty() && self.dirs.is_empty()
     }
 }
 
@@ -168,7 +174,29 @@ fn at_stake(ctx: &Context, plan: &Plan) -> Result<AtStake> {
     Ok(AtStake {
         losses,
         replaced: replaced_databases(plan)?,
+        dirs: replaced_dirs(ctx, plan)?,
     })
+}
+
+/// The host directories the plan replaces, as they are now.
+fn replaced_dirs(ctx: &Context, plan: &Plan) -> Result<Vec<DirLoss>> {
+    let names: Vec<String> = plan.all().filter_map(|s| s.action.replaced_dir()).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known = inventory::host_dirs(&ctx.project);
+    names
+        .iter()
+        .map(|name| {
+            let dir = known.iter().find(|d| &d.path == name).cloned();
+            dir.map(|dir| DirLoss { dir }).ok_or_else(|| {
+                Error::new(format!(
+                    "internal safety check: {name} is not a host directory the services of project {} write to; nothing was changed",
+                    ctx.project.name
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The databases the plan replaces, with what they hold now.
@@ -181,7 +209,7 @@ fn replaced_databases(plan: &Plan) -> Result<Vec<Replaced>> {
         let current = r
             .engine
             .running_container_id(&r.project, &r.db.service)?
-            .and_then(|c| postgres::describe_current(&r.engine, &c, &r.db).ok());
+            .and_then(|c| crate::databases::describe_current(&r.engine, &c, &r.db));
         let with = format!(
             "{} ({}{})",
             r.source.path.display(),
@@ -239,10 +267,22 @@ fn protect(
                 Some(Stillness::Stop),
             ));
         }
-        let stilled = steps::quiet(ctx, &archived)?;
+        let dirs: Vec<(&HostDir, Volume)> = stake
+            .dirs
+            .iter()
+            .map(|l| (&l.dir, steps::dir_as_volume(ctx, &l.dir)))
+            .collect();
+        let mut stilled_ones = archived.clone();
+        stilled_ones.extend(dirs.iter().map(|(_, v)| (v, Some(Stillness::Stop))));
+        let stilled = steps::quiet(ctx, &stilled_ones)?;
         head.extend(stilled.before);
         for (volume, _) in archived {
             let mut step = steps::archive(ctx, volume, at, Some(reason))?;
+            step.set_writers(&stilled.said);
+            head.push(step);
+        }
+        for (dir, _) in &dirs {
+            let mut step = steps::archive_dir(ctx, dir, at, Some(reason));
             step.set_writers(&stilled.said);
             head.push(step);
         }
@@ -291,14 +331,14 @@ fn dumps_needed(ctx: &Context, stake: &AtStake) -> Result<Vec<(Database, Vec<Str
 /// The confirmation step: type the database name for a restore, else the
 /// project name; `--yes` answers it.
 fn confirmation(ctx: &Context, stake: &AtStake, backups: bool) -> Step {
+    let several = stake.replaced.len() > 1 || !stake.losses.is_empty() || !stake.dirs.is_empty();
     let (question, expected) = match stake.replaced.first() {
         // Several things at once (a set): the project's name confirms.
-        Some(_) if stake.replaced.len() > 1 || !stake.losses.is_empty() => (
+        _ if several && (!stake.replaced.is_empty() || !stake.dirs.is_empty()) => (
             format!(
-                "Type the project name ({}) to replace {} and {}",
+                "Type the project name ({}) to replace {}",
                 ctx.project.name,
-                count(stake.replaced.len() as u64, "database", "databases"),
-                count(stake.losses.len() as u64, "volume", "volumes")
+                replaced_things(stake)
             ),
             ctx.project.name.clone(),
         ),
@@ -339,6 +379,22 @@ fn confirmation(ctx: &Context, stake: &AtStake, backups: bool) -> Step {
     }
 }
 
+/// "2 databases, 1 volume and 1 host directory" (only the parts there are,
+/// databases and volumes always).
+fn replaced_things(stake: &AtStake) -> String {
+    let databases = count(stake.replaced.len() as u64, "database", "databases");
+    let volumes = count(stake.losses.len() as u64, "volume", "volumes");
+    if stake.dirs.is_empty() {
+        return format!("{databases} and {volumes}");
+    }
+    let dirs = count(
+        stake.dirs.len() as u64,
+        "host directory",
+        "host directories",
+    );
+    format!("{databases}, {volumes} and {dirs}")
+}
+
 /// Permission to delete exactly what the gate showed, once it is saved and
 /// confirmed. The executor asks it before every step.
 struct Ticket<'a> {
@@ -347,12 +403,14 @@ struct Ticket<'a> {
     entry: Entry,
     shown_volumes: BTreeSet<String>,
     shown_databases: BTreeSet<String>,
+    shown_dirs: BTreeSet<String>,
     /// Disposable volumes: deleted without a backup.
     waived: BTreeSet<String>,
     /// `--no-backup`: everything is deleted without a backup.
     waive_all: bool,
     saved_volumes: BTreeSet<String>,
     saved_databases: BTreeSet<String>,
+    saved_dirs: BTreeSet<String>,
     confirmed: bool,
     taken: Vec<Taken>,
     journal: Option<Journal>,
@@ -380,11 +438,19 @@ impl<'a> Ticket<'a> {
         });
         entry.volume_restore = volume_restores.next();
         entry.more_volume_restores = volume_restores.collect();
+        entry.dir_restores = plan
+            .all()
+            .filter_map(|s| match &s.action {
+                Action::RestoreDir(r) => Some((r.name(), r.stamp.clone())),
+                _ => None,
+            })
+            .collect();
         Ticket {
             ctx,
             entry,
             shown_volumes: stake.losses.iter().map(|l| l.state.name.clone()).collect(),
             shown_databases: stake.replaced.iter().map(|r| r.db.key()).collect(),
+            shown_dirs: stake.dirs.iter().map(|d| d.dir.path.clone()).collect(),
             waived: stake
                 .losses
                 .iter()
@@ -394,6 +460,7 @@ impl<'a> Ticket<'a> {
             waive_all: opts.no_backup,
             saved_volumes: BTreeSet::new(),
             saved_databases: BTreeSet::new(),
+            saved_dirs: BTreeSet::new(),
             confirmed: false,
             taken: Vec::new(),
             journal: None,
@@ -427,6 +494,13 @@ impl<'a> Ticket<'a> {
         {
             return Some(format!(
                 "would replace database {d}, which the safety gate did not cover"
+            ));
+        }
+        if let Some(d) = action.replaced_dir()
+            && (!self.shown_dirs.contains(&d) || unsaved(&self.saved_dirs, &d))
+        {
+            return Some(format!(
+                "would replace host directory {d}, which the safety gate did not cover"
             ));
         }
         if !self.confirmed {
@@ -473,6 +547,9 @@ impl Guard for Ticket<'_> {
             }
             Action::Archive(a) => {
                 self.saved_volumes.insert(a.volume.clone());
+            }
+            Action::ArchiveDir(a) => {
+                self.saved_dirs.insert(a.path.display().to_string());
             }
             Action::Confirm(_) => {
                 self.confirmed = true;
@@ -577,6 +654,29 @@ fn show(ctx: &Context, stake: &AtStake) {
             "This replaces database {} ({now}) of project {} with {}",
             r.name, ctx.project.name, r.with
         ));
+    }
+    if !stake.dirs.is_empty() {
+        ui.heading(&format!(
+            "This replaces the contents of {} of project {}:",
+            count(
+                stake.dirs.len() as u64,
+                "host directory",
+                "host directories"
+            ),
+            ctx.project.name
+        ));
+        for l in &stake.dirs {
+            let size = l
+                .dir
+                .size_bytes
+                .map(human_bytes)
+                .unwrap_or_else(|| "size unknown".into());
+            ui.print(&format!(
+                "  - {} ({size}, used by {})",
+                l.dir.path,
+                l.dir.services.join(", ")
+            ));
+        }
     }
     if stake.losses.is_empty() {
         return;
@@ -748,6 +848,7 @@ mod tests {
             database: Some("postgres".into()),
             service: None,
             volume: None,
+            directory: None,
             writers: None,
         })
     }
@@ -757,6 +858,7 @@ mod tests {
         let stake = AtStake {
             losses,
             replaced: Vec::new(),
+            dirs: Vec::new(),
         };
         Ticket::new(
             ctx,

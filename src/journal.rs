@@ -41,6 +41,10 @@ pub struct Entry {
     /// `restore --set`: the other volumes written, after `volume_restore`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_volume_restores: Vec<(String, PathBuf)>,
+    /// `restore --set`: the host directories replaced, each with the stamp
+    /// that names the directories beside it (`restore::dir::side_paths`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dir_restores: Vec<(String, String)>,
 }
 
 impl Entry {
@@ -118,6 +122,7 @@ impl Entry {
             volume_restore: None,
             more_restores: Vec::new(),
             more_volume_restores: Vec::new(),
+            dir_restores: Vec::new(),
         }
     }
 }

@@ -67,10 +67,13 @@ impl Step {
     /// For an archive step: what its volume's writers do meanwhile, from
     /// `said` (volume key, what).
     pub fn set_writers(&mut self, said: &[(String, String)]) {
-        if let Action::Archive(a) = &mut self.action
-            && let Some((_, what)) = said.iter().find(|(k, _)| k == &a.key)
-        {
-            a.writers = Some(what.clone());
+        let (key, writers) = match &mut self.action {
+            Action::Archive(a) => (&a.key, &mut a.writers),
+            Action::ArchiveDir(a) => (&a.key, &mut a.writers),
+            _ => return,
+        };
+        if let Some((_, what)) = said.iter().find(|(k, _)| k == key) {
+            *writers = Some(what.clone());
             self.what = format!("{} ({what})", self.what);
         }
     }
@@ -123,6 +126,11 @@ pub enum Action {
     /// Replace a volume's contents with an archive's. Runs only when the
     /// gate's ticket covers the volume.
     RestoreVolume(Box<RestoreVolume>),
+    /// Archive a host directory's files (read by budgie on this machine).
+    ArchiveDir(Box<ArchiveDir>),
+    /// Replace a host directory's contents with an archive's. Runs only
+    /// when the gate's ticket covers the directory.
+    RestoreDir(Box<RestoreDir>),
 }
 
 /// How to start the database service alone and tell when it is up (and
@@ -326,6 +334,43 @@ pub struct RestoreVolume {
     pub archive: Source,
 }
 
+/// See [`Action::ArchiveDir`].
+#[derive(Debug, Clone)]
+pub struct ArchiveDir {
+    /// The host directory (absolute).
+    pub path: PathBuf,
+    /// Names the archive (`dir-...`, see `backup::dirs::dir_key`).
+    pub key: String,
+    pub target: Target,
+    /// A safety backup: its failure stops the plan with exit 4.
+    pub safety: bool,
+    /// What its writers do meanwhile, for the report.
+    pub writers: Option<String>,
+}
+
+impl ArchiveDir {
+    pub fn path(&self) -> PathBuf {
+        self.target.dir.join(self.target.archive_name(0, &self.key))
+    }
+}
+
+/// See [`Action::RestoreDir`].
+#[derive(Debug, Clone)]
+pub struct RestoreDir {
+    /// The host directory (absolute).
+    pub path: PathBuf,
+    pub archive: Source,
+    /// Names the directories beside it while it is replaced.
+    pub stamp: String,
+}
+
+impl RestoreDir {
+    /// The directory as the gate and the journal name it.
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
 /// A line of a step as the plan shows it: an engine call, or a note.
 pub enum Shown {
     Cmd(Cmd),
@@ -379,6 +424,22 @@ impl Action {
                 r.source.format,
             ))],
             Action::RestoreVolume(r) => r.io.replace_cmds().into_iter().map(Shown::Cmd).collect(),
+            Action::ArchiveDir(a) => vec![Shown::Note(format!(
+                "budgie reads {} on this machine as tar (zstd), sockets left out",
+                a.path.display()
+            ))],
+            Action::RestoreDir(r) => vec![Shown::Note(format!(
+                "budgie unpacks the archive beside {} (owners, modes and times kept), then puts it in the directory's place; the previous contents go only after that",
+                r.path.display()
+            ))],
+        }
+    }
+
+    /// The host directory whose contents this action replaces.
+    pub fn replaced_dir(&self) -> Option<String> {
+        match self {
+            Action::RestoreDir(r) => Some(r.name()),
+            _ => None,
         }
     }
 
@@ -406,7 +467,8 @@ impl Action {
         match self {
             Action::RemoveVolumes { .. }
             | Action::ReplaceDatabase(_)
-            | Action::RestoreVolume(_) => true,
+            | Action::RestoreVolume(_)
+            | Action::RestoreDir(_) => true,
             Action::Run(c) | Action::Interactive(c) => argv_deletes_data(&c.argv),
             _ => false,
         }
@@ -417,6 +479,7 @@ impl Action {
         match self {
             Action::Dump(d) => d.safety,
             Action::Archive(a) => a.safety,
+            Action::ArchiveDir(a) => a.safety,
             _ => false,
         }
     }

@@ -157,10 +157,32 @@ pub fn run_locked(ctx: &Context) -> Result<()> {
         }
         all
     };
+    repair_dir_restores(ctx, &entry, &announce);
     if done {
         let _ = std::fs::remove_file(&path);
     }
     Ok(())
+}
+
+/// The host directories an interrupted `restore --set` was replacing:
+/// see `restore::dir::repair`.
+fn repair_dir_restores(ctx: &Context, entry: &Entry, announce: &dyn Fn()) {
+    for (path, stamp) in &entry.dir_restores {
+        let backed_up = entry.safety_backups.iter().any(|p| {
+            verify::is_complete(p)
+                && crate::backup::meta::read_meta(p)
+                    .and_then(|m| m.directory)
+                    .as_ref()
+                    == Some(path)
+        });
+        let said = crate::restore::dir::repair(Path::new(path), stamp, backed_up);
+        if !said.is_empty() {
+            announce();
+        }
+        for line in said {
+            ctx.ui.warn(&format!("Repaired: {line}."));
+        }
+    }
 }
 
 /// `--dry-run`: what the repair would do, without doing it.

@@ -4,6 +4,7 @@
 //! `backup`, `deploy` or the gate asks for it, so what `--dry-run` shows is
 //! what runs.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Local};
@@ -13,8 +14,10 @@ use crate::compose::{Compression, Database, Volume};
 use crate::context::Context;
 use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
+use crate::inventory::HostDir;
 use crate::plan::{
-    Action, Archive, Dump, Plan, Quiet, Reason, StartDatabase, Step, Stillness, WriteSet,
+    Action, Archive, ArchiveDir, Dump, Plan, Quiet, Reason, StartDatabase, Step, Stillness,
+    WriteSet,
 };
 use crate::wait::WaitForDatabase;
 
@@ -226,6 +229,73 @@ pub fn archive(
         ),
         action: Action::Archive(Box::new(a)),
     })
+}
+
+/// The archive of host directory `dir` (a bind mount its services write).
+pub fn archive_dir(
+    ctx: &Context,
+    dir: &HostDir,
+    at: DateTime<Local>,
+    reason: Option<Reason>,
+) -> Step {
+    let path = PathBuf::from(&dir.path);
+    let a = ArchiveDir {
+        key: crate::backup::dirs::dir_key(&ctx.project.dir, &path),
+        path,
+        target: target(ctx, at, reason),
+        safety: reason.is_some(),
+        writers: None,
+    };
+    Step {
+        what: format!(
+            "{} of host directory {} -> {}",
+            if a.safety {
+                "Safety archive"
+            } else {
+                "Archive"
+            },
+            dir.path,
+            a.path().display()
+        ),
+        action: Action::ArchiveDir(Box::new(a)),
+    }
+}
+
+/// The host directories a set archives: those that exist and are not a
+/// database's data directory (databases are dumped) nor hold the backups
+/// directory (an archive of itself). Each as the stand-in volume that
+/// [`quiet`] takes (keyed like its archive, its services as writers).
+pub fn set_dirs(ctx: &Context) -> Vec<(HostDir, Volume)> {
+    let backups = ctx.backup_dir();
+    crate::inventory::host_dirs(&ctx.project)
+        .into_iter()
+        .filter(|d| d.exists)
+        .filter(|d| {
+            !ctx.project.databases().iter().any(|db| {
+                matches!(&db.storage, crate::compose::Storage::Bind { path } if path == &d.path)
+            })
+        })
+        .filter(|d| !backups.starts_with(&d.path))
+        .map(|d| {
+            let v = dir_as_volume(ctx, &d);
+            (d, v)
+        })
+        .collect()
+}
+
+/// A host directory as the stand-in volume that [`quiet`] takes: keyed
+/// like its archive, its services as writers.
+pub fn dir_as_volume(ctx: &Context, d: &HostDir) -> Volume {
+    Volume {
+        key: crate::backup::dirs::dir_key(&ctx.project.dir, Path::new(&d.path)),
+        name: d.path.clone(),
+        external: false,
+        disposable: false,
+        services: d.services.clone(),
+        writers: d.services.clone(),
+        quiesce: Default::default(),
+        database: false,
+    }
 }
 
 /// What [`quiet`] plans.

@@ -12,8 +12,9 @@ use crate::e2e;
 use crate::support::*;
 
 /// Two PostgreSQL services, one MariaDB, and an app writing numbered lines
-/// to `uploads/lines` every 50 ms, going on from the last line the file
-/// holds (it stops at once on SIGTERM).
+/// to `uploads/lines` (a volume) and `files/lines` (a host directory) every
+/// 50 ms, going on from the last line the volume's file holds (it stops at
+/// once on SIGTERM).
 pub const MULTI: &str = r#"
 services:
   db:
@@ -34,8 +35,8 @@ services:
     volumes: [shopdata:/var/lib/mysql]
   app:
     image: ${BUDGIE_APP_IMAGE}
-    command: ["sh", "-c", "trap 'exit 0' TERM; i=$$(cat /uploads/lines 2>/dev/null | wc -l); while true; do i=$$((i+1)); echo $$i >> /uploads/lines; sleep 0.05; done"]
-    volumes: [uploads:/uploads]
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=$$(cat /uploads/lines 2>/dev/null | wc -l); while true; do i=$$((i+1)); echo $$i >> /uploads/lines; echo $$i >> /files/lines; sleep 0.05; done"]
+    volumes: [uploads:/uploads, ./files:/files]
 volumes:
   pgdata:
   authdata:
@@ -45,6 +46,7 @@ volumes:
 
 fn started(engine: Engine) -> Fixture {
     let f = Fixture::new(engine).compose(MULTI);
+    std::fs::create_dir_all(f.path().join("files")).unwrap();
     f.budgie().arg("start").run().success();
     f
 }
@@ -285,17 +287,35 @@ e2e!(every_database_and_volume_of_the_stack, |engine| {
         .success()
         .json();
     let members = set["files"].as_array().unwrap();
-    assert_eq!(members.len(), 4, "{set}");
+    assert_eq!(members.len(), 5, "{set}");
     let uploads = members.iter().find(|m| m["volume"] == "uploads").unwrap();
     assert_eq!(uploads["writers"], "app paused");
     let archived = lines_in_archive(Path::new(uploads["path"].as_str().unwrap()));
     let n = consecutive(&archived);
     assert!(n > 0);
+    // The host directory: archived by budgie itself, in the same pause.
+    let files_dir = f.path().join("files");
+    let files = members
+        .iter()
+        .find(|m| m["directory"] == files_dir.display().to_string())
+        .unwrap_or_else(|| panic!("no archive of {} in {set}", files_dir.display()));
+    assert_eq!(files["writers"], "app paused");
+    let files_archived = lines_in_archive(Path::new(files["path"].as_str().unwrap()));
+    assert_eq!(
+        consecutive(&files_archived),
+        n,
+        "both copies are of one moment"
+    );
     assert!(is_running(&f, "app"));
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(set["set"].as_str().unwrap()).unwrap())
             .unwrap();
-    assert_eq!(manifest["members"].as_array().unwrap().len(), 4);
+    assert_eq!(manifest["members"].as_array().unwrap().len(), 5);
+    f.budgie()
+        .args(["backup", "list"])
+        .run()
+        .success()
+        .stderr_has(&format!("directory {}", files_dir.display()));
     f.budgie()
         .args(["backup", "list"])
         .run()
@@ -311,8 +331,19 @@ e2e!(every_database_and_volume_of_the_stack, |engine| {
         .args(["restore", "--set", "latest", "--yes"])
         .run()
         .success()
-        .stderr_has("restored: 3 databases and 1 volume");
+        .stderr_has("restored: 3 databases, 1 volume and 1 host directory");
     assert_eq!(all_checksums(&f), before);
+    let now_files = std::fs::read_to_string(files_dir.join("lines")).unwrap();
+    assert!(
+        now_files.starts_with(&files_archived),
+        "the restored directory starts with the archive"
+    );
+    let aside: Vec<String> = std::fs::read_dir(f.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("budgie-"))
+        .collect();
+    assert!(aside.is_empty(), "left beside the directory: {aside:?}");
     // The app started again and appends to what the archive held.
     std::thread::sleep(Duration::from_millis(500));
     let now = f.in_volume("uploads", "cat /v/lines");

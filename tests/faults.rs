@@ -257,7 +257,7 @@ e2e!(a_database_killed_mid_dump_leaves_no_file, |engine| {
     let (code, stderr) = kill_db_mid_dump(&p, &["backup"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("pg_dump of database appdb")
+        stderr.contains("dump of database appdb")
             && stderr.contains("the container was stopped or killed"),
         "the message says the dump failed, and why: {stderr}"
     );

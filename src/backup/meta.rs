@@ -59,6 +59,9 @@ pub struct Meta {
     pub content: Content,
     /// The volume key, for a volume archive.
     pub volume: Option<String>,
+    /// The host directory, for a directory archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
     /// When the backup started (RFC 3339).
     pub created: DateTime<FixedOffset>,
     /// How long it took.
@@ -91,6 +94,7 @@ impl Meta {
             compression,
             content,
             volume: None,
+            directory: None,
             created,
             seconds,
             server_version: None,
@@ -171,6 +175,7 @@ mod tests {
             compression: Compression::Zstd,
             content: Content::SqlDump,
             volume: None,
+            directory: None,
             created: DateTime::parse_from_rfc3339("2025-11-25T09:27:04+01:00").unwrap(),
             seconds: 2.5,
             server_version: Some("15.18".into()),

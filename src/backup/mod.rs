@@ -13,6 +13,7 @@
 //! export); which command, and starting the database when it is not
 //! running, are the executor's business.
 
+pub mod dirs;
 pub mod format;
 pub mod meta;
 pub mod retention;
@@ -52,6 +53,9 @@ pub struct Taken {
     /// The volume key archived (archives only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
+    /// The host directory archived (directory archives only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
     /// What the volume's writers did meanwhile (archives only): "app
     /// paused", "app stopped", "copied live: app kept running".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -315,6 +319,7 @@ fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
         database: m.database,
         service: m.service,
         volume: m.volume,
+        directory: None,
         writers: None,
     })
 }

@@ -51,6 +51,9 @@ pub struct Member {
     /// An archive: the volume's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
+    /// An archive of a host directory: its path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
     pub bytes: u64,
     pub sha256: String,
     /// An archive: what its writers did meanwhile.
@@ -66,7 +69,7 @@ impl Member {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            kind: if t.volume.is_some() {
+            kind: if t.volume.is_some() || t.directory.is_some() {
                 "archive"
             } else {
                 "dump"
@@ -75,6 +78,7 @@ impl Member {
             service: t.service.clone(),
             database: t.database.clone(),
             volume: t.volume.clone(),
+            directory: t.directory.clone(),
             bytes: t.bytes,
             sha256: t.sha256.clone(),
             writers: t.writers.clone(),
@@ -349,6 +353,7 @@ mod tests {
             database: volume.is_none().then(|| "appdb".to_string()),
             service: volume.is_none().then(|| "db".to_string()),
             volume: volume.map(str::to_string),
+            directory: None,
             writers: volume.map(|_| "app paused".to_string()),
         }
     }

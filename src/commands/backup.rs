@@ -11,6 +11,7 @@ use crate::compose::{Database, Quiesce, Retention, Volume};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::execute::{self, NoDeletions};
+use crate::inventory::HostDir;
 use crate::plan::{Plan, Stillness};
 use crate::recover;
 use crate::steps;
@@ -172,23 +173,31 @@ fn archive_steps(
     ctx: &Context,
     plan: &mut Plan,
     volumes: &[&Volume],
+    dirs: &[(HostDir, Volume)],
     at: chrono::DateTime<chrono::Local>,
 ) -> Result<()> {
     let with_how: Vec<(&Volume, Option<Stillness>)> = volumes
         .iter()
+        .copied()
+        .chain(dirs.iter().map(|(_, v)| v))
         .map(|v| {
             let how = match v.quiesce {
                 Quiesce::Pause => Some(Stillness::Pause),
                 Quiesce::Stop => Some(Stillness::Stop),
                 Quiesce::None => None,
             };
-            (*v, how)
+            (v, how)
         })
         .collect();
     let stilled = steps::quiet(ctx, &with_how)?;
     plan.steps.extend(stilled.before);
     for v in volumes {
         let mut step = steps::archive(ctx, v, at, None)?;
+        step.set_writers(&stilled.said);
+        plan.steps.push(step);
+    }
+    for (d, _) in dirs {
+        let mut step = steps::archive_dir(ctx, d, at, None);
         step.set_writers(&stilled.said);
         plan.steps.push(step);
     }
@@ -233,12 +242,14 @@ fn take_all(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         plan.steps
             .push(steps::dump(ctx, db, at, None, compression, Vec::new())?);
     }
-    if !volumes.is_empty() {
-        archive_steps(ctx, &mut plan, &volumes, at)?;
+    // Bind-mounted data directories too, their writers kept still alike.
+    let dirs = steps::set_dirs(ctx);
+    if !volumes.is_empty() || !dirs.is_empty() {
+        archive_steps(ctx, &mut plan, &volumes, &dirs, at)?;
     }
     if plan.steps.is_empty() {
         return Err(Error::new(format!(
-            "project {} has no database and no volume to back up",
+            "project {} has no database, no volume and no host directory to back up",
             ctx.project.name
         )));
     }
@@ -295,7 +306,7 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     }
     let at = chrono::Local::now();
     let mut plan = Plan::new();
-    archive_steps(ctx, &mut plan, &chosen, at)?;
+    archive_steps(ctx, &mut plan, &chosen, &[], at)?;
     if ctx.global.dry_run {
         execute::print_plan(ctx, "backup --volume", &plan);
         return Ok(0);
@@ -338,6 +349,9 @@ struct Row {
     /// The database's service (dumps only; from the name, else the sidecar).
     service: Option<String>,
     volume: Option<String>,
+    /// The host directory a directory archive holds (from its sidecar).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directory: Option<String>,
     created: String,
     bytes: u64,
     /// true, false, or null when it needs `budgie backup verify` to tell.
@@ -364,6 +378,7 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
             database,
             service: d.service.clone().or(from_meta),
             volume: None,
+            directory: None,
             created: d.created.format("%Y-%m-%d %H:%M:%S").to_string(),
             bytes: d.bytes,
             complete: verify::quick_complete(&d.path),
@@ -379,6 +394,7 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
             database: None,
             service: None,
             volume: Some(a.key.clone()),
+            directory: meta::read_meta(&a.path).and_then(|m| m.directory),
             created: a.created.format("%Y-%m-%d %H:%M:%S").to_string(),
             bytes: a.bytes,
             complete: verify::quick_complete(&a.path),
@@ -433,6 +449,9 @@ fn list(ctx: &Context) -> Result<i32> {
                 r.file.clone(),
                 r.kind.clone(),
                 match (&r.database, &r.service, &r.volume) {
+                    _ if r.directory.is_some() => {
+                        format!("directory {}", r.directory.as_deref().unwrap_or_default())
+                    }
                     (Some(d), Some(s), _) if ctx.project.names_services() => format!("{d} ({s})"),
                     (Some(d), _, _) => d.clone(),
                     (None, _, Some(v)) => format!("volume {v}"),
@@ -479,6 +498,7 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
         Some(recover::lock(ctx, "backup prune")?)
     };
     let rows = rows(ctx)?;
+    let primary = ctx.project.databases().first().map(|d| d.service.as_str());
     let cands: Vec<retention::Candidate> = rows
         .iter()
         .filter_map(|row| {
@@ -489,10 +509,12 @@ fn prune(ctx: &Context, r: Retention) -> Result<i32> {
                 safety: row.kind != "manual",
                 complete: row.complete == Some(true),
                 // Each database and each volume keeps its own history.
+                // A dump that names no service (written before budgie knew
+                // several databases) is the primary database's.
                 group: match (&row.volume, &row.service) {
                     (Some(v), _) => format!("volume:{v}"),
                     (None, Some(s)) => format!("db:{s}"),
-                    (None, None) => "db".into(),
+                    (None, None) => format!("db:{}", primary.unwrap_or_default()),
                 },
             })
         })
@@ -572,8 +594,67 @@ fn remove_backup(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `backup verify SET.set.json`: every member there, of the recorded size
+/// and SHA-256, and each complete by its content.
+fn verify_set(ctx: &Context, path: &Path) -> Result<i32> {
+    let name = file_name(path);
+    let manifest = set::read(path)?;
+    let found = set::SetFile {
+        path: path.to_path_buf(),
+        id: set::set_id(&ctx.project.name, &name).unwrap_or(name),
+        manifest,
+    };
+    let spinner = ctx.ui.spinner(&format!("Checking set {}", found.id));
+    let mut problems = set::check(&found);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    if let Ok(problems) = &mut problems {
+        for m in &found.manifest.members {
+            let member = dir.join(&m.file);
+            match verify::verify(&member) {
+                Ok(r) if r.complete => {}
+                Ok(r) => problems.push(format!("{}: {}", m.file, r.problems.join("; "))),
+                Err(e) if member.exists() => problems.push(format!("{}: {}", m.file, e.message)),
+                Err(_) => {}
+            }
+        }
+    }
+    spinner.clear();
+    let problems = problems?;
+    if ctx.global.json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            set: &'a str,
+            files: usize,
+            complete: bool,
+            problems: &'a [String],
+        }
+        crate::commands::print_json(&Doc {
+            set: &found.id,
+            files: found.manifest.members.len(),
+            complete: problems.is_empty(),
+            problems: &problems,
+        })?;
+    }
+    if problems.is_empty() {
+        ctx.ui.success(&format!(
+            "set {}: {}, each complete and as the manifest recorded it",
+            found.id,
+            crate::ui::count(found.manifest.members.len() as u64, "file", "files")
+        ));
+        return Ok(0);
+    }
+    Err(Error::new(format!(
+        "set {} is not complete and intact:\n  {}",
+        found.id,
+        problems.join("\n  ")
+    )))
+}
+
 fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     let path = ctx.resolve(file);
+    if path.to_string_lossy().ends_with(".set.json") {
+        return verify_set(ctx, &path);
+    }
     let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
     let report = verify::verify(&path);
     spinner.clear();

@@ -134,8 +134,9 @@ fn database_services(ctx: &Context) -> Result<Vec<String>> {
 fn targets(ctx: &Context, services: &[String], dbs: &[String]) -> Result<Vec<String>> {
     ctx.project.check_services(services)?;
     if let Some(db) = services.iter().find(|s| dbs.contains(*s)) {
+        let which = if dbs.len() == 1 { "the" } else { "a" };
         return Err(Error::usage(format!(
-            "deploy never restarts a database; use budgie restart {db}"
+            "deploy never restarts {which} database; use budgie restart {db}"
         )));
     }
     // What each database depends on, directly or not.

@@ -1,7 +1,8 @@
 //! `budgie restore --set STAMP`: a whole-stack set (`backup --all`, or the
 //! safety set `clean` and `nuke` leave) put back behind one gate — every
 //! database it holds swapped in as `restore FILE` does, every volume
-//! replaced as `restore --volume` does.
+//! replaced as `restore --volume` does, every host directory's contents
+//! replaced (`restore::dir`).
 //!
 //! Before anything is touched, every member is checked against the
 //! manifest (size and SHA-256) and validated as a dump or an archive, and
@@ -14,7 +15,8 @@ use crate::compose::Volume;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::gate::{self, GateOptions};
-use crate::plan::{Action, Plan, Reason, ReplaceDatabase, RestoreVolume};
+use crate::inventory::HostDir;
+use crate::plan::{Action, Plan, Reason, ReplaceDatabase, RestoreDir, RestoreVolume};
 use crate::recover::lock;
 use crate::restore::source::{self, Source};
 use crate::steps;
@@ -23,6 +25,7 @@ use crate::steps;
 struct Placed<'a> {
     dumps: Vec<(&'a crate::compose::Database, Source)>,
     volumes: Vec<(&'a Volume, Source)>,
+    dirs: Vec<(HostDir, Source)>,
 }
 
 pub fn run(ctx: &Context, r: &RestoreCommand, which: &str) -> Result<i32> {
@@ -81,11 +84,14 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
     // The services that use a restored volume stop first and start again
     // last — except the databases, which the restores need running.
     let mut users: Vec<String> = Vec::new();
-    for (v, _) in &placed.volumes {
-        for s in &v.services {
-            if !users.contains(s) && !placed.dumps.iter().any(|(d, _)| &d.service == s) {
-                users.push(s.clone());
-            }
+    let services = placed
+        .volumes
+        .iter()
+        .flat_map(|(v, _)| &v.services)
+        .chain(placed.dirs.iter().flat_map(|(d, _)| &d.services));
+    for s in services {
+        if !users.contains(s) && !placed.dumps.iter().any(|(d, _)| &d.service == s) {
+            users.push(s.clone());
         }
     }
     if !users.is_empty() {
@@ -109,6 +115,20 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
         );
     }
     let stamp = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
+    for (d, archive) in &placed.dirs {
+        plan.push(
+            format!(
+                "Replace the contents of host directory {} with {}",
+                d.path,
+                archive.path.display()
+            ),
+            Action::RestoreDir(Box::new(RestoreDir {
+                path: d.path.clone().into(),
+                archive: archive.clone(),
+                stamp: stamp.clone(),
+            })),
+        );
+    }
     for (db, source) in &placed.dumps {
         plan.push(
             format!(
@@ -145,24 +165,33 @@ fn report(
     placed: &Placed,
     ran: &crate::execute::Ran,
 ) -> Result<()> {
-    ctx.ui.success(&format!(
-        "Set {} restored: {} and {}",
-        found.id,
-        crate::ui::count(ran.restored.len() as u64, "database", "databases"),
-        crate::ui::count(placed.volumes.len() as u64, "volume", "volumes")
-    ));
+    let databases = crate::ui::count(ran.restored.len() as u64, "database", "databases");
+    let volumes = crate::ui::count(placed.volumes.len() as u64, "volume", "volumes");
+    let what = if placed.dirs.is_empty() {
+        format!("{databases} and {volumes}")
+    } else {
+        let dirs = placed.dirs.len() as u64;
+        format!(
+            "{databases}, {volumes} and {}",
+            crate::ui::count(dirs, "host directory", "host directories")
+        )
+    };
+    ctx.ui
+        .success(&format!("Set {} restored: {what}", found.id));
     if ctx.global.json {
         #[derive(serde::Serialize)]
         struct Doc<'a> {
             set: &'a str,
             databases: Vec<&'a str>,
             volumes: Vec<&'a str>,
+            directories: Vec<&'a str>,
             safety_backups: Vec<String>,
         }
         crate::commands::print_json(&Doc {
             set: &found.id,
             databases: ran.restored.iter().map(|d| d.database.as_str()).collect(),
             volumes: placed.volumes.iter().map(|(v, _)| v.key.as_str()).collect(),
+            directories: placed.dirs.iter().map(|(d, _)| d.path.as_str()).collect(),
             safety_backups: ran
                 .backups
                 .iter()
@@ -179,7 +208,9 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
     let mut placed = Placed {
         dumps: Vec::new(),
         volumes: Vec::new(),
+        dirs: Vec::new(),
     };
+    let host_dirs = crate::inventory::host_dirs(&ctx.project);
     for m in &found.manifest.members {
         let path = dir.join(&m.file);
         let refuse = |why: String| {
@@ -203,6 +234,17 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
                 }
                 placed.volumes.push((v, source::validate_archive(&path)?));
             }
+            ("archive", None) if m.directory.is_some() => {
+                let host = m.directory.as_deref().unwrap_or_default();
+                let d = host_dirs.iter().find(|d| d.path == host).ok_or_else(|| {
+                    refuse(format!(
+                        "no service of this stack mounts the host directory {host} writable"
+                    ))
+                })?;
+                placed
+                    .dirs
+                    .push((d.clone(), source::validate_archive(&path)?));
+            }
             ("dump", _) => {
                 let db = ctx
                     .project
@@ -218,7 +260,7 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
             (kind, _) => return Err(refuse(format!("a member of unknown kind {kind:?}"))),
         }
     }
-    if placed.dumps.is_empty() && placed.volumes.is_empty() {
+    if placed.dumps.is_empty() && placed.volumes.is_empty() && placed.dirs.is_empty() {
         return Err(Error::new(format!("set {} is empty", found.id)));
     }
     Ok(placed)

@@ -36,6 +36,23 @@ pub fn isready_name(db: &Database) -> &'static str {
     }
 }
 
+/// What database `db` holds now: size in bytes and tables (for the gate's
+/// summary of what a restore replaces).
+pub fn describe_current(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+) -> Option<postgres::Current> {
+    match db.kind {
+        DbKind::Postgres => postgres::describe_current(engine, container, db).ok(),
+        DbKind::Mariadb => {
+            mariadb::describe_current(engine, container, tools(engine, container), db)
+                .ok()
+                .map(|(bytes, tables)| postgres::Current { bytes, tables })
+        }
+    }
+}
+
 /// The MariaDB/MySQL client programs `container` has (`mariadb-*`, else
 /// `mysql*`); MariaDB's names when it cannot tell, so that the command
 /// that follows fails naming the missing program.

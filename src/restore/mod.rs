@@ -18,6 +18,7 @@
 //! Any failure or interrupt before step 4 drops the scratch database and
 //! leaves the current one exactly as it was (DESIGN.md invariant 4).
 
+pub mod dir;
 pub mod feed;
 pub mod mariadb;
 pub mod source;

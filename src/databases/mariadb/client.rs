@@ -389,6 +389,24 @@ pub(super) fn tagged<'a>(out: &'a str, tag: &'a str) -> impl Iterator<Item = Vec
     })
 }
 
+/// Size in bytes (data and indexes) and number of tables of `db.name`, as
+/// the database's own account.
+pub fn describe_current(
+    engine: &Engine,
+    container: &str,
+    tools: Tools,
+    db: &Database,
+) -> Result<(u64, u64)> {
+    let sql = format!(
+        "SELECT 'budgie-current', COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0), COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE <> 'VIEW';\n",
+        quote_string(&db.name)
+    );
+    let out = run_sql(engine, container, tools, &Login::of(db), None, &sql)?;
+    let row = tagged(&out, "budgie-current").next().unwrap_or_default();
+    let field = |i: usize| row.get(i).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    Ok((field(0), field(1)))
+}
+
 /// `DROP DATABASE IF EXISTS`.
 pub fn drop_database_sql(name: &str) -> String {
     format!("DROP DATABASE IF EXISTS {};\n", quote_ident(name))
