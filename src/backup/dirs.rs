@@ -126,6 +126,10 @@ fn append_tree<W: std::io::Write>(
             append_tree(builder, &path, &inner, read, progress)?;
             continue;
         }
+        if kind.is_fifo() || kind.is_char_device() || kind.is_block_device() {
+            append_special(builder, &stat, &inner).map_err(|e| fail(&path, e))?;
+            continue;
+        }
         builder
             .append_path_with_name(&path, &inner)
             .map_err(|e| fail(&path, e))?;
@@ -135,6 +139,33 @@ fn append_tree<W: std::io::Write>(
         }
     }
     Ok(())
+}
+
+/// A FIFO or device node, as a header only (the tar crate's own path for
+/// these takes the file's path, not the name it is given).
+fn append_special<W: std::io::Write>(
+    builder: &mut ::tar::Builder<W>,
+    stat: &std::fs::Metadata,
+    name: &Path,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let kind = stat.file_type();
+    let mut header = ::tar::Header::new_gnu();
+    header.set_metadata_in_mode(stat, ::tar::HeaderMode::Complete);
+    header.set_size(0);
+    if kind.is_fifo() {
+        header.set_entry_type(::tar::EntryType::Fifo);
+    } else {
+        header.set_entry_type(if kind.is_char_device() {
+            ::tar::EntryType::Char
+        } else {
+            ::tar::EntryType::Block
+        });
+        let dev = stat.rdev();
+        header.set_device_major(libc::major(dev))?;
+        header.set_device_minor(libc::minor(dev))?;
+    }
+    builder.append_data(&mut header, name, std::io::empty())
 }
 
 #[cfg(test)]

@@ -174,13 +174,255 @@ fn unpack(file: &Path, into: &Path, progress: &dyn Fn(u64)) -> Result<()> {
     tar.set_preserve_ownerships(true);
     tar.set_preserve_mtime(true);
     tar.set_overwrite(true);
-    tar.unpack(into)
-        .map_err(|e| Error::new(format!("{}: {e}", file.display())))
+    let fail = |e: std::io::Error| Error::new(format!("{}: {e}", file.display()));
+    // As the tar crate's own unpack: directories last (deepest first), so
+    // that their modes and times are what the archive says. FIFOs and
+    // device nodes, which it would unpack as empty files, are made here.
+    let mut directories = Vec::new();
+    for entry in tar.entries().map_err(fail)? {
+        let mut entry = entry.map_err(fail)?;
+        let kind = entry.header().entry_type();
+        if kind == ::tar::EntryType::Directory {
+            directories.push(entry);
+        } else if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
+            make_special(&entry, into).map_err(fail)?;
+        } else {
+            unpack_in(&mut entry, into).map_err(fail)?;
+        }
+    }
+    directories.sort_by(|a, b| b.path_bytes().cmp(&a.path_bytes()));
+    for mut dir in directories {
+        unpack_in(&mut dir, into).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// `Entry::unpack_in`, refusing (rather than skipping) an entry whose path
+/// would leave the directory.
+fn unpack_in<R: Read>(entry: &mut ::tar::Entry<R>, into: &Path) -> std::io::Result<()> {
+    if entry.unpack_in(into)? {
+        return Ok(());
+    }
+    Err(std::io::Error::other(format!(
+        "refusing the entry {}: it leaves the directory",
+        String::from_utf8_lossy(&entry.path_bytes())
+    )))
+}
+
+/// A FIFO or device node of the archive, made under `into` with its mode
+/// and owner. Its name must stay inside `into` (no `..`, not absolute).
+fn make_special<R: Read>(entry: &::tar::Entry<R>, into: &Path) -> std::io::Result<()> {
+    use std::path::Component;
+    let name = entry.path()?;
+    if name
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(std::io::Error::other(format!(
+            "refusing the entry {}: it leaves the directory",
+            name.display()
+        )));
+    }
+    let dst = into.join(&name);
+    let h = entry.header();
+    let mode = h.mode()? & 0o7777;
+    let kind = h.entry_type();
+    let (type_bits, dev) = if kind.is_fifo() {
+        (libc::S_IFIFO, 0)
+    } else {
+        let major = h.device_major()?.unwrap_or(0);
+        let minor = h.device_minor()?.unwrap_or(0);
+        let bits = if kind.is_character_special() {
+            libc::S_IFCHR
+        } else {
+            libc::S_IFBLK
+        };
+        (bits, libc::makedev(major, minor))
+    };
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let c = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
+        .map_err(std::io::Error::other)?;
+    // SAFETY: a valid C string; mknod(2) and lchown(2) touch only `dst`.
+    unsafe {
+        if libc::mknod(c.as_ptr(), type_bits | mode as libc::mode_t, dev) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let (uid, gid) = (h.uid()? as libc::uid_t, h.gid()? as libc::gid_t);
+        if libc::lchown(c.as_ptr(), uid, gid) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    std::fs::set_permissions(&dst, std::os::unix::fs::PermissionsExt::from_mode(mode))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    /// A directory with a file, a nested file with its own mode, a
+    /// symlink, a FIFO and a socket.
+    fn sample(dir: &Path) {
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a.txt"), "alpha\n").unwrap();
+        std::fs::write(dir.join("sub/b.bin"), [0u8, 1, 2, 255]).unwrap();
+        std::fs::set_permissions(
+            dir.join("sub/b.bin"),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+        symlink("a.txt", dir.join("link")).unwrap();
+        let fifo = std::ffi::CString::new(dir.join("pipe").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
+    }
+
+    fn archive(dir: &Path, backups: &Path) -> Source {
+        let target = crate::backup::Target {
+            dir: backups.to_path_buf(),
+            project: "shop".into(),
+            at: chrono::Local::now(),
+            reason: None,
+        };
+        let taken = crate::backup::dirs::archive_dir(dir, "dir-files", &target, &|_| {}).unwrap();
+        assert_eq!(taken.directory.as_deref(), dir.to_str());
+        super::super::source::validate_archive(&taken.path).unwrap()
+    }
+
+    #[test]
+    fn a_directory_goes_out_and_comes_back_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let files = t.path().join("files");
+        sample(&files);
+        let source = archive(&files, &t.path().join("backups"));
+        // Changed, then restored: exactly what was archived, no socket.
+        std::fs::write(files.join("a.txt"), "changed").unwrap();
+        std::fs::write(files.join("new.txt"), "not in the archive").unwrap();
+        restore_dir(&files, &source, "20261130120000", &|_| {}).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(files.join("a.txt")).unwrap(),
+            "alpha\n"
+        );
+        assert_eq!(
+            std::fs::read(files.join("sub/b.bin")).unwrap(),
+            [0u8, 1, 2, 255]
+        );
+        let mode = std::fs::metadata(files.join("sub/b.bin"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+        assert_eq!(
+            std::fs::read_link(files.join("link")).unwrap(),
+            Path::new("a.txt")
+        );
+        use std::os::unix::fs::FileTypeExt;
+        let pipe = std::fs::symlink_metadata(files.join("pipe")).unwrap();
+        assert!(pipe.file_type().is_fifo());
+        assert!(!files.join("new.txt").exists());
+        assert!(!files.join("sock").exists());
+        let beside: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("budgie"))
+            .collect();
+        assert!(beside.is_empty(), "{beside:?}");
+    }
+
+    #[test]
+    fn a_bad_archive_leaves_the_directory_as_it_was() {
+        let t = tempfile::tempdir().unwrap();
+        let files = t.path().join("files");
+        sample(&files);
+        let mut source = archive(&files, &t.path().join("backups"));
+        let cut = t.path().join("cut.tar.zst");
+        let bytes = std::fs::read(&source.path).unwrap();
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        source.path = cut;
+        std::fs::write(files.join("a.txt"), "current").unwrap();
+        let e = restore_dir(&files, &source, "20261130120001", &|_| {}).unwrap_err();
+        assert!(e.message.contains("was not changed"), "{}", e.message);
+        assert_eq!(
+            std::fs::read_to_string(files.join("a.txt")).unwrap(),
+            "current"
+        );
+        assert_eq!(
+            std::fs::read_dir(t.path()).unwrap().count(),
+            3,
+            "files, backups, cut"
+        );
+    }
+
+    #[test]
+    fn an_entry_that_leaves_the_directory_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let files = t.path().join("files");
+        std::fs::create_dir(&files).unwrap();
+        std::fs::write(files.join("keep"), "current").unwrap();
+        // A hand-made archive whose entry climbs out.
+        let mut raw = Vec::new();
+        {
+            let mut b = ::tar::Builder::new(&mut raw);
+            let mut h = ::tar::Header::new_gnu();
+            h.set_size(4);
+            h.set_mode(0o644);
+            h.set_entry_type(::tar::EntryType::Regular);
+            let name = b"../escaped";
+            h.as_old_mut().name[..name.len()].copy_from_slice(name);
+            h.set_cksum();
+            b.append(&h, &b"evil"[..]).unwrap();
+            b.finish().unwrap();
+        }
+        let path = t.path().join("hostile.tar.zst");
+        std::fs::write(&path, zstd::encode_all(&raw[..], 1).unwrap()).unwrap();
+        let source = Source {
+            path,
+            format: crate::backup::verify::Format::TarZstd,
+            dialect: None,
+            bytes: 0,
+            header: None,
+            expected_sha256: None,
+        };
+        let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
+        assert!(e.message.contains("leaves the directory"), "{}", e.message);
+        assert!(!t.path().join("escaped").exists());
+        assert_eq!(
+            std::fs::read_to_string(files.join("keep")).unwrap(),
+            "current"
+        );
+    }
+
+    #[test]
+    fn repair_puts_back_or_removes_only_what_is_safe() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("files");
+        let stamp = "20261130120002";
+        let (new, old) = side_paths(&path, stamp);
+        // Killed between the two renames: the directory is put back.
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("x"), "previous").unwrap();
+        std::fs::create_dir(&new).unwrap();
+        let said = repair(&path, stamp, true);
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(std::fs::read_to_string(path.join("x")).unwrap(), "previous");
+        assert!(!new.exists() && !old.exists());
+        // Replaced, previous contents beside it: kept without a backup...
+        std::fs::create_dir(&old).unwrap();
+        let said = repair(&path, stamp, false);
+        assert!(said[0].contains("kept"), "{said:?}");
+        assert!(old.exists());
+        // ...removed with one.
+        let said = repair(&path, stamp, true);
+        assert!(
+            said[0].contains("removed its previous contents"),
+            "{said:?}"
+        );
+        assert!(!old.exists() && path.exists());
+        assert!(repair(&path, stamp, true).is_empty());
+    }
 
     #[test]
     fn side_directories_sit_beside_the_directory() {
