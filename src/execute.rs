@@ -391,7 +391,14 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
         named: d.named,
         content: d.content(),
     };
-    let taken = backup::dump_database(&cmd, &of, &d.target, d.compression, &|n| bar.set(n));
+    let mut taken = backup::dump_database(&cmd, &of, &d.target, d.compression, &|n| bar.set(n));
+    if let Err(e) = &taken
+        && let Some(again) =
+            crate::databases::dump_command_again(&d.engine, &container, &d.db, &e.message)
+    {
+        ctx.ui.debug(&format!("$ {again}"));
+        taken = backup::dump_database(&again, &of, &d.target, d.compression, &|n| bar.set(n));
+    }
     bar.clear();
     // The dump tool may notice the server's death before the engine kills
     // it too, and then exits 1 with its own words: say what happened.

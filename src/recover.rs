@@ -120,6 +120,20 @@ pub fn run_locked(ctx: &Context) -> Result<()> {
             ));
         }
     }
+    // An archive cut short (or whose engine failed) on docker may have left
+    // its holder container, which keeps the volume from being removed.
+    if !temps.is_empty() || journal_path(&dir, project).exists() {
+        let names: Vec<String> = ctx.project.volumes.iter().map(|v| v.name.clone()).collect();
+        if let Ok(engine) = ctx.engine()
+            && let Ok(n) = engine.remove_holders(&names)
+            && n > 0
+        {
+            ctx.ui.info(&format!(
+                "Removed {n} holder container{} an interrupted volume archive left",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
     let path = journal_path(&dir, project);
     let entry = match read_journal(&path) {
         Ok(Some(e)) => e,

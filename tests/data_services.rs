@@ -571,6 +571,25 @@ e2e!(
             .stderr_has("Restored database shopdb");
         assert_eq!(maria_checksums(&f), restored);
         assert_eq!(maria_leftovers(&f), "");
-        maria(&f, "select 1");
+
+        // An image with only the mysql* names (MySQL, Percona, MariaDB
+        // before 10.5): the dump goes through mysqldump.
+        let c = f.container("shop").unwrap();
+        f.engine_out(&[
+            "exec",
+            &c,
+            "sh",
+            "-c",
+            "rm /usr/bin/mysqldump && mv /usr/bin/mariadb-dump /usr/bin/mysqldump",
+        ]);
+        let doc = f
+            .budgie()
+            .args(["backup", "--service", "shop", "--json"])
+            .run()
+            .success()
+            .json();
+        let text = std::fs::read_to_string(doc["path"].as_str().unwrap()).unwrap();
+        assert!(text.contains("CREATE TABLE `big`"));
+        assert!(text.trim_end().ends_with("-- Dump completed"));
     }
 );

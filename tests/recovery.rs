@@ -87,12 +87,38 @@ e2e!(
                 "no file under a backup's name: {:?}",
                 p.backups()
             );
+            // What a volume archive killed on docker leaves too: its
+            // holder container, which would keep the volume from going.
+            let uploads = format!("{}_uploads", p.name);
+            p.engine_out(&[
+                "create",
+                "--label",
+                "budgie.holder=1",
+                "-v",
+                &format!("{uploads}:/volume:ro"),
+                "--entrypoint",
+                "/budgie-holder-never-runs",
+                APP_IMAGE,
+            ]);
+            let holders = || {
+                p.engine_out(&[
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    "label=budgie.holder=1",
+                    "--filter",
+                    &format!("volume={uploads}"),
+                ])
+            };
+            assert!(!holders().trim().is_empty());
             // The dead budgie's lock does not block: no waiting allowed.
             p.budgie()
                 .args(["--lock-timeout", "0", "backup"])
                 .run()
                 .success()
-                .stderr_has("unfinished temporary file");
+                .stderr_has("unfinished temporary file")
+                .stderr_has("Removed 1 holder container");
+            assert_eq!(holders().trim(), "", "the holder is gone");
         } else {
             // The dump won the race; the file must then be complete.
             p.budgie()

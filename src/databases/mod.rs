@@ -13,8 +13,32 @@ use crate::engine::{Cmd, Engine};
 pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
     match db.kind {
         DbKind::Postgres => postgres::dump_command(engine, container, db),
-        DbKind::Mariadb => mariadb::dump_command(engine, container, tools(engine, container), db),
+        // MariaDB's names first, without asking (an `exec` saved on every
+        // backup); `dump_command_again` when the container lacks them.
+        DbKind::Mariadb => mariadb::dump_command(engine, container, mariadb::Tools::MARIADB, db),
     }
+}
+
+/// After a MariaDB/MySQL dump failed with `error`: the dump with the tools
+/// the container really has, when the first try's program was missing
+/// from it (MySQL, Percona, MariaDB before 10.5 have only `mysqldump`).
+pub fn dump_command_again(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    error: &str,
+) -> Option<Cmd> {
+    // podman says "not found" (exit 127); docker exits 126 and prints its
+    // words on stdout, into the discarded temporary file.
+    let missing = error.contains("mariadb-dump")
+        && ["not found", "exit status 126", "exit status 127"]
+            .iter()
+            .any(|w| error.contains(w));
+    if db.kind != DbKind::Mariadb || !missing {
+        return None;
+    }
+    let t = tools(engine, container);
+    (t != mariadb::Tools::MARIADB).then(|| mariadb::dump_command(engine, container, t, db))
 }
 
 /// A quiet probe that exits 0 once the server of `db` accepts

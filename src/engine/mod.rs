@@ -320,6 +320,35 @@ impl Engine {
         VolumeIo::new(self.kind, &self.program, volume, image)
     }
 
+    /// Removes the holder containers (see `volume_io`; docker only makes
+    /// them) an interrupted budgie left on `volumes`: created, never
+    /// started, but holding the volume, so that the engine would refuse to
+    /// remove it. Returns how many.
+    pub fn remove_holders(&self, volumes: &[String]) -> Result<usize> {
+        if volumes.is_empty() {
+            return Ok(0);
+        }
+        let mut args = vec![
+            "ps".to_string(),
+            "-a".into(),
+            "-q".into(),
+            "--filter".into(),
+            "label=budgie.holder=1".into(),
+        ];
+        for v in volumes {
+            args.push("--filter".into());
+            args.push(format!("volume={v}"));
+        }
+        let out = self.cmd(args).read()?;
+        let ids: Vec<String> = out.split_whitespace().map(str::to_string).collect();
+        if !ids.is_empty() {
+            let mut rm = vec!["rm".to_string(), "-f".into()];
+            rm.extend(ids.iter().cloned());
+            self.cmd(rm).read()?;
+        }
+        Ok(ids.len())
+    }
+
     /// Removes volumes by exact name. No `--force`: the engine refuses to
     /// remove a volume a container still uses.
     pub fn volume_rm(&self, names: &[String]) -> Cmd {

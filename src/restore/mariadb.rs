@@ -51,17 +51,52 @@ pub fn admin(db: &Database) -> Result<Login> {
 
 /// The client tools of the container, refusing servers this scheme does
 /// not restore into (MySQL and Percona, MariaDB before 10.6).
-pub fn tools_for_restore(engine: &Engine, container: &str, admin: &Login) -> Result<Tools> {
+/// The server is asked its version, and `db.name` created empty if it does
+/// not exist yet.
+pub fn tools_for_restore(
+    engine: &Engine,
+    container: &str,
+    admin: &Login,
+    db: &Database,
+) -> Result<Tools> {
     let tools = mariadb::detect_tools(engine, container)?;
     if tools.mysql {
         return Err(Error::new(
             "budgie backs up MySQL and Percona servers but does not restore into them (the swap needs MariaDB 10.6 or later); nothing was changed",
         ));
     }
-    let version = mariadb::server_version(engine, container, tools, admin)?;
+    let version = mariadb::server_version(engine, container, tools, admin, db)?;
     mariadb::restore_support(&version)
         .map_err(|why| Error::new(format!("{why}; nothing was changed")))?;
     Ok(tools)
+}
+
+/// Drops the previous copy without waiting (`exec -d`): dropping a large
+/// database's tables takes a while, and the restore is complete and
+/// committed before this runs. A drop that does not finish leaves
+/// `<db>_budgie_old_<stamp>`, only the old data, which the next restore's
+/// recovery finds.
+fn drop_in_background(
+    engine: &Engine,
+    container: &str,
+    tools: Tools,
+    admin: &Login,
+    name: &str,
+) -> Result<()> {
+    let sql = mariadb::drop_database_sql(name);
+    let execute = format!("--execute={}", sql.trim_end());
+    let user = format!("--user={}", admin.user);
+    let mut cmd = engine.exec(
+        container,
+        false,
+        false,
+        &admin.env(),
+        &[tools.client, "--batch", &user, &execute],
+    );
+    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
+        cmd.argv.insert(pos + 1, "-d".into());
+    }
+    cmd.read().map(|_| ())
 }
 
 /// Loads `source` beside the current database, checks it, and swaps it in.
@@ -76,20 +111,7 @@ pub fn restore(
 ) -> Result<Restored> {
     let started = Instant::now();
     let admin = admin(db)?;
-    let tools = tools_for_restore(engine, container, &admin)?;
-    // The current database must exist for its character set to be copied
-    // (a fresh server may not have it yet): create it empty.
-    mariadb::run_sql(
-        engine,
-        container,
-        tools,
-        &admin,
-        None,
-        &format!(
-            "CREATE DATABASE IF NOT EXISTS {};\n",
-            mariadb::quote_ident(&db.name)
-        ),
-    )?;
+    let tools = tools_for_restore(engine, container, &admin, db)?;
     let swap = Swap::new(&db.name, stamp);
     let password = mariadb::prepare(engine, container, tools, &admin, &swap)?;
     let loaded = load_and_check(
@@ -123,15 +145,7 @@ pub fn restore(
     let previous = if keep_previous {
         Some(swap.old.clone())
     } else {
-        mariadb::run_sql(
-            engine,
-            container,
-            tools,
-            &admin,
-            None,
-            &mariadb::drop_database_sql(&swap.old),
-        )
-        .map_err(|e| {
+        drop_in_background(engine, container, tools, &admin, &swap.old).map_err(|e| {
             e.context(format!(
                 "the restore is done, but the previous database could not be dropped; it is kept as {}",
                 swap.old
@@ -230,7 +244,7 @@ pub fn restore_test(
     progress: &dyn Fn(u64),
 ) -> Result<(u64, u64)> {
     let admin = admin(db)?;
-    let tools = tools_for_restore(engine, container, &admin)?;
+    let tools = tools_for_restore(engine, container, &admin, db)?;
     let swap = Swap::new(&db.name, stamp);
     let password = mariadb::prepare(engine, container, tools, &admin, &swap)?;
     let counted = load_and_check(

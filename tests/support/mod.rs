@@ -604,6 +604,26 @@ impl Fixture {
             .chain(labelled.iter())
             .map(String::as_str)
             .collect();
+        // A holder container (docker) an interrupted archive left keeps
+        // its volume from being removed.
+        let mut holders = vec!["ps", "-aq", "--filter", "label=budgie.holder=1"];
+        let filters: Vec<String> = all.iter().map(|v| format!("volume={v}")).collect();
+        for f in &filters {
+            holders.extend(["--filter", f.as_str()]);
+        }
+        let held: Vec<String> = if all.is_empty() {
+            Vec::new()
+        } else {
+            run(&holders)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
+        if !held.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(held.iter().map(String::as_str));
+            run(&args);
+        }
         if !all.is_empty() {
             let mut args = vec!["volume", "rm", "-f"];
             args.extend(all);

@@ -65,7 +65,23 @@ impl Tools {
 
 /// Which dump tool the container has: `mariadb-dump`, else `mysqldump`
 /// (MySQL, Percona, MariaDB before 10.5). Runs `--version`, read-only.
+/// Asked once per container and budgie run (each ask is an `exec`).
 pub fn detect_tools(engine: &Engine, container: &str) -> Result<Tools> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<String, Tools>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(t) = seen.lock().ok().and_then(|m| m.get(container).copied()) {
+        return Ok(t);
+    }
+    let tools = ask_tools(engine, container)?;
+    if let Ok(mut m) = seen.lock() {
+        m.insert(container.to_string(), tools);
+    }
+    Ok(tools)
+}
+
+fn ask_tools(engine: &Engine, container: &str) -> Result<Tools> {
     let mariadb = engine.exec(container, false, false, &[], &["mariadb-dump", "--version"]);
     if mariadb.read().is_ok() {
         return Ok(Tools::MARIADB);
@@ -412,12 +428,15 @@ pub fn drop_database_sql(name: &str) -> String {
     format!("DROP DATABASE IF EXISTS {};\n", quote_ident(name))
 }
 
-/// The server's version, e.g. `10.11.19-MariaDB-0+deb12u1`.
+/// The server's version, e.g. `10.11.19-MariaDB-0+deb12u1`; in the same
+/// call, `db.name` is created empty if it does not exist (a restore copies
+/// its character set; a fresh server may not have it yet).
 pub fn server_version(
     engine: &Engine,
     container: &str,
     tools: Tools,
     login: &Login,
+    db: &Database,
 ) -> Result<String> {
     let out = run_sql(
         engine,
@@ -425,7 +444,10 @@ pub fn server_version(
         tools,
         login,
         None,
-        "SELECT 'budgie-version', VERSION();\n",
+        &format!(
+            "SELECT 'budgie-version', VERSION();\nCREATE DATABASE IF NOT EXISTS {};\n",
+            quote_ident(&db.name)
+        ),
     )?;
     Ok(tagged(&out, "budgie-version")
         .next()
