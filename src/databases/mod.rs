@@ -70,7 +70,7 @@ pub fn describe_current(
     match db.kind {
         DbKind::Postgres => postgres::describe_current(engine, container, db).ok(),
         DbKind::Mariadb => {
-            mariadb::describe_current(engine, container, tools(engine, container), db)
+            mariadb::describe_current(engine, container, mariadb::Tools::MARIADB, db)
                 .ok()
                 .map(|(bytes, tables)| postgres::Current { bytes, tables })
         }

@@ -59,13 +59,24 @@ pub fn tools_for_restore(
     admin: &Login,
     db: &Database,
 ) -> Result<Tools> {
-    let tools = mariadb::detect_tools(engine, container)?;
-    if tools.mysql {
-        return Err(Error::new(
-            "budgie backs up MySQL and Percona servers but does not restore into them (the swap needs MariaDB 10.6 or later); nothing was changed",
-        ));
+    // MariaDB 10.6+ has the `mariadb` client (older ones and MySQL, which
+    // are refused anyway, may not): no `exec` spent asking.
+    let tools = Tools::MARIADB;
+    let version = mariadb::server_version(engine, container, tools, admin, db).map_err(|e| {
+        if e.message.contains("exit status 126") || e.message.contains("not found") {
+            Error::new(format!(
+                "the database container has no `mariadb` client: budgie restores into MariaDB 10.6 or later only (MySQL and Percona servers are backed up, not restored into); nothing was changed ({})",
+                e.message
+            ))
+        } else {
+            e
+        }
+    })?;
+    if version.contains("MySQL") || !version.contains("MariaDB") {
+        return Err(Error::new(format!(
+            "budgie backs up MySQL and Percona servers but does not restore into them (the swap needs MariaDB 10.6 or later; this server is {version}); nothing was changed"
+        )));
     }
-    let version = mariadb::server_version(engine, container, tools, admin, db)?;
     mariadb::restore_support(&version)
         .map_err(|why| Error::new(format!("{why}; nothing was changed")))?;
     Ok(tools)
@@ -211,7 +222,7 @@ pub fn recover(
     drop_old: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<String>> {
     let admin = admin(db)?;
-    let tools = mariadb::detect_tools(engine, container)?;
+    let tools = Tools::MARIADB;
     let mut done = mariadb::recover(engine, container, tools, &admin, db)?;
     for (swap, state) in mariadb::find_swaps(engine, container, tools, &admin, db)? {
         if state == mariadb::SwapState::Done && drop_old(&swap.old) {
