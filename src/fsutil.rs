@@ -18,6 +18,21 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// `head` cut to whole characters so that `head` + `suffix` fits in `max`
+/// bytes, followed by `suffix` (a database's side names).
+pub fn fit_with_suffix(head: &str, suffix: &str, max: usize) -> String {
+    let room = max.saturating_sub(suffix.len());
+    let mut out = String::new();
+    for c in head.chars() {
+        if out.len() + c.len_utf8() > room {
+            break;
+        }
+        out.push(c);
+    }
+    out.push_str(suffix);
+    out
+}
+
 /// Replaces anything but ASCII letters, digits, `-`, `_` and `.` by `_` and
 /// keeps at most 100 characters, so that a caller's hint can never leave the
 /// directory or make the name too long.

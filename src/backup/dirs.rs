@@ -80,18 +80,7 @@ pub fn archive_dir(
             started.elapsed().as_secs_f64(),
         )
     };
-    meta::write_meta(&committed.path, &m)?;
-    Ok(Taken {
-        path: committed.path,
-        bytes: m.bytes,
-        sha256: m.sha256,
-        seconds: m.seconds,
-        database: None,
-        service: None,
-        volume: None,
-        directory: m.directory,
-        writers: None,
-    })
+    super::record(committed.path, m)
 }
 
 /// Appends `dir` (as `name`) and everything under it, in name order.

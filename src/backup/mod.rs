@@ -117,18 +117,8 @@ pub fn parse_archive_name(
 
 /// The project's volume archives in `dir`, newest first.
 pub fn list_archives(dir: &Path, project: &str) -> Result<Vec<ArchiveFile>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(crate::error::Error::new(format!(
-                "cannot read the backup directory {}: {e}",
-                dir.display()
-            )));
-        }
-    };
     let mut out = Vec::new();
-    for entry in entries.flatten() {
+    for entry in store::backup_dir_entries(dir)? {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some((created, sequence, reason, key)) = parse_archive_name(project, &file_name) else {
             continue;
@@ -309,7 +299,7 @@ pub fn archive_volume(
 }
 
 /// Writes the sidecar of a committed backup and says what was taken.
-fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
+pub(crate) fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
     meta::write_meta(&path, &m)?;
     Ok(Taken {
         path,
@@ -319,7 +309,7 @@ fn record(path: PathBuf, m: meta::Meta) -> Result<Taken> {
         database: m.database,
         service: m.service,
         volume: m.volume,
-        directory: None,
+        directory: m.directory,
         writers: None,
     })
 }

@@ -196,18 +196,8 @@ pub struct SetFile {
 /// The project's sets in `dir`, newest first; unreadable manifests are
 /// left out.
 pub fn list_sets(dir: &Path, project: &str) -> Result<Vec<SetFile>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::new(format!(
-                "cannot read the backup directory {}: {e}",
-                dir.display()
-            )));
-        }
-    };
     let mut out = Vec::new();
-    for entry in entries.flatten() {
+    for entry in store::backup_dir_entries(dir)? {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(id) = set_id(project, &name) else {
             continue;

@@ -220,21 +220,23 @@ pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
     })
 }
 
+/// The entries of the backup directory `dir`; none when it does not exist.
+pub fn backup_dir_entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(e) => Ok(e.flatten().collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::new(format!(
+            "cannot read the backup directory {}: {e}",
+            dir.display()
+        ))),
+    }
+}
+
 /// The project's database dumps in `dir`, newest first. A missing directory
 /// has none.
 pub fn list_dumps(dir: &Path, project: &str) -> Result<Vec<BackupFile>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::new(format!(
-                "cannot read the backup directory {}: {e}",
-                dir.display()
-            )));
-        }
-    };
     let mut out = Vec::new();
-    for entry in entries.flatten() {
+    for entry in backup_dir_entries(dir)? {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some(parsed) = parse_dump_name(project, &file_name) else {
             continue;

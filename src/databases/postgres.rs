@@ -80,16 +80,7 @@ pub fn quote_literal(text: &str) -> String {
 
 /// `<db>_budgie_<kind>_<YYYYMMDDHHMMSS>`, shortened to fit an identifier.
 pub fn side_name(db: &str, kind: &str, stamp: &str) -> String {
-    let suffix = format!("_budgie_{kind}_{stamp}");
-    let room = MAX_IDENT.saturating_sub(suffix.len());
-    let mut head = String::new();
-    for c in db.chars() {
-        if head.len() + c.len_utf8() > room {
-            break;
-        }
-        head.push(c);
-    }
-    format!("{head}{suffix}")
+    crate::fsutil::fit_with_suffix(db, &format!("_budgie_{kind}_{stamp}"), MAX_IDENT)
 }
 
 /// Runs SQL through psql in the database container, as the database user,

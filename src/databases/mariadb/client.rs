@@ -269,16 +269,7 @@ pub fn like_exact(text: &str) -> String {
 /// characters; MariaDB counts characters, but budgie keeps to 64 bytes so
 /// that the on-disk name fits too).
 pub fn side_name(db: &str, kind: &str, stamp: &str) -> String {
-    let suffix = format!("_budgie_{kind}_{stamp}");
-    let room = MAX_IDENT.saturating_sub(suffix.len());
-    let mut head = String::new();
-    for c in db.chars() {
-        if head.len() + c.len_utf8() > room {
-            break;
-        }
-        head.push(c);
-    }
-    format!("{head}{suffix}")
+    crate::fsutil::fit_with_suffix(db, &format!("_budgie_{kind}_{stamp}"), MAX_IDENT)
 }
 
 /// The table (or sequence) a dump line creates: mariadb-dump writes
