@@ -114,8 +114,19 @@ pub fn start_database(ctx: &Context, db: &Database) -> Result<StartDatabase> {
 }
 
 /// Prepares a plan that needs the database `db` running (a restore loads
-/// into it): starts its service unless it runs; it stays running.
+/// into it): starts its service unless it runs; it stays running. One
+/// engine call, made when planning, like [`dump`]'s: a service running now
+/// needs no step (and no compose tool, whose `version` takes most of a
+/// second to answer); one that stops before the load fails the load,
+/// nothing changed.
 pub fn prepare_database(ctx: &Context, plan: &mut Plan, db: &Database) -> Result<()> {
+    let engine = ctx.engine()?;
+    if engine
+        .running_container_id(&ctx.project.name, &db.service)?
+        .is_some()
+    {
+        return Ok(());
+    }
     let start = start_database(ctx, db)?;
     plan.prepare.push(Step {
         what: format!(
@@ -171,7 +182,7 @@ pub fn dump(
         what: format!(
             "{} of database {}{} -> {} (temporary name first, checked, then renamed)",
             if d.safety { "Safety backup" } else { "Backup" },
-            db.name,
+            db.shown_name(),
             if d.named {
                 format!(" (service {})", db.service)
             } else {
