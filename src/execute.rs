@@ -186,7 +186,7 @@ fn run_steps<'a>(
             if step.action.is_safety_backup() {
                 safety_backup_failed(step, e)
             } else {
-                e
+                already_restored(&ran.restored, e)
             }
         })?;
         match &step.action {
@@ -339,13 +339,13 @@ impl Drop for StopAgain<'_> {
 /// service was not running, after starting it for the dump (stopped again
 /// after, whatever happened).
 fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
-    if d.db.name.is_empty() {
+    if d.db.name.is_empty() && !d.db.all_databases() {
         return Err(Error::new(format!(
             "service {} names no database to dump",
             d.db.service
         ))
         .hint(format!(
-            "set MARIADB_DATABASE in its environment, or x-budgie.databases.{}.name",
+            "set POSTGRES_DB in its environment, or x-budgie.databases.{}.name",
             d.db.service
         )));
     }
@@ -382,7 +382,7 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
     };
     let bar = ctx
         .ui
-        .progress_bytes(&format!("Dumping database {}", d.db.name));
+        .progress_bytes(&format!("Dumping database {}", d.db.shown_name()));
     let cmd = d.command(&container);
     ctx.ui.debug(&format!("$ {cmd}"));
     let of = backup::DumpOf {
@@ -415,7 +415,7 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
     if d.safety {
         ctx.ui.success(&format!(
             "Safety backup of database {}: {} ({})",
-            d.db.name,
+            d.db.shown_name(),
             taken.path.display(),
             human_bytes(taken.bytes)
         ));
@@ -581,6 +581,21 @@ fn restore_volume(ui: &Ui, r: &RestoreVolume) -> Result<()> {
     Ok(())
 }
 
+/// A step failed after other databases of the plan were restored (a set,
+/// a dump of several databases): its "nothing was changed" is about its
+/// own database only, so the error says which ones were replaced.
+fn already_restored(restored: &[Restored], mut e: Error) -> Error {
+    if restored.is_empty() {
+        return e;
+    }
+    let names: Vec<&str> = restored.iter().map(|r| r.database.as_str()).collect();
+    e.message.push_str(&format!(
+        "\n  restored before this failed, and kept: database {}",
+        names.join(", ")
+    ));
+    e
+}
+
 /// A failed safety backup: exit 4, and nothing was changed (it runs before
 /// anything that changes data).
 fn safety_backup_failed(step: &Step, e: Error) -> Error {
@@ -588,7 +603,7 @@ fn safety_backup_failed(step: &Step, e: Error) -> Error {
         return e.context("stopped before changing anything");
     }
     let what = match &step.action {
-        Action::Dump(d) => format!("database {}", d.db.name),
+        Action::Dump(d) => format!("database {}", d.db.shown_name()),
         Action::Archive(a) => format!("volume {}", a.volume),
         _ => step.what.clone(),
     };

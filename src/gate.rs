@@ -323,7 +323,15 @@ fn dumps_needed(ctx: &Context, stake: &AtStake) -> Result<Vec<(Database, Vec<Str
         add(db, Some(&l.state.name));
     }
     for r in &stake.replaced {
-        add(&r.db, None);
+        // The service's database as the project has it: for a service that
+        // names none, the dump of every database, not of the one part.
+        let db = ctx
+            .project
+            .databases()
+            .iter()
+            .find(|d| d.service == r.db.service)
+            .unwrap_or(&r.db);
+        add(db, None);
     }
     Ok(out)
 }
@@ -489,8 +497,14 @@ impl<'a> Ticket<'a> {
                 names.join(", ")
             ));
         }
+        // A dump of every database of a service (`<service>/*`) saves each.
+        let every = |d: &String| {
+            d.split_once('/')
+                .is_some_and(|(service, _)| self.saved_databases.contains(&format!("{service}/*")))
+        };
         if let Some(d) = action.replaced_database()
-            && (!self.shown_databases.contains(&d) || unsaved(&self.saved_databases, &d))
+            && (!self.shown_databases.contains(&d)
+                || (unsaved(&self.saved_databases, &d) && !every(&d)))
         {
             return Some(format!(
                 "would replace database {d}, which the safety gate did not cover"
@@ -543,7 +557,11 @@ impl Guard for Ticket<'_> {
         match &step.action {
             Action::Dump(d) => {
                 self.saved_volumes.extend(d.protects.iter().cloned());
-                self.saved_databases.insert(d.db.key());
+                self.saved_databases.insert(if d.db.all_databases() {
+                    format!("{}/*", d.db.service)
+                } else {
+                    d.db.key()
+                });
             }
             Action::Archive(a) => {
                 self.saved_volumes.insert(a.volume.clone());
@@ -703,7 +721,7 @@ fn show(ctx: &Context, stake: &AtStake) {
                 Some(db) => format!(
                     "{} database \"{}\" of service {}",
                     db.kind.label(),
-                    db.name,
+                    db.shown_name(),
                     db.service
                 ),
                 None => "database files".into(),

@@ -36,6 +36,7 @@ mod fuzz_corpus;
 mod gate;
 mod interpolation;
 mod lifecycle;
+mod mariadb_all;
 mod output;
 mod plans;
 mod real_stacks;

@@ -452,6 +452,8 @@ fn list(ctx: &Context) -> Result<i32> {
                     _ if r.directory.is_some() => {
                         format!("directory {}", r.directory.as_deref().unwrap_or_default())
                     }
+                    // A dump of every database of a service that names none.
+                    (Some(d), Some(s), _) if d.is_empty() => format!("(every database) ({s})"),
                     (Some(d), Some(s), _) if ctx.project.names_services() => format!("{d} ({s})"),
                     (Some(d), _, _) => d.clone(),
                     (None, _, Some(v)) => format!("volume {v}"),

@@ -189,7 +189,7 @@ fn database_lines(db: &Database) -> Vec<String> {
             format!("{:?}", db.detected_by).to_lowercase()
         ),
         format!("  user: {}", db.user),
-        format!("  name: {}", db.name),
+        format!("  name: {}", db.shown_name()),
         format!("  password: {pw}"),
         format!(
             "  data: {} in {}",

@@ -163,13 +163,18 @@ pub fn psql(ctx: &Context, service: Option<&str>, extra: &[String]) -> Result<i3
         .map(|p| (var.to_string(), p.clone()))
         .collect();
     let mut command = client;
+    // A service that names no database: the client opens none.
+    command.retain(|a| !a.is_empty());
     command.extend(extra.iter().map(String::as_str));
     let cmd = engine.exec(&container.id, true, ctx.ui.stdin_tty, &env, &command);
     let mut plan = Plan::new();
     plan.interactive(
         format!(
             "Open {} on database {} as {} ({})",
-            command[0], db.name, db.user, container.name
+            command[0],
+            db.shown_name(),
+            db.user,
+            container.name
         ),
         cmd,
     );

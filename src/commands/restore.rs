@@ -49,28 +49,36 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     } else {
         Some(lock(ctx, "restore")?)
     };
+    let parts = checking(ctx, &path, || restore::mariadb::parts(&db, &source))?;
+    let stamp = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
     let mut plan = Plan::new();
     steps::prepare_database(ctx, &mut plan, &db)?;
-    plan.push(
-        format!(
-            "Load {} into a scratch database, check it, then swap it in for database {}{}",
-            path.display(),
-            db.name,
-            if r.keep_previous {
-                " (the current one is kept under a new name)"
-            } else {
-                " (the current one is dropped after the swap)"
-            }
-        ),
-        Action::ReplaceDatabase(Box::new(ReplaceDatabase {
-            engine: engine.clone(),
-            project: ctx.project.name.clone(),
-            db: db.clone(),
-            source,
-            keep_previous: r.keep_previous,
-            stamp: chrono::Local::now().format("%Y%m%d%H%M%S").to_string(),
-        })),
-    );
+    for (part, source) in parts {
+        plan.push(
+            format!(
+                "Load {}{} into a scratch database, check it, then swap it in for database {}{}",
+                path.display(),
+                match &source.section {
+                    Some(name) => format!(" (its part for database {name})"),
+                    None => String::new(),
+                },
+                part.name,
+                if r.keep_previous {
+                    " (the current one is kept under a new name)"
+                } else {
+                    " (the current one is dropped after the swap)"
+                }
+            ),
+            Action::ReplaceDatabase(Box::new(ReplaceDatabase {
+                engine: engine.clone(),
+                project: ctx.project.name.clone(),
+                db: part,
+                source,
+                keep_previous: r.keep_previous,
+                stamp: stamp.clone(),
+            })),
+        );
+    }
     let ran = gate::run(
         ctx,
         plan,
@@ -82,26 +90,38 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     if ctx.global.dry_run {
         return Ok(ran.status);
     }
-    let done = ran
-        .restored
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::new("internal error: the restore step did not report"))?;
-    if let Some(prev) = &done.previous {
-        ctx.ui.info(&format!(
-            "The previous database is kept as {prev}; look at it with: budgie psql -- -d {prev}"
+    if ran.restored.is_empty() {
+        return Err(Error::new(
+            "internal error: the restore step did not report",
         ));
+    }
+    for done in &ran.restored {
+        if let Some(prev) = &done.previous {
+            ctx.ui.info(&format!(
+                "The previous database is kept as {prev}; look at it with: budgie psql -- -d {prev}"
+            ));
+        }
     }
     after_restore(ctx, &db, r.restart)?;
     if ctx.global.json {
-        crate::commands::print_json(&RestoredDoc {
-            database: &done.database,
-            file: &done.file,
-            tables: done.tables,
-            seconds: done.seconds,
-            safety_backup: ran.backups.first().map(|t| t.path.display().to_string()),
-            previous: done.previous.as_deref(),
-        })?;
+        let docs: Vec<RestoredDoc> = ran
+            .restored
+            .iter()
+            .map(|done| RestoredDoc {
+                database: &done.database,
+                file: &done.file,
+                tables: done.tables,
+                seconds: done.seconds,
+                safety_backup: ran.backups.first().map(|t| t.path.display().to_string()),
+                previous: done.previous.as_deref(),
+            })
+            .collect();
+        // One document for one database (as always); a list for a dump
+        // of several.
+        match docs.as_slice() {
+            [one] => crate::commands::print_json(one)?,
+            many => crate::commands::print_json(&many)?,
+        }
     }
     Ok(ran.status)
 }
@@ -284,24 +304,27 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let db = target_database(ctx, None, &path)?;
     source::check_fits(&source, db)?;
     let engine = ctx.engine()?;
+    let parts = checking(ctx, &path, || restore::mariadb::parts(db, &source))?;
     if ctx.global.dry_run {
         let stamp = "<stamp>t";
         let mut plan = Plan::new();
         steps::prepare_database(ctx, &mut plan, db)?;
-        plan.run(
-            format!(
-                "Load {} into the scratch database {}, count its tables and rows, drop it (database {} is not touched)",
-                path.display(),
-                postgres::side_name(&db.name, "restore", stamp),
-                db.name
-            ),
-            crate::databases::load_command_shown(
-                engine,
-                &format!("<{} container>", db.service),
-                db,
-                source.format,
-            ),
-        );
+        for (part, _) in &parts {
+            plan.run(
+                format!(
+                    "Load {} into the scratch database {}, count its tables and rows, drop it (database {} is not touched)",
+                    path.display(),
+                    postgres::side_name(&part.name, "restore", stamp),
+                    part.name
+                ),
+                crate::databases::load_command_shown(
+                    engine,
+                    &format!("<{} container>", db.service),
+                    part,
+                    source.format,
+                ),
+            );
+        }
         execute::print_plan(ctx, "backup verify --restore-test", &plan);
         return Ok(0);
     }
@@ -315,20 +338,33 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
         DbKind::Mariadb => now.to_string(),
     };
     let mut entry = Entry::new("backup verify --restore-test");
-    entry.restore = Some(Sides::restore_test(&db.service, &db.name, &stamp, &path));
+    let mut sides = parts
+        .iter()
+        .map(|(part, _)| Sides::restore_test(&part.service, &part.name, &stamp, &path));
+    entry.restore = sides.next();
+    entry.more_restores = sides.collect();
     let journal = Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
-    let bar = ctx.ui.progress_bytes("Loading into a scratch database");
-    bar.set_length(source.bytes);
-    let counted = match db.kind {
-        DbKind::Postgres => {
-            postgres_restore_test(engine, &container, db, &source, &stamp, &|n| bar.set(n))
-        }
-        DbKind::Mariadb => {
-            restore::mariadb::restore_test(engine, &container, db, &source, &stamp, &|n| bar.set(n))
-        }
-    };
-    bar.clear();
-    let (tables, rows) = counted?;
+    let (mut tables, mut rows) = (0, 0);
+    for (part, source) in &parts {
+        let bar = ctx.ui.progress_bytes(&match &source.section {
+            Some(name) => format!("Loading the part of {name} into a scratch database"),
+            None => "Loading into a scratch database".to_string(),
+        });
+        bar.set_length(source.bytes);
+        let progress = |n| bar.set(n);
+        let counted = match db.kind {
+            DbKind::Postgres => {
+                postgres_restore_test(engine, &container, part, source, &stamp, &progress)
+            }
+            DbKind::Mariadb => {
+                restore::mariadb::restore_test(engine, &container, part, source, &stamp, &progress)
+            }
+        };
+        bar.clear();
+        let (t, r) = counted?;
+        tables += t;
+        rows += r;
+    }
     journal.finish();
     let doc = RestoreTestDoc {
         file: path.display().to_string(),

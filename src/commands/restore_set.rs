@@ -129,7 +129,12 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
             })),
         );
     }
-    for (db, source) in &placed.dumps {
+    let parts = placed
+        .dumps
+        .iter()
+        .map(|(db, source)| crate::restore::mariadb::parts(db, source))
+        .collect::<Result<Vec<_>>>()?;
+    for (db, source) in parts.iter().flatten() {
         plan.push(
             format!(
                 "Load {} into a scratch database, check it, then swap it in for database {} (service {})",
@@ -140,7 +145,7 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
             Action::ReplaceDatabase(Box::new(ReplaceDatabase {
                 engine: engine.clone(),
                 project: ctx.project.name.clone(),
-                db: (*db).clone(),
+                db: db.clone(),
                 source: source.clone(),
                 keep_previous: r.keep_previous,
                 stamp: stamp.clone(),

@@ -139,7 +139,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
         .map(|(i, db)| DatabaseRow {
             service: db.service.clone(),
             kind: db.kind,
-            database: db.name.clone(),
+            database: db.shown_name(),
             problem: db.problem.clone(),
             // A dump without a service in its name is the primary's (the
             // only database when it was taken).

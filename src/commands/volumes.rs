@@ -38,7 +38,7 @@ pub fn loses(ctx: &Context, v: &VolumeState) -> String {
             return format!(
                 "the {} database \"{}\" of service {}{size}; a dump is taken first",
                 db.kind.label(),
-                db.name,
+                db.shown_name(),
                 db.service
             );
         }

@@ -519,14 +519,7 @@ fn settings(
         Storage::Volume { key } => Some(key.clone()),
         _ => None,
     };
-    let problem = storage_problem(service, &storage, &data_dir, &mount_at).or_else(|| {
-        name.is_empty().then(|| {
-            format!(
-                "service {} names no database to back up: set MARIADB_DATABASE in its environment or x-budgie.databases.{}.name",
-                service.name, service.name
-            )
-        })
-    });
+    let problem = storage_problem(service, &storage, &data_dir, &mount_at);
     Ok(Database {
         service: service.name.clone(),
         kind,

@@ -231,6 +231,25 @@ pub struct Database {
     pub problem: Option<String>,
 }
 
+impl Database {
+    /// A MariaDB/MySQL service that names no database (no
+    /// `MARIADB_DATABASE`, no `x-budgie` name): every database its account
+    /// owns is backed up, in one dump, and restored one by one.
+    pub fn all_databases(&self) -> bool {
+        self.kind == DbKind::Mariadb && self.name.is_empty()
+    }
+
+    /// The name for messages: the database's, or for
+    /// [`Database::all_databases`] what it stands for.
+    pub fn shown_name(&self) -> String {
+        if self.all_databases() {
+            format!("(every database of {})", self.user)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 /// Where a database's data directory lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]

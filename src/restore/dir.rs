@@ -385,6 +385,7 @@ mod tests {
             bytes: 0,
             header: None,
             expected_sha256: None,
+            section: None,
         };
         let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
         assert!(e.message.contains("leaves the directory"), "{}", e.message);

@@ -118,16 +118,10 @@ fn feed_inner(
     let mut input: Box<dyn Read + Send> = if raw {
         Box::new(counting)
     } else {
-        let decoded: Box<dyn Read + Send> = match source.format {
-            Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-                256 * 1024,
-                counting,
-            ))),
-            Format::Zstd | Format::TarZstd => Box::new(
-                zstd::stream::read::Decoder::new(counting)
-                    .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
-            ),
-            _ => Box::new(counting),
+        let decoded = decoder(source, counting)?;
+        let decoded: Box<dyn Read + Send> = match &source.section {
+            Some(name) => Box::new(crate::databases::mariadb::Section::new(decoded, name)),
+            None => decoded,
         };
         if source.format == Format::TarZstd {
             decoded
@@ -185,6 +179,30 @@ fn feed_inner(
         tables,
         sha256,
     })
+}
+
+/// `inner` (the file's bytes) decompressed as `source`'s format says.
+fn decoder(source: &Source, inner: impl Read + Send + 'static) -> Result<Box<dyn Read + Send>> {
+    Ok(match source.format {
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 * 1024,
+            inner,
+        ))),
+        Format::Zstd | Format::TarZstd => Box::new(
+            zstd::stream::read::Decoder::new(inner)
+                .map_err(|e| Error::new(format!("cannot read {}: {e}", source.path.display())))?,
+        ),
+        _ => Box::new(inner),
+    })
+}
+
+/// The databases a MariaDB dump holds parts of (`--databases` or
+/// `--all-databases`), read through once; empty for a one-database dump.
+pub fn mariadb_parts(source: &Source) -> Result<Vec<String>> {
+    let path = &source.path;
+    let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    crate::databases::mariadb::databases_in(decoder(source, file)?).map_err(cannot)
 }
 
 /// Streams `input` into `cmd`'s stdin. Returns the command's stdout when it

@@ -307,3 +307,51 @@ pub fn restore_test(
     })?;
     Ok(counted)
 }
+
+/// What a restore of `source` replaces: the database `db`, or, for a
+/// MariaDB service that names no database (it backs up every database of
+/// its account in one dump), each database the dump holds a part of, with
+/// the file cut to that part. A part for one of the server's own schemas
+/// refuses the whole restore.
+pub fn parts(db: &Database, source: &Source) -> Result<Vec<(Database, Source)>> {
+    if !db.all_databases() {
+        return Ok(vec![(db.clone(), source.clone())]);
+    }
+    let path = &source.path;
+    let names = super::feed::mariadb_parts(source)?;
+    if names.is_empty() {
+        return Err(Error::new(format!(
+            "refusing to restore {}: it is the dump of one database and does not say which (no `USE` line: made without --databases), and service {} names no database (budgie backs up every database of {} there); nothing was changed",
+            path.display(),
+            db.service,
+            db.user
+        ))
+        .hint(format!(
+            "name the database it goes into: MARIADB_DATABASE in the service's environment, or x-budgie.databases.{}.name",
+            db.service
+        )));
+    }
+    if let Some(system) = names
+        .iter()
+        .find(|n| SYSTEM_SCHEMAS.contains(&n.to_ascii_lowercase().as_str()))
+    {
+        return Err(Error::new(format!(
+            "refusing to restore {}: it holds a part for `{system}`, the server's own schema, which budgie never replaces (its databases: {}); nothing was changed",
+            path.display(),
+            names.join(", ")
+        )));
+    }
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let mut part = db.clone();
+            part.name = name.clone();
+            let mut cut = source.clone();
+            cut.section = Some(name);
+            (part, cut)
+        })
+        .collect())
+}
+
+/// The server's own schemas: never a part a restore replaces.
+const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];

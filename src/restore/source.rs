@@ -23,6 +23,9 @@ pub struct Source {
     /// at backup time, compared with the bytes as they are loaded (before
     /// the swap). None when the whole file was already verified.
     pub expected_sha256: Option<String>,
+    /// A MariaDB dump of several databases: the one database whose part
+    /// is loaded (`databases::mariadb::Section`); None: the whole file.
+    pub section: Option<String>,
 }
 
 /// Checks a file before anything is touched: it exists, is readable, is a
@@ -42,6 +45,7 @@ pub fn validate(path: &Path) -> Result<Source> {
             bytes: q.bytes,
             header: q.header,
             expected_sha256: q.recorded_sha256,
+            section: None,
         });
     }
     let report = verify::verify(path)?;
@@ -66,6 +70,7 @@ pub fn validate(path: &Path) -> Result<Source> {
         bytes: report.bytes,
         header: report.header,
         expected_sha256: None,
+        section: None,
     })
 }
 
@@ -100,6 +105,7 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
         bytes: report.bytes,
         header: None,
         expected_sha256: None,
+        section: None,
     })
 }
 

@@ -44,7 +44,7 @@ fn one_database(db: &compose::Database) -> Check {
     match &db.problem {
         Some(problem) => Check::fail(
             DATABASE_SERVICE,
-            format!("{} (database {}): {problem}", db.service, db.name),
+            format!("{} (database {}): {problem}", db.service, db.shown_name()),
             Some(format!(
                 "fix the compose file, then check again: budgie doctor (the data directory is {})",
                 db.data_dir
@@ -56,7 +56,7 @@ fn one_database(db: &compose::Database) -> Check {
                 "{} ({} database {}, user {}, data in {})",
                 db.service,
                 db.kind.label(),
-                db.name,
+                db.shown_name(),
                 db.user,
                 match &db.storage {
                     Storage::Volume { key } => format!("volume {key}"),

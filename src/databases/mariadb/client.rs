@@ -149,7 +149,9 @@ pub fn isready_command(engine: &Engine, container: &str, tools: Tools, db: &Data
 }
 
 /// The dump tool's arguments for the one database `db.name` (see the module
-/// documentation), without the program name.
+/// documentation), without the program name; for a service that names no
+/// database, every database its account owns (`--all-databases`, one part
+/// per database: `sections`).
 ///
 /// - `--single-transaction`: one consistent InnoDB snapshot, no locks
 ///   (MyISAM/Aria tables are not transactional: not consistent);
@@ -187,6 +189,16 @@ pub fn dump_args(tools: Tools, db: &Database) -> Vec<String> {
         args.push("--set-gtid-purged=OFF".into());
     }
     args.push(format!("--user={}", db.user));
+    if db.all_databases() {
+        // Every database the account can see, each in its own part
+        // (`USE`), the server's own schemas left out; MySQL's tool has no
+        // `--ignore-database` and also dumps `mysql` (accounts, grants).
+        args.push("--all-databases".into());
+        if !tools.mysql {
+            args.push("--ignore-database=mysql".into());
+        }
+        return args;
+    }
     args.push("--".into());
     args.push(db.name.clone());
     args
@@ -396,7 +408,11 @@ pub(super) fn tagged<'a>(out: &'a str, tag: &'a str) -> impl Iterator<Item = Vec
     })
 }
 
-/// Size in bytes (data and indexes) and number of tables of `db.name`, as
+/// The server's own schemas, never a user's data (an SQL list).
+const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
+
+/// Size in bytes (data and indexes) and number of tables of `db.name` (of
+/// every database the account sees, for a service that names none), as
 /// the database's own account.
 pub fn describe_current(
     engine: &Engine,
@@ -404,9 +420,13 @@ pub fn describe_current(
     tools: Tools,
     db: &Database,
 ) -> Result<(u64, u64)> {
+    let schema = if db.all_databases() {
+        format!("NOT IN ({SYSTEM_SCHEMAS})")
+    } else {
+        format!("= {}", quote_string(&db.name))
+    };
     let sql = format!(
-        "SELECT 'budgie-current', COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0), COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_TYPE <> 'VIEW';\n",
-        quote_string(&db.name)
+        "SELECT 'budgie-current', COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0), COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA {schema} AND TABLE_TYPE <> 'VIEW';\n"
     );
     let out = run_sql(engine, container, tools, &Login::of(db), None, &sql)?;
     let row = tagged(&out, "budgie-current").next().unwrap_or_default();

@@ -114,10 +114,12 @@
 mod client;
 mod commit;
 mod recover;
+mod sections;
 mod swap;
 
 pub use client::*;
 pub use recover::*;
+pub use sections::{Section, databases_in};
 pub use swap::*;
 
 #[cfg(test)]
