@@ -167,6 +167,12 @@ pub struct RestoreCommand {
     #[arg(long, value_name = "SERVICE", conflicts_with = "volume")]
     pub service: Option<String>,
 
+    /// DANGEROUS: let psql run the meta-commands (`\!`, `\connect`...) and
+    /// server-side statements (`COPY ... PROGRAM`...) a plain PostgreSQL dump
+    /// holds, which budgie otherwise refuses. Only for a file you wrote yourself
+    #[arg(long, conflicts_with_all = ["volume", "set"])]
+    pub unsafe_allow_meta_commands: bool,
+
     /// Restore a whole set (`backup --all`, or what clean/nuke saved): every database,
     /// volume and host directory in it, behind one confirmation. STAMP as `backup list` shows it, `latest`,
     /// or the manifest's path

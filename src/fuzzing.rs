@@ -178,6 +178,34 @@ fn check_dump(path: &Path, data: &[u8]) {
     let _ = verify::quick_complete(path);
 }
 
+/// The plain-SQL scanner (`restore::sqlscan`) on the bytes as a file: it
+/// never panics, its answer does not depend on where the file is cut into
+/// chunks, it passes on nothing it did not read, and a refusal says where.
+pub fn sqlscan(data: &[u8]) {
+    let whole = scan_plain(data, data.len().max(1));
+    let small = scan_plain(data, 7);
+    assert_eq!(whole, small, "the scan depends on where the input is cut");
+    match whole {
+        Ok(out) => assert!(out.len() <= data.len(), "the scan made bytes up"),
+        Err(why) => assert!(
+            why.contains("line") || why.contains("ends"),
+            "a refusal that does not say where: {why}"
+        ),
+    }
+}
+
+/// What psql would read of `data` scanned in chunks of `chunk` bytes, or
+/// the refusal.
+pub fn scan_plain(data: &[u8], chunk: usize) -> Result<Vec<u8>, String> {
+    let mut scanner = restore::sqlscan::Scanner::default();
+    let mut out = Vec::new();
+    for piece in data.chunks(chunk) {
+        scanner.scan(piece, &mut out)?;
+    }
+    scanner.finish()?;
+    Ok(out)
+}
+
 /// What `budgie restore` makes of the file at `path`: the format it
 /// recognized (`plain`, `gzip`, `zstd`, `custom`), or its refusal.
 pub fn validate_dump(path: &Path) -> Result<String, String> {

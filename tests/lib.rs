@@ -34,6 +34,7 @@ mod doctor;
 mod faults;
 mod fuzz_corpus;
 mod gate;
+mod hostile_dumps;
 mod interpolation;
 mod lifecycle;
 mod mariadb_all;

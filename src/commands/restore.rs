@@ -41,8 +41,15 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     let path = choose_file(ctx, r)?;
     let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
-    let source = checking(ctx, &path, || source::validate(&path))?;
+    let mut source = checking(ctx, &path, || source::validate(&path))?;
     source::check_fits(&source, &db)?;
+    if r.unsafe_allow_meta_commands {
+        ctx.ui.unquiet().warn(&format!(
+            "--unsafe-allow-meta-commands: psql runs whatever {} holds — shell commands (\\!), connections to other databases (\\connect), COPY ... PROGRAM — with the database server's rights, and nothing is scanned",
+            path.display()
+        ));
+        source.allow_meta_commands = true;
+    }
     let engine = ctx.engine()?;
     let _lock = if ctx.global.dry_run {
         None

@@ -173,8 +173,54 @@ pub fn load_command(
                 target,
             ],
         ),
-        _ => psql_cmd(engine, container, db, target, &["--single-transaction"]),
+        // The dump's quoting is read (by psql and by budgie's scan) with
+        // standard_conforming_strings on, whatever the server's default.
+        _ => psql_cmd(
+            engine,
+            container,
+            db,
+            target,
+            &[
+                "--single-transaction",
+                "-c",
+                "SET standard_conforming_strings = on",
+                "-f",
+                "-",
+            ],
+        ),
     }
+}
+
+/// Whether the psql of `psql --version` (`psql (PostgreSQL) 15.18 ...`)
+/// knows `\restrict` (18, and the releases of August 2025 on: 17.6, 16.10,
+/// 15.14, 14.19, 13.22).
+pub fn knows_restrict(version: &str) -> bool {
+    let Some(number) = version
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+    else {
+        return false;
+    };
+    let mut parts = number.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    match major {
+        18.. => true,
+        17 => minor >= 6,
+        16 => minor >= 10,
+        15 => minor >= 14,
+        14 => minor >= 19,
+        13 => minor >= 22,
+        _ => false,
+    }
+}
+
+/// Asks the container's psql its version (read-only) for [`knows_restrict`].
+pub fn psql_knows_restrict(engine: &Engine, container: &str) -> bool {
+    engine
+        .exec(container, false, false, &[], &["psql", "--version"])
+        .read()
+        .is_ok_and(|v| knows_restrict(&v))
 }
 
 /// What the current database holds: size in bytes and number of tables.

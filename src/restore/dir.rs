@@ -386,6 +386,8 @@ mod tests {
             header: None,
             expected_sha256: None,
             section: None,
+            allow_meta_commands: false,
+            restrict_key: None,
         };
         let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
         assert!(e.message.contains("leaves the directory"), "{}", e.message);

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::source::Source;
 use super::tables::TableScanner;
+use crate::backup::format::Dialect;
 use crate::backup::verify::Format;
 use crate::engine::Cmd;
 use crate::error::{Error, Result};
@@ -123,6 +124,7 @@ fn feed_inner(
             Some(name) => Box::new(crate::databases::mariadb::Section::new(decoded, name)),
             None => decoded,
         };
+        let decoded = guarded(source, decoded);
         if source.format == Format::TarZstd {
             decoded
         } else {
@@ -196,6 +198,27 @@ fn decoder(source: &Source, inner: impl Read + Send + 'static) -> Result<Box<dyn
     })
 }
 
+/// A plain PostgreSQL dump as psql may read it: scanned (`sqlscan`: a
+/// refused construct fails the read before psql sees it) and, when the
+/// container's psql knows `\restrict`, between budgie's own
+/// `\restrict KEY` / `\unrestrict KEY`, which the file cannot know.
+fn guarded(source: &Source, sql: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    let postgres_sql = source.dialect == Some(Dialect::Postgres)
+        && matches!(source.format, Format::Plain | Format::Gzip | Format::Zstd);
+    if !postgres_sql || source.allow_meta_commands {
+        return sql;
+    }
+    let sql = super::sqlguard::Guarded::new(sql);
+    match &source.restrict_key {
+        Some(key) => Box::new(
+            std::io::Cursor::new(format!("\\restrict {key}\n"))
+                .chain(sql)
+                .chain(std::io::Cursor::new(format!("\n\\unrestrict {key}\n"))),
+        ),
+        None => Box::new(sql),
+    }
+}
+
 /// The databases a MariaDB dump holds parts of (`--databases` or
 /// `--all-databases`), read through once; empty for a one-database dump.
 pub fn mariadb_parts(source: &Source) -> Result<Vec<String>> {
@@ -237,6 +260,15 @@ fn feed_reader(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 let _ = handle.kill();
+                let text = e.to_string();
+                if let Some(why) = text.strip_prefix("refused: ") {
+                    return Err(Error::new(format!(
+                        "budgie refused the file at {why}; psql never read it"
+                    ))
+                    .hint(
+                        "a dump written by pg_dump holds none of this: look at the file. Only if you wrote it yourself and trust every line: budgie restore FILE --unsafe-allow-meta-commands",
+                    ));
+                }
                 return Err(Error::new(format!("reading the input failed: {e}")));
             }
         };

@@ -22,6 +22,8 @@ pub mod dir;
 pub mod feed;
 pub mod mariadb;
 pub mod source;
+pub mod sqlguard;
+pub mod sqlscan;
 pub mod tables;
 pub mod volume;
 
@@ -131,12 +133,25 @@ fn one_session(
         quote_ident(&db.user)
     );
     let connect = format!("\\c {}", quote_ident(scratch));
+    let source = &restricted(engine, container, source)?;
     let cmd = psql_cmd_stdin(
         engine,
         container,
         db,
         maintenance_db(db),
-        &["-c", &create, "-c", &connect, "-c", "BEGIN", "-f", "-"],
+        &[
+            "-c",
+            &create,
+            "-c",
+            &connect,
+            // Session-wide, before the transaction: see `sqlscan`.
+            "-c",
+            "SET standard_conforming_strings = on",
+            "-c",
+            "BEGIN",
+            "-f",
+            "-",
+        ],
         true,
     );
     let (db2, scratch2, old2) = (db.clone(), scratch.to_string(), old.to_string());
@@ -187,6 +202,26 @@ fn one_session(
     }
 }
 
+/// `source` with a random key of budgie's own for `\restrict` when it is
+/// plain SQL that psql reads and the container's psql knows `\restrict`
+/// (one `psql --version`): then psql itself refuses every meta-command of
+/// the file, even one the scan missed.
+fn restricted(engine: &Engine, container: &str, source: &Source) -> Result<Source> {
+    let mut source = source.clone();
+    let plain = matches!(source.format, Format::Plain | Format::Gzip | Format::Zstd);
+    if plain
+        && !source.allow_meta_commands
+        && crate::databases::postgres::psql_knows_restrict(engine, container)
+    {
+        let mut bytes = [0u8; 24];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+            .map_err(|e| Error::new(format!("cannot read /dev/urandom: {e}")))?;
+        source.restrict_key = Some(crate::fsutil::hex(&bytes));
+    }
+    Ok(source)
+}
+
 /// Loads `source` into a new scratch database (the returned guard drops it
 /// unless it is swapped in). Returns the tables the dump creates, for the
 /// check. A recorded checksum that the bytes do not match fails it.
@@ -212,6 +247,8 @@ pub fn load_scratch<'a>(
         }
         _ => None,
     };
+    let restricted = restricted(engine, container, source)?;
+    let source = &restricted;
     let scratch = Scratch::create(engine, container, db, stamp)?;
     let cmd = load_command(engine, container, db, &scratch.name, source.format);
     let fed = feed(

@@ -26,6 +26,12 @@ pub struct Source {
     /// A MariaDB dump of several databases: the one database whose part
     /// is loaded (`databases::mariadb::Section`); None: the whole file.
     pub section: Option<String>,
+    /// `restore --unsafe-allow-meta-commands`: a plain PostgreSQL dump goes
+    /// to psql unscanned (see `restore::sqlscan`).
+    pub allow_meta_commands: bool,
+    /// budgie's own `\restrict` key around a plain PostgreSQL dump, when the
+    /// container's psql knows `\restrict` (set just before the load).
+    pub restrict_key: Option<String>,
 }
 
 /// Checks a file before anything is touched: it exists, is readable, is a
@@ -46,6 +52,8 @@ pub fn validate(path: &Path) -> Result<Source> {
             header: q.header,
             expected_sha256: q.recorded_sha256,
             section: None,
+            allow_meta_commands: false,
+            restrict_key: None,
         });
     }
     let report = verify::verify(path)?;
@@ -71,6 +79,8 @@ pub fn validate(path: &Path) -> Result<Source> {
         header: report.header,
         expected_sha256: None,
         section: None,
+        allow_meta_commands: false,
+        restrict_key: None,
     })
 }
 
@@ -106,6 +116,8 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
         header: None,
         expected_sha256: None,
         section: None,
+        allow_meta_commands: false,
+        restrict_key: None,
     })
 }
 

@@ -1,0 +1,124 @@
+//! End-to-end, both engines: plain PostgreSQL files that would make psql
+//! reach outside the scratch database are refused before psql reads the
+//! construct — nothing runs in the container, the live database is as it
+//! was — while honest data that merely looks like such text restores
+//! exactly. (The scanner's own cases are unit tests in `restore::sqlscan`.)
+
+use std::path::{Path, PathBuf};
+
+use crate::e2e;
+use crate::support::*;
+
+/// `text` with `insert` put before pg_dump's closing comment, where a
+/// hand-edited file would carry it (the header and end marker stay).
+fn with_inserted(text: &str, insert: &str) -> String {
+    let end = text
+        .rfind("--\n-- PostgreSQL database dump complete")
+        .expect("a pg_dump end marker");
+    format!("{}{insert}{}", &text[..end], &text[end..])
+}
+
+/// What `/tmp` of the database container holds (a refused file must not
+/// have made anything there).
+fn tmp_of(p: &Fixture) -> String {
+    let c = p.container("db").expect("db running");
+    p.engine_out(&["exec", &c, "ls", "-a", "/tmp"])
+}
+
+fn write(p: &Fixture, name: &str, text: &str) -> PathBuf {
+    let path = p.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn restore(p: &Fixture, file: &Path) -> Outcome {
+    p.budgie()
+        .args(["restore", file.to_str().unwrap(), "--yes", "--no-backup"])
+        .run()
+}
+
+e2e!(hostile_plain_dumps_are_refused_and_run_nothing, |engine| {
+    let p = Fixture::new(engine).compose(STACK);
+    p.budgie().arg("start").run().success();
+    // Honest data that looks like what the scan refuses.
+    p.sql(
+        "create table ledger(id int primary key, note text); \
+         insert into ledger values (1, E'back\\\\slash \\\\! and \\\\connect appdb'), \
+         (2, E'\\\\.'), (3, 'COPY t TO PROGRAM ''id'''), (4, E'line\\rcarriage'), \
+         (5, '$$ dollar $q$'), (6, '-- not a comment /* nor this'); \
+         comment on table ledger is 'a \\ backslash, PROGRAM and \\connect in a comment'",
+    );
+    let honest = p
+        .budgie()
+        .args(["backup", "--compress", "none", "--json"])
+        .run()
+        .success()
+        .json();
+    let honest = PathBuf::from(honest["path"].as_str().unwrap());
+    let before = p.checksums("appdb");
+    let tmp_before = tmp_of(&p);
+    let text = std::fs::read_to_string(&honest).unwrap();
+
+    let hostile = [
+        ("line-start", "\\! touch /tmp/pwned-1\n"),
+        ("mid-line", "SELECT 1; \\! touch /tmp/pwned-2\n"),
+        ("bare-cr", "-- a comment\r\\! touch /tmp/pwned-3\n"),
+        ("connect", "\\connect appdb\nDROP TABLE ledger;\n"),
+        (
+            "program",
+            "COPY (SELECT 1) TO PROGRAM 'touch /tmp/pwned-5';\n",
+        ),
+        ("unrestrict", "\\unrestrict `touch /tmp/pwned-6`\n"),
+        (
+            "copy-tail",
+            "COPY public.ledger (id, note) FROM stdin; \\! touch /tmp/pwned-7\n9\tx\n\\.\n",
+        ),
+        ("file", "SELECT pg_read_file('/etc/passwd');\n"),
+    ];
+    for (name, insert) in hostile {
+        let file = write(&p, &format!("{name}.sql"), &with_inserted(&text, insert));
+        let out = restore(&p, &file).failure();
+        out.stderr_has("budgie refused the file at line ")
+            .stderr_has("nothing was changed")
+            .stderr_has("--unsafe-allow-meta-commands");
+        assert_eq!(p.checksums("appdb"), before, "{name}: the live database");
+        assert_eq!(
+            tmp_of(&p),
+            tmp_before,
+            "{name}: nothing ran in the container"
+        );
+        assert!(
+            !p.databases().iter().any(|d| d.contains("budgie")),
+            "{name}: no scratch database left: {:?}",
+            p.databases()
+        );
+    }
+
+    // The honest file restores exactly, after the live data changed.
+    p.sql("delete from ledger where id > 2");
+    restore(&p, &honest).success();
+    assert_eq!(p.checksums("appdb"), before);
+
+    // Only the loud flag lets a meta-command through (into a throwaway
+    // container here) — before the file's own `\restrict`: inside
+    // pg_dump's pair, a patched psql refuses it whatever budgie allows.
+    assert!(
+        text.contains("\n\\restrict "),
+        "this pg_dump writes \\restrict"
+    );
+    let allowed = text.replacen("\n\\restrict ", "\n\\! touch /tmp/allowed\n\\restrict ", 1);
+    let file = write(&p, "allowed.sql", &allowed);
+    p.budgie()
+        .args([
+            "restore",
+            file.to_str().unwrap(),
+            "--yes",
+            "--no-backup",
+            "--unsafe-allow-meta-commands",
+        ])
+        .run()
+        .success()
+        .stderr_has("--unsafe-allow-meta-commands: psql runs whatever");
+    assert!(tmp_of(&p).contains("allowed"), "{}", tmp_of(&p));
+    assert_eq!(p.checksums("appdb"), before);
+});
