@@ -52,45 +52,14 @@ fn started(engine: Engine) -> Fixture {
 }
 
 /// SQL through the `mariadb` client in the shop container, as `shop`
-/// (the password in the environment, as budgie passes it).
+/// on shopdb.
 fn maria(f: &Fixture, sql: &str) -> String {
-    let c = f.container("shop").expect("shop container running");
-    f.engine_out(&[
-        "exec",
-        "-e",
-        "MYSQL_PWD=shop-pw",
-        &c,
-        "mariadb",
-        "-N",
-        "-B",
-        "-u",
-        "shop",
-        "shopdb",
-        "-e",
-        sql,
-    ])
-    .trim()
-    .to_string()
+    f.maria_sql("shop", ("shop", "shop-pw"), Some("shopdb"), sql)
 }
 
 /// SQL as MariaDB's root (what the server holds beyond shopdb).
 fn maria_root(f: &Fixture, sql: &str) -> String {
-    let c = f.container("shop").expect("shop container running");
-    f.engine_out(&[
-        "exec",
-        "-e",
-        "MYSQL_PWD=root-pw",
-        &c,
-        "mariadb",
-        "-N",
-        "-B",
-        "-u",
-        "root",
-        "-e",
-        sql,
-    ])
-    .trim()
-    .to_string()
+    f.maria_sql("shop", ("root", "root-pw"), None, sql)
 }
 
 /// What restores may leave on the MariaDB server: side databases, the

@@ -83,6 +83,16 @@ fn real_dumps_in_the_corpus_validate_and_broken_ones_are_refused() {
     }
 }
 
+/// The sqlscan seeds whose names start with `prefix`; at least `least`.
+fn seeds(prefix: &str, least: usize) -> Vec<PathBuf> {
+    let found: Vec<PathBuf> = corpus("sqlscan")
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    assert!(found.len() >= least, "too few {prefix} seeds: {found:?}");
+    found
+}
+
 #[test]
 fn sqlscan_corpus_gets_a_scan_or_a_refusal_that_says_where() {
     replay("sqlscan", budgie::fuzzing::sqlscan);
@@ -93,17 +103,7 @@ fn sqlscan_corpus_gets_a_scan_or_a_refusal_that_says_where() {
 /// refused: the scan has no false alarm on pg_dump's own output.
 #[test]
 fn pg_dump_output_in_the_corpus_is_never_refused() {
-    let seeds: Vec<PathBuf> = corpus("sqlscan")
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("pgdump-")
-        })
-        .collect();
-    assert!(seeds.len() >= 3, "too few pg_dump seeds: {seeds:?}");
-    for seed in seeds {
+    for seed in seeds("pgdump-", 3) {
         let data = std::fs::read(&seed).unwrap();
         let out = budgie::fuzzing::scan_plain(&data, 4096)
             .unwrap_or_else(|why| panic!("{} refused: {why}", seed.display()));
@@ -115,17 +115,7 @@ fn pg_dump_output_in_the_corpus_is_never_refused() {
 /// added that would reach outside the scratch database) are all refused.
 #[test]
 fn hostile_seeds_in_the_corpus_are_refused() {
-    let seeds: Vec<PathBuf> = corpus("sqlscan")
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("hostile-")
-        })
-        .collect();
-    assert!(seeds.len() >= 8, "too few hostile seeds: {seeds:?}");
-    for seed in seeds {
+    for seed in seeds("hostile-", 8) {
         let data = std::fs::read(&seed).unwrap();
         let refused = budgie::fuzzing::scan_plain(&data, 4096);
         assert!(refused.is_err(), "{} passed the scan", seed.display());

@@ -26,22 +26,7 @@ volumes:
 const DATABASES: [&str; 2] = ["blog", "shop-2"];
 
 fn root(f: &Fixture, sql: &str) -> String {
-    let c = f.container("maria").expect("maria container running");
-    f.engine_out(&[
-        "exec",
-        "-e",
-        "MYSQL_PWD=root-pw",
-        &c,
-        "mariadb",
-        "-N",
-        "-B",
-        "-u",
-        "root",
-        "-e",
-        sql,
-    ])
-    .trim()
-    .to_string()
+    f.maria_sql("maria", ("root", "root-pw"), None, sql)
 }
 
 /// Every table of the two databases with its rows and checksum, and the

@@ -593,4 +593,22 @@ mod tests {
             "{sql}"
         );
     }
+
+    #[test]
+    fn restrict_is_known_from_the_august_2025_releases_on() {
+        for (version, knows) in [
+            ("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", true),
+            ("psql (PostgreSQL) 15.13", false),
+            ("psql (PostgreSQL) 17.6", true),
+            ("psql (PostgreSQL) 17.5", false),
+            ("psql (PostgreSQL) 16.10", true),
+            ("psql (PostgreSQL) 16.9", false),
+            ("psql (PostgreSQL) 18.0", true),
+            ("psql (PostgreSQL) 13.22", true),
+            ("psql (PostgreSQL) 12.22", false),
+            ("not psql", false),
+        ] {
+            assert_eq!(knows_restrict(version), knows, "{version}");
+        }
+    }
 }

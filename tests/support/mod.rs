@@ -279,6 +279,26 @@ impl Fixture {
         self.engine.expect("this fixture has no engine")
     }
 
+    /// SQL through the `mariadb` client in the container of `service`, as
+    /// `user` with `password` (in the environment, as budgie passes it), on
+    /// `db` if given; batch output, trimmed.
+    pub fn maria_sql(
+        &self,
+        service: &str,
+        (user, password): (&str, &str),
+        db: Option<&str>,
+        sql: &str,
+    ) -> String {
+        let c = self
+            .container(service)
+            .unwrap_or_else(|| panic!("{service} container running"));
+        let pwd = format!("MYSQL_PWD={password}");
+        let mut args = vec!["exec", "-e", &pwd, &c, "mariadb", "-N", "-B", "-u", user];
+        args.extend(db);
+        args.extend(["-e", sql]);
+        self.engine_out(&args).trim().to_string()
+    }
+
     /// Runs an engine command directly (test side), returning stdout.
     pub fn engine_out(&self, args: &[&str]) -> String {
         let out = Command::new(self.engine().program())

@@ -299,7 +299,15 @@ pub fn table_in_create_line(line: &[u8]) -> Option<String> {
     .iter()
     .filter_map(|lead| line.strip_prefix(*lead))
     .min_by_key(|rest| rest.len())?;
-    let rest = rest.strip_prefix(b"`")?;
+    let (name, _) = backtick_ident(rest)?;
+    String::from_utf8(name).ok()
+}
+
+/// A `` `quoted` `` identifier at the start of `text` (backticks doubled
+/// inside): its name, and what follows the closing backtick. None without
+/// one, or when it does not close.
+pub fn backtick_ident(text: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    let rest = text.strip_prefix(b"`")?;
     let mut name = Vec::new();
     let mut i = 0;
     while i < rest.len() {
@@ -309,7 +317,7 @@ pub fn table_in_create_line(line: &[u8]) -> Option<String> {
                 i += 2;
                 continue;
             }
-            return String::from_utf8(name).ok();
+            return Some((name, &rest[i + 1..]));
         }
         name.push(rest[i]);
         i += 1;

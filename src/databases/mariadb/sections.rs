@@ -34,10 +34,12 @@ enum LineKind {
 const HEAD: usize = 160;
 
 fn classify(head: &[u8]) -> LineKind {
-    if let Some(rest) = head.strip_prefix(b"USE `")
-        && let Some(name) = backtick_name(rest)
+    if let Some(rest) = head.strip_prefix(b"USE ")
+        && let Some((name, tail)) = super::client::backtick_ident(rest)
+        && tail.trim_ascii() == b";"
+        && !name.is_empty()
     {
-        return LineKind::Use(name);
+        return LineKind::Use(String::from_utf8_lossy(&name).into_owned());
     }
     let database_lines: [&[u8]; 3] = [
         b"CREATE DATABASE ",
@@ -48,28 +50,6 @@ fn classify(head: &[u8]) -> LineKind {
         return LineKind::Database;
     }
     LineKind::Other
-}
-
-/// The name in ``name`;`` (backticks doubled inside), the opening backtick
-/// already read.
-fn backtick_name(rest: &[u8]) -> Option<String> {
-    let mut name = Vec::new();
-    let mut i = 0;
-    while i < rest.len() {
-        if rest[i] == b'`' {
-            if rest.get(i + 1) == Some(&b'`') {
-                name.push(b'`');
-                i += 2;
-                continue;
-            }
-            let tail = rest[i + 1..].trim_ascii();
-            return (tail == b";" && !name.is_empty())
-                .then(|| String::from_utf8_lossy(&name).into_owned());
-        }
-        name.push(rest[i]);
-        i += 1;
-    }
-    None
 }
 
 /// Splits a stream into lines and classifies each by its start, keeping
