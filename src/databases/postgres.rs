@@ -175,7 +175,7 @@ pub fn load_command(
         ),
         // The dump's quoting is read (by psql and by budgie's scan) with
         // standard_conforming_strings on, whatever the server's default.
-        _ => psql_cmd(
+        _ => psql_cmd_stdin(
             engine,
             container,
             db,
@@ -187,6 +187,7 @@ pub fn load_command(
                 "-f",
                 "-",
             ],
+            true,
         ),
     }
 }
