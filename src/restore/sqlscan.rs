@@ -324,7 +324,8 @@ impl Scanner {
         }
         if let Some(key) = &self.restrict_key {
             return Err(format!(
-                "the file's `\\restrict {key}` has no `\\unrestrict {key}`: it is cut short"
+                "the file ends at line {} without the `\\unrestrict {key}` of its `\\restrict {key}`: it is cut short",
+                self.line
             ));
         }
         Ok(())
@@ -808,7 +809,7 @@ SELECT pg_catalog.setval('public.s', 3, true);\n\n\\unrestrict abcDEF123\n\n--\n
         // pg_dump's pair must match, stand alone and use a plain key.
         refused("\\restrict a`id`\n", "meta-command");
         refused("\\restrict abc\n\\unrestrict abd\n", "meta-command");
-        refused("\\restrict abc\nSELECT 1;\n", "no `\\unrestrict abc`");
+        refused("\\restrict abc\nSELECT 1;\n", "without the `\\unrestrict abc`");
         refused(
             "SELECT 1; \\restrict abc\n\\unrestrict abc\n",
             "meta-command",
