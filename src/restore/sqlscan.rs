@@ -809,7 +809,10 @@ SELECT pg_catalog.setval('public.s', 3, true);\n\n\\unrestrict abcDEF123\n\n--\n
         // pg_dump's pair must match, stand alone and use a plain key.
         refused("\\restrict a`id`\n", "meta-command");
         refused("\\restrict abc\n\\unrestrict abd\n", "meta-command");
-        refused("\\restrict abc\nSELECT 1;\n", "without the `\\unrestrict abc`");
+        refused(
+            "\\restrict abc\nSELECT 1;\n",
+            "without the `\\unrestrict abc`",
+        );
         refused(
             "SELECT 1; \\restrict abc\n\\unrestrict abc\n",
             "meta-command",
