@@ -8,6 +8,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Lowercase hex of `bytes`.
+/// `n` random bytes from the kernel, as lowercase hex (one-off keys and
+/// passwords).
+pub fn random_hex(n: usize) -> crate::error::Result<String> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| crate::error::Error::new(format!("cannot read /dev/urandom: {e}")))?;
+    Ok(hex(&bytes))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

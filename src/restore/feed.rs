@@ -261,7 +261,7 @@ fn feed_reader(
             Err(e) => {
                 let _ = handle.kill();
                 let text = e.to_string();
-                if let Some(why) = text.strip_prefix("refused: ") {
+                if let Some(why) = text.strip_prefix(super::sqlguard::REFUSED) {
                     return Err(Error::new(format!(
                         "budgie refused the file at {why}; psql never read it"
                     ))

@@ -333,7 +333,7 @@ pub fn parts(db: &Database, source: &Source) -> Result<Vec<(Database, Source)>> 
     }
     if let Some(system) = names
         .iter()
-        .find(|n| SYSTEM_SCHEMAS.contains(&n.to_ascii_lowercase().as_str()))
+        .find(|n| mariadb::SYSTEM_SCHEMAS.contains(&n.to_ascii_lowercase().as_str()))
     {
         return Err(Error::new(format!(
             "refusing to restore {}: it holds a part for `{system}`, the server's own schema, which budgie never replaces (its databases: {}); nothing was changed",
@@ -352,6 +352,3 @@ pub fn parts(db: &Database, source: &Source) -> Result<Vec<(Database, Source)>> 
         })
         .collect())
 }
-
-/// The server's own schemas: never a part a restore replaces.
-const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];

@@ -213,11 +213,7 @@ fn restricted(engine: &Engine, container: &str, source: &Source) -> Result<Sourc
         && !source.allow_meta_commands
         && crate::databases::postgres::psql_knows_restrict(engine, container)
     {
-        let mut bytes = [0u8; 24];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-            .map_err(|e| Error::new(format!("cannot read /dev/urandom: {e}")))?;
-        source.restrict_key = Some(crate::fsutil::hex(&bytes));
+        source.restrict_key = Some(crate::fsutil::random_hex(24)?);
     }
     Ok(source)
 }

@@ -8,6 +8,10 @@ use std::io::Read;
 
 use super::sqlscan::Scanner;
 
+/// How a refusal's `InvalidData` error begins (the feed tells it from a
+/// failed read by this).
+pub const REFUSED: &str = "refused: ";
+
 /// The most a single statement may hold before it is checked and passed
 /// on (psql holds a statement whole too).
 const MAX_STATEMENT: usize = 256 * 1024 * 1024;
@@ -43,7 +47,7 @@ impl<R: Read> Guarded<R> {
     fn refused(&mut self, why: String) -> std::io::Error {
         self.out.clear();
         (self.at, self.safe, self.ended) = (0, 0, true);
-        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("refused: {why}"))
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{REFUSED}{why}"))
     }
 }
 

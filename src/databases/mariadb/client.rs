@@ -417,7 +417,7 @@ pub(super) fn tagged<'a>(out: &'a str, tag: &'a str) -> impl Iterator<Item = Vec
 }
 
 /// The server's own schemas, never a user's data (an SQL list).
-const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
+pub const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 /// Size in bytes (data and indexes) and number of tables of `db.name` (of
 /// every database the account sees, for a service that names none), as
@@ -429,7 +429,8 @@ pub fn describe_current(
     db: &Database,
 ) -> Result<(u64, u64)> {
     let schema = if db.all_databases() {
-        format!("NOT IN ({SYSTEM_SCHEMAS})")
+        let list: Vec<String> = SYSTEM_SCHEMAS.iter().map(|s| quote_string(s)).collect();
+        format!("NOT IN ({})", list.join(", "))
     } else {
         format!("= {}", quote_string(&db.name))
     };

@@ -2,8 +2,6 @@
 //! loader account made, the dump loaded into the scratch database and what
 //! it holds read back.
 
-use std::io::Read;
-
 use serde::Serialize;
 
 use crate::compose::Secret;
@@ -80,11 +78,7 @@ const LOADER_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, R
 /// A password for the loader account: random, and with the upper case,
 /// lower case, digit and punctuation that password-check plugins ask for.
 pub fn loader_password() -> Result<Secret> {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::new(format!("cannot read /dev/urandom: {e}")))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::fsutil::random_hex(16)?;
     Ok(Secret::new(format!("Bg7-{hex}")))
 }
 
