@@ -173,6 +173,11 @@ pub struct RestoreCommand {
     #[arg(long, conflicts_with_all = ["volume", "set"])]
     pub unsafe_allow_meta_commands: bool,
 
+    /// From a pg_dumpall file: restore the section of this database into the
+    /// service's database (the file's roles and other databases are left alone)
+    #[arg(long, value_name = "NAME")]
+    pub from_database: Option<String>,
+
     /// Restore a whole set (`backup --all`, or what clean/nuke saved): every database,
     /// volume and host directory in it, behind one confirmation. STAMP as `backup list` shows it, `latest`,
     /// or the manifest's path

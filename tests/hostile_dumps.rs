@@ -1,8 +1,12 @@
-//! End-to-end, both engines: plain PostgreSQL files that would make psql
-//! reach outside the scratch database are refused before psql reads the
-//! construct — nothing runs in the container, the live database is as it
-//! was — while honest data that merely looks like such text restores
-//! exactly. (The scanner's own cases are unit tests in `restore::sqlscan`.)
+//! End-to-end, both engines, on one stack: plain PostgreSQL files that
+//! would make psql reach outside the scratch database are refused before
+//! psql reads the construct — nothing runs in the container, the live
+//! database is as it was — while honest data that merely looks like such
+//! text restores exactly; and files made by `pg_dump --create --clean`,
+//! `--clean` and `pg_dumpall` (by the container's own tools) restore into
+//! the project's database, their statements about the database itself
+//! left out and said. (The scanner's own cases are unit tests in
+//! `restore::sqlscan`.)
 
 use std::path::{Path, PathBuf};
 
@@ -121,4 +125,123 @@ e2e!(hostile_plain_dumps_are_refused_and_run_nothing, |engine| {
         .stderr_has("--unsafe-allow-meta-commands: psql runs whatever");
     assert!(tmp_of(&p).contains("allowed"), "{}", tmp_of(&p));
     assert_eq!(p.checksums("appdb"), before);
+
+    foreign_plain_files(&p);
 });
+
+/// What `tool args...` (pg_dump, pg_dumpall) writes in the database
+/// container, as a file of the project.
+fn made_by(p: &Fixture, name: &str, tool: &[&str]) -> PathBuf {
+    let c = p.container("db").expect("db running");
+    let mut args = vec!["exec", c.as_str()];
+    args.extend_from_slice(tool);
+    write(p, name, &p.engine_out(&args))
+}
+
+fn foreign_plain_files(p: &Fixture) {
+    // A second database on the server, and a setting of the project's own.
+    p.sql_in("postgres", "create database otherdb owner app");
+    p.sql_in(
+        "otherdb",
+        "create table other_rows(id int primary key, v text);          insert into other_rows select g, md5(g::text) from generate_series(1, 50) g",
+    );
+    p.sql("alter database appdb set work_mem = '8MB'");
+    let before = p.checksums("appdb");
+    let other = p.checksums("otherdb");
+    let create_clean = made_by(
+        p,
+        "create-clean.sql",
+        &["pg_dump", "-U", "app", "--create", "--clean", "appdb"],
+    );
+    let clean = made_by(
+        p,
+        "clean.sql",
+        &["pg_dump", "-U", "app", "--clean", "appdb"],
+    );
+    let all = made_by(p, "all.sql", &["pg_dumpall", "-U", "app", "--clean"]);
+    let databases = p.databases();
+
+    // --create --clean: loaded into budgie's copy; DROP/CREATE DATABASE,
+    // the database's own settings and \connect understood, not run.
+    p.sql("delete from ledger where id > 1");
+    restore(p, &create_clean)
+        .success()
+        .stderr_has("note: left out")
+        .stderr_has("statements about the database itself")
+        .stderr_has("CREATE DATABASE appdb")
+        .stderr_has("settings of the database itself are not restored")
+        .stderr_has("ALTER DATABASE appdb SET work_mem TO '8MB'");
+    assert_eq!(p.checksums("appdb"), before);
+    assert_eq!(p.checksums("otherdb"), other);
+
+    // --clean: its leading drops left out (the copy starts empty).
+    p.sql("delete from ledger where id > 1");
+    restore(p, &clean)
+        .success()
+        .stderr_has("leading DROP statements (a --clean dump)");
+    assert_eq!(p.checksums("appdb"), before);
+
+    // pg_dumpall: without --from-database, its databases are listed and
+    // nothing else happens; with it, that one section is restored.
+    p.sql("delete from ledger where id > 1");
+    let changed = p.checksums("appdb");
+    restore(p, &all)
+        .failure()
+        .stderr_has("is a pg_dumpall file")
+        .stderr_has("appdb, otherdb")
+        .stderr_has("--from-database NAME")
+        .stderr_has("nothing was changed");
+    p.budgie()
+        .args([
+            "restore",
+            all.to_str().unwrap(),
+            "--from-database",
+            "nope",
+            "--yes",
+            "--no-backup",
+        ])
+        .run()
+        .failure()
+        .stderr_has("without database nope");
+    assert_eq!(p.checksums("appdb"), changed);
+    let from = |name: &str| {
+        p.budgie()
+            .args([
+                "restore",
+                all.to_str().unwrap(),
+                "--from-database",
+                name,
+                "--yes",
+                "--no-backup",
+            ])
+            .run()
+            .success()
+    };
+    // Another database's section, into the project's database.
+    from("otherdb").stderr_has("CREATE DATABASE otherdb");
+    assert_eq!(p.checksums("appdb"), other);
+    from("appdb");
+    assert_eq!(p.checksums("appdb"), before);
+    // The other databases and the server's roles were left alone.
+    assert_eq!(p.checksums("otherdb"), other);
+    assert_eq!(p.databases(), databases);
+    assert_eq!(
+        p.sql_in(
+            "postgres",
+            "select count(*) from pg_roles where rolname = 'app'"
+        ),
+        "1"
+    );
+    // --from-database on the dump of one database is a mistake, said.
+    p.budgie()
+        .args([
+            "restore",
+            clean.to_str().unwrap(),
+            "--from-database",
+            "appdb",
+            "--yes",
+        ])
+        .run()
+        .failure()
+        .stderr_has("is not a pg_dumpall file");
+}

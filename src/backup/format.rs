@@ -84,6 +84,30 @@ pub fn mariadb_dump_is_complete(tail: &[u8]) -> bool {
 /// The last line of a complete plain pg_dump.
 pub const DUMP_COMPLETE_MARKER: &str = "-- PostgreSQL database dump complete";
 
+/// The first line of a `pg_dumpall` file (after `--`): every database of a
+/// server, and its roles, in one plain SQL file.
+pub const CLUSTER_HEADER: &str = "-- PostgreSQL database cluster dump";
+
+/// The last line of a complete `pg_dumpall` file.
+pub const CLUSTER_COMPLETE_MARKER: &str = "-- PostgreSQL database cluster dump complete";
+
+/// Whether the first lines of a plain dump are those of a `pg_dumpall`
+/// file.
+pub fn is_cluster_dump(head: &[u8]) -> bool {
+    head.split(|&b| b == b'\n')
+        .take(8)
+        .any(|l| l.strip_suffix(b"\r").unwrap_or(l) == CLUSTER_HEADER.as_bytes())
+}
+
+/// Whether the end of an uncompressed `pg_dumpall` file shows it
+/// completed: its last line that is not empty or `--` is the marker.
+pub fn cluster_dump_is_complete(tail: &[u8]) -> bool {
+    tail.split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .rfind(|l| !l.is_empty() && *l != b"--")
+        .is_some_and(|l| l == CLUSTER_COMPLETE_MARKER.as_bytes())
+}
+
 /// How much of the end of the uncompressed stream is kept for the marker
 /// check.
 pub const TAIL_BYTES: usize = 4096;

@@ -26,8 +26,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::format::{
-    DUMP_COMPLETE_MARKER, Dialect, MARIADB_COMPLETE_MARKER, TAIL_BYTES, Tail, dump_is_complete,
-    mariadb_dump_is_complete, mariadb_header,
+    CLUSTER_COMPLETE_MARKER, DUMP_COMPLETE_MARKER, Dialect, MARIADB_COMPLETE_MARKER, TAIL_BYTES,
+    Tail, cluster_dump_is_complete, dump_is_complete, is_cluster_dump, mariadb_dump_is_complete,
+    mariadb_header,
 };
 use super::meta::{meta_path, read_meta};
 use super::tar::TarCheck;
@@ -375,7 +376,7 @@ pub fn quick_complete(path: &Path) -> Option<bool> {
     file.seek(SeekFrom::Start(start)).ok()?;
     let mut tail = Vec::with_capacity(TAIL_BYTES);
     file.take(TAIL_BYTES as u64).read_to_end(&mut tail).ok()?;
-    Some(dump_is_complete(&tail))
+    Some(dump_is_complete(&tail) || (is_cluster_dump(&head) && cluster_dump_is_complete(&tail)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -482,6 +483,14 @@ fn plain_checks(scan: &Scan, problems: &mut Vec<String>) -> (Option<String>, Opt
             ));
         }
         return (Some(header), Some(Dialect::Mariadb));
+    }
+    if is_cluster_dump(&scan.head) {
+        if !cluster_dump_is_complete(scan.tail.bytes()) {
+            problems.push(format!(
+                "the pg_dumpall file is incomplete: its end marker `{CLUSTER_COMPLETE_MARKER}` is missing"
+            ));
+        }
+        return (dumped_from(&scan.head), Some(Dialect::Postgres));
     }
     if !lines(&scan.head).any(|l| l == DUMP_HEADER.as_bytes()) {
         problems.push(format!(

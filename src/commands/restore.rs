@@ -29,6 +29,8 @@ struct RestoredDoc<'a> {
     seconds: f64,
     safety_backup: Option<String>,
     previous: Option<&'a str>,
+    /// What the scan of the file left out, a line each.
+    notes: &'a [String],
 }
 
 pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
@@ -43,6 +45,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     // Validate before touching anything.
     let mut source = checking(ctx, &path, || source::validate(&path))?;
     source::check_fits(&source, &db)?;
+    choose_section(ctx, &mut source, r.from_database.as_deref())?;
     if r.unsafe_allow_meta_commands {
         ctx.ui.unquiet().warn(&format!(
             "--unsafe-allow-meta-commands: psql runs whatever {} holds — shell commands (\\!), connections to other databases (\\connect), COPY ... PROGRAM — with the database server's rights, and nothing is scanned",
@@ -103,6 +106,9 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         ));
     }
     for done in &ran.restored {
+        for note in &done.notes {
+            ctx.ui.info(&format!("note: {note}"));
+        }
         if let Some(prev) = &done.previous {
             ctx.ui.info(&format!(
                 "The previous database is kept as {prev}; look at it with: budgie psql -- -d {prev}"
@@ -121,6 +127,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
                 seconds: done.seconds,
                 safety_backup: ran.backups.first().map(|t| t.path.display().to_string()),
                 previous: done.previous.as_deref(),
+                notes: &done.notes,
             })
             .collect();
         // One document for one database (as always); a list for a dump
@@ -159,6 +166,42 @@ fn target_database<'a>(
                 path.display()
             ))
         }),
+    }
+}
+
+/// For a `pg_dumpall` file, the section `--from-database` names (the file
+/// is read through once for the databases it holds); without it, the
+/// databases are listed and nothing else happens. Refuses the option for
+/// any other file.
+fn choose_section(ctx: &Context, source: &mut source::Source, wanted: Option<&str>) -> Result<()> {
+    let path = source.path.display().to_string();
+    if !source.cluster {
+        return match wanted {
+            Some(name) => Err(Error::new(format!(
+                "--from-database {name}: {path} is not a pg_dumpall file but the dump of one database, which is restored whole; nothing was changed"
+            ))
+            .hint("leave --from-database out")),
+            None => Ok(()),
+        };
+    }
+    let names = checking(ctx, &source.path, || {
+        restore::feed::cluster_databases(source)
+    })?;
+    let listed = names.join(", ");
+    match wanted {
+        Some(name) if names.iter().any(|n| n == name) => {
+            source.section = Some(name.to_string());
+            Ok(())
+        }
+        Some(name) => Err(Error::new(format!(
+            "{path} is a pg_dumpall file without database {name}; it holds: {listed}; nothing was changed"
+        ))),
+        None => Err(Error::new(format!(
+            "{path} is a pg_dumpall file: the roles of a server and {} database{} ({listed}); budgie restores one database of it into this project's, and nothing was changed",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" }
+        ))
+        .hint(format!("say which: budgie restore {path} --from-database NAME"))),
     }
 }
 
@@ -310,6 +353,13 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let source = checking(ctx, &path, || source::validate(&path))?;
     let db = target_database(ctx, None, &path)?;
     source::check_fits(&source, db)?;
+    if source.cluster {
+        return Err(Error::new(format!(
+            "{} is a pg_dumpall file: a restore test loads the dump of one database",
+            path.display()
+        ))
+        .hint("restore one database of it: budgie restore FILE --from-database NAME (the current database is replaced only after the load succeeds)"));
+    }
     let engine = ctx.engine()?;
     let parts = checking(ctx, &path, || restore::mariadb::parts(db, &source))?;
     if ctx.global.dry_run {

@@ -388,6 +388,7 @@ mod tests {
             section: None,
             allow_meta_commands: false,
             restrict_key: None,
+            cluster: false,
         };
         let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
         assert!(e.message.contains("leaves the directory"), "{}", e.message);

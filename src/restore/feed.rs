@@ -65,6 +65,9 @@ pub struct Fed {
     pub tables: Vec<String>,
     /// The file's sha256, when it was computed.
     pub sha256: Option<String>,
+    /// What the scan of a plain PostgreSQL dump left out (`sqlscan`), a
+    /// line each.
+    pub notes: Vec<String>,
 }
 
 /// Streams `source` into `cmd`'s stdin: the raw bytes when `raw`, else
@@ -108,6 +111,7 @@ fn feed_inner(
     let counter = Arc::new(AtomicU64::new(0));
     let hasher = hash.then(|| Arc::new(Mutex::new(Sha256::new())));
     let scanner = Arc::new(Mutex::new(TableScanner::default()));
+    let notes = Arc::new(Mutex::new(Vec::new()));
     let path = &source.path;
     let file = std::fs::File::open(path)
         .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
@@ -120,11 +124,14 @@ fn feed_inner(
         Box::new(counting)
     } else {
         let decoded = decoder(source, counting)?;
-        let decoded: Box<dyn Read + Send> = match &source.section {
-            Some(name) => Box::new(crate::databases::mariadb::Section::new(decoded, name)),
-            None => decoded,
+        let decoded: Box<dyn Read + Send> = match (&source.section, source.dialect) {
+            (Some(name), Some(Dialect::Postgres)) => {
+                Box::new(super::cluster::Section::new(decoded, name))
+            }
+            (Some(name), _) => Box::new(crate::databases::mariadb::Section::new(decoded, name)),
+            (None, _) => decoded,
         };
-        let decoded = guarded(source, decoded);
+        let decoded = guarded(source, decoded, notes.clone());
         if source.format == Format::TarZstd {
             decoded
         } else {
@@ -176,10 +183,12 @@ fn feed_inner(
         .and_then(|m| m.into_inner().ok())
         .map(|s| s.tables)
         .unwrap_or_default();
+    let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
     Ok(Fed {
         stdout,
         tables,
         sha256,
+        notes,
     })
 }
 
@@ -202,13 +211,22 @@ fn decoder(source: &Source, inner: impl Read + Send + 'static) -> Result<Box<dyn
 /// refused construct fails the read before psql sees it) and, when the
 /// container's psql knows `\restrict`, between budgie's own
 /// `\restrict KEY` / `\unrestrict KEY`, which the file cannot know.
-fn guarded(source: &Source, sql: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+fn guarded(
+    source: &Source,
+    sql: Box<dyn Read + Send>,
+    notes: Arc<Mutex<Vec<String>>>,
+) -> Box<dyn Read + Send> {
     let postgres_sql = source.dialect == Some(Dialect::Postgres)
         && matches!(source.format, Format::Plain | Format::Gzip | Format::Zstd);
     if !postgres_sql || source.allow_meta_commands {
         return sql;
     }
-    let sql = super::sqlguard::Guarded::new(sql);
+    // A pg_dumpall section's `\connect` to its own database is understood.
+    let scanner = match &source.section {
+        Some(name) => super::sqlscan::Scanner::for_section(name),
+        None => super::sqlscan::Scanner::default(),
+    };
+    let sql = super::sqlguard::Guarded::with(sql, scanner, Some(notes));
     match &source.restrict_key {
         Some(key) => Box::new(
             std::io::Cursor::new(format!("\\restrict {key}\n"))
@@ -226,6 +244,15 @@ pub fn mariadb_parts(source: &Source) -> Result<Vec<String>> {
     let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(cannot)?;
     crate::databases::mariadb::databases_in(decoder(source, file)?).map_err(cannot)
+}
+
+/// The databases a `pg_dumpall` file holds sections for, read through
+/// once (`restore::cluster`).
+pub fn cluster_databases(source: &Source) -> Result<Vec<String>> {
+    let path = &source.path;
+    let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    super::cluster::databases_in(decoder(source, file)?).map_err(cannot)
 }
 
 /// Streams `input` into `cmd`'s stdin. Returns the command's stdout when it

@@ -170,6 +170,7 @@ pub fn restore(
         tables: swapped.tables,
         seconds: started.elapsed().as_secs_f64(),
         previous,
+        notes: Vec::new(),
     })
 }
 

@@ -18,6 +18,7 @@
 //! Any failure or interrupt before step 4 drops the scratch database and
 //! leaves the current one exactly as it was (DESIGN.md invariant 4).
 
+pub mod cluster;
 pub mod dir;
 pub mod feed;
 pub mod mariadb;
@@ -53,6 +54,9 @@ pub struct Restored {
     pub seconds: f64,
     /// The previous database's name when `--keep-previous` kept it.
     pub previous: Option<String>,
+    /// What the scan of the file left out (statements about the database
+    /// itself, `--clean` drops), a line each.
+    pub notes: Vec<String>,
 }
 
 /// Loads `source` into a scratch database and checks it, then swaps it in
@@ -69,6 +73,7 @@ pub fn restore(
 ) -> Result<Restored> {
     let started = Instant::now();
     let old = side_name(&db.name, "old", stamp);
+    let mut notes = Vec::new();
     let tables = if source.format == Format::Custom {
         let (mut scratch, expected) = load_scratch(engine, container, db, source, stamp, progress)?;
         if interrupted() {
@@ -80,7 +85,9 @@ pub fn restore(
         tables
     } else {
         let scratch = side_name(&db.name, "restore", stamp);
-        one_session(engine, container, db, source, &scratch, &old, progress)?
+        let (tables, said) = one_session(engine, container, db, source, &scratch, &old, progress)?;
+        notes = said;
+        tables
     };
     crate::crash::point("restore:swapped");
     let previous = if keep_previous {
@@ -109,6 +116,7 @@ pub fn restore(
         tables,
         seconds: started.elapsed().as_secs_f64(),
         previous,
+        notes,
     })
 }
 
@@ -116,7 +124,7 @@ pub fn restore(
 /// database, load the dump in a transaction, commit, check, swap — the
 /// check and swap follow the dump on the same stdin, so they run only if
 /// every statement of the dump succeeded (ON_ERROR_STOP). Returns the
-/// number of tables. On any failure the scratch database is dropped and the
+/// number of tables and the scan's notes. On any failure the scratch database is dropped and the
 /// current one opened again; it was never renamed unless all succeeded.
 fn one_session(
     engine: &Engine,
@@ -126,7 +134,7 @@ fn one_session(
     scratch: &str,
     old: &str,
     progress: &dyn Fn(u64),
-) -> Result<u64> {
+) -> Result<(u64, Vec<String>)> {
     let create = format!(
         "CREATE DATABASE {} OWNER {}",
         quote_ident(scratch),
@@ -173,7 +181,7 @@ fn one_session(
         Ok(fed)
     });
     match result {
-        Ok(fed) => Ok(table_count(&fed.stdout)),
+        Ok(fed) => Ok((table_count(&fed.stdout), fed.notes)),
         Err(e) => {
             // Nothing was renamed unless the last transaction committed, and
             // then psql succeeded. Open the current database again and drop

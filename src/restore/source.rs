@@ -32,6 +32,9 @@ pub struct Source {
     /// budgie's own `\restrict` key around a plain PostgreSQL dump, when the
     /// container's psql knows `\restrict` (set just before the load).
     pub restrict_key: Option<String>,
+    /// A `pg_dumpall` file: only one database's section of it is restored
+    /// (`section`, from `restore --from-database`).
+    pub cluster: bool,
 }
 
 /// Checks a file before anything is touched: it exists, is readable, is a
@@ -45,6 +48,7 @@ pub fn validate(path: &Path) -> Result<Source> {
             return Err(refuse(path, &q.problems, ""));
         }
         return Ok(Source {
+            cluster: q.dialect == Dialect::Postgres && starts_a_cluster_dump(path, Format::Plain),
             path: path.to_path_buf(),
             format: Format::Plain,
             dialect: Some(q.dialect),
@@ -71,10 +75,12 @@ pub fn validate(path: &Path) -> Result<Source> {
             "it is not a complete PostgreSQL or MariaDB/MySQL dump",
         ));
     }
+    let dialect = report.dialect.unwrap_or(Dialect::Postgres);
     Ok(Source {
+        cluster: dialect == Dialect::Postgres && starts_a_cluster_dump(path, report.format),
         path: path.to_path_buf(),
         format: report.format,
-        dialect: Some(report.dialect.unwrap_or(Dialect::Postgres)),
+        dialect: Some(dialect),
         bytes: report.bytes,
         header: report.header,
         expected_sha256: None,
@@ -82,6 +88,27 @@ pub fn validate(path: &Path) -> Result<Source> {
         allow_meta_commands: false,
         restrict_key: None,
     })
+}
+
+/// Whether the file (plain, gzip or zstd) begins as a `pg_dumpall` file
+/// does; its first 4 KiB are decompressed to tell.
+fn starts_a_cluster_dump(path: &Path, format: Format) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let reader: Box<dyn Read> = match format {
+        Format::Plain => Box::new(file),
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Format::Zstd => match zstd::stream::read::Decoder::new(file) {
+            Ok(d) => Box::new(d),
+            Err(_) => return false,
+        },
+        _ => return false,
+    };
+    let mut head = Vec::new();
+    let _ = reader.take(4096).read_to_end(&mut head);
+    crate::backup::format::is_cluster_dump(&head)
 }
 
 /// The error for a file that is not restored: what is wrong with it (or
@@ -118,6 +145,7 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
         section: None,
         allow_meta_commands: false,
         restrict_key: None,
+        cluster: false,
     })
 }
 

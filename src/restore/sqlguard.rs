@@ -5,6 +5,7 @@
 //! at the end of its input. Tested with the scanner (`sqlscan`'s tests).
 
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 use super::sqlscan::Scanner;
 
@@ -29,18 +30,28 @@ pub struct Guarded<R> {
     at: usize,
     safe: usize,
     ended: bool,
+    /// Where the scan's notes go once the file was read to its end.
+    notes: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl<R: Read> Guarded<R> {
+    #[cfg(test)]
     pub fn new(inner: R) -> Guarded<R> {
+        Guarded::with(inner, Scanner::default(), None)
+    }
+
+    /// With `scanner` (see [`Scanner::for_section`]); what it left out is
+    /// put in `notes` (see `sqlscan::database::Notes::lines`) at the end.
+    pub fn with(inner: R, scanner: Scanner, notes: Option<Arc<Mutex<Vec<String>>>>) -> Guarded<R> {
         Guarded {
             inner,
-            scanner: Scanner::default(),
+            scanner,
             chunk: vec![0u8; 256 * 1024],
             out: Vec::new(),
             at: 0,
             safe: 0,
             ended: false,
+            notes,
         }
     }
 
@@ -67,6 +78,11 @@ impl<R: Read> Read for Guarded<R> {
                 }
                 self.ended = true;
                 self.safe = self.out.len();
+                if let Some(notes) = &self.notes
+                    && let Ok(mut notes) = notes.lock()
+                {
+                    *notes = self.scanner.notes().lines();
+                }
                 continue;
             }
             if let Err(why) = self.scanner.scan(&self.chunk[..n], &mut self.out) {

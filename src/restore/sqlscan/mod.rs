@@ -18,37 +18,23 @@
 //!   reads `'...'` that way), and `RESET ALL`/`DISCARD ALL`, which would
 //!   bring back a server default that may be off;
 //! - a file that ends inside a string, comment or statement (psql would
-//!   run a last statement it never saw end).
+//!   run a last statement it never saw end);
+//! - writes to the server's shared catalogs.
+//!
+//! Statements about the database itself (a `pg_dump --create` file's, a
+//! `pg_dumpall` section's) and the one `\connect` to it, and the leading
+//! drops of a `--clean` dump, are left out of the stream and reported: see
+//! [`database`].
 //!
 //! [`super::sqlguard::Guarded`] is the reader that puts it between the
 //! file and psql. Function bodies (dollar-quoted) are data to this
 //! scanner: what they do when called is not seen.
 
-/// The words kept of each statement's head: enough to say what it is.
-const HEAD_WORDS: usize = 6;
+pub mod database;
+mod statement;
 
-/// Functions that read or write the server's files, or reach other hosts.
-const DANGEROUS_FUNCTIONS: [&str; 19] = [
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-    "pg_stat_file",
-    "pg_ls_logdir",
-    "pg_ls_waldir",
-    "pg_ls_tmpdir",
-    "pg_ls_archive_statusdir",
-    "pg_file_write",
-    "pg_file_rename",
-    "pg_file_unlink",
-    "pg_logdir_ls",
-    "lo_import",
-    "lo_export",
-    "dblink",
-    "dblink_exec",
-    "dblink_connect",
-    "dblink_connect_u",
-    "pg_reload_conf",
-];
+use database::{Kind, Notes};
+use statement::{DANGEROUS_FUNCTIONS, Statement};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
@@ -86,67 +72,11 @@ enum State {
     CopyData([u8; 3], u8),
 }
 
-/// A statement being read: its first words, and what the rest says that
-/// matters. Its buffers are reused from one statement to the next (a dump
-/// of `INSERT`s has millions).
-#[derive(Debug, Default)]
-struct Statement {
-    /// The first [`HEAD_WORDS`] words, lowercased (`words[..heads]`).
-    words: Vec<String>,
-    heads: usize,
-    program: bool,
-    superuser: bool,
-    from_stdin: bool,
-    names_scs: bool,
-    /// The last word was `FROM` (for `FROM stdin`).
-    after_from: bool,
-    /// The last token was the word `TO` or `FROM` (a file name may follow).
-    after_to_from: bool,
-    /// A string literal right after `TO`/`FROM`: in a COPY, a server file.
-    file_string: bool,
-    /// The name just read (a word, lowercased, or a quoted name), valid
-    /// while `has_last_word`: `name (` is a call.
-    last_word: String,
-    has_last_word: bool,
-    /// Any SQL text (not whitespace or comments) since the last `;`.
-    started: bool,
-    /// The first short string literals, lowercased (`strings[..nstrings]`).
-    strings: Vec<String>,
-    nstrings: usize,
-    string: Vec<u8>,
-}
-
-impl Statement {
-    fn reset(&mut self) {
-        (self.heads, self.nstrings) = (0, 0);
-        self.program = false;
-        self.superuser = false;
-        self.from_stdin = false;
-        self.names_scs = false;
-        self.after_from = false;
-        self.after_to_from = false;
-        self.file_string = false;
-        self.has_last_word = false;
-        self.started = false;
-        self.string.clear();
-    }
-
-    fn head(&self) -> Vec<&str> {
-        self.words[..self.heads]
-            .iter()
-            .map(String::as_str)
-            .collect()
-    }
-
-    /// Copies `text` into the reused slot `i` of `list`.
-    fn keep(list: &mut Vec<String>, i: usize, text: &str) {
-        if i < list.len() {
-            list[i].clear();
-            list[i].push_str(text);
-        } else {
-            list.push(text.to_string());
-        }
-    }
+/// Why a statement is left out of the stream.
+#[derive(Debug, Clone, Copy)]
+enum LeftOut {
+    Database { setting: bool },
+    CleanDrop,
 }
 
 /// The scanner's findings so far; see the module documentation.
@@ -171,6 +101,21 @@ pub struct Scanner {
     meta_at_line_start: bool,
     /// See [`Scanner::take_safe_len`].
     safe_len: Option<usize>,
+    /// The database the file's one `\connect` may go to: the one its
+    /// `CREATE DATABASE` made, or a pg_dumpall section's.
+    connect_to: Option<String>,
+    /// A statement other than settings was read (no more `--clean` drops).
+    content_seen: bool,
+    /// Bytes appended to `out` so far, and where the statement being read
+    /// began (in the same count): a statement left out is cut from `out`.
+    emitted: u64,
+    statement_start: u64,
+    /// Only follows the text (quotes, comments, COPY data), refusing
+    /// nothing: to find where a pg_dumpall file's sections begin.
+    lenient: bool,
+    /// The statement just ended is to be cut from `out`, and why.
+    leave_out: Option<LeftOut>,
+    notes: Notes,
 }
 
 impl Default for Scanner {
@@ -187,6 +132,13 @@ impl Default for Scanner {
             prev_block: 0,
             meta_at_line_start: false,
             safe_len: None,
+            connect_to: None,
+            content_seen: false,
+            emitted: 0,
+            statement_start: 0,
+            lenient: false,
+            leave_out: None,
+            notes: Notes::default(),
         }
     }
 }
@@ -204,6 +156,39 @@ fn is_tag_char(b: u8) -> bool {
 }
 
 impl Scanner {
+    /// A scanner for a `pg_dumpall` file's section of `database`: its
+    /// `\connect` to that database is understood.
+    pub fn for_section(database: &str) -> Scanner {
+        Scanner {
+            connect_to: Some(database.to_string()),
+            ..Scanner::default()
+        }
+    }
+
+    /// A scanner that refuses nothing and only follows the text, so that
+    /// [`Scanner::at_line_start`] can tell real lines from quoted text and
+    /// COPY data (`restore::cluster`).
+    pub fn lenient() -> Scanner {
+        Scanner {
+            lenient: true,
+            ..Scanner::default()
+        }
+    }
+
+    /// At the start of a line that is SQL: not inside a string, comment,
+    /// statement or COPY data.
+    pub fn at_line_start(&self) -> bool {
+        self.state == State::Normal
+            && (self.previous == b'\n' || self.previous == b'\r')
+            && !self.statement.started
+            && self.word.is_empty()
+    }
+
+    /// What was left out so far (see [`database`]).
+    pub fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
     /// Scans `data`, appending to `out` what psql may read: everything
     /// but meta-command lines (pg_dump's `\restrict` pair, the only ones
     /// let through, is left out; any other refuses the file). An error
@@ -224,13 +209,14 @@ impl Scanner {
                     let n = rest.iter().position(|&b| b == b'\n');
                     let take = n.map_or(rest.len(), |n| n + 1);
                     out.extend_from_slice(&rest[..take]);
+                    self.emitted += take as u64;
                     i += take;
                     self.previous = rest[take - 1];
                     if n.is_some() {
                         *len = 0;
                         self.line += 1;
                     }
-                    self.safe_len = Some(out.len());
+                    self.between(out.len());
                     continue;
                 }
             }
@@ -255,10 +241,11 @@ impl Scanner {
                     }
                     self.line += taken.iter().filter(|&&b| b == b'\n').count() as u64;
                     out.extend_from_slice(taken);
+                    self.emitted += n as u64;
                     self.previous = taken[n - 1];
                     i += n;
                     if self.between_statements() {
-                        self.safe_len = Some(out.len());
+                        self.between(out.len());
                     }
                     continue;
                 }
@@ -268,13 +255,17 @@ impl Scanner {
             self.byte(b)?;
             if !matches!(self.state, State::Meta(_)) {
                 out.push(b);
+                self.emitted += 1;
+            }
+            if let Some(why) = self.leave_out.take() {
+                self.cut(out, why);
             }
             if b == b'\n' {
                 self.line += 1;
             }
             self.previous = b;
             if self.between_statements() {
-                self.safe_len = Some(out.len());
+                self.between(out.len());
             }
         }
         Ok(())
@@ -290,6 +281,31 @@ impl Scanner {
     /// input, so nothing after this may reach it before it is checked.
     pub fn take_safe_len(&mut self) -> Option<usize> {
         self.safe_len.take()
+    }
+
+    /// `out` (now `len` bytes) ends between statements.
+    fn between(&mut self, len: usize) {
+        self.safe_len = Some(len);
+        self.statement_start = self.emitted;
+    }
+
+    /// Cuts the statement just ended (up to its `;`) from the end of `out`,
+    /// noting what it was.
+    fn cut(&mut self, out: &mut Vec<u8>, why: LeftOut) {
+        let len = usize::try_from(self.emitted - self.statement_start).unwrap_or(out.len());
+        let keep = out.len().saturating_sub(len);
+        let text = database::shorten(&out[keep..]);
+        out.truncate(keep);
+        self.emitted = self.statement_start;
+        match why {
+            LeftOut::CleanDrop => self.notes.clean_drops += 1,
+            LeftOut::Database { setting } => {
+                if setting {
+                    self.notes.settings.push(text.clone());
+                }
+                self.notes.database.push((self.line, text));
+            }
+        }
     }
 
     fn between_statements(&self) -> bool {
@@ -332,6 +348,9 @@ impl Scanner {
     }
 
     fn refuse(&self, what: impl std::fmt::Display) -> Result<(), String> {
+        if self.lenient {
+            return Ok(());
+        }
         Err(format!("line {}: {what}", self.line))
     }
 
@@ -526,40 +545,14 @@ impl Scanner {
         if self.word.is_empty() {
             return;
         }
-        let st = &mut self.statement;
-        st.last_word.clear();
-        st.last_word.extend(
-            String::from_utf8_lossy(&self.word)
-                .chars()
-                .map(|c| c.to_ascii_lowercase()),
-        );
-        st.has_last_word = true;
+        self.statement.word(&self.word);
         self.word.clear();
         self.word_just_ended = true;
-        let w = st.last_word.as_str();
-        if st.heads < HEAD_WORDS {
-            Statement::keep(&mut st.words, st.heads, w);
-            st.heads += 1;
-        }
-        st.program |= w == "program";
-        st.superuser |= w == "superuser";
-        st.names_scs |= w == "standard_conforming_strings";
-        st.from_stdin |= st.after_from && w == "stdin";
-        st.after_from = w == "from";
-        st.after_to_from = w == "to" || w == "from";
     }
 
     /// A quoted name (as written) was read: never a keyword.
     fn name_done(&mut self, name: String) {
-        let st = &mut self.statement;
-        if st.heads < HEAD_WORDS {
-            Statement::keep(&mut st.words, st.heads, &name);
-            st.heads += 1;
-        }
-        st.last_word = name;
-        st.has_last_word = true;
-        st.after_from = false;
-        st.after_to_from = false;
+        self.statement.name(name);
     }
 
     fn string_byte(&mut self, b: u8) {
@@ -569,19 +562,7 @@ impl Scanner {
     }
 
     fn string_done(&mut self) {
-        let st = &mut self.statement;
-        st.file_string |= st.after_to_from;
-        st.after_from = false;
-        st.after_to_from = false;
-        // Only a statement's first strings matter (a setting's value); a
-        // long INSERT's are data.
-        if st.nstrings < 8 {
-            let s = String::from_utf8_lossy(&st.string).to_ascii_lowercase();
-            st.names_scs |= s == "standard_conforming_strings";
-            Statement::keep(&mut st.strings, st.nstrings, &s);
-            st.nstrings += 1;
-        }
-        st.string.clear();
+        self.statement.string_done();
     }
 
     /// `name(` in SQL: refused for the dangerous functions.
@@ -608,6 +589,30 @@ impl Scanner {
     fn judge(&mut self) -> Result<(), String> {
         let st = &self.statement;
         let w = st.head();
+        match database::classify(&w, st.on_database, st.drop_word, self.content_seen) {
+            Kind::Database { created, setting } => {
+                if let Some(name) = created
+                    && self.connect_to.is_none()
+                {
+                    self.connect_to = Some(name);
+                }
+                self.leave_out = Some(LeftOut::Database { setting });
+                return Ok(());
+            }
+            Kind::CleanDrop => {
+                self.leave_out = Some(LeftOut::CleanDrop);
+                return Ok(());
+            }
+            Kind::SharedCatalog(name) => {
+                return self.refuse(format!(
+                    "a write to {name}, a catalog every database of the server shares; pg_dump never writes one"
+                ));
+            }
+            Kind::Other => {}
+        }
+        if !database::is_preamble(&w) {
+            self.content_seen = true;
+        }
         if w.first() == Some(&"copy") {
             if st.program {
                 return self.refuse("COPY ... PROGRAM runs a command on the server");
@@ -678,6 +683,18 @@ impl Scanner {
                 self.restrict_key = None;
                 Ok(())
             }
+            (Some(c @ ("connect" | "c")), Some(_), _)
+                if at_line_start
+                    && self.connect_to.is_some()
+                    && database::connect_target(
+                        text.trim_start().strip_prefix(c).unwrap_or_default(),
+                    )
+                    .as_deref()
+                        == self.connect_to.as_deref() =>
+            {
+                self.notes.connects += 1;
+                Ok(())
+            }
             _ => self.refuse(format!(
                 "a psql meta-command (\\{}); a dump file may not run psql commands",
                 text.trim().chars().take(40).collect::<String>()
@@ -709,221 +726,4 @@ fn dollar(tag: Vec<u8>, matched: usize, b: u8) -> State {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Read;
-
-    use super::*;
-    use crate::restore::sqlguard::Guarded;
-
-    /// A reader that gives one byte per read.
-    struct OneByte<'a>(&'a [u8]);
-
-    impl Read for OneByte<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            match self.0.split_first() {
-                Some((b, rest)) if !buf.is_empty() => {
-                    buf[0] = *b;
-                    self.0 = rest;
-                    Ok(1)
-                }
-                _ => Ok(0),
-            }
-        }
-    }
-
-    /// Scans `text` whole and byte by byte (every chunk boundary): both
-    /// must agree. Returns what psql would read, or the refusal.
-    fn scan(text: &str) -> Result<String, String> {
-        let whole = run(text.as_bytes(), text.len().max(1));
-        let bytewise = run(text.as_bytes(), 1);
-        assert_eq!(whole, bytewise, "chunking changed the outcome of {text:?}");
-        whole
-    }
-
-    fn run(bytes: &[u8], chunk: usize) -> Result<String, String> {
-        let mut s = Scanner::default();
-        let mut out = Vec::new();
-        for c in bytes.chunks(chunk) {
-            s.scan(c, &mut out)?;
-        }
-        s.finish()?;
-        Ok(String::from_utf8(out).unwrap())
-    }
-
-    const HONEST: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abcDEF123\n\
-SET statement_timeout = 0;\nSET standard_conforming_strings = on;\n\
-SELECT pg_catalog.set_config('search_path', '', false);\n\
-CREATE TABLE public.t (id integer, note text, \"odd\"\"name\" text);\n\
-CREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $_$ BEGIN RAISE NOTICE '\\! not psql %', $1; RETURN NEW; END $_$;\n\
-COPY public.t (id, note) FROM stdin;\n1\tback\\\\slash \\\\! and \\\\connect\n2\t\\\\.x looks like an end\n3\tPROGRAM 'quote\n\\.\n\
-COMMENT ON TABLE public.t IS 'a \\ backslash, PROGRAM and \\connect in a string';\n\
-SELECT E'it\\'s \\\\ fine';\n/* nested /* comment */ still \\! comment */\n\
-SELECT $$ a $ b $$, $tag$ $$ \\! $tag$;\n\
-SELECT pg_catalog.setval('public.s', 3, true);\n\n\\unrestrict abcDEF123\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
-
-    #[test]
-    fn an_honest_dump_passes_without_its_restrict_pair() {
-        let out = scan(HONEST).unwrap();
-        assert!(
-            !out.contains("\\restrict") && !out.contains("\\unrestrict"),
-            "{out}"
-        );
-        // Each line of the pair becomes an empty line.
-        let without: String = HONEST
-            .lines()
-            .map(
-                |l| match l.starts_with("\\restrict") || l.starts_with("\\unrestrict") {
-                    true => "\n".to_string(),
-                    false => format!("{l}\n"),
-                },
-            )
-            .collect();
-        assert_eq!(out, without);
-        // CRLF line endings too.
-        scan(&HONEST.replace('\n', "\r\n")).unwrap();
-    }
-
-    fn refused(text: &str, why: &str) {
-        let e = scan(text).expect_err(text);
-        assert!(e.contains(why), "{text:?}: {e}");
-    }
-
-    #[test]
-    fn meta_commands_anywhere_are_refused_with_their_line() {
-        refused(
-            "SELECT 1;\n\\! id\n",
-            "line 2: a psql meta-command (\\! id)",
-        );
-        refused("SELECT 1; \\! id\n", "line 1: a psql meta-command");
-        refused("SELECT 1 \\g\n", "meta-command");
-        refused("-- comment\r\\! id\n", "line 1: a psql meta-command");
-        refused("SELECT 1;\r\\! id\r", "meta-command");
-        refused(
-            "\\connect appdb\nDROP TABLE t;\n",
-            "line 1: a psql meta-command (\\connect appdb)",
-        );
-        refused("SELECT 'a' \\gexec\n", "meta-command");
-        refused("/* a */\\! id\n", "meta-command");
-        refused("COPY t FROM stdin;\n1\n\\.\n\\! id\n", "line 4");
-        refused("\\! id", "meta-command");
-        // pg_dump's pair must match, stand alone and use a plain key.
-        refused("\\restrict a`id`\n", "meta-command");
-        refused("\\restrict abc\n\\unrestrict abd\n", "meta-command");
-        refused(
-            "\\restrict abc\nSELECT 1;\n",
-            "without the `\\unrestrict abc`",
-        );
-        refused(
-            "SELECT 1; \\restrict abc\n\\unrestrict abc\n",
-            "meta-command",
-        );
-        refused("\\restrict abc\n\\restrict abc\n", "meta-command");
-    }
-
-    #[test]
-    fn a_comment_ends_at_a_bare_cr_as_psql_ends_it() {
-        refused("-- harmless\r\\! id\n", "meta-command");
-        scan("-- \\! in a comment is nothing\nSELECT 1;\n").unwrap();
-    }
-
-    #[test]
-    fn statements_that_reach_outside_the_database_are_refused() {
-        refused("COPY t TO PROGRAM 'id';\n", "PROGRAM");
-        refused("COPY t FROM PROGRAM 'id';\n", "PROGRAM");
-        refused("copy t from program\n'id';\n", "PROGRAM");
-        refused("COPY t TO '/tmp/x';\n", "a file on the server");
-        refused("COPY t FROM '/etc/passwd';\n", "a file on the server");
-        refused("ALTER SYSTEM SET work_mem = '1GB';\n", "ALTER SYSTEM");
-        refused("CREATE ROLE x SUPERUSER;\n", "SUPERUSER");
-        refused("ALTER USER app WITH SUPERUSER;\n", "SUPERUSER");
-        refused("SELECT pg_read_file('/etc/passwd');\n", "pg_read_file()");
-        refused(
-            "SELECT pg_catalog.lo_import ('/etc/passwd');\n",
-            "lo_import()",
-        );
-        refused(
-            "SELECT \"pg_read_file\"('/etc/passwd');\n",
-            "pg_read_file()",
-        );
-        refused("SELECT dblink_exec('host=x', 'x');\n", "dblink_exec()");
-        refused(
-            "SET standard_conforming_strings = off;\n",
-            "standard_conforming_strings",
-        );
-        refused(
-            "SELECT set_config('standard_conforming_strings', 'off', false);\n",
-            "standard_conforming_strings",
-        );
-        refused("RESET ALL;\n", "RESET ALL");
-        refused(
-            "COPY t FROM stdin; SELECT 1;\n1\n\\.\n",
-            "after `COPY ... FROM stdin;`",
-        );
-        // The same words in strings, names and data are nothing.
-        scan("SELECT 'COPY t TO PROGRAM ''id''', 'pg_read_file(1)';\n").unwrap();
-        scan("CREATE TABLE program (superuser int);\n").unwrap();
-        scan("COPY t TO stdout;\n").unwrap();
-        scan("SET standard_conforming_strings TO 'on';\n").unwrap();
-    }
-
-    #[test]
-    fn a_file_that_ends_inside_something_is_refused() {
-        refused("SELECT 'open;\n", "inside a quoted string");
-        refused("SELECT $$ open;\n", "inside a $$-quoted string");
-        refused("/* open\n", "inside a /* comment */");
-        refused("SELECT 1\n", "in the middle of a statement");
-        scan("SELECT 1; -- done\n").unwrap();
-        scan("COPY t FROM stdin;\n1\n2\n").unwrap();
-    }
-
-    #[test]
-    fn quoting_is_read_the_way_psql_reads_it() {
-        // A standard string ends at its quote; the backslash is data.
-        refused("SELECT 'a\\'; \\! id\n", "meta-command");
-        // An E'' string's \' does not end it.
-        scan("SELECT E'a\\'; \\\\! still a string';\n").unwrap();
-        // `E '...'` (a space) is an identifier and a standard string.
-        refused("SELECT e 'a\\'; \\! id\n", "meta-command");
-        scan("SELECT \"a\"\"\\! b\";\n").unwrap();
-        refused("SELECT $a$ x $a$ \\! id\n", "meta-command");
-        scan("SELECT $1, $a$ $b$ \\! $a$;\n").unwrap();
-        refused(
-            "/* /* nested */ \\! still comment */ \\! id\n",
-            "line 1: a psql",
-        );
-        refused("SELECT 1 /* x */* 2; \\! id\n", "meta-command");
-        scan("SELECT 1 /* x */* 2;\n").unwrap();
-    }
-
-    #[test]
-    fn the_guarded_reader_passes_nothing_of_a_refused_chunk() {
-        let text = "SELECT 1;\nCOPY t TO PROGRAM 'id';\n";
-        let mut g = Guarded::new(text.as_bytes());
-        let mut out = Vec::new();
-        let e = g.read_to_end(&mut out).unwrap_err();
-        assert!(e.to_string().contains("line 2"), "{e}");
-        assert!(out.is_empty(), "{:?}", String::from_utf8_lossy(&out));
-        let mut ok = String::new();
-        Guarded::new(HONEST.as_bytes())
-            .read_to_string(&mut ok)
-            .unwrap();
-        assert!(ok.contains("COPY public.t"));
-
-        // A statement is passed on only once its `;` is checked: the
-        // reader that gets a byte at a time never sees `CREATE ROLE x
-        // SUPERUSER` without its refusal.
-        let text = "SELECT 1;\nCREATE ROLE x SUPERUSER;\n";
-        let mut g = Guarded::new(OneByte(text.as_bytes()));
-        let mut seen = Vec::new();
-        let mut b = [0u8; 1];
-        let e = loop {
-            match g.read(&mut b) {
-                Ok(0) => panic!("not refused"),
-                Ok(_) => seen.push(b[0]),
-                Err(e) => break e,
-            }
-        };
-        assert!(e.to_string().contains("SUPERUSER"), "{e}");
-        assert_eq!(String::from_utf8_lossy(&seen), "SELECT 1;\n");
-    }
-}
+mod tests;
