@@ -137,7 +137,7 @@ pub enum ScheduleAction {
 
 #[derive(Debug, Args)]
 pub struct RestoreCommand {
-    /// The dump to restore: plain SQL, .gz, .zst or pg_dump custom format (by content).
+    /// The dump to restore: plain SQL (.gz, .zst, .xz or .bz2 too) or pg_dump custom format, told by content.
     /// Without it: a pick list at a terminal
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,

@@ -174,6 +174,29 @@ fn foreign_plain_files(p: &Fixture) {
     assert_eq!(p.checksums("appdb"), before);
     assert_eq!(p.checksums("otherdb"), other);
 
+    // The same file as others hand it over: xz and bzip2 (made by the
+    // real tools); cut short, it is refused with nothing changed.
+    for (tool, ext) in [("xz", "xz"), ("bzip2", "bz2")] {
+        let packed = p.path().join(format!("create-clean.sql.{ext}"));
+        let out = std::process::Command::new(tool)
+            .args(["-c", create_clean.to_str().unwrap()])
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} runs: {e}"));
+        assert!(out.status.success(), "{tool}: {out:?}");
+        std::fs::write(&packed, &out.stdout).unwrap();
+        p.sql("delete from ledger where id > 1");
+        let changed = p.checksums("appdb");
+        let cut = p.path().join(format!("cut.sql.{ext}"));
+        std::fs::write(&cut, &out.stdout[..out.stdout.len() / 2]).unwrap();
+        restore(p, &cut)
+            .failure()
+            .stderr_has("truncated or corrupt")
+            .stderr_has("nothing was changed");
+        assert_eq!(p.checksums("appdb"), changed, "{tool}");
+        restore(p, &packed).success();
+        assert_eq!(p.checksums("appdb"), before, "{tool}");
+    }
+
     // --clean: its leading drops left out (the copy starts empty).
     p.sql("delete from ledger where id > 1");
     restore(p, &clean)

@@ -16,6 +16,7 @@
 pub mod dirs;
 pub mod format;
 pub mod meta;
+pub mod packing;
 pub mod retention;
 pub mod set;
 pub mod store;

@@ -31,6 +31,7 @@ use super::format::{
     mariadb_header,
 };
 use super::meta::{meta_path, read_meta};
+use super::packing::Packing;
 use super::tar::TarCheck;
 use crate::error::{Error, Result};
 use crate::fsutil::hex;
@@ -54,6 +55,10 @@ pub enum Format {
     Gzip,
     /// A zstd-compressed plain dump.
     Zstd,
+    /// An xz-compressed plain dump.
+    Xz,
+    /// A bzip2-compressed plain dump.
+    Bzip2,
     /// A `pg_dump -Fc` archive.
     Custom,
     /// A zstd-compressed tar archive (a volume backup).
@@ -63,12 +68,33 @@ pub enum Format {
 }
 
 impl Format {
+    /// The compression of the file itself, if any.
+    pub fn packing(self) -> Option<Packing> {
+        match self {
+            Format::Gzip => Some(Packing::Gzip),
+            Format::Zstd | Format::TarZstd => Some(Packing::Zstd),
+            Format::Xz => Some(Packing::Xz),
+            Format::Bzip2 => Some(Packing::Bzip2),
+            Format::Plain | Format::Custom | Format::Unknown => None,
+        }
+    }
+
+    /// SQL text, compressed or not (what psql reads).
+    pub fn is_sql_text(self) -> bool {
+        matches!(
+            self,
+            Format::Plain | Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2
+        )
+    }
+
     /// What the file is, in words.
     pub fn describe(self) -> &'static str {
         match self {
             Format::Plain => "plain SQL dump",
             Format::Gzip => "gzip-compressed SQL dump",
             Format::Zstd => "zstd-compressed SQL dump",
+            Format::Xz => "xz-compressed SQL dump",
+            Format::Bzip2 => "bzip2-compressed SQL dump",
             Format::Custom => "pg_dump custom-format archive",
             Format::TarZstd => "volume archive (tar, zstd-compressed)",
             Format::Unknown => "unknown",
@@ -153,9 +179,9 @@ pub fn verify(path: &Path) -> Result<Report> {
             (header, dialect) = plain_checks(&scan, &mut problems);
             Format::Plain
         }
-        compressed @ (Detected::Gzip | Detected::Zstd) => {
-            let gzip = compressed == Detected::Gzip;
-            let read = read_compressed(&head, &mut reader, gzip, &mut problems).map_err(io_err)?;
+        Detected::Packed(packing) => {
+            let read =
+                read_compressed(&head, &mut reader, packing, &mut problems).map_err(io_err)?;
             uncompressed_bytes = read.bytes;
             header = read.header;
             dialect = read.dialect;
@@ -195,18 +221,15 @@ struct Decoded {
 fn read_compressed(
     head: &[u8],
     reader: &mut HashingReader<File>,
-    gzip: bool,
+    packing: Packing,
     problems: &mut Vec<String>,
 ) -> io::Result<Decoded> {
     let mut scan = Scan::default();
     let outcome = {
         let input = BufReader::with_capacity(CHUNK, Cursor::new(head).chain(&mut *reader));
-        if gzip {
-            read_all(&mut flate2::bufread::MultiGzDecoder::new(input), &mut scan)
-        } else {
-            zstd::stream::read::Decoder::with_buffer(input)
-                .and_then(|mut d| read_all(&mut d, &mut scan))
-        }
+        packing
+            .reader(input)
+            .and_then(|mut d| read_all(&mut d, &mut scan))
     };
     if let Some(e) = reader.io_error.take() {
         return Err(e);
@@ -226,7 +249,8 @@ fn read_compressed(
         && scan.bytes % 512 == 0
         && scan.bytes == scan.head.len() as u64
         && scan.head.iter().all(|&b| b == 0);
-    let is_tar = !gzip && (scan.head.get(257..262) == Some(b"ustar".as_slice()) || empty_tar);
+    let is_tar = packing == Packing::Zstd
+        && (scan.head.get(257..262) == Some(b"ustar".as_slice()) || empty_tar);
     if is_tar {
         if decoded && let Some(p) = scan.tar.problem() {
             problems.push(p);
@@ -245,7 +269,12 @@ fn read_compressed(
     };
     Ok(Decoded {
         dialect,
-        format: if gzip { Format::Gzip } else { Format::Zstd },
+        format: match packing {
+            Packing::Gzip => Format::Gzip,
+            Packing::Zstd => Format::Zstd,
+            Packing::Xz => Format::Xz,
+            Packing::Bzip2 => Format::Bzip2,
+        },
         bytes,
         header,
     })
@@ -383,8 +412,7 @@ pub fn quick_complete(path: &Path) -> Option<bool> {
 enum Detected {
     Empty,
     Plain,
-    Gzip,
-    Zstd,
+    Packed(Packing),
     Custom,
     Unknown,
 }
@@ -393,10 +421,8 @@ enum Detected {
 fn detect(head: &[u8]) -> Detected {
     if head.is_empty() {
         Detected::Empty
-    } else if head.starts_with(&[0x1f, 0x8b]) {
-        Detected::Gzip
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Detected::Zstd
+    } else if let Some(packing) = Packing::detect(head) {
+        Detected::Packed(packing)
     } else if head.starts_with(b"PGDMP") {
         Detected::Custom
     } else if looks_like_sql(head) {
@@ -689,10 +715,31 @@ mod tests {
     fn compressed_dumps_complete_and_cut() {
         let dir = tempfile::tempdir().unwrap();
         let text = dump_text(&body(), true);
-        for (name, packed, format) in [
-            ("a.sql.gz", gzip(text.as_bytes()), Format::Gzip),
-            ("a.sql.zst", zstd_of(text.as_bytes()), Format::Zstd),
+        let pack = |format: Format, bytes: &[u8]| -> Vec<u8> {
+            use std::io::Write;
+            match format {
+                Format::Gzip => gzip(bytes),
+                Format::Zstd => zstd_of(bytes),
+                Format::Xz => {
+                    let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+                    e.write_all(bytes).unwrap();
+                    e.finish().unwrap()
+                }
+                _ => {
+                    let mut e =
+                        bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                    e.write_all(bytes).unwrap();
+                    e.finish().unwrap()
+                }
+            }
+        };
+        for (name, format) in [
+            ("a.sql.gz", Format::Gzip),
+            ("a.sql.zst", Format::Zstd),
+            ("a.sql.xz", Format::Xz),
+            ("a.sql.bz2", Format::Bzip2),
         ] {
+            let packed = pack(format, text.as_bytes());
             let r = verify(&write(dir.path(), name, &packed)).unwrap();
             assert_eq!(r.format, format);
             assert!(r.complete, "{name}: {:?}", r.problems);
@@ -728,11 +775,7 @@ mod tests {
 
             // A complete stream of an incomplete dump.
             let half = &text.as_bytes()[..text.len() / 2];
-            let packed_half = if format == Format::Gzip {
-                gzip(half)
-            } else {
-                zstd_of(half)
-            };
+            let packed_half = pack(format, half);
             let r = verify(&write(dir.path(), "half", &packed_half)).unwrap();
             assert!(!r.complete);
             assert_eq!(r.uncompressed_bytes, Some(half.len() as u64));

@@ -194,16 +194,11 @@ fn feed_inner(
 
 /// `inner` (the file's bytes) decompressed as `source`'s format says.
 fn decoder(source: &Source, inner: impl Read + Send + 'static) -> Result<Box<dyn Read + Send>> {
-    Ok(match source.format {
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            256 * 1024,
-            inner,
-        ))),
-        Format::Zstd | Format::TarZstd => Box::new(
-            zstd::stream::read::Decoder::new(inner)
-                .map_err(|e| Error::new(format!("cannot read {}: {e}", source.path.display())))?,
-        ),
-        _ => Box::new(inner),
+    Ok(match source.format.packing() {
+        Some(packing) => packing
+            .reader(BufReader::with_capacity(256 * 1024, inner))
+            .map_err(|e| Error::new(format!("cannot read {}: {e}", source.path.display())))?,
+        None => Box::new(inner),
     })
 }
 
@@ -216,8 +211,7 @@ fn guarded(
     sql: Box<dyn Read + Send>,
     notes: Arc<Mutex<Vec<String>>>,
 ) -> Box<dyn Read + Send> {
-    let postgres_sql = source.dialect == Some(Dialect::Postgres)
-        && matches!(source.format, Format::Plain | Format::Gzip | Format::Zstd);
+    let postgres_sql = source.dialect == Some(Dialect::Postgres) && source.format.is_sql_text();
     if !postgres_sql || source.allow_meta_commands {
         return sql;
     }

@@ -216,7 +216,7 @@ fn one_session(
 /// the file, even one the scan missed.
 fn restricted(engine: &Engine, container: &str, source: &Source) -> Result<Source> {
     let mut source = source.clone();
-    let plain = matches!(source.format, Format::Plain | Format::Gzip | Format::Zstd);
+    let plain = source.format.is_sql_text();
     if plain
         && !source.allow_meta_commands
         && crate::databases::postgres::psql_knows_restrict(engine, container)

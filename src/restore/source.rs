@@ -90,21 +90,20 @@ pub fn validate(path: &Path) -> Result<Source> {
     })
 }
 
-/// Whether the file (plain, gzip or zstd) begins as a `pg_dumpall` file
+/// Whether the file (plain SQL, compressed or not) begins as a `pg_dumpall` file
 /// does; its first 4 KiB are decompressed to tell.
 fn starts_a_cluster_dump(path: &Path, format: Format) -> bool {
     use std::io::Read;
     let Ok(file) = std::fs::File::open(path) else {
         return false;
     };
-    let reader: Box<dyn Read> = match format {
-        Format::Plain => Box::new(file),
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Format::Zstd => match zstd::stream::read::Decoder::new(file) {
-            Ok(d) => Box::new(d),
+    let reader: Box<dyn Read> = match format.packing() {
+        _ if format == Format::Custom => return false,
+        Some(packing) => match packing.reader(std::io::BufReader::new(file)) {
+            Ok(d) => d,
             Err(_) => return false,
         },
-        _ => return false,
+        None => Box::new(file),
     };
     let mut head = Vec::new();
     let _ = reader.take(4096).read_to_end(&mut head);
