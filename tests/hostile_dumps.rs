@@ -255,6 +255,8 @@ fn foreign_plain_files(p: &Fixture) {
         ),
         "1"
     );
+    newer_dumps(p, &create_clean, &before);
+
     // --from-database on the dump of one database is a mistake, said.
     p.budgie()
         .args([
@@ -267,4 +269,76 @@ fn foreign_plain_files(p: &Fixture) {
         .run()
         .failure()
         .stderr_has("is not a pg_dumpall file");
+}
+
+/// Files from a newer PostgreSQL than the server (15 here): a plain file
+/// whose only difference is pg_dump 17's `SET transaction_timeout` loads,
+/// the setting left out and said; one with SQL the server does not know
+/// fails with what happened; a custom-format archive of a newer format is
+/// refused before anything. The live database is never touched.
+fn newer_dumps(
+    p: &Fixture,
+    dump: &Path,
+    before: &std::collections::BTreeMap<String, (u64, String)>,
+) {
+    let text = std::fs::read_to_string(dump).unwrap();
+    let by = text
+        .lines()
+        .find(|l| l.starts_with("-- Dumped by pg_dump version 15."))
+        .expect("pg_dump 15 wrote it");
+    let as_17 = text
+        .replace(by, "-- Dumped by pg_dump version 17.2 (Debian 17.2-1.pgdg120+1)")
+        .replacen(
+            "SET lock_timeout = 0;\n",
+            "SET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\nSET transaction_timeout = 0;\n",
+            1,
+        );
+    assert!(as_17.contains("SET transaction_timeout = 0;"));
+    let file = write(p, "from-17.sql", &as_17);
+    p.sql("delete from ledger where id > 1");
+    restore(p, &file)
+        .success()
+        .stderr_has("left out `SET transaction_timeout = 0`")
+        .stderr_has("a setting of PostgreSQL 17 and later");
+    assert_eq!(&p.checksums("appdb"), before);
+
+    // SQL of a newer release (18's virtual generated columns): the load
+    // fails in the scratch copy, and budgie says why it may have.
+    let as_18 = with_inserted(
+        &as_17.replace("pg_dump version 17.2", "pg_dump version 18.1"),
+        "CREATE TABLE public.doubled (a int, b int GENERATED ALWAYS AS (a * 2) VIRTUAL);\n",
+    );
+    let file = write(p, "from-18.sql", &as_18);
+    p.sql("delete from ledger where id > 1");
+    let changed = p.checksums("appdb");
+    restore(p, &file)
+        .failure()
+        .stderr_has("nothing was changed")
+        .stderr_has("was written by pg_dump 18 for a newer server than this one (PostgreSQL 15)");
+    assert_eq!(p.checksums("appdb"), changed);
+
+    // A custom-format archive of a newer format (1.16, pg_dump 17): refused
+    // by its header before a scratch database exists.
+    let c = p.container("db").expect("db running");
+    let out = std::process::Command::new(p.engine().program())
+        .args(["exec", &c, "pg_dump", "-U", "app", "-Fc", "appdb"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut archive = out.stdout;
+    assert_eq!(&archive[..5], b"PGDMP");
+    archive[6] = 16;
+    let file = p.path().join("from-17.dump");
+    std::fs::write(&file, &archive).unwrap();
+    restore(p, &file)
+        .failure()
+        .stderr_has("custom-format archive (archive format 1.16) made by a newer pg_dump")
+        .stderr_has("unsupported version (1.16)")
+        .stderr_has("nothing was changed");
+    assert_eq!(p.checksums("appdb"), changed);
+    assert!(
+        !p.databases().iter().any(|d| d.contains("budgie")),
+        "no scratch database: {:?}",
+        p.databases()
+    );
 }

@@ -389,6 +389,8 @@ mod tests {
             allow_meta_commands: false,
             restrict_key: None,
             cluster: false,
+            dumped_by: None,
+            server_version: None,
         };
         let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
         assert!(e.message.contains("leaves the directory"), "{}", e.message);

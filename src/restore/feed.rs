@@ -219,7 +219,8 @@ fn guarded(
     let scanner = match &source.section {
         Some(name) => super::sqlscan::Scanner::for_section(name),
         None => super::sqlscan::Scanner::default(),
-    };
+    }
+    .for_server(source.server_version);
     let sql = super::sqlguard::Guarded::with(sql, scanner, Some(notes));
     match &source.restrict_key {
         Some(key) => Box::new(

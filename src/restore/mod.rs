@@ -141,7 +141,7 @@ fn one_session(
         quote_ident(&db.user)
     );
     let connect = format!("\\c {}", quote_ident(scratch));
-    let source = &restricted(engine, container, source)?;
+    let source = &restricted(engine, container, db, source)?;
     let cmd = psql_cmd_stdin(
         engine,
         container,
@@ -192,6 +192,14 @@ fn one_session(
                 "loading {} failed, nothing was changed",
                 source.path.display()
             ));
+            if let Some(newer) = source::newer_than_server(source) {
+                e.message.push_str(&format!(
+                    "\n  {newer}: what failed may be SQL the older server does not know"
+                ));
+                if e.hint.is_none() {
+                    e = e.hint("restore it into a server of that release or newer, or dump it again with the pg_dump of this server's release");
+                }
+            }
             // psql may notice the lost server before the engine tells it
             // was killed: say what happened to the container itself.
             if !dropped && !engine.is_running(container) {
@@ -214,14 +222,21 @@ fn one_session(
 /// plain SQL that psql reads and the container's psql knows `\restrict`
 /// (one `psql --version`): then psql itself refuses every meta-command of
 /// the file, even one the scan missed.
-fn restricted(engine: &Engine, container: &str, source: &Source) -> Result<Source> {
+fn restricted(engine: &Engine, container: &str, db: &Database, source: &Source) -> Result<Source> {
     let mut source = source.clone();
-    let plain = source.format.is_sql_text();
-    if plain
-        && !source.allow_meta_commands
-        && crate::databases::postgres::psql_knows_restrict(engine, container)
-    {
-        source.restrict_key = Some(crate::fsutil::random_hex(24)?);
+    if source.format.is_sql_text() && !source.allow_meta_commands {
+        if crate::databases::postgres::psql_knows_restrict(engine, container) {
+            source.restrict_key = Some(crate::fsutil::random_hex(24)?);
+        }
+        source.server_version = psql(
+            engine,
+            container,
+            db,
+            maintenance_db(db),
+            "SHOW server_version_num",
+        )
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
     }
     Ok(source)
 }
@@ -246,12 +261,16 @@ pub fn load_scratch<'a>(
                 true,
                 false,
                 &|_| {},
-            )?;
+            )
+            .map_err(|e| match e.message.contains("unsupported version") {
+                true => source::newer_archive(source, &e.message),
+                false => e,
+            })?;
             Some(tables_in_custom(&fed.stdout))
         }
         _ => None,
     };
-    let restricted = restricted(engine, container, source)?;
+    let restricted = restricted(engine, container, db, source)?;
     let source = &restricted;
     let scratch = Scratch::create(engine, container, db, stamp)?;
     let cmd = load_command(engine, container, db, &scratch.name, source.format);

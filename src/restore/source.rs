@@ -35,6 +35,11 @@ pub struct Source {
     /// A `pg_dumpall` file: only one database's section of it is restored
     /// (`section`, from `restore --from-database`).
     pub cluster: bool,
+    /// The version of the pg_dump that wrote a plain file (`-- Dumped by
+    /// pg_dump version 17.2`), as `major * 10000 + minor` (170002).
+    pub dumped_by: Option<u32>,
+    /// The server's `server_version_num` (set just before the load).
+    pub server_version: Option<u32>,
 }
 
 /// Checks a file before anything is touched: it exists, is readable, is a
@@ -44,11 +49,14 @@ pub fn validate(path: &Path) -> Result<Source> {
     // A plain dump: header and end marker are at its ends; the checksum is
     // checked as the load reads every byte. Everything else: a full read.
     if let Some(q) = verify::quick_plain(path)? {
+        let head = head_of(path, Format::Plain);
         if !q.problems.is_empty() {
             return Err(refuse(path, &q.problems, ""));
         }
         return Ok(Source {
-            cluster: q.dialect == Dialect::Postgres && starts_a_cluster_dump(path, Format::Plain),
+            cluster: q.dialect == Dialect::Postgres && head.cluster,
+            dumped_by: head.dumped_by,
+            server_version: None,
             path: path.to_path_buf(),
             format: Format::Plain,
             dialect: Some(q.dialect),
@@ -76,8 +84,11 @@ pub fn validate(path: &Path) -> Result<Source> {
         ));
     }
     let dialect = report.dialect.unwrap_or(Dialect::Postgres);
+    let head = head_of(path, report.format);
     Ok(Source {
-        cluster: dialect == Dialect::Postgres && starts_a_cluster_dump(path, report.format),
+        cluster: dialect == Dialect::Postgres && head.cluster,
+        dumped_by: head.dumped_by,
+        server_version: None,
         path: path.to_path_buf(),
         format: report.format,
         dialect: Some(dialect),
@@ -90,24 +101,85 @@ pub fn validate(path: &Path) -> Result<Source> {
     })
 }
 
-/// Whether the file (plain SQL, compressed or not) begins as a `pg_dumpall` file
-/// does; its first 4 KiB are decompressed to tell.
-fn starts_a_cluster_dump(path: &Path, format: Format) -> bool {
+/// What the first lines of a plain file (compressed or not) say.
+#[derive(Debug, Default)]
+struct Head {
+    /// It begins as a `pg_dumpall` file does.
+    cluster: bool,
+    /// `-- Dumped by pg_dump version 17.2`, as 170002.
+    dumped_by: Option<u32>,
+}
+
+/// Reads (decompresses) the first 8 KiB of a plain file for [`Head`].
+fn head_of(path: &Path, format: Format) -> Head {
     use std::io::Read;
     let Ok(file) = std::fs::File::open(path) else {
-        return false;
+        return Head::default();
     };
     let reader: Box<dyn Read> = match format.packing() {
-        _ if format == Format::Custom => return false,
+        _ if !format.is_sql_text() => return Head::default(),
         Some(packing) => match packing.reader(std::io::BufReader::new(file)) {
             Ok(d) => d,
-            Err(_) => return false,
+            Err(_) => return Head::default(),
         },
         None => Box::new(file),
     };
     let mut head = Vec::new();
-    let _ = reader.take(4096).read_to_end(&mut head);
-    crate::backup::format::is_cluster_dump(&head)
+    let _ = reader.take(8192).read_to_end(&mut head);
+    Head {
+        cluster: crate::backup::format::is_cluster_dump(&head),
+        dumped_by: String::from_utf8_lossy(&head)
+            .lines()
+            .find_map(|l| l.strip_prefix("-- Dumped by pg_dump version "))
+            .and_then(version_num),
+    }
+}
+
+/// `17.2 (Debian 17.2-1)` or `9.6.24` as PostgreSQL numbers them
+/// (`server_version_num`: 170002, 90624).
+pub fn version_num(text: &str) -> Option<u32> {
+    let digits = text.split_whitespace().next()?;
+    let mut parts = digits.split('.').map(|p| {
+        let n: String = p.chars().take_while(char::is_ascii_digit).collect();
+        n.parse::<u32>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    Some(if major >= 10 {
+        major * 10000 + minor
+    } else {
+        major * 10000 + minor * 100 + parts.next().flatten().unwrap_or(0)
+    })
+}
+
+/// A version number's major release, as users say it (`17`, `9.6`).
+pub fn major_label(num: u32) -> String {
+    if num >= 100000 {
+        (num / 10000).to_string()
+    } else {
+        format!("{}.{}", num / 10000, num / 100 % 100)
+    }
+}
+
+/// When a plain file was written by a pg_dump newer than the server (a
+/// newer major release): what to say.
+pub fn newer_than_server(source: &Source) -> Option<String> {
+    let (by, server) = (source.dumped_by?, source.server_version?);
+    let major = |n: u32| {
+        if n >= 100000 {
+            n / 10000 * 100
+        } else {
+            n / 100
+        }
+    };
+    (major(by) > major(server)).then(|| {
+        format!(
+            "{} was written by pg_dump {} for a newer server than this one (PostgreSQL {})",
+            source.path.display(),
+            major_label(by),
+            major_label(server)
+        )
+    })
 }
 
 /// The error for a file that is not restored: what is wrong with it (or
@@ -145,6 +217,8 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
         allow_meta_commands: false,
         restrict_key: None,
         cluster: false,
+        dumped_by: None,
+        server_version: None,
     })
 }
 
@@ -166,5 +240,73 @@ pub fn check_fits(source: &Source, db: &crate::compose::Database) -> Result<()> 
         ))
         .hint("name the right database with --service")),
         _ => Ok(()),
+    }
+}
+
+/// The error for a custom-format archive the container's pg_restore
+/// cannot read (`unsupported version (1.16) in file header`): made by a
+/// newer pg_dump. Nothing was changed: `pg_restore -l` runs first.
+pub fn newer_archive(source: &Source, said: &str) -> Error {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let version = std::fs::File::open(&source.path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .ok()
+        .map(|()| format!(" (archive format {}.{})", head[5], head[6]))
+        .unwrap_or_default();
+    Error::new(format!(
+        "refusing to restore {}: it is a pg_dump custom-format archive{version} made by a newer pg_dump than the database container's pg_restore can read; nothing was changed\n  pg_restore said: {}",
+        source.path.display(),
+        said.lines().find(|l| l.contains("unsupported version")).unwrap_or(said).trim()
+    ))
+    .hint("restore it into a server of that release or newer, or ask for a plain dump (pg_dump -Fp): budgie loads a newer plain dump into an older server, leaving out the settings the server does not know")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_numbered_as_postgresql_numbers_them() {
+        assert_eq!(version_num("17.2 (Debian 17.2-1.pgdg120+1)"), Some(170002));
+        assert_eq!(version_num("15.18"), Some(150018));
+        assert_eq!(version_num("9.6.24"), Some(90624));
+        assert_eq!(version_num("18beta1"), Some(180000));
+        assert_eq!(version_num("x"), None);
+        assert_eq!(major_label(170002), "17");
+        assert_eq!(major_label(90624), "9.6");
+    }
+
+    #[test]
+    fn a_newer_pg_dump_is_told_by_its_major_release() {
+        let mut s = validate_archive_like();
+        for (by, server, newer) in [
+            (170002, 150018, true),
+            (150020, 150018, false),
+            (150018, 170002, false),
+            (100001, 90624, true),
+        ] {
+            (s.dumped_by, s.server_version) = (Some(by), Some(server));
+            assert_eq!(newer_than_server(&s).is_some(), newer, "{by} {server}");
+        }
+        s.server_version = None;
+        assert_eq!(newer_than_server(&s), None);
+    }
+
+    fn validate_archive_like() -> Source {
+        Source {
+            path: PathBuf::from("dump.sql"),
+            format: Format::Plain,
+            dialect: Some(Dialect::Postgres),
+            bytes: 0,
+            header: None,
+            expected_sha256: None,
+            section: None,
+            allow_meta_commands: false,
+            restrict_key: None,
+            cluster: false,
+            dumped_by: None,
+            server_version: None,
+        }
     }
 }

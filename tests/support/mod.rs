@@ -275,7 +275,7 @@ impl Fixture {
         b
     }
 
-    fn engine(&self) -> Engine {
+    pub fn engine(&self) -> Engine {
         self.engine.expect("this fixture has no engine")
     }
 

@@ -34,6 +34,29 @@ pub const SHARED_CATALOGS: [&str; 11] = [
     "pg_parameter_acl",
 ];
 
+/// Settings a newer pg_dump writes at the top of every file, with the
+/// `server_version_num` that first knew them: to an older server,
+/// `SET transaction_timeout = 0` is an error that stops the load, and
+/// leaving it out changes nothing (0 is the default: no timeout).
+pub const NEWER_SETTINGS: [(&str, u32); 3] = [
+    ("transaction_timeout", 170000),
+    ("default_toast_compression", 140000),
+    ("default_table_access_method", 120000),
+];
+
+/// The setting a `SET name = ...` statement makes, when the server
+/// (`server_version_num`) does not know it.
+pub fn unknown_setting(head: &[&str], server: Option<u32>) -> Option<(&'static str, u32)> {
+    let server = server?;
+    let ["set", name, ..] = head else {
+        return None;
+    };
+    NEWER_SETTINGS
+        .iter()
+        .find(|(setting, since)| setting == name && server < *since)
+        .copied()
+}
+
 /// What a statement is, for the rules above.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -170,6 +193,9 @@ pub struct Notes {
     pub clean_drops: u64,
     /// The `\connect` lines understood.
     pub connects: u64,
+    /// Settings the server does not know, left out: line, text, and the
+    /// release that introduced the setting.
+    pub unknown_settings: Vec<(u64, String, u32)>,
 }
 
 impl Notes {
@@ -202,6 +228,12 @@ impl Notes {
             lines.push(format!(
                 "settings of the database itself are not restored; apply them again if you need them: {}",
                 self.settings.join("; ")
+            ));
+        }
+        for (line, text, since) in &self.unknown_settings {
+            lines.push(format!(
+                "left out `{text}` (line {line}): a setting of PostgreSQL {} and later, which this server does not know (the file was written by a newer pg_dump)",
+                super::super::source::major_label(*since)
             ));
         }
         if self.clean_drops > 0 {

@@ -75,8 +75,12 @@ enum State {
 /// Why a statement is left out of the stream.
 #[derive(Debug, Clone, Copy)]
 enum LeftOut {
-    Database { setting: bool },
+    Database {
+        setting: bool,
+    },
     CleanDrop,
+    /// A setting the server does not know: since which version.
+    UnknownSetting(u32),
 }
 
 /// The scanner's findings so far; see the module documentation.
@@ -110,6 +114,9 @@ pub struct Scanner {
     /// began (in the same count): a statement left out is cut from `out`.
     emitted: u64,
     statement_start: u64,
+    /// The server's `server_version_num`: settings it does not know are
+    /// left out (see `database::NEWER_SETTINGS`).
+    server_version: Option<u32>,
     /// Only follows the text (quotes, comments, COPY data), refusing
     /// nothing: to find where a pg_dumpall file's sections begin.
     lenient: bool,
@@ -136,6 +143,7 @@ impl Default for Scanner {
             content_seen: false,
             emitted: 0,
             statement_start: 0,
+            server_version: None,
             lenient: false,
             leave_out: None,
             notes: Notes::default(),
@@ -163,6 +171,12 @@ impl Scanner {
             connect_to: Some(database.to_string()),
             ..Scanner::default()
         }
+    }
+
+    /// For a server of this `server_version_num` (None: unknown).
+    pub fn for_server(mut self, version: Option<u32>) -> Scanner {
+        self.server_version = version;
+        self
     }
 
     /// A scanner that refuses nothing and only follows the text, so that
@@ -299,6 +313,9 @@ impl Scanner {
         self.emitted = self.statement_start;
         match why {
             LeftOut::CleanDrop => self.notes.clean_drops += 1,
+            LeftOut::UnknownSetting(since) => {
+                self.notes.unknown_settings.push((self.line, text, since));
+            }
             LeftOut::Database { setting } => {
                 if setting {
                     self.notes.settings.push(text.clone());
@@ -609,6 +626,10 @@ impl Scanner {
                 ));
             }
             Kind::Other => {}
+        }
+        if let Some((_, since)) = database::unknown_setting(&w, self.server_version) {
+            self.leave_out = Some(LeftOut::UnknownSetting(since));
+            return Ok(());
         }
         if !database::is_preamble(&w) {
             self.content_seen = true;

@@ -383,3 +383,26 @@ fn connect_lines_are_read_as_pg_dump_writes_them() {
         assert_eq!(connect_target(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn settings_an_older_server_does_not_know_are_left_out_for_it_only() {
+    let text =
+        "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nCREATE TABLE t (i int);\n";
+    let (out, notes) = notes_of(text, Scanner::default().for_server(Some(150018)));
+    assert_eq!(
+        out,
+        "SET statement_timeout = 0;\n\nCREATE TABLE t (i int);\n"
+    );
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with(
+            "left out `SET transaction_timeout = 0` (line 2): a setting of PostgreSQL 17 and later"
+        ),
+        "{notes:?}"
+    );
+    for server in [Some(170000), Some(180001), None] {
+        let (out, notes) = notes_of(text, Scanner::default().for_server(server));
+        assert_eq!(out, text, "{server:?}");
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+}
