@@ -173,6 +173,12 @@ pub struct RestoreCommand {
     #[arg(long, conflicts_with_all = ["volume", "set"])]
     pub unsafe_allow_meta_commands: bool,
 
+    /// Parallel pg_restore jobs for a custom- or directory-format archive
+    /// [default: the database container's CPUs, at most 8]; 1 restores a
+    /// custom archive in one transaction, streamed
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+
     /// From a pg_dumpall file: restore the section of this database into the
     /// service's database (the file's roles and other databases are left alone)
     #[arg(long, value_name = "NAME")]

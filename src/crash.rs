@@ -11,6 +11,8 @@
 //! - `restore:loaded`: a custom-format file loaded into the scratch
 //!   database, not yet swapped;
 //! - `restore:swapped`: swapped in, the set-aside database not yet dropped.
+//! - `restore:parallel`: a parallel pg_restore has finished its first item
+//!   (the archive copied into the container, the scratch database loading).
 //!
 //! A leaf: it imports nothing of budgie's.
 

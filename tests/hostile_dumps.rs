@@ -256,6 +256,7 @@ fn foreign_plain_files(p: &Fixture) {
         "1"
     );
     newer_dumps(p, &create_clean, &before);
+    archives(p);
 
     // --from-database on the dump of one database is a mistake, said.
     p.budgie()
@@ -341,4 +342,114 @@ fn newer_dumps(
         "no scratch database: {:?}",
         p.databases()
     );
+}
+
+/// The raw output of `tool args...` in the database container.
+fn bytes_from(p: &Fixture, tool: &[&str]) -> Vec<u8> {
+    let c = p.container("db").expect("db running");
+    let out = std::process::Command::new(p.engine().program())
+        .args(["exec", &c])
+        .args(tool)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{tool:?}: {out:?}");
+    out.stdout
+}
+
+/// pg_dump's archive formats, made by the container's pg_dump: custom
+/// (parallel `pg_restore -j` from a copy in the container, and streamed
+/// with `--jobs 1`), directory (`-Fd`, a directory on the host) and tar
+/// (`-Ft`). Each restores exactly; the copy in the container is gone
+/// afterwards; a parallel restore killed mid-way leaves the current
+/// database, and the next command clears what it left.
+fn archives(p: &Fixture) {
+    let before = p.checksums("appdb");
+    let custom = p.path().join("db.dump");
+    std::fs::write(
+        &custom,
+        bytes_from(p, &["pg_dump", "-U", "app", "-Fc", "appdb"]),
+    )
+    .unwrap();
+    let tar = p.path().join("db.tar");
+    std::fs::write(
+        &tar,
+        bytes_from(p, &["pg_dump", "-U", "app", "-Ft", "appdb"]),
+    )
+    .unwrap();
+    let c = p.container("db").expect("db running");
+    p.engine_out(&[
+        "exec",
+        &c,
+        "pg_dump",
+        "-U",
+        "app",
+        "-Fd",
+        "-f",
+        "/tmp/db.dir",
+        "appdb",
+    ]);
+    let dir = p.path().join("db.dir");
+    p.engine_out(&["cp", &format!("{c}:/tmp/db.dir"), dir.to_str().unwrap()]);
+    p.engine_out(&["exec", &c, "rm", "-rf", "/tmp/db.dir"]);
+    assert!(
+        dir.join("toc.dat").is_file(),
+        "the directory archive came over"
+    );
+    let tmp_before = tmp_of(p);
+
+    for (file, extra) in [
+        (&custom, vec!["--jobs", "2"]),
+        (&custom, vec!["--jobs", "1"]),
+        (&dir, vec![]),
+        (&tar, vec![]),
+    ] {
+        p.sql("delete from ledger");
+        p.budgie()
+            .args(["restore", file.to_str().unwrap(), "--yes", "--no-backup"])
+            .args(&extra)
+            .run()
+            .success()
+            .stderr_has("Restored database appdb");
+        assert_eq!(p.checksums("appdb"), before, "{} {extra:?}", file.display());
+        assert_eq!(tmp_of(p), tmp_before, "no copy left in the container");
+    }
+
+    // Killed while pg_restore -j loads: the live database is as it was, and
+    // the next command drops the scratch copy and removes the staged file.
+    p.sql("delete from ledger");
+    let changed = p.checksums("appdb");
+    let out = p
+        .budgie()
+        .env("BUDGIE_CRASH_AT", "restore:parallel")
+        .args([
+            "restore",
+            dir.to_str().unwrap(),
+            "--yes",
+            "--no-backup",
+            "--jobs",
+            "2",
+        ])
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    p.budgie()
+        .arg("status")
+        .run()
+        .success()
+        .stderr_has("did not finish");
+    assert_eq!(p.checksums("appdb"), changed);
+    assert!(
+        !p.databases().iter().any(|d| d.contains("budgie")),
+        "no scratch database: {:?}",
+        p.databases()
+    );
+    assert_eq!(tmp_of(p), tmp_before, "the staged copy was removed");
+
+    // A directory that is not an archive is refused before anything.
+    let empty = p.path().join("not-an-archive");
+    std::fs::create_dir_all(&empty).unwrap();
+    restore(p, &empty)
+        .failure()
+        .stderr_has("without toc.dat")
+        .stderr_has("nothing was changed");
+    assert_eq!(p.checksums("appdb"), changed);
 }

@@ -61,6 +61,11 @@ pub enum Format {
     Bzip2,
     /// A `pg_dump -Fc` archive.
     Custom,
+    /// A `pg_dump -Ft` archive (a tar of `toc.dat` and the tables' data).
+    Tar,
+    /// A `pg_dump -Fd` archive: a directory holding `toc.dat` and the
+    /// tables' data files.
+    Directory,
     /// A zstd-compressed tar archive (a volume backup).
     TarZstd,
     /// Empty, or not something budgie knows.
@@ -75,7 +80,9 @@ impl Format {
             Format::Zstd | Format::TarZstd => Some(Packing::Zstd),
             Format::Xz => Some(Packing::Xz),
             Format::Bzip2 => Some(Packing::Bzip2),
-            Format::Plain | Format::Custom | Format::Unknown => None,
+            Format::Plain | Format::Custom | Format::Tar | Format::Directory | Format::Unknown => {
+                None
+            }
         }
     }
 
@@ -96,6 +103,8 @@ impl Format {
             Format::Xz => "xz-compressed SQL dump",
             Format::Bzip2 => "bzip2-compressed SQL dump",
             Format::Custom => "pg_dump custom-format archive",
+            Format::Tar => "pg_dump tar-format archive",
+            Format::Directory => "pg_dump directory-format archive",
             Format::TarZstd => "volume archive (tar, zstd-compressed)",
             Format::Unknown => "unknown",
         }
@@ -145,6 +154,9 @@ pub struct Report {
 /// `complete: false`. Memory use is constant whatever the file's size.
 pub fn verify(path: &Path) -> Result<Report> {
     let io_err = |e: io::Error| cannot_read(path, &e);
+    if path.is_dir() {
+        return verify_directory(path);
+    }
     let file = File::open(path).map_err(io_err)?;
     let mut reader = HashingReader::new(file);
     let mut head = Vec::with_capacity(HEAD_BYTES);
@@ -170,6 +182,14 @@ pub fn verify(path: &Path) -> Result<Report> {
             problems.extend(custom_header_problem(&head));
             dialect = Some(Dialect::Postgres);
             Format::Custom
+        }
+        Detected::PgTar => {
+            let mut scan = Scan::default();
+            scan.feed(&head);
+            read_all(&mut reader, &mut scan).map_err(io_err)?;
+            problems.extend(scan.tar.problem());
+            dialect = Some(Dialect::Postgres);
+            Format::Tar
         }
         Detected::Plain => {
             let mut scan = Scan::default();
@@ -414,6 +434,8 @@ enum Detected {
     Plain,
     Packed(Packing),
     Custom,
+    /// A tar whose first member is pg_dump's `toc.dat`.
+    PgTar,
     Unknown,
 }
 
@@ -425,6 +447,10 @@ fn detect(head: &[u8]) -> Detected {
         Detected::Packed(packing)
     } else if head.starts_with(b"PGDMP") {
         Detected::Custom
+    } else if head.get(257..262) == Some(b"ustar".as_slice())
+        && head.get(..8) == Some(b"toc.dat\0".as_slice())
+    {
+        Detected::PgTar
     } else if looks_like_sql(head) {
         Detected::Plain
     } else {
@@ -463,6 +489,66 @@ fn looks_like_sql(head: &[u8]) -> bool {
     KEYWORDS
         .iter()
         .any(|k| word.eq_ignore_ascii_case(k.as_bytes()))
+}
+
+/// A `pg_dump -Fd` directory: its `toc.dat` must be there with the
+/// archive header (`pg_restore -l` in the container is the real test, as
+/// for a custom-format archive). The checksum is that of `toc.dat`.
+fn verify_directory(path: &Path) -> Result<Report> {
+    let toc = path.join("toc.dat");
+    let mut problems = Vec::new();
+    let data = match std::fs::read(&toc) {
+        Ok(data) => data,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            problems.push(format!(
+                "{} is a directory without toc.dat: not a pg_dump directory-format archive",
+                path.display()
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(cannot_read(&toc, &e)),
+    };
+    if !data.is_empty() {
+        if !data.starts_with(b"PGDMP") {
+            problems.push("its toc.dat does not begin as pg_dump's archives do".to_string());
+        } else if let Some(p) = directory_header_problem(&data) {
+            problems.push(p);
+        }
+    }
+    let bytes = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    Ok(Report {
+        format: Format::Directory,
+        bytes,
+        uncompressed_bytes: None,
+        sha256: hex(&Sha256::digest(&data)),
+        checksum: Checksum::NotRecorded,
+        complete: problems.is_empty(),
+        problems,
+        header: None,
+        dialect: Some(Dialect::Postgres),
+    })
+}
+
+/// The archive header of a directory's `toc.dat`: as a custom one's, with
+/// format 3 (directory) in place of 1.
+fn directory_header_problem(head: &[u8]) -> Option<String> {
+    let mut as_custom = head[..head.len().min(16)].to_vec();
+    if as_custom.get(10) != Some(&3) {
+        return Some(format!(
+            "its toc.dat is not a directory-format table of contents (format {})",
+            as_custom.get(10).copied().unwrap_or(0)
+        ));
+    }
+    as_custom[10] = 1;
+    custom_header_problem(&as_custom)
 }
 
 /// The problem with a custom-format header, if any: the magic `PGDMP`, a
@@ -831,10 +917,31 @@ mod tests {
         let missing = dir.path().join("nope.sql");
         let err = verify(&missing).unwrap_err();
         assert!(err.message.contains(&*missing.to_string_lossy()), "{err}");
-        let err = verify(dir.path()).unwrap_err();
+        // A directory is read as a pg_dump -Fd archive: this one is none.
+        let r = verify(dir.path()).unwrap();
+        assert_eq!(r.format, Format::Directory);
+        assert!(!r.complete);
         assert!(
-            err.message.contains(&*dir.path().to_string_lossy()),
-            "{err}"
+            r.problems[0].contains(&*dir.path().to_string_lossy())
+                && r.problems[0].contains("without toc.dat"),
+            "{:?}",
+            r.problems
+        );
+        std::fs::write(
+            dir.path().join("toc.dat"),
+            b"PGDMP\x01\x0e\x00\x04\x08\x03\x01\x01",
+        )
+        .unwrap();
+        let r = verify(dir.path()).unwrap();
+        assert!(r.complete, "{:?}", r.problems);
+        std::fs::write(
+            dir.path().join("toc.dat"),
+            b"PGDMP\x01\x0e\x00\x04\x08\x01\x01\x01",
+        )
+        .unwrap();
+        assert!(
+            !verify(dir.path()).unwrap().complete,
+            "a custom header in toc.dat"
         );
         assert_eq!(quick_complete(&missing), None);
     }

@@ -46,6 +46,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     let mut source = checking(ctx, &path, || source::validate(&path))?;
     source::check_fits(&source, &db)?;
     choose_section(ctx, &mut source, r.from_database.as_deref())?;
+    source.jobs = r.jobs;
     if r.unsafe_allow_meta_commands {
         ctx.ui.unquiet().warn(&format!(
             "--unsafe-allow-meta-commands: psql runs whatever {} holds — shell commands (\\!), connections to other databases (\\connect), COPY ... PROGRAM — with the database server's rights, and nothing is scanned",

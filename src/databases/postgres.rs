@@ -157,7 +157,7 @@ pub fn load_command(
     format: Format,
 ) -> Cmd {
     match format {
-        Format::Custom => engine.exec(
+        Format::Custom | Format::Tar => engine.exec(
             container,
             true,
             false,

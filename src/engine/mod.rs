@@ -286,6 +286,16 @@ impl Engine {
         }
     }
 
+    /// `<engine> cp FROM CONTAINER:TO`: a file or a directory into a running
+    /// container (through the engine's API, so over a remote connection too).
+    pub fn copy_into(&self, from: &std::path::Path, container: &str, to: &str) -> Cmd {
+        self.cmd([
+            "cp".to_string(),
+            from.display().to_string(),
+            format!("{container}:{to}"),
+        ])
+    }
+
     /// `<engine> exec` in a running container; `tty` hands over the terminal.
     pub fn exec(
         &self,

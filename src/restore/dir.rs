@@ -391,6 +391,7 @@ mod tests {
             cluster: false,
             dumped_by: None,
             server_version: None,
+            jobs: None,
         };
         let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
         assert!(e.message.contains("leaves the directory"), "{}", e.message);

@@ -25,6 +25,7 @@ pub mod mariadb;
 pub mod source;
 pub mod sqlguard;
 pub mod sqlscan;
+pub mod staged;
 pub mod tables;
 pub mod volume;
 
@@ -74,7 +75,7 @@ pub fn restore(
     let started = Instant::now();
     let old = side_name(&db.name, "old", stamp);
     let mut notes = Vec::new();
-    let tables = if source.format == Format::Custom {
+    let tables = if !source.format.is_sql_text() {
         let (mut scratch, expected) = load_scratch(engine, container, db, source, stamp, progress)?;
         if interrupted() {
             return Err(Error::interrupted());
@@ -252,9 +253,16 @@ pub fn load_scratch<'a>(
     stamp: &str,
     progress: &dyn Fn(u64),
 ) -> Result<(Scratch<'a>, Vec<String>)> {
-    // A custom-format archive lists its tables; plain SQL is scanned as it loads.
+    let jobs = match source.format {
+        Format::Custom | Format::Directory => staged::jobs(engine, container, source.jobs),
+        _ => 1,
+    };
+    if source.format == Format::Directory || (source.format == Format::Custom && jobs > 1) {
+        return load_staged(engine, container, db, source, stamp, jobs, progress);
+    }
+    // An archive lists its tables; plain SQL is scanned as it loads.
     let listed = match source.format {
-        Format::Custom => {
+        Format::Custom | Format::Tar => {
             let fed = feed(
                 &engine.exec(container, true, false, &[], &["pg_restore", "-l"]),
                 source,
@@ -277,7 +285,7 @@ pub fn load_scratch<'a>(
     let fed = feed(
         &cmd,
         source,
-        source.format == Format::Custom,
+        !source.format.is_sql_text(),
         source.expected_sha256.is_some(),
         progress,
     )
@@ -296,4 +304,63 @@ pub fn load_scratch<'a>(
         )));
     }
     Ok((scratch, listed.unwrap_or(fed.tables)))
+}
+
+/// [`load_scratch`] for an archive pg_restore must seek in: copied into the
+/// container (`staged`), listed, and restored with `-j jobs` into the new
+/// scratch database. The copy is removed however it ends.
+fn load_staged<'a>(
+    engine: &'a Engine,
+    container: &str,
+    db: &'a Database,
+    source: &Source,
+    stamp: &str,
+    jobs: u32,
+    progress: &dyn Fn(u64),
+) -> Result<(Scratch<'a>, Vec<String>)> {
+    let name = side_name(&db.name, "restore", stamp);
+    let staged = staged::Staged::copy(engine, container, &source.path, &name)?;
+    let list = engine
+        .exec(
+            container,
+            false,
+            false,
+            &[],
+            &["pg_restore", "-l", &staged.path],
+        )
+        .read()
+        .map_err(|e| match e.message.contains("unsupported version") {
+            true => source::newer_archive(source, &e.message),
+            false => e.context(format!(
+                "refusing to restore {}: pg_restore cannot read it; nothing was changed",
+                source.path.display()
+            )),
+        })?;
+    let total = list
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .count() as u64;
+    if interrupted() {
+        return Err(Error::interrupted());
+    }
+    let scratch = Scratch::create(engine, container, db, stamp)?;
+    // The bar counts the file's bytes: items done, as a share of them.
+    let items = |done: u64| progress(source.bytes.saturating_mul(done) / total.max(1));
+    staged::pg_restore(
+        engine,
+        container,
+        db,
+        &staged,
+        &scratch.name,
+        jobs,
+        total,
+        &items,
+    )
+    .map_err(|e| {
+        e.context(format!(
+            "loading {} failed, nothing was changed",
+            source.path.display()
+        ))
+    })?;
+    Ok((scratch, tables_in_custom(&list)))
 }

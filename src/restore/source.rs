@@ -40,6 +40,9 @@ pub struct Source {
     pub dumped_by: Option<u32>,
     /// The server's `server_version_num` (set just before the load).
     pub server_version: Option<u32>,
+    /// `restore --jobs`: parallel pg_restore jobs for a custom- or
+    /// directory-format archive (None: the container's CPUs).
+    pub jobs: Option<u32>,
 }
 
 /// Checks a file before anything is touched: it exists, is readable, is a
@@ -48,7 +51,11 @@ pub struct Source {
 pub fn validate(path: &Path) -> Result<Source> {
     // A plain dump: header and end marker are at its ends; the checksum is
     // checked as the load reads every byte. Everything else: a full read.
-    if let Some(q) = verify::quick_plain(path)? {
+    let quick = match path.is_dir() {
+        true => None,
+        false => verify::quick_plain(path)?,
+    };
+    if let Some(q) = quick {
         let head = head_of(path, Format::Plain);
         if !q.problems.is_empty() {
             return Err(refuse(path, &q.problems, ""));
@@ -57,6 +64,7 @@ pub fn validate(path: &Path) -> Result<Source> {
             cluster: q.dialect == Dialect::Postgres && head.cluster,
             dumped_by: head.dumped_by,
             server_version: None,
+            jobs: None,
             path: path.to_path_buf(),
             format: Format::Plain,
             dialect: Some(q.dialect),
@@ -89,6 +97,7 @@ pub fn validate(path: &Path) -> Result<Source> {
         cluster: dialect == Dialect::Postgres && head.cluster,
         dumped_by: head.dumped_by,
         server_version: None,
+        jobs: None,
         path: path.to_path_buf(),
         format: report.format,
         dialect: Some(dialect),
@@ -219,6 +228,7 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
         cluster: false,
         dumped_by: None,
         server_version: None,
+        jobs: None,
     })
 }
 
@@ -249,7 +259,11 @@ pub fn check_fits(source: &Source, db: &crate::compose::Database) -> Result<()> 
 pub fn newer_archive(source: &Source, said: &str) -> Error {
     use std::io::Read;
     let mut head = [0u8; 8];
-    let version = std::fs::File::open(&source.path)
+    let header = match source.format {
+        Format::Directory => source.path.join("toc.dat"),
+        _ => source.path.clone(),
+    };
+    let version = std::fs::File::open(header)
         .and_then(|mut f| f.read_exact(&mut head))
         .ok()
         .map(|()| format!(" (archive format {}.{})", head[5], head[6]))
@@ -307,6 +321,7 @@ mod tests {
             cluster: false,
             dumped_by: None,
             server_version: None,
+            jobs: None,
         }
     }
 }

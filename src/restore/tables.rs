@@ -76,13 +76,17 @@ pub fn tables_in_custom(list: &str) -> Vec<String> {
         if l.starts_with(';') {
             continue;
         }
-        // `215; 1259 16385 TABLE public t app`
+        // `215; 1259 16385 TABLE public t app`: the type is the fourth
+        // column (`3350; 0 0 COMMENT public TABLE t app` is a comment), the
+        // owner the last; a name may hold spaces.
         let cols: Vec<&str> = l.split_whitespace().collect();
-        if let Some(i) = cols.iter().position(|c| *c == "TABLE")
-            && cols.get(i + 1) != Some(&"DATA")
-            && let (Some(schema), Some(name)) = (cols.get(i + 1), cols.get(i + 2))
+        if let [_, _, _, "TABLE", schema, name @ .., _owner] = cols.as_slice()
+            && !name.is_empty()
+            && *schema != "DATA"
         {
-            out.push(format!("{schema}.{name}"));
+            // Quoted for to_regclass: `pg_restore -l` prints names as they are.
+            let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+            out.push(format!("{}.{}", quote(schema), quote(&name.join(" "))));
         }
     }
     out
@@ -129,7 +133,11 @@ mod tests {
             tables_in_sql(sql.as_bytes()).unwrap(),
             ["public.ledger", "\"Odd\".\"T\"", "public.cache"]
         );
-        let list = ";\n; Archive created at ...\n215; 1259 16385 TABLE public ledger app\n3345; 0 16385 TABLE DATA public ledger app\n216; 1259 16390 SEQUENCE public s app\n";
-        assert_eq!(tables_in_custom(list), ["public.ledger"]);
+        let list = ";\n; Archive created at ...\n215; 1259 16385 TABLE public ledger app\n3345; 0 16385 TABLE DATA public ledger app\n216; 1259 16390 SEQUENCE public s app\n\
+3350; 0 0 COMMENT public TABLE ledger app\n217; 1259 16391 TABLE Odd My \"T\" app\n";
+        assert_eq!(
+            tables_in_custom(list),
+            ["\"public\".\"ledger\"", "\"Odd\".\"My \"\"T\"\"\""]
+        );
     }
 }
