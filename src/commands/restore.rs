@@ -466,6 +466,7 @@ fn postgres_restore_test(
     )?;
     let rows: u64 = rows.trim().parse().unwrap_or(0);
     scratch.drop_now()?;
+    restore::staged::wait_for_removals();
     Ok((tables, rows))
 }
 

@@ -81,7 +81,9 @@ pub fn restore(
             return Err(Error::interrupted());
         }
         crate::crash::point("restore:loaded");
-        let tables = check_and_swap(engine, container, db, &scratch.name, &old, &expected)?;
+        let swapped = check_and_swap(engine, container, db, &scratch.name, &old, &expected);
+        staged::wait_for_removals();
+        let tables = swapped?;
         scratch.disarm();
         tables
     } else {
@@ -254,7 +256,7 @@ pub fn load_scratch<'a>(
     progress: &dyn Fn(u64),
 ) -> Result<(Scratch<'a>, Vec<String>)> {
     let jobs = match source.format {
-        Format::Custom | Format::Directory => staged::jobs(engine, container, source.jobs),
+        Format::Custom | Format::Directory => staged::jobs(source.jobs),
         _ => 1,
     };
     if source.format == Format::Directory || (source.format == Format::Custom && jobs > 1) {
@@ -320,22 +322,38 @@ fn load_staged<'a>(
 ) -> Result<(Scratch<'a>, Vec<String>)> {
     let name = side_name(&db.name, "restore", stamp);
     let staged = staged::Staged::copy(engine, container, &source.path, &name)?;
-    let list = engine
-        .exec(
-            container,
-            false,
-            false,
-            &[],
-            &["pg_restore", "-l", &staged.path],
-        )
-        .read()
-        .map_err(|e| match e.message.contains("unsupported version") {
+    // The archive's list and the new scratch database, at the same time.
+    let lister = engine.exec(
+        container,
+        false,
+        false,
+        &[],
+        &["pg_restore", "-l", &staged.path],
+    );
+    let listing = lister
+        .expression()
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .map_err(|e| lister.spawn_error(e))?;
+    let scratch = Scratch::create(engine, container, db, stamp);
+    let out = listing
+        .wait()
+        .map_err(|e| Error::new(format!("waiting for `{lister}` failed: {e}")))?;
+    let scratch = scratch?;
+    if !out.status.success() {
+        let e = lister.failure(out);
+        return Err(match e.message.contains("unsupported version") {
             true => source::newer_archive(source, &e.message),
             false => e.context(format!(
                 "refusing to restore {}: pg_restore cannot read it; nothing was changed",
                 source.path.display()
             )),
-        })?;
+        });
+    }
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
     let total = list
         .lines()
         .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
@@ -343,7 +361,6 @@ fn load_staged<'a>(
     if interrupted() {
         return Err(Error::interrupted());
     }
-    let scratch = Scratch::create(engine, container, db, stamp)?;
     // The bar counts the file's bytes: items done, as a share of them.
     let items = |done: u64| progress(source.bytes.saturating_mul(done) / total.max(1));
     staged::pg_restore(
@@ -362,5 +379,6 @@ fn load_staged<'a>(
             source.path.display()
         ))
     })?;
+    staged.remove_meanwhile();
     Ok((scratch, tables_in_custom(&list)))
 }

@@ -31,6 +31,24 @@ pub struct Staged<'a> {
     engine: &'a Engine,
     container: String,
     pub path: String,
+    /// Its removal was started already ([`Staged::remove_meanwhile`]).
+    removing: bool,
+}
+
+/// Removals started by [`Staged::remove_meanwhile`], waited for by
+/// [`wait_for_removals`].
+static REMOVALS: std::sync::Mutex<Vec<duct::Handle>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits until every removal started meanwhile has ended (before budgie
+/// reports the restore done).
+pub fn wait_for_removals() {
+    let pending = REMOVALS
+        .lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default();
+    for handle in pending {
+        let _ = handle.wait();
+    }
 }
 
 impl<'a> Staged<'a> {
@@ -46,8 +64,9 @@ impl<'a> Staged<'a> {
             engine,
             container: container.to_string(),
             path: path_for(scratch),
+            removing: false,
         };
-        staged.remove();
+        // The path is new (the scratch database's name holds the stamp).
         engine
             .copy_into(from, container, &staged.path)
             .read()
@@ -58,6 +77,31 @@ impl<'a> Staged<'a> {
                 ))
             })?;
         Ok(staged)
+    }
+
+    /// Starts the removal and returns at once: it runs while the restore
+    /// checks and swaps (an engine call saved from the wall time);
+    /// [`wait_for_removals`] waits for it.
+    pub fn remove_meanwhile(mut self) {
+        let rm = self.engine.exec(
+            &self.container,
+            false,
+            false,
+            &[],
+            &["rm", "-rf", &self.path],
+        );
+        if let Ok(handle) = rm
+            .expression()
+            .stdin_null()
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .start()
+            && let Ok(mut pending) = REMOVALS.lock()
+        {
+            pending.push(handle);
+            self.removing = true;
+        }
     }
 
     fn remove(&self) {
@@ -76,20 +120,21 @@ impl<'a> Staged<'a> {
 
 impl Drop for Staged<'_> {
     fn drop(&mut self) {
-        self.remove();
+        if !self.removing {
+            self.remove();
+        }
     }
 }
 
-/// How many parallel jobs a restore in `container` gets: `asked`, else
-/// the CPUs the container sees (`nproc`), at most 8; at least 1.
-pub fn jobs(engine: &Engine, container: &str, asked: Option<u32>) -> u32 {
+/// How many parallel jobs a restore gets: `asked`, else the CPUs of this
+/// machine, which runs the engine and so the container (asking the
+/// container, `nproc`, costs an engine call), at most 8; at least 1.
+pub fn jobs(asked: Option<u32>) -> u32 {
     asked
         .or_else(|| {
-            engine
-                .exec(container, false, false, &[], &["nproc"])
-                .read()
+            std::thread::available_parallelism()
                 .ok()
-                .and_then(|n| n.trim().parse().ok())
+                .and_then(|n| u32::try_from(n.get()).ok())
         })
         .unwrap_or(1)
         .clamp(1, 8)
