@@ -378,21 +378,7 @@ mod tests {
         }
         let path = t.path().join("hostile.tar.zst");
         std::fs::write(&path, zstd::encode_all(&raw[..], 1).unwrap()).unwrap();
-        let source = Source {
-            path,
-            format: crate::backup::verify::Format::TarZstd,
-            dialect: None,
-            bytes: 0,
-            header: None,
-            expected_sha256: None,
-            section: None,
-            allow_meta_commands: false,
-            restrict_key: None,
-            cluster: false,
-            dumped_by: None,
-            server_version: None,
-            jobs: None,
-        };
+        let source = Source::bare(&path, crate::backup::verify::Format::TarZstd, None, 0);
         let e = restore_dir(&files, &source, "20261130120003", &|_| {}).unwrap_err();
         assert!(e.message.contains("leaves the directory"), "{}", e.message);
         assert!(!t.path().join("escaped").exists());

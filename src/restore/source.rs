@@ -45,6 +45,28 @@ pub struct Source {
     pub jobs: Option<u32>,
 }
 
+impl Source {
+    /// The file as what it is, every load option off (no header, section,
+    /// checksum to compare, key or jobs).
+    pub fn bare(path: &Path, format: Format, dialect: Option<Dialect>, bytes: u64) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            format,
+            dialect,
+            bytes,
+            header: None,
+            expected_sha256: None,
+            section: None,
+            allow_meta_commands: false,
+            restrict_key: None,
+            cluster: false,
+            dumped_by: None,
+            server_version: None,
+            jobs: None,
+        }
+    }
+}
+
 /// Checks a file before anything is touched: it exists, is readable, is a
 /// plain, gzip, zstd or custom-format dump by content, and (for plain dumps,
 /// compressed or not) carries the pg_dump header and end marker.
@@ -63,17 +85,9 @@ pub fn validate(path: &Path) -> Result<Source> {
         return Ok(Source {
             cluster: q.dialect == Dialect::Postgres && head.cluster,
             dumped_by: head.dumped_by,
-            server_version: None,
-            jobs: None,
-            path: path.to_path_buf(),
-            format: Format::Plain,
-            dialect: Some(q.dialect),
-            bytes: q.bytes,
             header: q.header,
             expected_sha256: q.recorded_sha256,
-            section: None,
-            allow_meta_commands: false,
-            restrict_key: None,
+            ..Source::bare(path, Format::Plain, Some(q.dialect), q.bytes)
         });
     }
     let report = verify::verify(path)?;
@@ -96,17 +110,8 @@ pub fn validate(path: &Path) -> Result<Source> {
     Ok(Source {
         cluster: dialect == Dialect::Postgres && head.cluster,
         dumped_by: head.dumped_by,
-        server_version: None,
-        jobs: None,
-        path: path.to_path_buf(),
-        format: report.format,
-        dialect: Some(dialect),
-        bytes: report.bytes,
         header: report.header,
-        expected_sha256: None,
-        section: None,
-        allow_meta_commands: false,
-        restrict_key: None,
+        ..Source::bare(path, report.format, Some(dialect), report.bytes)
     })
 }
 
@@ -215,21 +220,7 @@ pub fn validate_archive(path: &Path) -> Result<Source> {
             "it is not a volume archive (.tar.zst) made by budgie backup --volume",
         ));
     }
-    Ok(Source {
-        path: path.to_path_buf(),
-        format: report.format,
-        dialect: None,
-        bytes: report.bytes,
-        header: None,
-        expected_sha256: None,
-        section: None,
-        allow_meta_commands: false,
-        restrict_key: None,
-        cluster: false,
-        dumped_by: None,
-        server_version: None,
-        jobs: None,
-    })
+    Ok(Source::bare(path, report.format, None, report.bytes))
 }
 
 /// Refuses a dump of one server for a database of the other (a MariaDB
@@ -308,20 +299,11 @@ mod tests {
     }
 
     fn validate_archive_like() -> Source {
-        Source {
-            path: PathBuf::from("dump.sql"),
-            format: Format::Plain,
-            dialect: Some(Dialect::Postgres),
-            bytes: 0,
-            header: None,
-            expected_sha256: None,
-            section: None,
-            allow_meta_commands: false,
-            restrict_key: None,
-            cluster: false,
-            dumped_by: None,
-            server_version: None,
-            jobs: None,
-        }
+        Source::bare(
+            Path::new("dump.sql"),
+            Format::Plain,
+            Some(Dialect::Postgres),
+            0,
+        )
     }
 }
