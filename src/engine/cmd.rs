@@ -115,10 +115,15 @@ impl Cmd {
         let tail: Vec<&str> = last.into_iter().rev().collect();
         let mut msg = format!("`{}` failed ({status})", self);
         let psql = self.argv.iter().any(|a| a == "psql");
-        if tail.is_empty() && psql && out.status.code() == Some(3) {
-            msg.push_str(
-                ": psql stopped at an SQL error in its input (the engine passed on no message)",
-            );
+        // podman 4.3's exec client may exit before it has passed on the
+        // process's last stderr: psql's `ERROR:` line is then missing or
+        // cut (`psql:<stdin>:`), and its exit status 3 says the rest.
+        if psql && out.status.code() == Some(3) && !said.contains("ERROR") {
+            msg.push_str(if tail.is_empty() {
+                ": psql stopped at an SQL error in its input (the engine passed on no message)"
+            } else {
+                ": psql stopped at an SQL error in its input (the engine passed on only part of its message)"
+            });
         }
         // `exec` passes on the exit status of the process in the
         // container; 137 is SIGKILL, which a kill or stop of the container
@@ -224,6 +229,31 @@ mod tests {
                 .message
                 .contains("container was stopped")
         );
+    }
+
+    #[test]
+    fn psql_stopped_by_an_sql_error_is_said_when_its_message_is_lost_or_cut() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = |stderr: &str| Output {
+            status: std::process::ExitStatus::from_raw(3 << 8),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        let psql = Cmd::new(["podman", "exec", "-i", "c1", "psql", "-f", "-"]);
+        let none = psql.failure(&out("")).message;
+        assert!(none.contains("no message"), "{none}");
+        let cut = psql.failure(&out("psql:<stdin>:")).message;
+        assert!(
+            cut.contains("psql stopped at an SQL error") && cut.contains("only part"),
+            "{cut}"
+        );
+        let whole = psql
+            .failure(&out(
+                "psql:<stdin>:9: ERROR:  relation \"x\" does not exist",
+            ))
+            .message;
+        assert!(!whole.contains("psql stopped"), "{whole}");
+        assert!(whole.contains("does not exist"), "{whole}");
     }
 
     #[test]
