@@ -445,19 +445,7 @@ fn repair_restore(
     postgres::end_restore_sessions(engine, &container, &db)?;
     // The archive copied into the container for a parallel restore, if
     // any (`restore::staged`).
-    let _ = engine
-        .exec(
-            &container,
-            false,
-            false,
-            &[],
-            &[
-                "rm",
-                "-rf",
-                &crate::restore::staged::path_for(&sides.scratch),
-            ],
-        )
-        .output();
+    let _ = crate::restore::staged::removal(engine, &container, &sides.scratch).output();
     let seen = server.look(sides)?;
     let backup = safety_dump_of(ctx, entry, sides).cloned();
     let swapped = seen.old && seen.current.is_some();

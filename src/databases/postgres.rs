@@ -192,19 +192,36 @@ pub fn load_command(
     }
 }
 
-/// Whether the psql of `psql --version` (`psql (PostgreSQL) 15.18 ...`)
-/// knows `\restrict` (18, and the releases of August 2025 on: 17.6, 16.10,
-/// 15.14, 14.19, 13.22).
-pub fn knows_restrict(version: &str) -> bool {
-    let Some(number) = version
-        .split_whitespace()
-        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
-    else {
-        return false;
-    };
-    let mut parts = number.split(|c: char| !c.is_ascii_digit());
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+/// `17.2 (Debian 17.2-1)` or `9.6.24` as PostgreSQL numbers them
+/// (`server_version_num`: 170002, 90624).
+pub fn version_num(text: &str) -> Option<u32> {
+    let digits = text.split_whitespace().next()?;
+    let mut parts = digits.split('.').map(|p| {
+        let n: String = p.chars().take_while(char::is_ascii_digit).collect();
+        n.parse::<u32>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    Some(if major >= 10 {
+        major * 10000 + minor
+    } else {
+        major * 10000 + minor * 100 + parts.next().flatten().unwrap_or(0)
+    })
+}
+
+/// A version number's major release, as users say it (`17`, `9.6`).
+pub fn major_label(num: u32) -> String {
+    if num >= 100000 {
+        (num / 10000).to_string()
+    } else {
+        format!("{}.{}", num / 10000, num / 100 % 100)
+    }
+}
+
+/// Whether a psql of this version (`VERSION_NUM`) knows `\restrict` (18,
+/// and the releases of August 2025 on: 17.6, 16.10, 15.14, 14.19, 13.22).
+pub fn knows_restrict(num: u32) -> bool {
+    let (major, minor) = (num / 10000, num % 10000);
     match major {
         18.. => true,
         17 => minor >= 6,
@@ -216,12 +233,20 @@ pub fn knows_restrict(version: &str) -> bool {
     }
 }
 
-/// Asks the container's psql its version (read-only) for [`knows_restrict`].
-pub fn psql_knows_restrict(engine: &Engine, container: &str) -> bool {
-    engine
-        .exec(container, false, false, &[], &["psql", "--version"])
-        .read()
-        .is_ok_and(|v| knows_restrict(&v))
+/// The container's psql version and its server's (`VERSION_NUM`,
+/// `SERVER_VERSION_NUM`), asked in one read-only psql call; None for what
+/// it did not say.
+pub fn versions(engine: &Engine, container: &str, db: &Database) -> (Option<u32>, Option<u32>) {
+    let out = psql(
+        engine,
+        container,
+        db,
+        maintenance_db(db),
+        "\\echo :VERSION_NUM :SERVER_VERSION_NUM",
+    )
+    .unwrap_or_default();
+    let mut nums = out.split_whitespace().map(|n| n.parse::<u32>().ok());
+    (nums.next().flatten(), nums.next().flatten())
 }
 
 /// What the current database holds: size in bytes and number of tables.
@@ -596,6 +621,17 @@ mod tests {
     }
 
     #[test]
+    fn versions_are_numbered_as_postgresql_numbers_them() {
+        assert_eq!(version_num("17.2 (Debian 17.2-1.pgdg120+1)"), Some(170002));
+        assert_eq!(version_num("15.18"), Some(150018));
+        assert_eq!(version_num("9.6.24"), Some(90624));
+        assert_eq!(version_num("18beta1"), Some(180000));
+        assert_eq!(version_num("x"), None);
+        assert_eq!(major_label(170002), "17");
+        assert_eq!(major_label(90624), "9.6");
+    }
+
+    #[test]
     fn restrict_is_known_from_the_august_2025_releases_on() {
         for (version, knows) in [
             ("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", true),
@@ -609,7 +645,11 @@ mod tests {
             ("psql (PostgreSQL) 12.22", false),
             ("not psql", false),
         ] {
-            assert_eq!(knows_restrict(version), knows, "{version}");
+            let num = version
+                .strip_prefix("psql (PostgreSQL) ")
+                .and_then(version_num)
+                .unwrap_or(0);
+            assert_eq!(knows_restrict(num), knows, "{version}");
         }
     }
 }

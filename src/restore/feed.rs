@@ -235,19 +235,24 @@ fn guarded(
 /// The databases a MariaDB dump holds parts of (`--databases` or
 /// `--all-databases`), read through once; empty for a one-database dump.
 pub fn mariadb_parts(source: &Source) -> Result<Vec<String>> {
-    let path = &source.path;
-    let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    crate::databases::mariadb::databases_in(decoder(source, file)?).map_err(cannot)
+    read_through(source, crate::databases::mariadb::databases_in)
 }
 
 /// The databases a `pg_dumpall` file holds sections for, read through
 /// once (`restore::cluster`).
 pub fn cluster_databases(source: &Source) -> Result<Vec<String>> {
+    read_through(source, super::cluster::databases_in)
+}
+
+/// `read` of the file decompressed, its I/O errors naming the file.
+fn read_through<T>(
+    source: &Source,
+    read: impl FnOnce(Box<dyn Read + Send>) -> std::io::Result<T>,
+) -> Result<T> {
     let path = &source.path;
     let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(cannot)?;
-    super::cluster::databases_in(decoder(source, file)?).map_err(cannot)
+    read(decoder(source, file)?).map_err(cannot)
 }
 
 /// Streams `input` into `cmd`'s stdin. Returns the command's stdout when it

@@ -222,24 +222,18 @@ fn one_session(
 }
 
 /// `source` with a random key of budgie's own for `\restrict` when it is
-/// plain SQL that psql reads and the container's psql knows `\restrict`
-/// (one `psql --version`): then psql itself refuses every meta-command of
-/// the file, even one the scan missed.
+/// plain SQL that psql reads and the container's psql knows `\restrict`:
+/// then psql itself refuses every meta-command of the file, even one the
+/// scan missed. The same psql call gives the server's version (settings a
+/// newer pg_dump writes that it does not know are left out).
 fn restricted(engine: &Engine, container: &str, db: &Database, source: &Source) -> Result<Source> {
     let mut source = source.clone();
     if source.format.is_sql_text() && !source.allow_meta_commands {
-        if crate::databases::postgres::psql_knows_restrict(engine, container) {
+        let (client, server) = crate::databases::postgres::versions(engine, container, db);
+        if client.is_some_and(crate::databases::postgres::knows_restrict) {
             source.restrict_key = Some(crate::fsutil::random_hex(24)?);
         }
-        source.server_version = psql(
-            engine,
-            container,
-            db,
-            maintenance_db(db),
-            "SHOW server_version_num",
-        )
-        .ok()
-        .and_then(|v| v.trim().parse().ok());
+        source.server_version = server;
     }
     Ok(source)
 }
@@ -272,10 +266,7 @@ pub fn load_scratch<'a>(
                 false,
                 &|_| {},
             )
-            .map_err(|e| match e.message.contains("unsupported version") {
-                true => source::newer_archive(source, &e.message),
-                false => e,
-            })?;
+            .map_err(|e| source::newer_archive_or(source, e))?;
             Some(tables_in_custom(&fed.stdout))
         }
         _ => None,
@@ -344,14 +335,11 @@ fn load_staged<'a>(
         .map_err(|e| Error::new(format!("waiting for `{lister}` failed: {e}")))?;
     let scratch = scratch?;
     if !out.status.success() {
-        let e = lister.failure(out);
-        return Err(match e.message.contains("unsupported version") {
-            true => source::newer_archive(source, &e.message),
-            false => e.context(format!(
-                "refusing to restore {}: pg_restore cannot read it; nothing was changed",
-                source.path.display()
-            )),
-        });
+        let e = lister.failure(out).context(format!(
+            "refusing to restore {}: pg_restore cannot read it; nothing was changed",
+            source.path.display()
+        ));
+        return Err(source::newer_archive_or(source, e));
     }
     let list = String::from_utf8_lossy(&out.stdout).into_owned();
     let total = list

@@ -145,39 +145,14 @@ fn head_of(path: &Path, format: Format) -> Head {
         dumped_by: String::from_utf8_lossy(&head)
             .lines()
             .find_map(|l| l.strip_prefix("-- Dumped by pg_dump version "))
-            .and_then(version_num),
-    }
-}
-
-/// `17.2 (Debian 17.2-1)` or `9.6.24` as PostgreSQL numbers them
-/// (`server_version_num`: 170002, 90624).
-pub fn version_num(text: &str) -> Option<u32> {
-    let digits = text.split_whitespace().next()?;
-    let mut parts = digits.split('.').map(|p| {
-        let n: String = p.chars().take_while(char::is_ascii_digit).collect();
-        n.parse::<u32>().ok()
-    });
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
-    Some(if major >= 10 {
-        major * 10000 + minor
-    } else {
-        major * 10000 + minor * 100 + parts.next().flatten().unwrap_or(0)
-    })
-}
-
-/// A version number's major release, as users say it (`17`, `9.6`).
-pub fn major_label(num: u32) -> String {
-    if num >= 100000 {
-        (num / 10000).to_string()
-    } else {
-        format!("{}.{}", num / 10000, num / 100 % 100)
+            .and_then(crate::databases::postgres::version_num),
     }
 }
 
 /// When a plain file was written by a pg_dump newer than the server (a
 /// newer major release): what to say.
 pub fn newer_than_server(source: &Source) -> Option<String> {
+    use crate::databases::postgres::major_label;
     let (by, server) = (source.dumped_by?, source.server_version?);
     let major = |n: u32| {
         if n >= 100000 {
@@ -244,10 +219,22 @@ pub fn check_fits(source: &Source, db: &crate::compose::Database) -> Result<()> 
     }
 }
 
+/// `e`, pg_restore's failure on an archive, unless pg_restore could not
+/// read it because a newer pg_dump made it (`unsupported version (1.16)
+/// in file header`): then that, said with the archive's version. Nothing
+/// was changed: `pg_restore -l` runs first.
+pub fn newer_archive_or(source: &Source, e: Error) -> Error {
+    if e.message.contains("unsupported version") {
+        newer_archive(source, &e.message)
+    } else {
+        e
+    }
+}
+
 /// The error for a custom-format archive the container's pg_restore
 /// cannot read (`unsupported version (1.16) in file header`): made by a
-/// newer pg_dump. Nothing was changed: `pg_restore -l` runs first.
-pub fn newer_archive(source: &Source, said: &str) -> Error {
+/// newer pg_dump.
+fn newer_archive(source: &Source, said: &str) -> Error {
     use std::io::Read;
     let mut head = [0u8; 8];
     let header = match source.format {
@@ -270,17 +257,6 @@ pub fn newer_archive(source: &Source, said: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_are_numbered_as_postgresql_numbers_them() {
-        assert_eq!(version_num("17.2 (Debian 17.2-1.pgdg120+1)"), Some(170002));
-        assert_eq!(version_num("15.18"), Some(150018));
-        assert_eq!(version_num("9.6.24"), Some(90624));
-        assert_eq!(version_num("18beta1"), Some(180000));
-        assert_eq!(version_num("x"), None);
-        assert_eq!(major_label(170002), "17");
-        assert_eq!(major_label(90624), "9.6");
-    }
 
     #[test]
     fn a_newer_pg_dump_is_told_by_its_major_release() {

@@ -5,7 +5,7 @@
 //! engine (`cp`), lives at `/tmp/<scratch database>` in the container, and
 //! is removed when the load ends, however it ends; after a crash, crash
 //! recovery removes it with the scratch database it belongs to
-//! ([`path_for`]).
+//! ([`removal`]).
 //!
 //! Parallel restore gives up `--single-transaction` (pg_restore refuses
 //! both); it stays all-or-nothing because the load goes into the scratch
@@ -22,14 +22,28 @@ use crate::interrupt::interrupted;
 
 /// Where the copy for the scratch database `scratch` lives in the
 /// container.
-pub fn path_for(scratch: &str) -> String {
+fn path_for(scratch: &str) -> String {
     format!("/tmp/{scratch}")
+}
+
+/// The command that removes the copy for the scratch database `scratch`
+/// (crash recovery runs it for every interrupted restore: no copy, no
+/// harm).
+pub fn removal(engine: &Engine, container: &str, scratch: &str) -> crate::engine::Cmd {
+    engine.exec(
+        container,
+        false,
+        false,
+        &[],
+        &["rm", "-rf", &path_for(scratch)],
+    )
 }
 
 /// The copy in the container; removed when dropped.
 pub struct Staged<'a> {
     engine: &'a Engine,
     container: String,
+    scratch: String,
     pub path: String,
     /// Its removal was started already ([`Staged::remove_meanwhile`]).
     removing: bool,
@@ -63,6 +77,7 @@ impl<'a> Staged<'a> {
         let staged = Staged {
             engine,
             container: container.to_string(),
+            scratch: scratch.to_string(),
             path: path_for(scratch),
             removing: false,
         };
@@ -83,14 +98,7 @@ impl<'a> Staged<'a> {
     /// checks and swaps (an engine call saved from the wall time);
     /// [`wait_for_removals`] waits for it.
     pub fn remove_meanwhile(mut self) {
-        let rm = self.engine.exec(
-            &self.container,
-            false,
-            false,
-            &[],
-            &["rm", "-rf", &self.path],
-        );
-        if let Ok(handle) = rm
+        if let Ok(handle) = removal(self.engine, &self.container, &self.scratch)
             .expression()
             .stdin_null()
             .stdout_null()
@@ -105,16 +113,7 @@ impl<'a> Staged<'a> {
     }
 
     fn remove(&self) {
-        let _ = self
-            .engine
-            .exec(
-                &self.container,
-                false,
-                false,
-                &[],
-                &["rm", "-rf", &self.path],
-            )
-            .output();
+        let _ = removal(self.engine, &self.container, &self.scratch).output();
     }
 }
 

@@ -233,7 +233,7 @@ impl Notes {
         for (line, text, since) in &self.unknown_settings {
             lines.push(format!(
                 "left out `{text}` (line {line}): a setting of PostgreSQL {} and later, which this server does not know (the file was written by a newer pg_dump)",
-                crate::restore::source::major_label(*since)
+                crate::databases::postgres::major_label(*since)
             ));
         }
         if self.clean_drops > 0 {
