@@ -17,6 +17,7 @@ pub mod dirs;
 pub mod format;
 pub mod meta;
 pub mod packing;
+pub mod pgarchive;
 pub mod retention;
 pub mod set;
 pub mod store;

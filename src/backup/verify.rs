@@ -32,6 +32,7 @@ use super::format::{
 };
 use super::meta::{meta_path, read_meta};
 use super::packing::Packing;
+use super::pgarchive;
 use super::tar::TarCheck;
 use crate::error::{Error, Result};
 use crate::fsutil::hex;
@@ -135,8 +136,8 @@ pub struct Report {
     /// Lowercase hex SHA-256 of the file's bytes.
     pub sha256: String,
     pub checksum: Checksum,
-    /// No problem found. For a custom-format archive only the header is
-    /// checked here; `pg_restore -l` is the real test.
+    /// No problem found. A custom-format archive is read to its end: its
+    /// table of contents and every data block (`pgarchive`).
     pub complete: bool,
     /// What is wrong, one sentence each; empty when complete.
     pub problems: Vec<String>,
@@ -179,8 +180,22 @@ pub fn verify(path: &Path) -> Result<Report> {
             Format::Unknown
         }
         Detected::Custom => {
-            problems.extend(custom_header_problem(&head));
             dialect = Some(Dialect::Postgres);
+            match custom_header_problem(&head) {
+                Some(p) => problems.push(p),
+                None => {
+                    let whole = Cursor::new(&head).chain(&mut reader);
+                    match pgarchive::check_custom(whole).map_err(io_err)? {
+                        Ok(toc) => {
+                            header = toc
+                                .header
+                                .server_version
+                                .map(|v| format!("Dumped from database version {v}"));
+                        }
+                        Err(p) => problems.push(p.0),
+                    }
+                }
+            }
             Format::Custom
         }
         Detected::PgTar => {
@@ -893,9 +908,24 @@ mod tests {
         let p = write(dir.path(), "a.dump", &custom);
         let r = verify(&p).unwrap();
         assert_eq!(r.format, Format::Custom);
+        assert!(!r.complete, "a header then noise passed");
+        assert_eq!(quick_complete(&p), None);
+
+        // A real pg_dump -Fc through a pipe: complete; cut: not.
+        let real = include_bytes!("../../tests/data/pgdump/small-pipe.dump");
+        let r = verify(&write(dir.path(), "real.dump", real)).unwrap();
         assert!(r.complete, "{:?}", r.problems);
         assert_eq!(r.uncompressed_bytes, None);
-        assert_eq!(quick_complete(&p), None);
+        assert!(
+            r.header
+                .as_deref()
+                .is_some_and(|h| h.starts_with("Dumped from database version 15.")),
+            "{:?}",
+            r.header
+        );
+        let r = verify(&write(dir.path(), "cut.dump", &real[..real.len() - 10])).unwrap();
+        assert!(!r.complete);
+        assert!(r.problems[0].contains("cut off at byte"), "{:?}", r.problems);
 
         let r = verify(&write(dir.path(), "short.dump", b"PGDMP\x01")).unwrap();
         assert_eq!(r.format, Format::Custom);
