@@ -96,6 +96,10 @@ pub struct BackupCommand {
     #[arg(long, value_enum)]
     pub compress: Option<crate::compose::Compression>,
 
+    /// pg_dump's format: plain SQL (.sql), custom (.dump, restored with pg_restore -j) or directory (.dir.tar, dumped with pg_dump -j) [default: x-budgie.backup.format, else plain]
+    #[arg(long, value_enum)]
+    pub format: Option<crate::compose::DumpFormat>,
+
     /// Archive this named volume (by key) instead of dumping the database (repeatable)
     #[arg(long = "volume", value_name = "KEY")]
     pub volumes: Vec<String>,

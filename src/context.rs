@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use crate::cli::Global;
-use crate::compose::{self, Compression, LoadOptions, Project};
+use crate::compose::{self, Compression, DumpFormat, LoadOptions, Project};
 use crate::engine::{Cmd, Engine, EngineKind};
 use crate::error::{Error, Result};
 use crate::ui::Ui;
@@ -102,6 +102,37 @@ impl Context {
             });
         }
         Ok(self.project.config.backup.compress.unwrap_or_default())
+    }
+
+    /// How new dumps are written: the format (`flag`, `--format`, else
+    /// `BUDGIE_FORMAT`, else `x-budgie.backup.format`, else plain) and the
+    /// compression of SQL text ([`Context::compression`]).
+    pub fn dump_style(
+        &self,
+        format: Option<DumpFormat>,
+        compress: Option<Compression>,
+    ) -> Result<(DumpFormat, Compression)> {
+        let compression = self.compression(compress)?;
+        if let Some(f) = format {
+            return Ok((f, compression));
+        }
+        if let Some(s) = self
+            .project
+            .env
+            .get("BUDGIE_FORMAT")
+            .filter(|s| !s.is_empty())
+        {
+            let f = DumpFormat::parse(s).ok_or_else(|| {
+                Error::usage(format!(
+                    "BUDGIE_FORMAT={s}: expected plain, custom or directory"
+                ))
+            })?;
+            return Ok((f, compression));
+        }
+        Ok((
+            self.project.config.backup.format.unwrap_or_default(),
+            compression,
+        ))
     }
 }
 

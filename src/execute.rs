@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use crate::backup::store::DumpKind;
 use crate::backup::{self, Taken};
 use crate::compose::DbKind;
 use crate::context::Context;
@@ -380,10 +381,21 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
             )));
         }
     };
+    let kind = d.kind();
+    // The directory format: pg_dump writes in the container first, then
+    // the directory streams out as one tar (removed when `_dumped` drops).
+    let _dumped = if kind == DumpKind::DirectoryTar {
+        Some(dump_directory(ctx, d, &container)?)
+    } else {
+        None
+    };
     let bar = ctx
         .ui
         .progress_bytes(&format!("Dumping database {}", d.db.shown_name()));
-    let cmd = d.command(&container);
+    let cmd = match &_dumped {
+        Some(dumped) => dumped.copy_out(),
+        None => d.command(&container),
+    };
     ctx.ui.debug(&format!("$ {cmd}"));
     let of = backup::DumpOf {
         database: &d.db.name,
@@ -391,13 +403,13 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
         named: d.named,
         content: d.content(),
     };
-    let mut taken = backup::dump_database(&cmd, &of, &d.target, d.compression, &|n| bar.set(n));
+    let mut taken = backup::dump_database(&cmd, &of, &d.target, kind, &|n| bar.set(n));
     if let Err(e) = &taken
         && let Some(again) =
             crate::databases::dump_command_again(&d.engine, &container, &d.db, &e.message)
     {
         ctx.ui.debug(&format!("$ {again}"));
-        taken = backup::dump_database(&again, &of, &d.target, d.compression, &|n| bar.set(n));
+        taken = backup::dump_database(&again, &of, &d.target, kind, &|n| bar.set(n));
     }
     bar.clear();
     // The dump tool may notice the server's death before the engine kills
@@ -423,6 +435,30 @@ fn dump(ctx: &Context, d: &Dump) -> Result<Taken> {
         backup_complete(&ctx.ui, &taken);
     }
     Ok(taken)
+}
+
+/// `pg_dump -Fd -j N` into a directory in the database container, for
+/// [`dump`] to stream out.
+fn dump_directory<'a>(
+    ctx: &Context,
+    d: &'a Dump,
+    container: &str,
+) -> Result<crate::databases::pg_directory::Dumped<'a>> {
+    let jobs = crate::restore::staged::jobs(None);
+    let stem = d.file_name();
+    let stem = stem.strip_suffix(".dir.tar").unwrap_or(&stem);
+    let spinner = ctx.ui.spinner(&format!(
+        "Dumping database {} (pg_dump -Fd -j {jobs})",
+        d.db.shown_name()
+    ));
+    ctx.ui.debug(&format!(
+        "$ {}",
+        crate::databases::pg_directory::dump_command(&d.engine, container, &d.db, stem, jobs)
+    ));
+    let dumped =
+        crate::databases::pg_directory::Dumped::make(&d.engine, container, &d.db, stem, jobs);
+    spinner.clear();
+    dumped
 }
 
 /// Archives a volume's files.

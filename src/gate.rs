@@ -246,7 +246,7 @@ fn protect(
     let mut head = Vec::new();
     if !opts.no_backup {
         let at = chrono::Local::now();
-        let compression = ctx.compression(None)?;
+        let compression = ctx.dump_style(None, None)?;
         for (db, volumes) in dumps_needed(ctx, stake)? {
             head.push(steps::dump(
                 ctx,
@@ -821,6 +821,7 @@ mod tests {
                 project: "p".into(),
                 db,
                 target: steps::target(ctx, chrono::Local::now(), Some(Reason::Clean)),
+                format: crate::compose::DumpFormat::Plain,
                 compression: crate::compose::Compression::None,
                 container: Some("c".into()),
                 start: None,

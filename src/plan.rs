@@ -15,7 +15,8 @@ use std::path::PathBuf;
 
 use crate::backup::Target;
 use crate::backup::format::Content;
-use crate::compose::{Compression, Database, DbKind};
+use crate::backup::store::DumpKind;
+use crate::compose::{Compression, Database, DbKind, DumpFormat};
 use crate::engine::{Cmd, Engine, VolumeIo};
 use crate::journal::Sides;
 use crate::restore::source::Source;
@@ -152,6 +153,9 @@ pub struct Dump {
     pub project: String,
     pub db: Database,
     pub target: Target,
+    /// pg_dump's format (PostgreSQL; MariaDB dumps are SQL text).
+    pub format: DumpFormat,
+    /// budgie's compression of SQL text.
     pub compression: Compression,
     /// The database's running container when the plan was made; None
     /// when the service was not running.
@@ -175,24 +179,52 @@ impl Dump {
         self.target.dump_name(
             0,
             self.named.then_some(self.db.service.as_str()),
-            self.compression,
+            self.kind(),
         )
+    }
+
+    /// The file it writes: SQL text compressed as asked, or pg_dump's
+    /// archive in the format asked (PostgreSQL only).
+    pub fn kind(&self) -> DumpKind {
+        match self.db.kind {
+            DbKind::Postgres => DumpKind::new(self.format, self.compression),
+            DbKind::Mariadb => DumpKind::Sql(self.compression),
+        }
+    }
+
+    /// The commands it runs, as the plan shows them.
+    pub fn shown_commands(&self, container: &str) -> Vec<Cmd> {
+        if self.kind() == DumpKind::DirectoryTar {
+            let stem = self.file_name();
+            crate::databases::pg_directory::shown(
+                &self.engine,
+                container,
+                &self.db,
+                stem.strip_suffix(".dir.tar").unwrap_or(&stem),
+                crate::restore::staged::jobs(None),
+            )
+        } else {
+            vec![self.command(container)]
+        }
     }
 
     pub fn path(&self) -> PathBuf {
         self.target.dir.join(self.file_name())
     }
 
-    /// The dump tool it runs in `container` (`pg_dump`, `mariadb-dump`).
+    /// The dump tool it runs in `container` (`pg_dump`, `mariadb-dump`),
+    /// writing on stdout (not for the directory format).
     pub fn command(&self, container: &str) -> Cmd {
-        crate::databases::dump_command(&self.engine, container, &self.db)
+        crate::databases::dump_command(&self.engine, container, &self.db, self.kind().format())
     }
 
-    /// What the dump file holds, by the kind of database.
+    /// What the dump file holds, by the kind of database and format.
     pub fn content(&self) -> Content {
-        match self.db.kind {
-            DbKind::Postgres => Content::SqlDump,
-            DbKind::Mariadb => Content::MariadbDump,
+        match (self.db.kind, self.kind()) {
+            (DbKind::Mariadb, _) => Content::MariadbDump,
+            (DbKind::Postgres, DumpKind::Custom) => Content::PgCustom,
+            (DbKind::Postgres, DumpKind::DirectoryTar) => Content::PgDirectory,
+            (DbKind::Postgres, DumpKind::Sql(_)) => Content::SqlDump,
         }
     }
 }
@@ -391,7 +423,11 @@ impl Action {
             Action::WaitForDatabase(w) => vec![Shown::Cmd(w.probe(&ctr(&w.service)))],
             Action::WaitForServices(w) => w.probes().into_iter().map(Shown::Cmd).collect(),
             Action::Dump(d) => {
-                let mut out = vec![Shown::Cmd(d.command(&ctr(&d.db.service)))];
+                let mut out: Vec<Shown> = d
+                    .shown_commands(&ctr(&d.db.service))
+                    .into_iter()
+                    .map(Shown::Cmd)
+                    .collect();
                 if let Some(start) = &d.start {
                     out.push(Shown::Note(format!(
                         "service {} is not running: started for the dump, stopped again after",

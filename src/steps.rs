@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Local};
 
 use crate::backup::Target;
-use crate::compose::{Compression, Database, Volume};
+use crate::compose::{Compression, Database, DumpFormat, Volume};
 use crate::context::Context;
 use crate::engine::{ComposeFlavor, Container};
 use crate::error::{Error, Result};
@@ -155,7 +155,7 @@ pub fn dump(
     db: &Database,
     at: DateTime<Local>,
     reason: Option<Reason>,
-    compression: Compression,
+    (format, compression): (DumpFormat, Compression),
     protects: Vec<String>,
 ) -> Result<Step> {
     let engine = ctx.engine()?;
@@ -171,6 +171,7 @@ pub fn dump(
         project: ctx.project.name.clone(),
         db: db.clone(),
         target: target(ctx, at, reason),
+        format,
         compression,
         container,
         start,

@@ -176,14 +176,20 @@ impl Ui {
             );
             pb.set_message(text.to_string());
             pb.enable_steady_tick(Duration::from_millis(120));
+            let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut active) = ACTIVE.lock() {
+                *active = Some((id, pb.clone(), text.to_string()));
+            }
             Progress {
                 bar: Some(pb),
                 color: self.color,
+                id,
             }
         } else {
             Progress {
                 bar: None,
                 color: self.color,
+                id: 0,
             }
         }
     }
@@ -277,6 +283,8 @@ fn prompt_error(e: dialoguer::Error) -> Error {
 pub struct Progress {
     bar: Option<ProgressBar>,
     color: bool,
+    /// Its number in [`ACTIVE`].
+    id: u64,
 }
 
 impl Progress {
@@ -303,7 +311,27 @@ impl Progress {
     pub fn clear(&self) {
         if let Some(pb) = &self.bar {
             pb.finish_and_clear();
+            if let Ok(mut active) = ACTIVE.lock()
+                && active.as_ref().is_some_and(|(id, _, _)| *id == self.id)
+            {
+                *active = None;
+            }
         }
+    }
+}
+
+/// The byte counter on screen, and its text: [`progress_detail`] adds to
+/// it from deep in a load that counts something else besides bytes.
+static ACTIVE: std::sync::Mutex<Option<(u64, ProgressBar, String)>> = std::sync::Mutex::new(None);
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Shows `detail` after the text of the byte counter on screen, if any
+/// (`Loading x.dump into a scratch database: 120/345 items`).
+pub fn progress_detail(detail: &str) {
+    if let Ok(active) = ACTIVE.lock()
+        && let Some((_, pb, text)) = active.as_ref()
+    {
+        pb.set_message(format!("{text}: {detail}"));
     }
 }
 

@@ -20,6 +20,11 @@ pub enum Content {
     /// A `mariadb-dump`/`mysqldump`: must end with its `-- Dump completed`
     /// line.
     MariadbDump,
+    /// A `pg_dump -Fc` archive: read to its end by `pgarchive`.
+    PgCustom,
+    /// A `pg_dump -Fd` directory as one tar stream: each data file its
+    /// table of contents names must be in it, and the tar must end.
+    PgDirectory,
 }
 
 /// Which server's SQL a dump is.

@@ -38,6 +38,7 @@ use crate::compose::Compression;
 use crate::engine::Cmd;
 use crate::error::Result;
 use format::Content;
+use store::DumpKind;
 use writer::BackupWriter;
 
 /// A backup that was written, checked and published under its final name.
@@ -175,7 +176,7 @@ impl Target {
         &self,
         sequence: u32,
         service: Option<&str>,
-        compression: Compression,
+        kind: impl Into<DumpKind>,
     ) -> String {
         store::service_dump_name(
             &self.project,
@@ -183,7 +184,7 @@ impl Target {
             sequence,
             self.reason.as_deref(),
             service,
-            compression,
+            kind,
         )
     }
 
@@ -224,13 +225,14 @@ pub fn dump_database(
     cmd: &Cmd,
     of: &DumpOf,
     target: &Target,
-    compression: Compression,
+    kind: DumpKind,
     progress: &dyn Fn(u64),
 ) -> Result<Taken> {
     let started = Instant::now();
     let database = of.database;
     let service = of.name_service();
-    let stem = target.dump_name(0, service, compression);
+    let stem = target.dump_name(0, service, kind);
+    let compression = kind.compression();
     let mut w = BackupWriter::create(&target.dir, &stem, of.content, compression)?;
     let mut head = Vec::new();
     stream::copy_command_output(cmd, &mut w, &mut head, progress).map_err(|e| {
@@ -243,20 +245,23 @@ pub fn dump_database(
     // newest backup is never ambiguous. (Returning the sibling's name makes
     // the no-clobber publish move on to the next number.)
     let committed = w.commit(|seq| {
-        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
-            let sibling = target.dump_name(seq, service, c);
-            if c != compression && target.dir.join(&sibling).exists() {
+        for k in DumpKind::ALL {
+            let sibling = target.dump_name(seq, service, k);
+            if k != kind && target.dir.join(&sibling).exists() {
                 return sibling;
             }
         }
-        target.dump_name(seq, service, compression)
+        target.dump_name(seq, service, kind)
     })?;
     let seconds = started.elapsed().as_secs_f64();
     let m = meta::Meta {
         database: Some(database.to_string()),
         service: Some(of.service.to_string()),
         reason: target.reason.clone(),
-        server_version: server_version(&head),
+        server_version: committed
+            .server_version
+            .clone()
+            .or_else(|| server_version(&head)),
         ..meta::Meta::for_committed(
             &committed,
             &target.project,

@@ -564,5 +564,135 @@ fn chunks<R: Read>(input: &mut In<R>) -> Got<()> {
     }
 }
 
+/// A reader whose bytes go through the tar end check as they pass.
+struct Followed<R> {
+    r: R,
+    check: super::tar::TarCheck,
+}
+
+impl<R: Read> Read for Followed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(buf)?;
+        self.check.feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads a tar stream holding one directory-format archive (`pg_dump -Fd`
+/// kept as one file): every member under one top directory, its `toc.dat`
+/// readable, and every data file the table of contents names present
+/// (`3344.dat`, or compressed: `.gz`, `.lz4`, `.zst`). Returns the table of
+/// contents and the top directory's name. A damaged tar is a [`Problem`].
+pub fn check_directory_tar(r: impl Read) -> Result<(Toc, String), Problem> {
+    let damaged = |e: io::Error| Problem(format!("the tar stream is damaged: {e}"));
+    let mut archive = tar::Archive::new(Followed {
+        r,
+        check: super::tar::TarCheck::new(),
+    });
+    let mut top: Option<String> = None;
+    let mut files = BTreeSet::new();
+    let mut toc = None;
+    let mut lists = std::collections::BTreeMap::new();
+    for entry in archive.entries().map_err(damaged)? {
+        let mut entry = entry.map_err(damaged)?;
+        let path = entry.path().map_err(damaged)?.into_owned();
+        let mut parts = Vec::new();
+        for c in path.components() {
+            match c {
+                std::path::Component::Normal(name) => parts.push(name.to_string_lossy()),
+                std::path::Component::CurDir => {}
+                _ => {
+                    return Err(Problem(format!(
+                        "member {} leaves its directory",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let Some((first, rest)) = parts.split_first() else {
+            continue;
+        };
+        let (first, rest) = (first.to_string(), rest.join("/"));
+        if rest.is_empty() && !entry.header().entry_type().is_dir() {
+            return Err(Problem(format!(
+                "member {} is outside a directory",
+                path.display()
+            )));
+        }
+        match &top {
+            Some(t) if *t != first => {
+                return Err(Problem(format!(
+                    "it holds more than one directory ({t} and {first})"
+                )));
+            }
+            Some(_) => {}
+            None => top = Some(first),
+        }
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        if rest == "toc.dat" {
+            toc = Some(match read_toc(&mut entry) {
+                Ok(Ok(t)) => t,
+                Ok(Err(p)) => return Err(Problem(format!("its toc.dat: {p}"))),
+                Err(e) => return Err(damaged(e)),
+            });
+        } else {
+            if rest.ends_with(".toc") && entry.size() <= 64 << 20 {
+                // A large objects' list (`blobs.toc`): `OID FILE` lines.
+                let mut list = String::new();
+                entry.read_to_string(&mut list).map_err(damaged)?;
+                lists.insert(rest.clone(), list);
+            }
+            files.insert(rest);
+        }
+    }
+    // The tar crate stops at a member's end; the stream must go on to the
+    // end-of-archive blocks.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(damaged)?;
+    if let Some(p) = rest.check.problem() {
+        return Err(Problem(format!("the tar stream is not complete: {p}")));
+    }
+    let top = top.ok_or_else(|| Problem("the tar stream holds no directory".into()))?;
+    let toc = toc.ok_or_else(|| {
+        Problem(format!(
+            "{top}/ has no toc.dat: not a pg_dump directory-format archive"
+        ))
+    })?;
+    if toc.header.layout != Layout::Files {
+        return Err(Problem(
+            "its toc.dat is that of a custom-format archive".into(),
+        ));
+    }
+    for entry in &toc.entries {
+        let Data::File(name) = &entry.data else {
+            continue;
+        };
+        let present = ["", ".gz", ".lz4", ".zst"]
+            .iter()
+            .any(|ext| files.contains(&format!("{name}{ext}")));
+        if !present {
+            return Err(Problem(format!(
+                "the data file {name} of {} {} is missing",
+                entry.desc.to_lowercase(),
+                entry.tag
+            )));
+        }
+        for line in lists.get(name).map(|l| l.lines()).into_iter().flatten() {
+            let file = line.split_once(' ').map_or("", |(_, f)| f.trim());
+            let present = ["", ".gz", ".lz4", ".zst"]
+                .iter()
+                .any(|ext| files.contains(&format!("{file}{ext}")));
+            if !present {
+                return Err(Problem(format!(
+                    "the data file {file} of a large object listed in {name} is missing"
+                )));
+            }
+        }
+    }
+    Ok((toc, top))
+}
+
 #[cfg(test)]
 mod tests;

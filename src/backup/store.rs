@@ -1,7 +1,9 @@
 //! The backup directory and its file names.
 //!
-//! Names are `<project>_<YYYYMMDD_HHMMSS>[-N][_<reason>].sql[.gz|.zst]` for
-//! database dumps, where `-N` tells apart backups taken in the same second
+//! Names are `<project>_<YYYYMMDD_HHMMSS>[-N][_<reason>][.<service>]` then
+//! `.sql[.gz|.zst]` (plain SQL), `.dump` (pg_dump's custom format) or
+//! `.dir.tar` (pg_dump's directory format kept as one tar) for database
+//! dumps, where `-N` tells apart backups taken in the same second
 //! and the reason of a safety backup is `pre-clean`, `pre-nuke`,
 //! `pre-restore`, `pre-volume-rm`. Temporary files start with a dot and are
 //! never listed as backups.
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use crate::compose::{Compression, Project};
+use crate::compose::{Compression, DumpFormat, Project};
 use crate::error::{Error, Result};
 
 /// The backup directory: `--backup-dir`, else `BUDGIE_BACKUP_DIR`, else
@@ -103,6 +105,70 @@ pub fn ensure_backup_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What a dump file is, as the end of its name says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    /// Plain SQL, compressed or not: `.sql`, `.sql.gz`, `.sql.zst`.
+    Sql(Compression),
+    /// pg_dump's custom format: `.dump`.
+    Custom,
+    /// pg_dump's directory format in one tar: `.dir.tar`.
+    DirectoryTar,
+}
+
+impl DumpKind {
+    /// Every kind, in the order names are tried.
+    pub const ALL: [DumpKind; 5] = [
+        DumpKind::Sql(Compression::None),
+        DumpKind::Sql(Compression::Gzip),
+        DumpKind::Sql(Compression::Zstd),
+        DumpKind::Custom,
+        DumpKind::DirectoryTar,
+    ];
+
+    /// The file a dump in `format` is written as; `compression` applies to
+    /// plain SQL (pg_dump compresses its archives itself).
+    pub fn new(format: DumpFormat, compression: Compression) -> DumpKind {
+        match format {
+            DumpFormat::Plain => DumpKind::Sql(compression),
+            DumpFormat::Custom => DumpKind::Custom,
+            DumpFormat::Directory => DumpKind::DirectoryTar,
+        }
+    }
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            DumpKind::Sql(Compression::None) => ".sql",
+            DumpKind::Sql(Compression::Gzip) => ".sql.gz",
+            DumpKind::Sql(Compression::Zstd) => ".sql.zst",
+            DumpKind::Custom => ".dump",
+            DumpKind::DirectoryTar => ".dir.tar",
+        }
+    }
+
+    /// budgie's compression of the file (none for pg_dump's archives).
+    pub fn compression(self) -> Compression {
+        match self {
+            DumpKind::Sql(c) => c,
+            _ => Compression::None,
+        }
+    }
+
+    pub fn format(self) -> DumpFormat {
+        match self {
+            DumpKind::Sql(_) => DumpFormat::Plain,
+            DumpKind::Custom => DumpFormat::Custom,
+            DumpKind::DirectoryTar => DumpFormat::Directory,
+        }
+    }
+}
+
+impl From<Compression> for DumpKind {
+    fn from(c: Compression) -> DumpKind {
+        DumpKind::Sql(c)
+    }
+}
+
 /// A database dump found in the backup directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupFile {
@@ -117,6 +183,8 @@ pub struct BackupFile {
     /// The database service, in a stack with several databases.
     pub service: Option<String>,
     pub compression: Compression,
+    /// plain, custom or directory.
+    pub format: DumpFormat,
     pub bytes: u64,
 }
 
@@ -128,6 +196,7 @@ pub struct ParsedName {
     pub reason: Option<String>,
     pub service: Option<String>,
     pub compression: Compression,
+    pub kind: DumpKind,
 }
 
 /// The file name for a dump of `project` taken at `at`.
@@ -136,20 +205,21 @@ pub fn dump_name(
     at: NaiveDateTime,
     sequence: u32,
     reason: Option<&str>,
-    compression: Compression,
+    kind: impl Into<DumpKind>,
 ) -> String {
-    service_dump_name(project, at, sequence, reason, None, compression)
+    service_dump_name(project, at, sequence, reason, None, kind)
 }
 
 /// The file name for a dump of database service `service` (named in a
-/// stack with several databases): `<project>_<stamp>[-N][_<reason>][.<service>].sql[.gz|.zst]`.
+/// stack with several databases): `<project>_<stamp>[-N][_<reason>][.<service>]`
+/// and the kind's suffix.
 pub fn service_dump_name(
     project: &str,
     at: NaiveDateTime,
     sequence: u32,
     reason: Option<&str>,
     service: Option<&str>,
-    compression: Compression,
+    kind: impl Into<DumpKind>,
 ) -> String {
     let mut name = format!("{project}_{}", at.format("%Y%m%d_%H%M%S"));
     if sequence > 0 {
@@ -163,21 +233,17 @@ pub fn service_dump_name(
         name.push('.');
         name.push_str(s);
     }
-    name.push_str(".sql");
-    name.push_str(compression.extension());
+    name.push_str(kind.into().suffix());
     name
 }
 
 /// Parses a dump's file name for `project`; None when it is not one.
 pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
     let rest = file_name.strip_prefix(project)?.strip_prefix('_')?;
-    let (stem, compression) = if let Some(s) = rest.strip_suffix(".sql.gz") {
-        (s, Compression::Gzip)
-    } else if let Some(s) = rest.strip_suffix(".sql.zst") {
-        (s, Compression::Zstd)
-    } else {
-        (rest.strip_suffix(".sql")?, Compression::None)
-    };
+    let (stem, kind) = DumpKind::ALL
+        .iter()
+        .rev()
+        .find_map(|k| Some((rest.strip_suffix(k.suffix())?, *k)))?;
     // `<stamp>[-N][_reason]` holds no dot; a service name follows the first.
     let (stem, service) = match stem.split_once('.') {
         Some((head, svc)) => {
@@ -216,7 +282,8 @@ pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
         sequence,
         reason,
         service,
-        compression,
+        compression: kind.compression(),
+        kind,
     })
 }
 
@@ -253,6 +320,7 @@ pub fn list_dumps(dir: &Path, project: &str) -> Result<Vec<BackupFile>> {
             reason: parsed.reason,
             service: parsed.service,
             compression: parsed.compression,
+            format: parsed.kind.format(),
             bytes: meta.len(),
         });
     }
@@ -288,6 +356,20 @@ mod tests {
             dump_name("my-app_2", at(9, 27, 4), 2, None, Compression::Zstd),
             "my-app_2_20251125_092704-2.sql.zst"
         );
+        assert_eq!(
+            service_dump_name("app", at(9, 27, 4), 0, None, Some("db"), DumpKind::Custom),
+            "app_20251125_092704.db.dump"
+        );
+        assert_eq!(
+            dump_name(
+                "app",
+                at(9, 27, 4),
+                1,
+                Some("pre-clean"),
+                DumpKind::DirectoryTar
+            ),
+            "app_20251125_092704-1_pre-clean.dir.tar"
+        );
     }
 
     #[test]
@@ -304,6 +386,15 @@ mod tests {
             assert_eq!(parsed.reason.as_deref(), reason);
             assert_eq!(parsed.compression, c);
         }
+        for kind in DumpKind::ALL {
+            for service in [None, Some("db"), Some("auth-db.x")] {
+                let n = service_dump_name("p", at(1, 2, 3), 2, Some("pre-nuke"), service, kind);
+                let parsed = parse_dump_name("p", &n).unwrap();
+                assert_eq!(parsed.kind, kind, "{n}");
+                assert_eq!(parsed.service.as_deref(), service, "{n}");
+                assert_eq!(parsed.sequence, 2);
+            }
+        }
     }
 
     #[test]
@@ -318,6 +409,9 @@ mod tests {
             "p_20251399_092704.sql",
             "p.sql",
             "p_ü.sql",
+            "p_20251125_092704.tar",
+            "p_20251125_092704.dump.gz",
+            "p_20251125_092704.pgdata.tar.zst",
         ] {
             assert!(parse_dump_name("p", name).is_none(), "{name}");
         }

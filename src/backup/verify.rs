@@ -67,6 +67,9 @@ pub enum Format {
     /// A `pg_dump -Fd` archive: a directory holding `toc.dat` and the
     /// tables' data files.
     Directory,
+    /// A `pg_dump -Fd` directory kept as one tar (`budgie backup --format
+    /// directory` writes `.dir.tar`).
+    DirectoryTar,
     /// A zstd-compressed tar archive (a volume backup).
     TarZstd,
     /// Empty, or not something budgie knows.
@@ -81,9 +84,12 @@ impl Format {
             Format::Zstd | Format::TarZstd => Some(Packing::Zstd),
             Format::Xz => Some(Packing::Xz),
             Format::Bzip2 => Some(Packing::Bzip2),
-            Format::Plain | Format::Custom | Format::Tar | Format::Directory | Format::Unknown => {
-                None
-            }
+            Format::Plain
+            | Format::Custom
+            | Format::Tar
+            | Format::Directory
+            | Format::DirectoryTar
+            | Format::Unknown => None,
         }
     }
 
@@ -106,6 +112,7 @@ impl Format {
             Format::Custom => "pg_dump custom-format archive",
             Format::Tar => "pg_dump tar-format archive",
             Format::Directory => "pg_dump directory-format archive",
+            Format::DirectoryTar => "pg_dump directory-format archive in a tar",
             Format::TarZstd => "volume archive (tar, zstd-compressed)",
             Format::Unknown => "unknown",
         }
@@ -205,6 +212,25 @@ pub fn verify(path: &Path) -> Result<Report> {
             problems.extend(scan.tar.problem());
             dialect = Some(Dialect::Postgres);
             Format::Tar
+        }
+        Detected::OtherTar => {
+            let whole = Cursor::new(&head).chain(&mut reader);
+            match pgarchive::check_directory_tar(whole) {
+                Ok((toc, _)) => {
+                    dialect = Some(Dialect::Postgres);
+                    header = toc
+                        .header
+                        .server_version
+                        .map(|v| format!("Dumped from database version {v}"));
+                    Format::DirectoryTar
+                }
+                Err(p) => {
+                    problems.push(format!(
+                        "a tar archive, but not a pg_dump directory-format archive: {p}"
+                    ));
+                    Format::Unknown
+                }
+            }
         }
         Detected::Plain => {
             let mut scan = Scan::default();
@@ -451,6 +477,8 @@ enum Detected {
     Custom,
     /// A tar whose first member is pg_dump's `toc.dat`.
     PgTar,
+    /// Another tar: a directory-format archive in one, or not a dump.
+    OtherTar,
     Unknown,
 }
 
@@ -462,10 +490,12 @@ fn detect(head: &[u8]) -> Detected {
         Detected::Packed(packing)
     } else if head.starts_with(b"PGDMP") {
         Detected::Custom
-    } else if head.get(257..262) == Some(b"ustar".as_slice())
-        && head.get(..8) == Some(b"toc.dat\0".as_slice())
-    {
-        Detected::PgTar
+    } else if head.get(257..262) == Some(b"ustar".as_slice()) {
+        if head.get(..8) == Some(b"toc.dat\0".as_slice()) {
+            Detected::PgTar
+        } else {
+            Detected::OtherTar
+        }
     } else if looks_like_sql(head) {
         Detected::Plain
     } else {
@@ -925,7 +955,11 @@ mod tests {
         );
         let r = verify(&write(dir.path(), "cut.dump", &real[..real.len() - 10])).unwrap();
         assert!(!r.complete);
-        assert!(r.problems[0].contains("cut off at byte"), "{:?}", r.problems);
+        assert!(
+            r.problems[0].contains("cut off at byte"),
+            "{:?}",
+            r.problems
+        );
 
         let r = verify(&write(dir.path(), "short.dump", b"PGDMP\x01")).unwrap();
         assert_eq!(r.format, Format::Custom);

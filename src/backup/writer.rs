@@ -66,6 +66,8 @@ pub struct Committed {
     pub sha256: String,
     /// Bytes given to `write()` before compression.
     pub uncompressed_bytes: u64,
+    /// A pg_dump archive's server version, from its header.
+    pub server_version: Option<String>,
 }
 
 /// The file end of the pipeline: hashes and counts the bytes that go to the
@@ -306,6 +308,7 @@ impl BackupWriter {
         } = sink.finish().map_err(wrap)?;
         let file = file.into_inner().map_err(|e| wrap(e.into_error()))?;
         file.sync_all().map_err(wrap)?;
+        let mut server_version = None;
 
         match content {
             Content::SqlDump => {
@@ -328,6 +331,9 @@ impl BackupWriter {
                         "the volume archive is not complete: {problem}"
                     )));
                 }
+            }
+            Content::PgCustom | Content::PgDirectory => {
+                server_version = check_archive(&temp, content)?;
             }
         }
 
@@ -378,6 +384,7 @@ impl BackupWriter {
             bytes,
             sha256: hex(&hasher.finalize()),
             uncompressed_bytes: uncompressed,
+            server_version,
         })
     }
 }
@@ -396,7 +403,7 @@ impl Write for BackupWriter {
         }
         self.uncompressed += buf.len() as u64;
         self.tail.push(buf);
-        if self.content == Content::TarArchive {
+        if matches!(self.content, Content::TarArchive | Content::PgDirectory) {
             self.tar.feed(buf);
         }
         Ok(buf.len())
@@ -415,6 +422,32 @@ impl Write for BackupWriter {
         }
         Ok(())
     }
+}
+
+/// Reads the archive just written back from the disk (pg_dump writes no
+/// end marker: the archive is complete when its table of contents and all
+/// its data are there). Returns the server version its header names.
+fn check_archive(temp: &Path, content: Content) -> Result<Option<String>> {
+    let file = std::fs::File::open(temp).map_err(|e| {
+        Error::new(format!(
+            "cannot read back the backup file {}: {e}",
+            temp.display()
+        ))
+    })?;
+    let reader = std::io::BufReader::with_capacity(FILE_BUFFER, file);
+    let checked = if content == Content::PgCustom {
+        super::pgarchive::check_custom(reader)
+            .map_err(|e| {
+                Error::new(format!(
+                    "cannot read back the backup file {}: {e}",
+                    temp.display()
+                ))
+            })?
+            .map(|toc| toc.header.server_version)
+    } else {
+        super::pgarchive::check_directory_tar(reader).map(|(toc, _)| toc.header.server_version)
+    };
+    checked.map_err(|p| Error::new(format!("the pg_dump archive is not complete: {p}")))
 }
 
 /// A single path component that is not `.` or `..`.
@@ -530,7 +563,10 @@ mod tests {
                 _ => back = zstd::decode_all(&on_disk[..]).unwrap(),
             }
             assert_eq!(back, text.as_bytes(), "{compression:?}");
-            assert!(c.file_name.ends_with(compression.extension()));
+            assert!(
+                c.file_name
+                    .ends_with(crate::backup::store::DumpKind::Sql(compression).suffix())
+            );
         }
     }
 

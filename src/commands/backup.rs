@@ -63,7 +63,7 @@ struct TakenDoc<'a> {
 /// `budgie backup`: a plan of one dump step per database (all of them
 /// share one stamp), or of the one `--service` names.
 fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
-    let compression = ctx.compression(b.compress)?;
+    let compression = ctx.dump_style(b.format, b.compress)?;
     let dbs: Vec<&Database> = match &b.service {
         Some(s) => vec![ctx.project.database_of(Some(s))?],
         None if ctx.project.databases().is_empty() => vec![ctx.project.database()?],
@@ -218,7 +218,7 @@ fn set_volumes(ctx: &Context) -> Vec<&Volume> {
 /// `budgie backup --all`: every database dumped, every volume archived
 /// (writers paused), all under one stamp, then the set's manifest.
 fn take_all(ctx: &Context, b: &BackupCommand) -> Result<i32> {
-    let compression = ctx.compression(b.compress)?;
+    let compression = ctx.dump_style(b.format, b.compress)?;
     let engine = ctx.engine()?;
     let mut volumes = set_volumes(ctx);
     if !ctx.global.dry_run {

@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
     // plan like every other.
     let mut safety = Plan::new();
     if !no_backup {
-        let compression = ctx.compression(None)?;
+        let compression = ctx.dump_style(None, None)?;
         let at = chrono::Local::now();
         for service in &dbs {
             let db = ctx.project.database_of(Some(service))?;

@@ -15,6 +15,7 @@
 //!   backup:
 //!     dir: backups        # relative to the project directory
 //!     compress: zstd      # none | gzip | zstd
+//!     format: custom      # plain | custom | directory (PostgreSQL)
 //!     retention: { daily: 7, weekly: 4, monthly: 6 }
 //!   volumes:
 //!     node_modules: { disposable: true }
@@ -67,6 +68,7 @@ pub struct BackupConfig {
     /// As written (relative paths are against the project directory).
     pub dir: Option<PathBuf>,
     pub compress: Option<Compression>,
+    pub format: Option<DumpFormat>,
     pub retention: Retention,
 }
 
@@ -112,6 +114,33 @@ pub enum Quiesce {
     None,
 }
 
+/// The format of a PostgreSQL dump: pg_dump's `--format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DumpFormat {
+    /// SQL text (`.sql`, compressed as `compress` says): a file people
+    /// read.
+    #[default]
+    Plain,
+    /// pg_dump's custom format (`.dump`, compressed by pg_dump): restored
+    /// with `pg_restore -j N`.
+    Custom,
+    /// pg_dump's directory format, dumped with `-j N`, kept as one tar
+    /// file (`.dir.tar`).
+    Directory,
+}
+
+impl DumpFormat {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "plain" | "p" | "sql" => Some(DumpFormat::Plain),
+            "custom" | "c" => Some(DumpFormat::Custom),
+            "directory" | "d" => Some(DumpFormat::Directory),
+            _ => None,
+        }
+    }
+}
+
 /// How a database dump is compressed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -123,15 +152,6 @@ pub enum Compression {
 }
 
 impl Compression {
-    /// The file name suffix after `.sql`.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Compression::None => "",
-            Compression::Gzip => ".gz",
-            Compression::Zstd => ".zst",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "none" | "off" | "false" | "" => Some(Compression::None),
@@ -257,6 +277,16 @@ fn backup(v: &Value, path: &str) -> Result<BackupConfig, String> {
                     _ => return Err(expected(&p, "none, gzip or zstd", v)),
                 }
             }
+            "format" => {
+                out.format = match untag(v) {
+                    Value::Null => None,
+                    Value::String(s) if !s.is_empty() => Some(
+                        DumpFormat::parse(s)
+                            .ok_or_else(|| expected(&p, "plain, custom or directory", v))?,
+                    ),
+                    _ => return Err(expected(&p, "plain, custom or directory", v)),
+                }
+            }
             "retention" => {
                 let Some(r) = mapping(Some(v), &p)? else {
                     continue;
@@ -275,7 +305,7 @@ fn backup(v: &Value, path: &str) -> Result<BackupConfig, String> {
                     }
                 }
             }
-            _ => return Err(unknown(&p, &["dir", "compress", "retention"])),
+            _ => return Err(unknown(&p, &["dir", "compress", "format", "retention"])),
         }
     }
     Ok(out)
@@ -372,6 +402,7 @@ mod tests {
   backup:
     dir: backups
     compress: zstd
+    format: Custom
     retention: {daily: 3, weekly: '2', monthly: 0}
   volumes:
     cache: {disposable: true}
@@ -385,6 +416,7 @@ mod tests {
         assert_eq!(c.database.volume.as_deref(), Some("pgdata"));
         assert_eq!(c.backup.dir, Some(PathBuf::from("backups")));
         assert_eq!(c.backup.compress, Some(Compression::Zstd));
+        assert_eq!(c.backup.format, Some(DumpFormat::Custom));
         assert_eq!(
             c.backup.retention,
             Retention {
@@ -412,12 +444,16 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
+            p("x-budgie: {backup: {format: tar}}").unwrap_err(),
+            "x-budgie.backup.format: expected plain, custom or directory, found \"tar\""
+        );
+        assert_eq!(
             p("x-budgie: {backup: {compress: lz4}}").unwrap_err(),
             "x-budgie.backup.compress: expected none, gzip or zstd, found \"lz4\""
         );
         assert_eq!(
             p("x-budgie: {backup: {compresss: gzip}}").unwrap_err(),
-            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, retention)"
+            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, format, retention)"
         );
         assert!(
             p("x-budgie: 5")

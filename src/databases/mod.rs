@@ -3,16 +3,18 @@
 //! the kind of a project's database.
 
 pub mod mariadb;
+pub mod pg_directory;
 pub mod postgres;
 
 use crate::backup::verify::Format;
-use crate::compose::{Database, DbKind, Secret};
+use crate::compose::{Database, DbKind, DumpFormat, Secret};
 use crate::engine::{Cmd, Engine};
 
-/// The dump of `db` in `container`, on stdout.
-pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
+/// The dump of `db` in `container`, on stdout: SQL text, or for
+/// PostgreSQL pg_dump's custom format when `format` says so.
+pub fn dump_command(engine: &Engine, container: &str, db: &Database, format: DumpFormat) -> Cmd {
     match db.kind {
-        DbKind::Postgres => postgres::dump_command(engine, container, db),
+        DbKind::Postgres => postgres::dump_command(engine, container, db, format),
         // MariaDB's names first, without asking (an `exec` saved on every
         // backup); `dump_command_again` when the container lacks them.
         DbKind::Mariadb => mariadb::dump_command(engine, container, mariadb::Tools::MARIADB, db),

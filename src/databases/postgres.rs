@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backup::verify::Format;
-use crate::compose::{Database, Secret};
+use crate::compose::{Database, DumpFormat, Secret};
 use crate::engine::{Cmd, Engine};
 use crate::error::{Error, Result};
 
@@ -50,22 +50,23 @@ pub fn isready_command(engine: &Engine, container: &str, user: &str, database: &
     )
 }
 
-/// `pg_dump` of the database inside its container, plain SQL on stdout.
-/// The password, when there is one, travels as `-e PGPASSWORD` with the
-/// value in the child's environment — never on a command line.
-pub fn dump_command(engine: &Engine, container: &str, db: &Database) -> Cmd {
+/// `pg_dump` of the database inside its container on stdout: plain SQL,
+/// or the custom format (`-Fc`) when `format` says so (the directory
+/// format is `pg_directory`'s). The password, when there is one, travels
+/// as `-e PGPASSWORD` with the value in the child's environment — never on
+/// a command line.
+pub fn dump_command(engine: &Engine, container: &str, db: &Database, format: DumpFormat) -> Cmd {
     let env: Vec<(String, Secret)> = db
         .password
         .iter()
         .map(|p| ("PGPASSWORD".to_string(), p.clone()))
         .collect();
-    engine.exec(
-        container,
-        false,
-        false,
-        &env,
-        &["pg_dump", "--no-password", "-U", &db.user, "-d", &db.name],
-    )
+    let mut argv = vec!["pg_dump", "--no-password"];
+    if format == DumpFormat::Custom {
+        argv.push("-Fc");
+    }
+    argv.extend(["-U", &db.user, "-d", &db.name]);
+    engine.exec(container, false, false, &env, &argv)
 }
 
 /// `"name"` with embedded quotes doubled.

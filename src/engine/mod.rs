@@ -288,6 +288,26 @@ impl Engine {
 
     /// `<engine> cp FROM CONTAINER:TO`: a file or a directory into a running
     /// container (through the engine's API, so over a remote connection too).
+    /// `<engine> cp CONTAINER:FROM -`: `from` (a file or directory in the
+    /// container) as a tar stream on stdout.
+    pub fn copy_out(&self, container: &str, from: &str) -> Cmd {
+        self.cmd([
+            "cp".to_string(),
+            format!("{container}:{from}"),
+            "-".to_string(),
+        ])
+    }
+
+    /// `<engine> cp - CONTAINER:DIR`: a tar stream on stdin unpacked into
+    /// the directory `dir` of the container.
+    pub fn copy_tar_into(&self, container: &str, dir: &str) -> Cmd {
+        self.cmd([
+            "cp".to_string(),
+            "-".to_string(),
+            format!("{container}:{dir}"),
+        ])
+    }
+
     pub fn copy_into(&self, from: &std::path::Path, container: &str, to: &str) -> Cmd {
         self.cmd([
             "cp".to_string(),

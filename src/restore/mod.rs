@@ -250,25 +250,18 @@ pub fn load_scratch<'a>(
     progress: &dyn Fn(u64),
 ) -> Result<(Scratch<'a>, Vec<String>)> {
     let jobs = match source.format {
-        Format::Custom | Format::Directory => staged::jobs(source.jobs),
+        Format::Custom | Format::Directory | Format::DirectoryTar => staged::jobs(source.jobs),
         _ => 1,
     };
-    if source.format == Format::Directory || (source.format == Format::Custom && jobs > 1) {
+    if matches!(source.format, Format::Directory | Format::DirectoryTar)
+        || (source.format == Format::Custom && jobs > 1)
+    {
         return load_staged(engine, container, db, source, stamp, jobs, progress);
     }
-    // An archive lists its tables; plain SQL is scanned as it loads.
+    // An archive lists its tables (read here, no pass through pg_restore);
+    // plain SQL is scanned as it loads.
     let listed = match source.format {
-        Format::Custom | Format::Tar => {
-            let fed = feed(
-                &engine.exec(container, true, false, &[], &["pg_restore", "-l"]),
-                source,
-                true,
-                false,
-                &|_| {},
-            )
-            .map_err(|e| source::newer_archive_or(source, e))?;
-            Some(tables_in_custom(&fed.stdout))
-        }
+        Format::Custom | Format::Tar => Some(archive_tables(engine, container, source)?),
         _ => None,
     };
     let restricted = restricted(engine, container, db, source)?;
@@ -283,7 +276,7 @@ pub fn load_scratch<'a>(
         progress,
     )
     .map_err(|e| {
-        e.context(format!(
+        source::newer_archive_or(source, e).context(format!(
             "loading {} failed, nothing was changed",
             source.path.display()
         ))
@@ -299,6 +292,26 @@ pub fn load_scratch<'a>(
     Ok((scratch, listed.unwrap_or(fed.tables)))
 }
 
+/// The tables a custom- or tar-format archive creates: from its table of
+/// contents, read here; for an archive version newer than budgie reads,
+/// from `pg_restore -l` in the container (which refuses what it cannot
+/// read, before anything changed).
+fn archive_tables(engine: &Engine, container: &str, source: &Source) -> Result<Vec<String>> {
+    let toc = source::archive_toc(source)?;
+    if toc.header.toc_known() {
+        return Ok(toc.tables());
+    }
+    let fed = feed(
+        &engine.exec(container, true, false, &[], &["pg_restore", "-l"]),
+        source,
+        true,
+        false,
+        &|_| {},
+    )
+    .map_err(|e| source::newer_archive_or(source, e))?;
+    Ok(tables_in_custom(&fed.stdout))
+}
+
 /// [`load_scratch`] for an archive pg_restore must seek in: copied into the
 /// container (`staged`), listed, and restored with `-j jobs` into the new
 /// scratch database. The copy is removed however it ends.
@@ -312,7 +325,11 @@ fn load_staged<'a>(
     progress: &dyn Fn(u64),
 ) -> Result<(Scratch<'a>, Vec<String>)> {
     let name = side_name(&db.name, "restore", stamp);
-    let staged = staged::Staged::copy(engine, container, &source.path, &name)?;
+    let staged = if source.format == Format::DirectoryTar {
+        staged::Staged::unpack(engine, container, source, &name)?
+    } else {
+        staged::Staged::copy(engine, container, &source.path, &name)?
+    };
     // The archive's list and the new scratch database, at the same time.
     let lister = engine.exec(
         container,
@@ -342,10 +359,16 @@ fn load_staged<'a>(
         return Err(source::newer_archive_or(source, e));
     }
     let list = String::from_utf8_lossy(&out.stdout).into_owned();
-    let total = list
-        .lines()
-        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
-        .count() as u64;
+    let toc = source::archive_toc(source)?;
+    let (total, tables) = if toc.header.toc_known() {
+        (toc.items(), toc.tables())
+    } else {
+        let total = list
+            .lines()
+            .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+            .count() as u64;
+        (total, tables_in_custom(&list))
+    };
     if interrupted() {
         return Err(Error::interrupted());
     }
@@ -368,5 +391,5 @@ fn load_staged<'a>(
         ))
     })?;
     staged.remove_meanwhile();
-    Ok((scratch, tables_in_custom(&list)))
+    Ok((scratch, tables))
 }

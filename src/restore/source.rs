@@ -219,6 +219,50 @@ pub fn check_fits(source: &Source, db: &crate::compose::Database) -> Result<()> 
     }
 }
 
+/// The table of contents of a pg_dump archive (custom, tar, directory,
+/// directory in a tar), read here without pg_restore: the tables the
+/// restore must find and the items its progress counts.
+pub fn archive_toc(source: &Source) -> Result<crate::backup::pgarchive::Toc> {
+    use crate::backup::pgarchive::{self, Problem};
+    let path = &source.path;
+    let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let open = |p: &Path| {
+        std::fs::File::open(p)
+            .map(|f| std::io::BufReader::with_capacity(64 * 1024, f))
+            .map_err(|e| Error::new(format!("cannot read {}: {e}", p.display())))
+    };
+    let read: std::result::Result<pgarchive::Toc, Problem> = match source.format {
+        Format::Custom => pgarchive::read_toc(open(path)?).map_err(cannot)?,
+        Format::Directory => pgarchive::read_toc(open(&path.join("toc.dat"))?).map_err(cannot)?,
+        Format::Tar | Format::DirectoryTar => {
+            // toc.dat: the first member of pg_dump -Ft, in the directory of
+            // a directory in a tar (the members before it are skipped).
+            let mut archive = tar::Archive::new(open(path)?);
+            let mut found = None;
+            for member in archive.entries().map_err(cannot)? {
+                let member = member.map_err(cannot)?;
+                let name = member
+                    .path()
+                    .map_err(cannot)?
+                    .to_string_lossy()
+                    .into_owned();
+                if name == "toc.dat" || name.ends_with("/toc.dat") {
+                    found = Some(pgarchive::read_toc(member).map_err(cannot)?);
+                    break;
+                }
+            }
+            found.unwrap_or_else(|| Err(Problem("it holds no toc.dat".into())))
+        }
+        _ => Err(Problem("not a pg_dump archive".into())),
+    };
+    read.map_err(|p| {
+        Error::new(format!(
+            "refusing to restore {}: {p}; nothing was changed",
+            path.display()
+        ))
+    })
+}
+
 /// `e`, pg_restore's failure on an archive, unless pg_restore could not
 /// read it because a newer pg_dump made it (`unsupported version (1.16)
 /// in file header`): then that, said with the archive's version. Nothing

@@ -14,6 +14,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use super::source::Source;
 use crate::compose::Database;
 use crate::databases::postgres::secret_env;
 use crate::engine::Engine;
@@ -94,6 +95,46 @@ impl<'a> Staged<'a> {
         Ok(staged)
     }
 
+    /// Unpacks a directory-format archive kept as one tar (`source`, which
+    /// was checked) into the container, for the scratch database
+    /// `scratch`: the tar streams into `/tmp/<scratch>` (made first), and
+    /// the archive is the directory it holds.
+    pub fn unpack(
+        engine: &'a Engine,
+        container: &str,
+        source: &Source,
+        scratch: &str,
+    ) -> Result<Staged<'a>> {
+        let top = top_directory(&source.path)?;
+        let parent = path_for(scratch);
+        let staged = Staged {
+            engine,
+            container: container.to_string(),
+            scratch: scratch.to_string(),
+            path: format!("{parent}/{top}"),
+            removing: false,
+        };
+        let failed = |e: Error| {
+            e.context(format!(
+                "copying {} into the database container failed, nothing was changed",
+                source.path.display()
+            ))
+        };
+        engine
+            .exec(container, false, false, &[], &["mkdir", "-p", &parent])
+            .read()
+            .map_err(failed)?;
+        super::feed::feed(
+            &engine.copy_tar_into(container, &parent),
+            source,
+            true,
+            false,
+            &|_| {},
+        )
+        .map_err(failed)?;
+        Ok(staged)
+    }
+
     /// Starts the removal and returns at once: it runs while the restore
     /// checks and swaps (an engine call saved from the wall time);
     /// [`wait_for_removals`] waits for it.
@@ -123,6 +164,28 @@ impl Drop for Staged<'_> {
             self.remove();
         }
     }
+}
+
+/// The directory a tar holds (its first member's first component).
+fn top_directory(path: &Path) -> Result<String> {
+    let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut archive = tar::Archive::new(file);
+    let first = archive
+        .entries()
+        .map_err(cannot)?
+        .next()
+        .transpose()
+        .map_err(cannot)?
+        .ok_or_else(|| Error::new(format!("{} is an empty tar", path.display())))?;
+    let path_in = first.path().map_err(cannot)?;
+    path_in
+        .components()
+        .find_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .ok_or_else(|| Error::new(format!("{} holds no directory", path.display())))
 }
 
 /// How many parallel jobs a restore gets: `asked`, else the CPUs of this
@@ -191,6 +254,7 @@ pub fn pg_restore(
         if line.contains(": finished item ") || line.contains(": processing item ") {
             done += 1;
             progress(done.min(total));
+            crate::ui::progress_detail(&format!("{}/{total} items", done.min(total)));
             if done == 1 {
                 crate::crash::point("restore:parallel");
             }

@@ -26,7 +26,13 @@ fn whole_archives_are_complete_and_list_what_they_hold() {
         assert_eq!(toc.header.layout, Layout::Custom);
         assert_eq!(toc.header.database.as_deref(), Some("small"));
         assert!(toc.header.dumped_by.as_deref().unwrap().starts_with("15."));
-        assert!(toc.header.server_version.as_deref().unwrap().starts_with("15."));
+        assert!(
+            toc.header
+                .server_version
+                .as_deref()
+                .unwrap()
+                .starts_with("15.")
+        );
         assert_eq!(
             toc.tables(),
             [
@@ -105,7 +111,11 @@ fn a_directory_toc_names_its_data_files() {
         .collect();
     assert_eq!(files.len(), 5, "{files:?}");
     assert!(files.contains(&"blobs.toc"), "{files:?}");
-    assert!(files.iter().all(|f| f.ends_with(".dat") || *f == "blobs.toc"));
+    assert!(
+        files
+            .iter()
+            .all(|f| f.ends_with(".dat") || *f == "blobs.toc")
+    );
     assert_eq!(toc.tables().len(), 4);
     // check_custom is for custom archives only.
     assert!(check(DIR_TOC).is_err());
@@ -156,4 +166,94 @@ fn names_are_quoted_as_pg_restore_shows_them() {
     assert_eq!(quote("Mixed Case"), "\"Mixed Case\"");
     assert_eq!(quote("1abc"), "\"1abc\"");
     assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+}
+
+const DIR_TAR: &[u8] = include_bytes!("../../../tests/data/pgdump/small-dir.tar");
+
+/// A tar holding `members` (name, bytes), directories first.
+fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o600);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn a_directory_archive_in_a_tar_is_checked_member_by_member() {
+    let (toc, top) = check_directory_tar(DIR_TAR).unwrap();
+    assert_eq!(top, "small-dir");
+    assert_eq!(toc.tables().len(), 4);
+
+    // Each data file missing in turn.
+    let mut archive = tar::Archive::new(DIR_TAR);
+    let members: Vec<(String, Vec<u8>)> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (name, data)
+        })
+        .filter(|(name, _)| !name.ends_with('/'))
+        .collect();
+    assert_eq!(
+        members.len(),
+        7,
+        "{:?}",
+        members.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    for skip in 0..members.len() {
+        let kept: Vec<(&str, &[u8])> = members
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, (n, d))| (n.as_str(), d.as_slice()))
+            .collect();
+        let got = check_directory_tar(&tar_of(&kept)[..]);
+        let Err(Problem(msg)) = got else {
+            panic!("{} missing passed", members[skip].0);
+        };
+        assert!(
+            msg.contains("missing") || msg.contains("no toc.dat"),
+            "{}: {msg}",
+            members[skip].0
+        );
+    }
+    // Cut anywhere before the end-of-archive blocks: never a pass. (What
+    // follows them is record padding, zeros.)
+    let end = (0..=DIR_TAR.len() / 512)
+        .map(|b| b * 512)
+        .find(|&len| check_directory_tar(&DIR_TAR[..len]).is_ok())
+        .unwrap();
+    assert!(DIR_TAR[end..].iter().all(|&b| b == 0));
+    assert!(DIR_TAR[end - 1024..end].iter().all(|&b| b == 0));
+    for len in (0..end).step_by(37) {
+        assert!(
+            check_directory_tar(&DIR_TAR[..len]).is_err(),
+            "cut at {len}"
+        );
+    }
+    // Two top directories; a member at the top.
+    let all: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let mut two = all.clone();
+    two.push(("other/x", b"x"));
+    assert!(
+        check_directory_tar(&tar_of(&two)[..])
+            .unwrap_err()
+            .0
+            .contains("more than one")
+    );
+    let mut loose = all.clone();
+    loose.insert(0, ("loose.sql", b"x"));
+    assert!(check_directory_tar(&tar_of(&loose)[..]).is_err());
 }
