@@ -212,7 +212,7 @@ fn replaced_databases(plan: &Plan) -> Result<Vec<Replaced>> {
             .and_then(|c| crate::databases::describe_current(&r.engine, &c, &r.db));
         let with = format!(
             "{} ({}{})",
-            r.source.path.display(),
+            r.source.shown(),
             human_bytes(r.source.bytes),
             r.source
                 .header

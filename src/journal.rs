@@ -193,7 +193,7 @@ pub fn is_leftover_temp(project: &str, name: &str) -> bool {
     if !name.ends_with(".partial") {
         return false;
     }
-    if name.starts_with(".budgie-journal.") {
+    if name.starts_with(".budgie-journal.") || name.starts_with(crate::restore::unwrap::PREFIX) {
         return true;
     }
     let Some(rest) = name

@@ -658,7 +658,19 @@ fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
         return verify_set(ctx, &path);
     }
     let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
-    let report = verify::verify(&path);
+    // A zip or tar holding one dump: the dump is what is checked (copied
+    // out into a temporary directory, removed after).
+    let holder = match crate::restore::unwrap::wrapper(&path)? {
+        Some(_) => Some(tempfile::tempdir().map_err(|e| {
+            crate::error::Error::new(format!("cannot make a temporary directory: {e}"))
+        })?),
+        None => None,
+    };
+    let unpacked = match &holder {
+        Some(h) => crate::restore::unwrap::unpack(&path, h.path())?,
+        None => None,
+    };
+    let report = verify::verify(unpacked.as_ref().map_or(&path, |u| &u.path));
     spinner.clear();
     let report = report?;
     let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
@@ -668,6 +680,9 @@ fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     } else if !ctx.global.json {
         let ui = &ctx.ui;
         ui.print(&format!("file:     {}", path.display()));
+        if let Some(u) = &unpacked {
+            ui.print(&format!("holds:    {} (the dump checked below)", u.origin));
+        }
         ui.print(&format!("format:   {}", report.format.describe()));
         ui.print(&format!("size:     {}", human_bytes(report.bytes)));
         if let Some(u) = report.uncompressed_bytes {

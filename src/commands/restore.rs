@@ -40,10 +40,21 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     if let Some(key) = &r.volume {
         return restore_volume(ctx, r, key);
     }
-    let path = choose_file(ctx, r)?;
+    let named = choose_file(ctx, r)?;
+    // A zip or tar holding one dump: that dump, copied out (removed when
+    // `unpacked` drops, at the end) under the project lock, taken first.
+    let mut _lock = None;
+    if !ctx.global.dry_run && restore::unwrap::wrapper(&named)?.is_some() {
+        _lock = Some(lock(ctx, "restore")?);
+    }
+    let unpacked = checking(ctx, &named, || {
+        restore::unwrap::unpack(&named, &ctx.backup_dir())
+    })?;
+    let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
     let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
     let mut source = checking(ctx, &path, || source::validate(&path))?;
+    source.origin = unpacked.as_ref().map(|u| u.origin.clone());
     source::check_fits(&source, &db)?;
     choose_section(ctx, &mut source, r.from_database.as_deref())?;
     source.jobs = r.jobs;
@@ -55,11 +66,9 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         source.allow_meta_commands = true;
     }
     let engine = ctx.engine()?;
-    let _lock = if ctx.global.dry_run {
-        None
-    } else {
-        Some(lock(ctx, "restore")?)
-    };
+    if _lock.is_none() && !ctx.global.dry_run {
+        _lock = Some(lock(ctx, "restore")?);
+    }
     let parts = checking(ctx, &path, || restore::mariadb::parts(&db, &source))?;
     let stamp = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
     let mut plan = Plan::new();
@@ -68,7 +77,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         plan.push(
             format!(
                 "Load {}{} into a scratch database, check it, then swap it in for database {}{}",
-                path.display(),
+                source.shown(),
                 match &source.section {
                     Some(name) => format!(" (its part for database {name})"),
                     None => String::new(),
@@ -350,8 +359,17 @@ struct RestoreTestDoc {
 /// `backup verify FILE --restore-test`: load into a scratch database, count
 /// tables and rows, drop it. The current database is never touched.
 pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
-    let path = ctx.resolve(file);
-    let source = checking(ctx, &path, || source::validate(&path))?;
+    let named = ctx.resolve(file);
+    let mut _lock = None;
+    if !ctx.global.dry_run && restore::unwrap::wrapper(&named)?.is_some() {
+        _lock = Some(lock(ctx, "backup verify --restore-test")?);
+    }
+    let unpacked = checking(ctx, &named, || {
+        restore::unwrap::unpack(&named, &ctx.backup_dir())
+    })?;
+    let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
+    let mut source = checking(ctx, &path, || source::validate(&path))?;
+    source.origin = unpacked.as_ref().map(|u| u.origin.clone());
     let db = target_database(ctx, None, &path)?;
     source::check_fits(&source, db)?;
     if source.cluster {
@@ -387,7 +405,9 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
         return Ok(0);
     }
     let container = ensure_database_running(ctx, db)?;
-    let _lock = lock(ctx, "backup verify --restore-test")?;
+    if _lock.is_none() {
+        _lock = Some(lock(ctx, "backup verify --restore-test")?);
+    }
     let started = std::time::Instant::now();
     // MariaDB's recovery finds side databases by a 14-digit stamp.
     let now = chrono::Local::now().format("%Y%m%d%H%M%S");
@@ -425,7 +445,7 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     }
     journal.finish();
     let doc = RestoreTestDoc {
-        file: path.display().to_string(),
+        file: source.shown(),
         tables,
         rows,
         seconds: started.elapsed().as_secs_f64(),
@@ -435,7 +455,7 @@ pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     } else {
         ctx.ui.success(&format!(
             "restore test: {} loads into a scratch database: {}, {} ({:.1}s); the scratch copy is dropped",
-            path.display(),
+            source.shown(),
             count(tables, "table", "tables"),
             count(rows, "row", "rows"),
             doc.seconds

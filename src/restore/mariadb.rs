@@ -166,7 +166,7 @@ pub fn restore(
     };
     Ok(Restored {
         database: db.name.clone(),
-        file: source.path.display().to_string(),
+        file: source.shown(),
         tables: swapped.tables,
         seconds: started.elapsed().as_secs_f64(),
         previous,

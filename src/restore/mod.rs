@@ -27,6 +27,7 @@ pub mod sqlguard;
 pub mod sqlscan;
 pub mod staged;
 pub mod tables;
+pub mod unwrap;
 pub mod volume;
 
 use std::time::Instant;
@@ -115,7 +116,7 @@ pub fn restore(
     };
     Ok(Restored {
         database: db.name.clone(),
-        file: source.path.display().to_string(),
+        file: source.shown(),
         tables,
         seconds: started.elapsed().as_secs_f64(),
         previous,

@@ -43,6 +43,9 @@ pub struct Source {
     /// `restore --jobs`: parallel pg_restore jobs for a custom- or
     /// directory-format archive (None: the container's CPUs).
     pub jobs: Option<u32>,
+    /// A dump unpacked from the file that held it (`unwrap`): what it
+    /// is, `dump.sql in export.zip`.
+    pub origin: Option<String>,
 }
 
 impl Source {
@@ -63,7 +66,16 @@ impl Source {
             dumped_by: None,
             server_version: None,
             jobs: None,
+            origin: None,
         }
+    }
+
+    /// The file as the user knows it: the file named, or the dump and the
+    /// file that held it.
+    pub fn shown(&self) -> String {
+        self.origin
+            .clone()
+            .unwrap_or_else(|| self.path.display().to_string())
     }
 }
 
