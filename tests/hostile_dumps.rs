@@ -257,6 +257,7 @@ fn foreign_plain_files(p: &Fixture) {
     );
     newer_dumps(p, &create_clean, &before);
     archives(p);
+    budgie_formats(p);
 
     // --from-database on the dump of one database is a mistake, said.
     p.budgie()
@@ -453,4 +454,167 @@ fn archives(p: &Fixture) {
         .stderr_has("without toc.dat")
         .stderr_has("nothing was changed");
     assert_eq!(p.checksums("appdb"), changed);
+}
+
+/// The backup `--format custom|directory` writes, restored exactly, read
+/// to its end by `verify` (a cut copy refused with nothing changed), and
+/// the same dumps in a zip or a tar.gz; a directory dump killed mid-way
+/// leaves no backup and its leftover in the container goes with the next.
+fn budgie_formats(p: &Fixture) {
+    p.sql("insert into ledger values (100, 'kept'), (101, E'tab\there')");
+    let before = p.checksums("appdb");
+    let tmp_before = tmp_of(p);
+    let taken = |args: &[&str], env: Option<(&str, &str)>| -> PathBuf {
+        let mut cmd = p.budgie().args(["backup", "--json"]).args(args);
+        if let Some((k, v)) = env {
+            cmd = cmd.env(k, v);
+        }
+        let doc = cmd.run().success().json();
+        PathBuf::from(doc["path"].as_str().unwrap())
+    };
+    let custom = taken(&["--format", "custom"], None);
+    let directory = taken(&["--format", "directory"], None);
+    let from_env = taken(&[], Some(("BUDGIE_FORMAT", "custom")));
+    assert!(custom.to_string_lossy().ends_with(".dump"), "{custom:?}");
+    assert!(
+        from_env.to_string_lossy().ends_with(".dump"),
+        "{from_env:?}"
+    );
+    assert!(
+        directory.to_string_lossy().ends_with(".dir.tar"),
+        "{directory:?}"
+    );
+    assert_eq!(tmp_of(p), tmp_before, "pg_dump -Fd's directory was removed");
+    // A user's own tar tools read the directory backup.
+    let listed = std::process::Command::new("tar")
+        .args(["-tf", directory.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("/toc.dat"));
+
+    // The dry run shows pg_dump -Fd and the copy out.
+    p.budgie()
+        .args(["--dry-run", "backup", "--format", "directory"])
+        .run()
+        .success()
+        .stderr_has("pg_dump --no-password -Fd -j")
+        .stderr_has("/tmp/budgie-dump");
+
+    // verify reads each to its end; a cut copy is refused by verify and
+    // by restore, nothing changed.
+    for file in [&custom, &directory] {
+        p.budgie()
+            .args(["backup", "verify", file.to_str().unwrap()])
+            .run()
+            .success()
+            .stderr_has("complete: this is a complete dump");
+        let bytes = std::fs::read(file).unwrap();
+        let cut = p.path().join(format!(
+            "cut-{}",
+            file.file_name().unwrap().to_string_lossy()
+        ));
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        p.budgie()
+            .args(["backup", "verify", cut.to_str().unwrap()])
+            .run()
+            .failure();
+        restore(p, &cut).failure().stderr_has("nothing was changed");
+        assert_eq!(p.checksums("appdb"), before);
+    }
+
+    // Each restores exactly (the custom one in parallel and streamed).
+    let plain = taken(&["--format", "plain", "--compress", "none"], None);
+    let zip = p.path().join("export.zip");
+    let zipped = std::process::Command::new("zip")
+        .args(["-j", "-q", zip.to_str().unwrap(), plain.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let unpacked = p.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let untar = std::process::Command::new("tar")
+        .args([
+            "-xf",
+            directory.to_str().unwrap(),
+            "-C",
+            unpacked.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let tgz = p.path().join("export.tar.gz");
+    let tarred = std::process::Command::new("tar")
+        .args([
+            "-czf",
+            tgz.to_str().unwrap(),
+            "-C",
+            unpacked.to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(tarred.success());
+    for (file, extra, said) in [
+        (&custom, vec!["--jobs", "2"], String::new()),
+        (&custom, vec!["--jobs", "1"], String::new()),
+        (&directory, vec![], String::new()),
+        (&zip, vec![], "in export.zip".to_string()),
+        (&tgz, vec![], "the dump in export.tar.gz".to_string()),
+    ] {
+        p.sql("delete from ledger where id >= 100");
+        p.budgie()
+            .args(["restore", file.to_str().unwrap(), "--yes", "--no-backup"])
+            .args(&extra)
+            .run()
+            .success()
+            .stderr_has("Restored database appdb")
+            .stderr_has(&said);
+        assert_eq!(p.checksums("appdb"), before, "{} {extra:?}", file.display());
+        assert_eq!(tmp_of(p), tmp_before, "no copy left in the container");
+        assert!(p.temporaries().is_empty(), "{:?}", p.temporaries());
+    }
+    p.budgie()
+        .args(["backup", "verify", "--restore-test", zip.to_str().unwrap()])
+        .run()
+        .success()
+        .stderr_has("holds:    ");
+
+    // A zip of two files is refused, naming them; nothing changed.
+    let two = p.path().join("two.zip");
+    let zipped = std::process::Command::new("zip")
+        .args([
+            "-j",
+            "-q",
+            two.to_str().unwrap(),
+            plain.to_str().unwrap(),
+            custom.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    p.sql("delete from ledger where id >= 100");
+    let changed = p.checksums("appdb");
+    restore(p, &two)
+        .failure()
+        .stderr_has("holds 2 files")
+        .stderr_has("nothing was changed");
+    assert_eq!(p.checksums("appdb"), changed);
+
+    // Killed after pg_dump -Fd wrote its directory: no backup under a
+    // final name; the next directory backup clears the leftover.
+    let backups = p.backups();
+    let out = p
+        .budgie()
+        .env("BUDGIE_CRASH_AT", "backup:directory")
+        .args(["backup", "--format", "directory"])
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    assert_eq!(p.backups(), backups, "no backup from the killed run");
+    assert!(tmp_of(p).contains("budgie-dump"), "{}", tmp_of(p));
+    taken(&["--format", "directory"], None);
+    assert_eq!(
+        tmp_of(p),
+        tmp_before,
+        "the leftover went with the next dump"
+    );
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::backup::{self, Taken, meta, retention, set, store, verify};
 use crate::cli::{BackupAction, BackupCommand};
+use crate::commands::backup_verify::file_name;
 use crate::compose::{Database, Quiesce, Retention, Volume};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -36,7 +37,7 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
             )
         }
         Some(BackupAction::Verify { file, restore_test }) => {
-            verify_file(ctx, file, !*restore_test)?;
+            crate::commands::backup_verify::verify_file(ctx, file, !*restore_test)?;
             if *restore_test {
                 crate::commands::restore::restore_test(ctx, file)
             } else {
@@ -158,12 +159,6 @@ fn report(ctx: &Context, taken: &[Taken]) -> Result<()> {
         human_bytes(total)
     ));
     Ok(())
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// The archives of `volumes` on a running stack: their writers paused (or
@@ -594,126 +589,4 @@ fn remove_backup(path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(m);
     }
     Ok(())
-}
-
-/// `backup verify SET.set.json`: every member there, of the recorded size
-/// and SHA-256, and each complete by its content.
-fn verify_set(ctx: &Context, path: &Path) -> Result<i32> {
-    let name = file_name(path);
-    let manifest = set::read(path)?;
-    let found = set::SetFile {
-        path: path.to_path_buf(),
-        id: set::set_id(&ctx.project.name, &name).unwrap_or(name),
-        manifest,
-    };
-    let spinner = ctx.ui.spinner(&format!("Checking set {}", found.id));
-    let mut problems = set::check(&found);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    if let Ok(problems) = &mut problems {
-        for m in &found.manifest.members {
-            let member = dir.join(&m.file);
-            match verify::verify(&member) {
-                Ok(r) if r.complete => {}
-                Ok(r) => problems.push(format!("{}: {}", m.file, r.problems.join("; "))),
-                Err(e) if member.exists() => problems.push(format!("{}: {}", m.file, e.message)),
-                Err(_) => {}
-            }
-        }
-    }
-    spinner.clear();
-    let problems = problems?;
-    if ctx.global.json {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            set: &'a str,
-            files: usize,
-            complete: bool,
-            problems: &'a [String],
-        }
-        crate::commands::print_json(&Doc {
-            set: &found.id,
-            files: found.manifest.members.len(),
-            complete: problems.is_empty(),
-            problems: &problems,
-        })?;
-    }
-    if problems.is_empty() {
-        ctx.ui.success(&format!(
-            "set {}: {}, each complete and as the manifest recorded it",
-            found.id,
-            crate::ui::count(found.manifest.members.len() as u64, "file", "files")
-        ));
-        return Ok(0);
-    }
-    Err(Error::new(format!(
-        "set {} is not complete and intact:\n  {}",
-        found.id,
-        problems.join("\n  ")
-    )))
-}
-
-fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
-    let path = ctx.resolve(file);
-    if path.to_string_lossy().ends_with(".set.json") {
-        return verify_set(ctx, &path);
-    }
-    let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
-    // A zip or tar holding one dump: the dump is what is checked (copied
-    // out into a temporary directory, removed after).
-    let holder = match crate::restore::unwrap::wrapper(&path)? {
-        Some(_) => Some(tempfile::tempdir().map_err(|e| {
-            crate::error::Error::new(format!("cannot make a temporary directory: {e}"))
-        })?),
-        None => None,
-    };
-    let unpacked = match &holder {
-        Some(h) => crate::restore::unwrap::unpack(&path, h.path())?,
-        None => None,
-    };
-    let report = verify::verify(unpacked.as_ref().map_or(&path, |u| &u.path));
-    spinner.clear();
-    let report = report?;
-    let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
-    let ok = report.complete && checksum_ok;
-    if ctx.global.json && json {
-        crate::commands::print_json(&report)?;
-    } else if !ctx.global.json {
-        let ui = &ctx.ui;
-        ui.print(&format!("file:     {}", path.display()));
-        if let Some(u) = &unpacked {
-            ui.print(&format!("holds:    {} (the dump checked below)", u.origin));
-        }
-        ui.print(&format!("format:   {}", report.format.describe()));
-        ui.print(&format!("size:     {}", human_bytes(report.bytes)));
-        if let Some(u) = report.uncompressed_bytes {
-            ui.print(&format!("content:  {}", human_bytes(u)));
-        }
-        if let Some(h) = &report.header {
-            ui.print(&format!("header:   {h}"));
-        }
-        ui.print(&format!("sha256:   {}", report.sha256));
-        ui.print(&format!(
-            "checksum: {}",
-            match &report.checksum {
-                verify::Checksum::Matches => "matches the one recorded at backup time".to_string(),
-                verify::Checksum::Mismatch { expected } =>
-                    format!("DIFFERS from the recorded {expected}"),
-                verify::Checksum::NotRecorded => "none recorded".to_string(),
-            }
-        ));
-        for p in &report.problems {
-            ui.warn(p);
-        }
-        if ok {
-            ui.success("complete: this is a complete dump");
-        }
-    }
-    if ok {
-        Ok(0)
-    } else {
-        Err(Error::new(format!(
-            "{} is not a complete, intact backup",
-            path.display()
-        )))
-    }
 }

@@ -51,7 +51,7 @@ const EXIT_STATUS: [(&str, &str); 6] = [
 ];
 
 /// The environment variables budgie reads, for the ENVIRONMENT section.
-const ENVIRONMENT: [(&str, &str); 15] = [
+const ENVIRONMENT: [(&str, &str); 16] = [
     (
         "BUDGIE_ENGINE",
         "podman or docker, when --engine is not given.",
@@ -67,6 +67,10 @@ const ENVIRONMENT: [(&str, &str); 15] = [
     (
         "BUDGIE_COMPRESS",
         "none, gzip or zstd: the compression of new dumps, safety backups included, when --compress is not given. It overrides x-budgie.backup.compress.",
+    ),
+    (
+        "BUDGIE_FORMAT",
+        "plain, custom or directory: pg_dump's format for new PostgreSQL dumps, safety backups included, when --format is not given. It overrides x-budgie.backup.format.",
     ),
     (
         "BUDGIE_WAIT_SECONDS",

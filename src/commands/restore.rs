@@ -41,15 +41,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         return restore_volume(ctx, r, key);
     }
     let named = choose_file(ctx, r)?;
-    // A zip or tar holding one dump: that dump, copied out (removed when
-    // `unpacked` drops, at the end) under the project lock, taken first.
-    let mut _lock = None;
-    if !ctx.global.dry_run && restore::unwrap::wrapper(&named)?.is_some() {
-        _lock = Some(lock(ctx, "restore")?);
-    }
-    let unpacked = checking(ctx, &named, || {
-        restore::unwrap::unpack(&named, &ctx.backup_dir())
-    })?;
+    let (mut _lock, unpacked) = unpacked(ctx, &named, "restore")?;
     let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
     let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
@@ -348,6 +340,31 @@ fn after_restore(ctx: &Context, db: &crate::compose::Database, restart: bool) ->
     execute::run_plan(ctx, "restore", &plan).map(|_| ())
 }
 
+/// A zip or tar holding one dump: that dump, copied out into the backup
+/// directory (removed when the `Unpacked` drops) under the project lock,
+/// taken first for `command` (the lock's crash recovery would take the
+/// copy for a leftover). None for a dump itself.
+fn unpacked(
+    ctx: &Context,
+    named: &Path,
+    command: &str,
+) -> Result<(
+    Option<crate::lock::ProjectLock>,
+    Option<restore::unwrap::Unpacked>,
+)> {
+    if restore::unwrap::wrapper(named)?.is_none() {
+        return Ok((None, None));
+    }
+    let taken = match ctx.global.dry_run {
+        true => None,
+        false => Some(lock(ctx, command)?),
+    };
+    let unpacked = checking(ctx, named, || {
+        restore::unwrap::unpack(named, &ctx.backup_dir())
+    })?;
+    Ok((taken, unpacked))
+}
+
 #[derive(Serialize)]
 struct RestoreTestDoc {
     file: String,
@@ -360,13 +377,7 @@ struct RestoreTestDoc {
 /// tables and rows, drop it. The current database is never touched.
 pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
     let named = ctx.resolve(file);
-    let mut _lock = None;
-    if !ctx.global.dry_run && restore::unwrap::wrapper(&named)?.is_some() {
-        _lock = Some(lock(ctx, "backup verify --restore-test")?);
-    }
-    let unpacked = checking(ctx, &named, || {
-        restore::unwrap::unpack(&named, &ctx.backup_dir())
-    })?;
+    let (mut _lock, unpacked) = unpacked(ctx, &named, "backup verify --restore-test")?;
     let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
     let mut source = checking(ctx, &path, || source::validate(&path))?;
     source.origin = unpacked.as_ref().map(|u| u.origin.clone());

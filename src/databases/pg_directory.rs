@@ -112,6 +112,7 @@ impl<'a> Dumped<'a> {
                 db.name, e.message
             ))
         })?;
+        crate::crash::point("backup:directory");
         Ok(dumped)
     }
 

@@ -166,26 +166,24 @@ impl Drop for Staged<'_> {
     }
 }
 
-/// The directory a tar holds (its first member's first component).
+/// The directory a tar holds (the first component of its first member
+/// that names one; `./` is skipped).
 fn top_directory(path: &Path) -> Result<String> {
     let cannot = |e: std::io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut archive = tar::Archive::new(file);
-    let first = archive
-        .entries()
-        .map_err(cannot)?
-        .next()
-        .transpose()
-        .map_err(cannot)?
-        .ok_or_else(|| Error::new(format!("{} is an empty tar", path.display())))?;
-    let path_in = first.path().map_err(cannot)?;
-    path_in
-        .components()
-        .find_map(|c| match c {
+    for member in archive.entries().map_err(cannot)? {
+        let member = member.map_err(cannot)?;
+        let name = member.path().map_err(cannot)?;
+        let top = name.components().find_map(|c| match c {
             std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
             _ => None,
-        })
-        .ok_or_else(|| Error::new(format!("{} holds no directory", path.display())))
+        });
+        if let Some(top) = top {
+            return Ok(top);
+        }
+    }
+    Err(Error::new(format!("{} holds no directory", path.display())))
 }
 
 /// How many parallel jobs a restore gets: `asked`, else the CPUs of this

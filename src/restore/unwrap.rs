@@ -91,6 +91,18 @@ pub fn unpack(path: &Path, dir: &Path) -> Result<Option<Unpacked>> {
     }))
 }
 
+/// For a check that writes nowhere else (`backup verify`): the dump in
+/// `path` unpacked into a new temporary directory, when `path` holds one.
+/// Both are removed when the pair drops.
+pub fn unpack_for_check(path: &Path) -> Result<Option<(tempfile::TempDir, Unpacked)>> {
+    if wrapper(path)?.is_none() {
+        return Ok(None);
+    }
+    let holder = tempfile::tempdir()
+        .map_err(|e| Error::new(format!("cannot make a temporary directory: {e}")))?;
+    Ok(unpack(path, holder.path())?.map(|u| (holder, u)))
+}
+
 /// A file that may hold a dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wrapper {
@@ -108,9 +120,13 @@ pub fn wrapper(path: &Path) -> Result<Option<Wrapper>> {
         return Ok(None);
     }
     let cannot = |e: io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
+    // A file that cannot be opened is none: the checks that follow say why.
+    let Ok(file) = File::open(path) else {
+        return Ok(None);
+    };
     let mut head = Vec::new();
-    File::open(path)
-        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+    file.take(64 * 1024)
+        .read_to_end(&mut head)
         .map_err(cannot)?;
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Ok(Some(Wrapper::Zip));
@@ -168,7 +184,12 @@ fn is_junk(name: &str) -> bool {
 
 /// What the tar holds, read through once.
 fn tar_holds(path: &Path, packing: Option<Packing>) -> Result<Held> {
-    let cannot = |e: io::Error| Error::new(format!("cannot read {} as a tar: {e}", path.display()));
+    let cannot = |e: io::Error| {
+        Error::new(format!(
+            "cannot read {} as a tar: {e}; nothing was changed",
+            path.display()
+        ))
+    };
     let mut tar = tar::Archive::new(decoded(path, packing).map_err(cannot)?);
     let mut files = Vec::new();
     for entry in tar.entries().map_err(cannot)? {
