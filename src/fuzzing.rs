@@ -176,6 +176,11 @@ fn check_dump(path: &Path, data: &[u8]) {
         Err(e) => check_error(&e, "verify"),
     }
     let _ = verify::quick_complete(path);
+    // A zip or tar holding one dump: unpacked, or refused in words.
+    match restore::unwrap::unpack(path, &path.with_file_name("unpacked")) {
+        Ok(_) => {}
+        Err(e) => check_error(&e, "restore::unwrap"),
+    }
 }
 
 /// The plain-SQL scanner (`restore::sqlscan`) on the bytes as a file: it
