@@ -203,10 +203,19 @@ pub fn version_num(text: &str) -> Option<u32> {
     });
     let major = parts.next()??;
     let minor = parts.next().flatten().unwrap_or(0);
+    // No release numbers beyond these: anything else is not a version
+    // (and must not overflow).
+    if major > 1000 || minor > 9999 {
+        return None;
+    }
     Some(if major >= 10 {
         major * 10000 + minor
     } else {
-        major * 10000 + minor * 100 + parts.next().flatten().unwrap_or(0)
+        let patch = parts.next().flatten().unwrap_or(0);
+        if minor > 99 || patch > 99 {
+            return None;
+        }
+        major * 10000 + minor * 100 + patch
     })
 }
 
@@ -628,6 +637,10 @@ mod tests {
         assert_eq!(version_num("9.6.24"), Some(90624));
         assert_eq!(version_num("18beta1"), Some(180000));
         assert_eq!(version_num("x"), None);
+        // Found by the fuzzer: numbers no release has must not overflow.
+        assert_eq!(version_num("44444444"), None);
+        assert_eq!(version_num("9.444.1"), None);
+        assert_eq!(version_num("9.6.4294967295"), None);
         assert_eq!(major_label(170002), "17");
         assert_eq!(major_label(90624), "9.6");
     }
