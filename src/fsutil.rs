@@ -107,6 +107,22 @@ pub fn write_atomically(target: &Path, bytes: &[u8], prefix: &str, suffix: &str)
     sync_dir(dir)
 }
 
+/// A new private (0600) temporary file in `dir`, named
+/// `<prefix>XXXXXX<suffix>`, removed when dropped unless kept.
+pub fn private_temp_in(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(suffix)
+        .rand_bytes(6)
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

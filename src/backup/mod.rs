@@ -24,7 +24,7 @@ pub mod store;
 pub mod stream;
 pub mod tar;
 #[cfg(test)]
-mod testdata;
+pub(crate) mod testdata;
 pub mod verify;
 pub mod writer;
 

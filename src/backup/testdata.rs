@@ -85,3 +85,20 @@ pub(crate) fn noise(len: usize, mut x: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The files a tar holds (directories left out): name and bytes.
+pub(crate) fn members_of(tar: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(tar);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (name, data)
+        })
+        .filter(|(name, _)| !name.ends_with('/'))
+        .collect()
+}

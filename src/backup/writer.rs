@@ -23,7 +23,6 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
@@ -207,18 +206,12 @@ impl BackupWriter {
     ) -> Result<BackupWriter> {
         ensure_backup_dir(dir)?;
         let prefix = format!(".{}.", safe_name_part(stem_hint));
-        let named = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".partial")
-            .rand_bytes(6)
-            .permissions(std::fs::Permissions::from_mode(0o600))
-            .tempfile_in(dir)
-            .map_err(|e| {
-                Error::new(format!(
-                    "cannot create a temporary file in the backup directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+        let named = crate::fsutil::private_temp_in(dir, &prefix, ".partial").map_err(|e| {
+            Error::new(format!(
+                "cannot create a temporary file in the backup directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         let (file, temp) = named.into_parts();
         let end = HashingFile {
             file: BufWriter::with_capacity(FILE_BUFFER, file),
@@ -462,6 +455,7 @@ mod tests {
     use crate::backup::testdata::{dump_text, tar_of};
     use chrono::{NaiveDate, NaiveDateTime};
     use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
 
     fn at() -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2025, 11, 25)

@@ -249,12 +249,8 @@ fn temp_in(dir: &Path, name: &str) -> Result<(File, TempPath)> {
         })
         .take(60)
         .collect();
-    let named = tempfile::Builder::new()
-        .prefix(PREFIX)
-        .suffix(&format!(".{base}.partial"))
-        .rand_bytes(6)
-        .tempfile_in(dir)
-        .map_err(|e| {
+    let named =
+        crate::fsutil::private_temp_in(dir, PREFIX, &format!(".{base}.partial")).map_err(|e| {
             Error::new(format!(
                 "cannot create a temporary file in the backup directory {}: {e}",
                 dir.display()

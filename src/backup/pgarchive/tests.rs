@@ -7,6 +7,7 @@
 //! `small-dir-toc.dat` is the `toc.dat` of `-Fd`.
 
 use super::*;
+use crate::backup::testdata::{members_of, tar_of};
 
 const PIPE: &[u8] = include_bytes!("../../../tests/data/pgdump/small-pipe.dump");
 const SEEK: &[u8] = include_bytes!("../../../tests/data/pgdump/small-seek.dump");
@@ -170,19 +171,6 @@ fn names_are_quoted_as_pg_restore_shows_them() {
 
 const DIR_TAR: &[u8] = include_bytes!("../../../tests/data/pgdump/small-dir.tar");
 
-/// A tar holding `members` (name, bytes), directories first.
-fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o600);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
 #[test]
 fn a_directory_archive_in_a_tar_is_checked_member_by_member() {
     let (toc, top) = check_directory_tar(DIR_TAR).unwrap();
@@ -190,19 +178,7 @@ fn a_directory_archive_in_a_tar_is_checked_member_by_member() {
     assert_eq!(toc.tables().len(), 4);
 
     // Each data file missing in turn.
-    let mut archive = tar::Archive::new(DIR_TAR);
-    let members: Vec<(String, Vec<u8>)> = archive
-        .entries()
-        .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let name = e.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            (name, data)
-        })
-        .filter(|(name, _)| !name.ends_with('/'))
-        .collect();
+    let members = members_of(DIR_TAR);
     assert_eq!(
         members.len(),
         7,

@@ -1,6 +1,7 @@
 use std::io::Write;
 
 use super::*;
+use crate::backup::testdata::{gzip, members_of, tar_of};
 
 const DUMP: &[u8] = b"--\n-- PostgreSQL database dump\n--\nSELECT 1;\n--\n-- PostgreSQL database dump complete\n--\n";
 const DIR_TAR: &[u8] = include_bytes!("../../../tests/data/pgdump/small-dir.tar");
@@ -13,24 +14,6 @@ fn zip_of(members: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> 
         w.write_all(data).unwrap();
     }
     w.finish().unwrap().into_inner()
-}
-
-fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o600);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// Writes `bytes` as `name` in a new directory and unpacks it into a
@@ -91,19 +74,7 @@ fn a_zip_or_tar_with_one_dump_gives_that_dump() {
 #[test]
 fn a_directory_dump_in_a_zip_or_compressed_tar_becomes_a_tar() {
     // The fixture's members, zipped.
-    let mut archive = tar::Archive::new(DIR_TAR);
-    let members: Vec<(String, Vec<u8>)> = archive
-        .entries()
-        .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let name = e.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            (name, data)
-        })
-        .filter(|(n, _)| !n.ends_with('/'))
-        .collect();
+    let members = members_of(DIR_TAR);
     let as_refs: Vec<(&str, &[u8])> = members
         .iter()
         .map(|(n, d)| (n.as_str(), d.as_slice()))
