@@ -113,6 +113,7 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
             action: Some(cli::VolumesAction::Rm { keys, no_backup }),
         } => destroy::volumes_rm(&ctx, keys, *no_backup),
         Command::Backup(b) => backup::run(&ctx, b),
+        Command::Snapshot(s) => commands::snapshot::run(&ctx, s),
         Command::Clean { no_backup } => destroy::clean(&ctx, *no_backup),
         Command::Nuke { no_backup } => destroy::nuke(&ctx, *no_backup),
         Command::Restore(r) => commands::restore::run(&ctx, r),

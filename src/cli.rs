@@ -88,6 +88,59 @@ pub enum VolumesAction {
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
+pub struct SnapshotCommand {
+    #[command(subcommand)]
+    pub action: Option<SnapshotAction>,
+
+    /// The snapshot's name: letters, digits, _ and - [default: the moment, YYYYMMDD_HHMMSS]
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// The database service, in a stack with several databases
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// List the snapshots: name, database, age, size
+    List {
+        /// Only this database service's
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+    },
+    /// Remove a snapshot (asks for its name unless --yes)
+    Rm {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The database service, in a stack with several databases
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+    },
+    /// REPLACES DATA: put the database back as a snapshot holds it, after a safety snapshot
+    Restore {
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+        /// The newest snapshot
+        #[arg(long, conflicts_with = "name")]
+        latest: bool,
+        /// The database service, in a stack with several databases
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// Take a safety dump (a file in backups/) instead of a safety snapshot
+        #[arg(long)]
+        dump: bool,
+        /// Take no safety copy at all (the confirmation is still required)
+        #[arg(long, conflicts_with = "dump")]
+        no_backup: bool,
+        /// Keep the replaced database under a new name instead of dropping it
+        #[arg(long)]
+        keep_previous: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BackupCommand {
     #[command(subcommand)]
     pub action: Option<BackupAction>,
@@ -300,6 +353,8 @@ pub enum Command {
     },
     /// Back up the database (pg_dump), or volumes; list, prune and verify backups
     Backup(BackupCommand),
+    /// Instant copies of the PostgreSQL database kept by the server: take one (NAME), list, rm, restore
+    Snapshot(SnapshotCommand),
     /// DELETES DATA: remove containers and the project's named volumes, after a safety backup
     Clean {
         /// Do not take the safety backup (the confirmation is still required)
@@ -349,6 +404,7 @@ impl Command {
                 | Command::Volumes { action: None }
                 | Command::Config
                 | Command::Backup(_)
+                | Command::Snapshot(_)
                 | Command::Restore(_)
                 | Command::Doctor
                 | Command::Schedule {
@@ -371,6 +427,12 @@ impl Command {
             Command::Volumes { action: None } => "volumes",
             Command::Volumes { action: Some(_) } => "volumes rm",
             Command::Backup(_) => "backup",
+            Command::Snapshot(s) => match &s.action {
+                None => "snapshot",
+                Some(SnapshotAction::List { .. }) => "snapshot list",
+                Some(SnapshotAction::Rm { .. }) => "snapshot rm",
+                Some(SnapshotAction::Restore { .. }) => "snapshot restore",
+            },
             Command::Schedule { action } => match action {
                 ScheduleAction::Install { .. } => "schedule install",
                 ScheduleAction::Show => "schedule show",

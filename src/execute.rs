@@ -243,6 +243,7 @@ fn run_step(ctx: &Context, step: &Step) -> Result<Done> {
         .map(|()| Done::Nothing),
         Action::Dump(d) => dump(ctx, d).map(Done::Backup),
         Action::Archive(a) => archive(ctx, a).map(Done::Backup),
+        Action::Snapshot(t) => crate::snapshots::safety_snapshot(ctx, t).map(|()| Done::Nothing),
         Action::Confirm(c) => confirm(ui, c).map(|()| Done::Nothing),
         Action::WriteSet(_) => Err(Error::new(
             "internal error: a set's manifest is written by the plan's run",

@@ -38,11 +38,17 @@ use crate::plan::{Action, Confirm, Plan, Reason, Step, Stillness};
 use crate::steps;
 use crate::ui::{count, human_bytes};
 
+mod dry_run;
+use dry_run::print_dry_run;
+
 /// Options of a gated command.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct GateOptions {
     /// `--no-backup`: skip the backups, never the confirmation.
     pub no_backup: bool,
+    /// The database a restore replaces is saved as a snapshot in the
+    /// cluster (`snapshot restore`), not dumped to a file.
+    pub safety_snapshot: bool,
 }
 
 /// What the gate backs up before a volume goes.
@@ -248,6 +254,12 @@ fn protect(
         let at = chrono::Local::now();
         let compression = ctx.dump_style(None, None)?;
         for (db, volumes) in dumps_needed(ctx, stake)? {
+            // A snapshot saves only what a restore replaces, never a
+            // volume that goes (it would go with the volume).
+            if opts.safety_snapshot && volumes.is_empty() {
+                head.push(steps::snapshot(ctx, &db, at, reason)?);
+                continue;
+            }
             head.push(steps::dump(
                 ctx,
                 &db,
@@ -563,6 +575,9 @@ impl Guard for Ticket<'_> {
                     d.db.key()
                 });
             }
+            Action::Snapshot(s) => {
+                self.saved_databases.insert(s.db.key());
+            }
             Action::Archive(a) => {
                 self.saved_volumes.insert(a.volume.clone());
             }
@@ -730,25 +745,13 @@ fn show(ctx: &Context, stake: &AtStake) {
             Safety::Disposable => "disposable files".into(),
         };
         ui.print(&format!("  - {} ({size}, used by {users}): {what}", v.name));
-    }
-}
-
-fn print_dry_run(ctx: &Context, reason: Reason, plan: &Plan, stake: &AtStake, opts: GateOptions) {
-    let ui = &ctx.ui;
-    execute::print_heading(ctx, reason.command());
-    if stake.is_empty() {
-        ui.print("Nothing that holds data would be deleted.");
-    } else {
-        show(ctx, stake);
-        if opts.no_backup {
-            ui.print("Safety backups: NONE (--no-backup)");
-        } else {
-            ui.print("The safety backups come first; if one fails, nothing is deleted (exit 4).");
+        if l.safety == Safety::Dump
+            && let Some(also) = crate::snapshots::snapshots_in(ctx, &v.key)
+        {
+            ui.print(&format!(
+                "    also deletes {also} (snapshots live in the volume)"
+            ));
         }
-    }
-    ui.print("");
-    for line in plan.describe() {
-        ui.print(&line);
     }
 }
 
@@ -884,7 +887,10 @@ mod tests {
             Reason::Clean,
             &Plan::new(),
             &stake,
-            GateOptions { no_backup },
+            GateOptions {
+                no_backup,
+                ..Default::default()
+            },
         )
     }
 

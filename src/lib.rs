@@ -43,6 +43,7 @@ mod plan;
 mod recover;
 mod restore;
 mod schedule;
+mod snapshots;
 mod steps;
 mod ui;
 mod wait;

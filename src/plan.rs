@@ -102,6 +102,9 @@ pub enum Action {
     Dump(Box<Dump>),
     /// Archive a volume's files into a backup file, the same way.
     Archive(Box<Archive>),
+    /// Copy a PostgreSQL database into a snapshot in its own cluster (the
+    /// gate's safety copy before `snapshot restore`).
+    Snapshot(Box<TakeSnapshot>),
     /// Keep the running containers that write to volumes about to be
     /// archived still: pause or stop them.
     Quiet(Box<Quiet>),
@@ -227,6 +230,16 @@ impl Dump {
             (DbKind::Postgres, DumpKind::Sql(_)) => Content::SqlDump,
         }
     }
+}
+
+/// See [`Action::Snapshot`].
+#[derive(Debug, Clone)]
+pub struct TakeSnapshot {
+    pub db: Database,
+    /// The snapshot's name (`pre-restore-<stamp>`).
+    pub name: String,
+    /// A safety copy: its failure stops the plan with exit 4.
+    pub safety: bool,
 }
 
 /// See [`Action::Archive`].
@@ -438,6 +451,12 @@ impl Action {
                 }
                 out
             }
+            Action::Snapshot(t) => vec![Shown::Note(format!(
+                "database {} closed to new connections, its sessions ended, CREATE DATABASE {} TEMPLATE {}, opened again",
+                t.db.name,
+                crate::databases::snapshot::database_of(&t.db.name, &t.name),
+                t.db.name
+            ))],
             Action::Archive(a) => match &a.io {
                 Ok(io) => io.read_cmds().into_iter().map(Shown::Cmd).collect(),
                 Err(why) => vec![Shown::Note(format!("cannot: {why}"))],
@@ -514,6 +533,7 @@ impl Action {
     pub fn is_safety_backup(&self) -> bool {
         match self {
             Action::Dump(d) => d.safety,
+            Action::Snapshot(t) => t.safety,
             Action::Archive(a) => a.safety,
             Action::ArchiveDir(a) => a.safety,
             _ => false,

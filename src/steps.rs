@@ -195,6 +195,25 @@ pub fn dump(
     })
 }
 
+/// The gate's safety snapshot of database `db` before `reason`
+/// (`pre-restore-<stamp>`), in its own cluster.
+pub fn snapshot(ctx: &Context, db: &Database, at: DateTime<Local>, reason: Reason) -> Result<Step> {
+    let name = format!("{}-{}", reason.tag(), at.format("%Y%m%d_%H%M%S"));
+    crate::databases::snapshot::check_name(&db.name, &name)?;
+    let _ = ctx;
+    Ok(Step {
+        what: format!(
+            "Safety snapshot of database {} -> snapshot {name} (in the database's cluster)",
+            db.shown_name()
+        ),
+        action: Action::Snapshot(Box::new(crate::plan::TakeSnapshot {
+            db: db.clone(),
+            name,
+            safety: true,
+        })),
+    })
+}
+
 /// The step that writes the manifest of the set the backups before it make.
 pub fn write_set(ctx: &Context, at: DateTime<Local>, reason: Option<Reason>) -> Step {
     let w = WriteSet {

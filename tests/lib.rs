@@ -29,6 +29,7 @@ mod cli;
 mod completions;
 mod corpus;
 mod data_services;
+mod db_snapshots;
 mod deploy;
 mod doctor;
 mod faults;

@@ -70,6 +70,9 @@ pub enum Format {
     /// A `pg_dump -Fd` directory kept as one tar (`budgie backup --format
     /// directory` writes `.dir.tar`).
     DirectoryTar,
+    /// Not a file: a snapshot in the database's cluster (`budgie snapshot
+    /// restore`).
+    Snapshot,
     /// A zstd-compressed tar archive (a volume backup).
     TarZstd,
     /// Empty, or not something budgie knows.
@@ -89,6 +92,7 @@ impl Format {
             | Format::Tar
             | Format::Directory
             | Format::DirectoryTar
+            | Format::Snapshot
             | Format::Unknown => None,
         }
     }
@@ -113,6 +117,7 @@ impl Format {
             Format::Tar => "pg_dump tar-format archive",
             Format::Directory => "pg_dump directory-format archive",
             Format::DirectoryTar => "pg_dump directory-format archive in a tar",
+            Format::Snapshot => "snapshot in the database's cluster",
             Format::TarZstd => "volume archive (tar, zstd-compressed)",
             Format::Unknown => "unknown",
         }

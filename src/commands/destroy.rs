@@ -73,7 +73,16 @@ pub fn clean(ctx: &Context, no_backup: bool) -> Result<i32> {
     if !names.is_empty() {
         remove_volumes(&mut plan, engine, names);
     }
-    gate::run(ctx, plan, Reason::Clean, GateOptions { no_backup }).map(|r| r.status)
+    gate::run(
+        ctx,
+        plan,
+        Reason::Clean,
+        GateOptions {
+            no_backup,
+            ..Default::default()
+        },
+    )
+    .map(|r| r.status)
 }
 
 /// `budgie nuke`: this project's containers (and orphans), networks, named
@@ -118,7 +127,16 @@ pub fn nuke(ctx: &Context, no_backup: bool) -> Result<i32> {
             },
         );
     }
-    gate::run(ctx, plan, Reason::Nuke, GateOptions { no_backup }).map(|r| r.status)
+    gate::run(
+        ctx,
+        plan,
+        Reason::Nuke,
+        GateOptions {
+            no_backup,
+            ..Default::default()
+        },
+    )
+    .map(|r| r.status)
 }
 
 /// `budgie volumes rm KEY...`: stops the services that mount them, then
@@ -173,7 +191,16 @@ pub fn volumes_rm(ctx: &Context, keys: &[String], no_backup: bool) -> Result<i32
         steps::stop(ctx, &mut plan, &users)?;
     }
     remove_volumes(&mut plan, ctx.engine()?, names);
-    gate::run(ctx, plan, Reason::VolumeRm, GateOptions { no_backup }).map(|r| r.status)
+    gate::run(
+        ctx,
+        plan,
+        Reason::VolumeRm,
+        GateOptions {
+            no_backup,
+            ..Default::default()
+        },
+    )
+    .map(|r| r.status)
 }
 
 /// The step that deletes exactly `names`.

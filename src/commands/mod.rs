@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod restore;
 pub mod restore_set;
 pub mod schedule;
+pub mod snapshot;
 pub mod status;
 pub mod volumes;
 

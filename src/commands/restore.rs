@@ -97,6 +97,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
         Reason::Restore,
         GateOptions {
             no_backup: r.no_backup,
+            ..Default::default()
         },
     )?;
     if ctx.global.dry_run {
@@ -571,6 +572,7 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
         Reason::Restore,
         GateOptions {
             no_backup: r.no_backup,
+            ..Default::default()
         },
     )
     .map(|r| r.status)

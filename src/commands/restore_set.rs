@@ -64,6 +64,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand, which: &str) -> Result<i32> {
         Reason::Restore,
         GateOptions {
             no_backup: r.no_backup,
+            ..Default::default()
         },
     )?;
     if ctx.global.dry_run {

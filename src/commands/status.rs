@@ -41,6 +41,17 @@ struct DatabaseRow {
     /// What keeps it from keeping its data, with the fix.
     problem: Option<String>,
     newest_backup: Option<NewestBackup>,
+    /// Its snapshots (`budgie snapshot`), when its server answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshots: Option<Snapshots>,
+}
+
+/// How many snapshots a database has, and the space they take in its
+/// volume.
+#[derive(Debug, Serialize)]
+struct Snapshots {
+    count: u64,
+    bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,26 +143,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
         age_seconds: (now - b.created).num_seconds(),
     };
     let newest = backups.first().map(newest_of);
-    let databases: Vec<DatabaseRow> = project
-        .databases()
-        .iter()
-        .enumerate()
-        .map(|(i, db)| DatabaseRow {
-            service: db.service.clone(),
-            kind: db.kind,
-            database: db.shown_name(),
-            problem: db.problem.clone(),
-            // A dump without a service in its name is the primary's (the
-            // only database when it was taken).
-            newest_backup: backups
-                .iter()
-                .find(|b| match &b.service {
-                    Some(s) => s == &db.service,
-                    None => i == 0,
-                })
-                .map(newest_of),
-        })
-        .collect();
+    let databases = database_rows(ctx, &backups, &newest_of);
     let status = Status {
         project: project.name.clone(),
         engine: engine.kind.to_string(),
@@ -276,6 +268,16 @@ fn print_human(ctx: &Context, st: &Status) {
     if st.databases.len() > 1 {
         print_databases(ui, &st.databases);
     }
+    for d in &st.databases {
+        if let Some(sn) = d.snapshots.as_ref().filter(|sn| sn.count > 0) {
+            ui.print(&format!(
+                "Snapshots of {}: {} ({} in its volume; not backups: budgie snapshot list)",
+                d.database,
+                sn.count,
+                human_bytes(sn.bytes)
+            ));
+        }
+    }
     match &st.newest_backup {
         Some(b) => ui.print(&format!(
             "Newest backup: {} ({}, {} ago)",
@@ -288,4 +290,50 @@ fn print_human(ctx: &Context, st: &Status) {
             st.backup_dir
         )),
     }
+}
+
+/// The snapshots of a running PostgreSQL database (one psql call).
+fn snapshots_of(ctx: &Context, db: &crate::compose::Database) -> Option<Snapshots> {
+    if db.kind != DbKind::Postgres || db.name.is_empty() || db.all_databases() {
+        return None;
+    }
+    let engine = ctx.engine().ok()?;
+    let container = engine
+        .running_container_id(&ctx.project.name, &db.service)
+        .ok()??;
+    let found = crate::databases::snapshot::list(engine, &container, db).ok()?;
+    Some(Snapshots {
+        count: found.len() as u64,
+        bytes: found.iter().map(|s| s.bytes).sum(),
+    })
+}
+
+/// Each database service with its newest dump and its snapshots.
+fn database_rows(
+    ctx: &Context,
+    backups: &[store::BackupFile],
+    newest_of: &dyn Fn(&store::BackupFile) -> NewestBackup,
+) -> Vec<DatabaseRow> {
+    let project = &ctx.project;
+    project
+        .databases()
+        .iter()
+        .enumerate()
+        .map(|(i, db)| DatabaseRow {
+            service: db.service.clone(),
+            kind: db.kind,
+            database: db.shown_name(),
+            problem: db.problem.clone(),
+            // A dump without a service in its name is the primary's (the
+            // only database when it was taken).
+            newest_backup: backups
+                .iter()
+                .find(|b| match &b.service {
+                    Some(s) => s == &db.service,
+                    None => i == 0,
+                })
+                .map(newest_of),
+            snapshots: snapshots_of(ctx, db),
+        })
+        .collect()
 }

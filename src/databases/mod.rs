@@ -5,6 +5,7 @@
 pub mod mariadb;
 pub mod pg_directory;
 pub mod postgres;
+pub mod snapshot;
 
 use crate::backup::verify::Format;
 use crate::compose::{Database, DbKind, DumpFormat, Secret};

@@ -339,6 +339,47 @@ impl<'a> Scratch<'a> {
         })
     }
 
+    /// A new database copied from `template` by the server (`CREATE
+    /// DATABASE ... TEMPLATE`, the files copied on PostgreSQL 15+), owned by
+    /// the database user. Nobody may be connected to `template`.
+    pub fn copy_of(
+        engine: &'a Engine,
+        container: &str,
+        db: &'a Database,
+        stamp: &str,
+        template: &str,
+    ) -> Result<Scratch<'a>> {
+        let name = side_name(&db.name, "restore", stamp);
+        let create = |strategy: &str| {
+            psql(
+                engine,
+                container,
+                db,
+                maintenance_db(db),
+                &format!(
+                    "CREATE DATABASE {} TEMPLATE {}{strategy} OWNER {}",
+                    quote_ident(&name),
+                    quote_ident(template),
+                    quote_ident(&db.user)
+                ),
+            )
+        };
+        // STRATEGY is PostgreSQL 15's; before, the files are always copied.
+        create(" STRATEGY FILE_COPY")
+            .or_else(|e| match e.message.contains("strategy") {
+                true => create(""),
+                false => Err(e),
+            })
+            .map_err(|e| e.context(format!("could not copy {template} into a scratch database")))?;
+        Ok(Scratch {
+            engine,
+            container: container.to_string(),
+            db,
+            name,
+            armed: true,
+        })
+    }
+
     /// Leaves the database alone from now on (it was swapped in).
     pub fn disarm(&mut self) {
         self.armed = false;

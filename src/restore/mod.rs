@@ -250,6 +250,12 @@ pub fn load_scratch<'a>(
     stamp: &str,
     progress: &dyn Fn(u64),
 ) -> Result<(Scratch<'a>, Vec<String>)> {
+    if let Some(template) = &source.snapshot {
+        // A snapshot: the server copies it; nothing to load or to list.
+        let scratch = Scratch::copy_of(engine, container, db, stamp, template)?;
+        crate::crash::point("restore:loaded");
+        return Ok((scratch, Vec::new()));
+    }
     let jobs = match source.format {
         Format::Custom | Format::Directory | Format::DirectoryTar => staged::jobs(source.jobs),
         _ => 1,

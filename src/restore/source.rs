@@ -46,6 +46,9 @@ pub struct Source {
     /// A dump unpacked from the file that held it (`unwrap`): what it
     /// is, `dump.sql in export.zip`.
     pub origin: Option<String>,
+    /// A snapshot (`Format::Snapshot`): the database that holds it, which
+    /// the scratch database is a copy of.
+    pub snapshot: Option<String>,
 }
 
 impl Source {
@@ -67,6 +70,7 @@ impl Source {
             server_version: None,
             jobs: None,
             origin: None,
+            snapshot: None,
         }
     }
 

@@ -53,7 +53,9 @@ pub fn unpack(path: &Path, dir: &Path) -> Result<Option<Unpacked>> {
         Wrapper::Zip => return from_zip(path, dir).map(Some),
         Wrapper::Tar(packing) => packing,
     };
-    let held = tar_holds(path, packing)?;
+    let Some(held) = tar_holds(path, packing)? else {
+        return Ok(None);
+    };
     if held == Held::WholeTar && packing.is_none() {
         // pg_dump -Ft, or a directory in a tar: read as they are.
         return Ok(None);
@@ -119,6 +121,10 @@ pub fn wrapper(path: &Path) -> Result<Option<Wrapper>> {
     if path.is_dir() {
         return Ok(None);
     }
+    // budgie's own backups say what they are.
+    if crate::backup::meta::read_meta(path).is_some() {
+        return Ok(None);
+    }
     let cannot = |e: io::Error| Error::new(format!("cannot read {}: {e}", path.display()));
     // A file that cannot be opened is none: the checks that follow say why.
     let Ok(file) = File::open(path) else {
@@ -182,8 +188,9 @@ fn is_junk(name: &str) -> bool {
             .is_some_and(|base| base.starts_with("._") || base == ".DS_Store")
 }
 
-/// What the tar holds, read through once.
-fn tar_holds(path: &Path, packing: Option<Packing>) -> Result<Held> {
+/// What the tar holds, read through once; None when it holds no file
+/// named as dumps are.
+fn tar_holds(path: &Path, packing: Option<Packing>) -> Result<Option<Held>> {
     let cannot = |e: io::Error| {
         Error::new(format!(
             "cannot read {} as a tar: {e}; nothing was changed",
@@ -206,9 +213,24 @@ fn tar_holds(path: &Path, packing: Option<Packing>) -> Result<Held> {
         .iter()
         .any(|f| f == "toc.dat" || f.ends_with("/toc.dat"))
     {
-        return Ok(Held::WholeTar);
+        return Ok(Some(Held::WholeTar));
     }
-    one_of(path, files).map(Held::One)
+    // A tar of anything else (a volume archive): not a wrapper; the
+    // checks that follow say what it is.
+    if !files.iter().any(|f| dump_like(f)) {
+        return Ok(None);
+    }
+    one_of(path, files).map(|f| Some(Held::One(f)))
+}
+
+/// A file name the way dumps are named.
+fn dump_like(name: &str) -> bool {
+    const ENDS: &[&str] = &[
+        ".sql", ".sql.gz", ".sql.zst", ".sql.xz", ".sql.bz2", ".dump", ".pgdump", ".backup",
+        ".psql", ".dir.tar",
+    ];
+    let lower = name.to_ascii_lowercase();
+    ENDS.iter().any(|e| lower.ends_with(e))
 }
 
 /// The one file among `files`, or the error that lists them.

@@ -108,7 +108,20 @@ fn several_files_or_none_are_refused_naming_them() {
     let e = got.err().unwrap();
     assert!(e.message.contains("holds 2 files (a.sql, b.sql)"), "{e}");
     assert!(e.message.contains("nothing was changed"), "{e}");
-    let (_d, got) = unpacked("none.tar.gz", &gzip(&tar_of(&[("._x", b"junk")])));
+    let (_d, got) = unpacked(
+        "two.tgz",
+        &gzip(&tar_of(&[("a.sql", DUMP), ("b.dump", DUMP)])),
+    );
+    assert!(
+        got.err()
+            .unwrap()
+            .message
+            .contains("holds 2 files (a.sql, b.dump)")
+    );
+    let (_d, got) = unpacked(
+        "none.zip",
+        &zip_of(&[("._x", b"junk")], zip::CompressionMethod::Stored),
+    );
     assert!(got.err().unwrap().message.contains("holds no file"));
     let (_d, got) = unpacked("bad.zip", b"PK\x03\x04 not really a zip");
     assert!(got.err().unwrap().message.contains("as a zip"));
@@ -121,6 +134,15 @@ fn dumps_and_other_files_are_left_to_the_checks() {
         ("p.sql.gz", gzip(DUMP)),
         ("random", vec![7u8; 3000]),
         ("empty", Vec::new()),
+        // A volume archive: files that are not dumps.
+        (
+            "volume.tar.zst",
+            crate::backup::testdata::zstd_of(&tar_of(&[
+                ("etc/app.conf", b"x=1"),
+                ("data/blob", b"y"),
+            ])),
+        ),
+        ("one-file.tar", tar_of(&[("notes.txt", b"hello")])),
     ] {
         let (_d, got) = unpacked(name, &bytes);
         assert!(got.unwrap().is_none(), "{name}");

@@ -1,0 +1,113 @@
+//! Snapshots as steps of budgie's commands: one taken under the project
+//! lock with a journal (for `budgie snapshot` and the gate's safety
+//! snapshot), and the count the gate and `status` show. The SQL is
+//! `databases::snapshot`'s.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::compose::Database;
+use crate::context::Context;
+use crate::databases::snapshot;
+use crate::error::Result;
+use crate::journal::{Entry, Journal, Sides};
+use crate::plan::TakeSnapshot;
+use crate::ui::{count, human_bytes};
+
+/// Takes a snapshot under the lock the caller holds, with a journal that
+/// lets the next budgie repair a kill midway (the database opened again,
+/// the half-made copy dropped).
+pub fn take_locked(
+    ctx: &Context,
+    db: &Database,
+    container: &str,
+    name: &str,
+    command: &str,
+) -> Result<snapshot::Taken> {
+    let mut entry = Entry::new(command);
+    entry.restore = Some(Sides {
+        database: db.name.clone(),
+        service: Some(db.service.clone()),
+        scratch: snapshot::database_of(&db.name, name),
+        old: None,
+        keep_previous: false,
+        file: PathBuf::from(format!("snapshot {name}")),
+    });
+    let journal = Journal::begin(&ctx.backup_dir(), &ctx.project.name, &entry)?;
+    let spinner = ctx
+        .ui
+        .spinner(&format!("Snapshot {name} of database {}", db.name));
+    let taken = snapshot::create(ctx.engine()?, container, db, name);
+    spinner.clear();
+    crate::crash::point("snapshot:taken");
+    // Done or failed, nothing is left to repair (a failure opened the
+    // database again and dropped the copy).
+    journal.finish();
+    taken
+}
+
+pub fn say_taken(ctx: &Context, taken: &snapshot::Taken, seconds: f64) {
+    let s = &taken.snapshot;
+    ctx.ui.success(&format!(
+        "Snapshot {} of database {}: {} ({seconds:.1}s)",
+        s.name,
+        s.source,
+        human_bytes(s.bytes)
+    ));
+    if taken.ended_sessions > 0 {
+        ctx.ui.info(&format!(
+            "{} of database {} ended for the copy: the app reconnects",
+            count(taken.ended_sessions, "session", "sessions"),
+            s.source
+        ));
+    }
+    if taken.space_unchecked {
+        ctx.ui.warn(
+            "the free space of the database's volume could not be measured (no df in the image)",
+        );
+    }
+    ctx.ui.info(&format!(
+        "A snapshot lives in the database's volume: it is no backup. Put it back with: budgie snapshot restore {}",
+        s.name
+    ));
+}
+
+/// Takes a snapshot in the database's cluster (the project lock is held:
+/// the plan runs under it).
+pub fn safety_snapshot(ctx: &Context, t: &TakeSnapshot) -> Result<()> {
+    let container = crate::steps::running(ctx, &t.db.service)?.id;
+    let started = Instant::now();
+    let taken = take_locked(ctx, &t.db, &container, &t.name, "snapshot")?;
+    ctx.ui.success(&format!(
+        "Safety snapshot of database {}: {} ({}, {:.1}s)",
+        t.db.name,
+        taken.snapshot.name,
+        human_bytes(taken.snapshot.bytes),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// "2 snapshots (1.2 GB)" when the PostgreSQL database in volume `key` has
+/// snapshots (`budgie snapshot`), which go with the volume; None when it
+/// has none or its server does not answer.
+pub fn snapshots_in(ctx: &Context, key: &str) -> Option<String> {
+    let db = ctx.project.database_in_volume(key)?;
+    if db.kind != crate::compose::DbKind::Postgres || db.name.is_empty() {
+        return None;
+    }
+    let engine = ctx.engine().ok()?;
+    let container = engine
+        .running_container_id(&ctx.project.name, &db.service)
+        .ok()??;
+    let found = crate::databases::snapshot::list(engine, &container, db).ok()?;
+    if found.is_empty() {
+        return None;
+    }
+    let bytes: u64 = found.iter().map(|s| s.bytes).sum();
+    Some(format!(
+        "{} ({})",
+        count(found.len() as u64, "snapshot", "snapshots"),
+        human_bytes(bytes)
+    ))
+}

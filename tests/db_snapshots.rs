@@ -1,0 +1,247 @@
+//! End-to-end, both engines: `budgie snapshot` and `snapshot restore` on a
+//! real PostgreSQL. A snapshot taken while a session holds the database
+//! ends it and the database answers at once; restore gives back identical
+//! checksums through the gate (a safety snapshot first); a budgie killed
+//! while taking one or restoring one leaves the database open, its data as
+//! before or as the snapshot's, and no stray copy after the next command;
+//! a volume too full for a copy refuses with nothing changed.
+
+use std::process::{Command, Stdio};
+
+use crate::e2e;
+use crate::support::*;
+
+/// A session holding database appdb, as an app's pool does: a psql in the
+/// database container that sleeps in a query.
+fn hold_a_session(p: &Fixture) -> std::process::Child {
+    let c = p.container("db").expect("db running");
+    let child = Command::new(p.engine().program())
+        .args([
+            "exec",
+            &c,
+            "psql",
+            "-U",
+            "app",
+            "-d",
+            "appdb",
+            "-c",
+            "select pg_sleep(600)",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql");
+    // Until the server sees it.
+    for _ in 0..50 {
+        let n = p.sql_in(
+            "postgres",
+            "select count(*) from pg_stat_activity where datname = 'appdb' and query like '%pg_sleep%' and pid <> pg_backend_pid()",
+        );
+        if n != "0" {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the holding session never showed up");
+}
+
+fn side_databases(p: &Fixture) -> Vec<String> {
+    p.databases()
+        .into_iter()
+        .filter(|d| d.contains("_budgie_restore_") || d.contains("_budgie_old_"))
+        .collect()
+}
+
+fn snapshot_names(p: &Fixture) -> Vec<String> {
+    let doc = p
+        .budgie()
+        .args(["snapshot", "list", "--json"])
+        .run()
+        .success()
+        .json();
+    doc.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+e2e!(snapshots_save_and_put_back_the_database, |engine| {
+    let p = Fixture::new(engine).compose(STACK);
+    p.budgie().arg("start").run().success();
+    p.sql(
+        "create table items(id int primary key, name text); \
+         insert into items select g, 'item ' || g from generate_series(1, 20000) g; \
+         create sequence counter; select nextval('counter');",
+    );
+    let before = p.checksums("appdb");
+
+    // Taken while a session holds the database: it is ended, and the
+    // database answers right after.
+    let mut holder = hold_a_session(&p);
+    let doc = p
+        .budgie()
+        .args(["snapshot", "before-change", "--json"])
+        .run()
+        .success()
+        .json();
+    let _ = holder.wait();
+    assert_eq!(doc["name"], "before-change");
+    assert!(doc["ended_sessions"].as_u64().unwrap() >= 1, "{doc}");
+    assert!(doc["bytes"].as_u64().unwrap() > 1_000_000, "{doc}");
+    assert_eq!(p.sql("select count(*) from items"), "20000");
+    assert!(
+        p.databases()
+            .contains(&"appdb_budgie_snap_before-change".to_string()),
+        "{:?}",
+        p.databases()
+    );
+    // Its record is in the cluster; nobody may connect to it.
+    assert_eq!(
+        p.sql_in(
+            "postgres",
+            "select datallowconn from pg_database where datname = 'appdb_budgie_snap_before-change'"
+        ),
+        "f"
+    );
+    // The same name again is refused.
+    p.budgie()
+        .args(["snapshot", "before-change"])
+        .run()
+        .failure()
+        .stderr_has("exists already");
+
+    // Change and delete rows, then put the snapshot back.
+    p.sql("delete from items where id > 100; update items set name = 'changed'; select nextval('counter');");
+    assert_ne!(p.checksums("appdb"), before);
+    p.budgie()
+        .args(["snapshot", "restore", "before-change", "--yes"])
+        .run()
+        .success()
+        .stderr_has("Safety snapshot of database appdb")
+        .stderr_has("Restored database appdb from snapshot before-change");
+    assert_eq!(p.checksums("appdb"), before);
+    assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
+    // The safety snapshot holds what was replaced.
+    let names = snapshot_names(&p);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let safety = names
+        .iter()
+        .find(|n| n.starts_with("pre-restore-"))
+        .unwrap();
+
+    // Killed after the copy was made, before the swap: the database is as
+    // it was and open; the next command drops the copy.
+    p.sql("delete from items where id > 10");
+    let changed = p.checksums("appdb");
+    let out = p
+        .budgie()
+        .env("BUDGIE_CRASH_AT", "restore:loaded")
+        .args([
+            "snapshot",
+            "restore",
+            "before-change",
+            "--yes",
+            "--no-backup",
+        ])
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    p.budgie().arg("status").run().success();
+    assert_eq!(p.checksums("appdb"), changed);
+    assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
+
+    // Killed while taking a snapshot: no half snapshot, the database open.
+    let out = p
+        .budgie()
+        .env("BUDGIE_CRASH_AT", "snapshot:taken")
+        .args(["snapshot", "killed"])
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    p.budgie().arg("status").run().success();
+    assert!(!snapshot_names(&p).contains(&"killed".to_string()));
+    assert_eq!(p.sql("select count(*) from items"), "10");
+
+    // --dump: the safety copy is a file; --latest takes the newest.
+    p.budgie()
+        .args(["snapshot", "restore", safety, "--yes", "--dump"])
+        .run()
+        .success()
+        .stderr_has("Safety backup of database appdb");
+    assert_eq!(p.backups_ending("_pre-restore.sql").len(), 1);
+    // What the first restore replaced: 100 rows, renamed.
+    assert_eq!(
+        p.sql("select count(*), min(name) from items"),
+        "100|changed"
+    );
+
+    // The gate counts them with the volume they live in.
+    p.budgie()
+        .args(["--dry-run", "clean"])
+        .run()
+        .success()
+        .stderr_has("also deletes 2 snapshots");
+    p.budgie()
+        .arg("status")
+        .run()
+        .success()
+        .stderr_has("Snapshots of appdb: 2");
+
+    // rm, and it is gone; without a terminal and --yes it asks nobody.
+    p.budgie()
+        .args(["snapshot", "rm", "before-change"])
+        .run()
+        .failure()
+        .stderr_has("without confirmation");
+    p.budgie()
+        .args(["snapshot", "rm", "before-change", "--yes"])
+        .run()
+        .success();
+    assert!(!snapshot_names(&p).contains(&"before-change".to_string()));
+    p.budgie()
+        .args(["snapshot", "restore", "before-change", "--yes"])
+        .run()
+        .failure()
+        .stderr_has("has no snapshot before-change");
+});
+
+/// A stack whose database lives in a small tmpfs volume.
+const SMALL: &str = r#"
+services:
+  db:
+    image: ${BUDGIE_PG_IMAGE}
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_PASSWORD: s3cret-pw
+      POSTGRES_DB: appdb
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+volumes:
+  pgdata:
+    driver_opts:
+      type: tmpfs
+      device: tmpfs
+      o: nr_blocks=28672  # 112 MiB (podman 4.3 takes size= for a quota)
+"#;
+
+e2e!(
+    a_volume_too_full_for_a_copy_refuses_and_changes_nothing,
+    |engine| {
+        let p = Fixture::new(engine).compose(SMALL);
+        p.budgie().arg("start").run().success();
+        p.sql("create table t as select g as id, repeat('x', 200) as pad from generate_series(1, 20000) g");
+        let before = p.checksums("appdb");
+        let databases = p.databases();
+        p.budgie()
+            .args(["snapshot", "full"])
+            .run()
+            .failure()
+            .stderr_has("not enough free space for snapshot full")
+            .stderr_has("nothing was changed");
+        assert_eq!(p.checksums("appdb"), before);
+        assert_eq!(p.databases(), databases);
+    }
+);
