@@ -88,26 +88,30 @@ pub fn safety_snapshot(ctx: &Context, t: &TakeSnapshot) -> Result<()> {
     Ok(())
 }
 
-/// "2 snapshots (1.2 GB)" when the PostgreSQL database in volume `key` has
-/// snapshots (`budgie snapshot`), which go with the volume; None when it
-/// has none or its server does not answer.
-pub fn snapshots_in(ctx: &Context, key: &str) -> Option<String> {
-    let db = ctx.project.database_in_volume(key)?;
-    if db.kind != crate::compose::DbKind::Postgres || db.name.is_empty() {
+/// How many snapshots a running PostgreSQL database has and the bytes
+/// they take (one psql call); None for another kind of database, or when
+/// its server does not answer.
+pub fn summary(ctx: &Context, db: &Database) -> Option<(u64, u64)> {
+    if db.kind != crate::compose::DbKind::Postgres || db.name.is_empty() || db.all_databases() {
         return None;
     }
     let engine = ctx.engine().ok()?;
     let container = engine
         .running_container_id(&ctx.project.name, &db.service)
         .ok()??;
-    let found = crate::databases::snapshot::list(engine, &container, db).ok()?;
-    if found.is_empty() {
-        return None;
-    }
-    let bytes: u64 = found.iter().map(|s| s.bytes).sum();
-    Some(format!(
-        "{} ({})",
-        count(found.len() as u64, "snapshot", "snapshots"),
-        human_bytes(bytes)
-    ))
+    let found = snapshot::list(engine, &container, db).ok()?;
+    Some((found.len() as u64, found.iter().map(|s| s.bytes).sum()))
+}
+
+/// "2 snapshots (1.2 GB)" when the PostgreSQL database in volume `key` has
+/// snapshots (`budgie snapshot`), which go with the volume.
+pub fn snapshots_in(ctx: &Context, key: &str) -> Option<String> {
+    let (n, bytes) = summary(ctx, ctx.project.database_in_volume(key)?)?;
+    (n > 0).then(|| {
+        format!(
+            "{} ({})",
+            count(n, "snapshot", "snapshots"),
+            human_bytes(bytes)
+        )
+    })
 }

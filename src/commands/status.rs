@@ -291,23 +291,6 @@ fn print_human(ctx: &Context, st: &Status) {
         )),
     }
 }
-
-/// The snapshots of a running PostgreSQL database (one psql call).
-fn snapshots_of(ctx: &Context, db: &crate::compose::Database) -> Option<Snapshots> {
-    if db.kind != DbKind::Postgres || db.name.is_empty() || db.all_databases() {
-        return None;
-    }
-    let engine = ctx.engine().ok()?;
-    let container = engine
-        .running_container_id(&ctx.project.name, &db.service)
-        .ok()??;
-    let found = crate::databases::snapshot::list(engine, &container, db).ok()?;
-    Some(Snapshots {
-        count: found.len() as u64,
-        bytes: found.iter().map(|s| s.bytes).sum(),
-    })
-}
-
 /// Each database service with its newest dump and its snapshots.
 fn database_rows(
     ctx: &Context,
@@ -333,7 +316,8 @@ fn database_rows(
                     None => i == 0,
                 })
                 .map(newest_of),
-            snapshots: snapshots_of(ctx, db),
+            snapshots: crate::snapshots::summary(ctx, db)
+                .map(|(count, bytes)| Snapshots { count, bytes }),
         })
         .collect()
 }
