@@ -97,9 +97,18 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Build { services } => lifecycle::build(&ctx, services),
         Command::Deploy {
             no_backup,
+            no_snapshot,
             timeout,
             services,
-        } => commands::deploy::run(&ctx, services, *no_backup, *timeout),
+        } => commands::deploy::run(
+            &ctx,
+            services,
+            commands::deploy::Safety {
+                no_backup: *no_backup,
+                no_snapshot: *no_snapshot,
+            },
+            *timeout,
+        ),
         Command::Logs {
             follow,
             tail,

@@ -124,6 +124,9 @@ pub enum SnapshotAction {
         /// The newest snapshot
         #[arg(long, conflicts_with = "name")]
         latest: bool,
+        /// The snapshot the newest deploy took (pre-deploy-...)
+        #[arg(long, conflicts_with_all = ["name", "latest"])]
+        latest_deploy: bool,
         /// The database service, in a stack with several databases
         #[arg(long, value_name = "SERVICE")]
         service: Option<String>,
@@ -311,6 +314,9 @@ pub enum Command {
         /// Do not take the `_pre-deploy` safety backup of the database first
         #[arg(long)]
         no_backup: bool,
+        /// Do not take the `pre-deploy-<stamp>` snapshot of the database first
+        #[arg(long)]
+        no_snapshot: bool,
         /// How long to wait for the services to become healthy (or running, without a healthcheck)
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         timeout: u64,

@@ -203,7 +203,7 @@ pub fn snapshot(ctx: &Context, db: &Database, at: DateTime<Local>, reason: Reaso
     let _ = ctx;
     Ok(Step {
         what: format!(
-            "Safety snapshot of database {} -> snapshot {name} (in the database's cluster)",
+            "Safety snapshot {name} of database {} (in the database's cluster)",
             db.shown_name()
         ),
         action: Action::Snapshot(Box::new(crate::plan::TakeSnapshot {

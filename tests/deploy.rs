@@ -33,8 +33,10 @@ e2e!(deploy_recreates_the_app_and_never_the_database, |engine| {
         .run()
         .success()
         .stderr_has("Safety backup of database appdb")
+        .stderr_has("Safety snapshot of database appdb")
         .stderr_has("Deployed app")
-        .stderr_has("The database was not touched");
+        .stderr_has("The database was not touched")
+        .stderr_has("budgie snapshot restore pre-deploy-");
 
     assert_eq!(
         identity(&p, "db"),
@@ -51,6 +53,34 @@ e2e!(deploy_recreates_the_app_and_never_the_database, |engine| {
         "the backup holds the data"
     );
     assert!(dump.contains("-- PostgreSQL database dump complete"));
+
+    // The deploy's snapshot puts the database back as it was before it.
+    let before = p.checksums("appdb");
+    p.sql("delete from ledger where id > 10");
+    p.budgie()
+        .args(["snapshot", "restore", "--latest-deploy", "--yes"])
+        .run()
+        .success()
+        .stderr_has("Restored database appdb from snapshot pre-deploy-");
+    assert_eq!(p.checksums("appdb"), before);
+    // --no-snapshot takes none.
+    p.budgie()
+        .args(["deploy", "--no-snapshot", "--no-backup"])
+        .run()
+        .success();
+    let doc = p
+        .budgie()
+        .args(["snapshot", "list", "--json"])
+        .run()
+        .success()
+        .json();
+    let deploys = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("pre-deploy-"))
+        .count();
+    assert_eq!(deploys, 1, "{doc}");
 });
 
 e2e!(
@@ -136,7 +166,11 @@ e2e!(a_failed_safety_backup_deploys_nothing, |engine| {
         .args(["deploy", "--no-backup", "app"])
         .run()
         .success()
-        .stderr_has("--no-backup: no safety backup");
+        .stderr_has("--no-backup: no safety backup")
+        // This user may not copy its database: said, and the deploy goes on.
+        .stderr_has(
+            "no pre-deploy snapshot of database appdb: ERROR:  must be owner of database appdb",
+        );
     assert_ne!(identity(&p, "app"), app);
     assert_eq!(identity(&p, "db"), db);
     assert_eq!(p.sql("select x from secret"), "1");

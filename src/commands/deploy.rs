@@ -45,8 +45,18 @@ use crate::wait::{WaitForServices, WaitService};
 /// How many log lines of a service that failed to become ready to show.
 const LOG_LINES: u32 = 30;
 
+/// What is saved before a deploy.
+#[derive(Debug, Clone, Copy)]
+pub struct Safety {
+    /// `--no-backup`: no `_pre-deploy` dump.
+    pub no_backup: bool,
+    /// `--no-snapshot`: no `pre-deploy-<stamp>` snapshot.
+    pub no_snapshot: bool,
+}
+
 /// `budgie deploy`: see the module documentation.
-pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) -> Result<i32> {
+pub fn run(ctx: &Context, services: &[String], safe: Safety, timeout: u64) -> Result<i32> {
+    let no_backup = safe.no_backup;
     let dbs = database_services(ctx)?;
     let targets = targets(ctx, services, &dbs)?;
     if targets.is_empty() {
@@ -92,8 +102,23 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
             )?);
         }
     }
+    // Then a snapshot of each running PostgreSQL database: the way back
+    // in seconds (`snapshot restore --latest-deploy`).
+    let snapshots = if safe.no_snapshot {
+        Vec::new()
+    } else {
+        deploy_snapshots(ctx, &dbs)?
+    };
+    let snapshot_names: Vec<String> = snapshots
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Snapshot(t) => Some(t.name.clone()),
+            _ => None,
+        })
+        .collect();
     if ctx.global.dry_run {
         let mut shown = safety;
+        shown.steps.extend(snapshots);
         let waited = waited(ctx, &targets, &dependents);
         add_steps(ctx, &mut shown, &targets, &dependents, waited, timeout)?;
         execute::print_plan(ctx, "deploy", &shown);
@@ -110,10 +135,67 @@ pub fn run(ctx: &Context, services: &[String], no_backup: bool, timeout: u64) ->
             .warn("--no-backup: no safety backup of the database is taken before this deploy.");
     }
     execute::run(ctx, &safety.steps, &mut NoDeletions)?;
+    let snapshot_names = take_snapshots(ctx, &snapshots, snapshot_names);
     if interrupted() {
         return Err(Error::interrupted().context("stopped before deploying anything"));
     }
-    deploy(ctx, &dbs, &targets, dependents, timeout)
+    let status = deploy(ctx, &dbs, &targets, dependents, timeout)?;
+    if let Some(name) = snapshot_names.first() {
+        ctx.ui.info(&format!(
+            "To put the database back as it was before this deploy: budgie snapshot restore {name} (or --latest-deploy)"
+        ));
+    }
+    Ok(status)
+}
+
+/// Takes the deploy's snapshots. A snapshot is the quick way back, not the
+/// safety backup (the dump is): one that fails (a database user that may
+/// not copy its database, a full volume) is said, and the deploy goes on.
+/// Returns the names of those taken.
+fn take_snapshots(ctx: &Context, steps: &[crate::plan::Step], names: Vec<String>) -> Vec<String> {
+    let mut taken = Vec::new();
+    for (step, name) in steps.iter().zip(names) {
+        let Action::Snapshot(t) = &step.action else {
+            continue;
+        };
+        ctx.ui.debug(&format!("step: {}", step.what));
+        match crate::snapshots::safety_snapshot(ctx, t) {
+            Ok(()) => taken.push(name),
+            Err(e) => ctx.ui.warn(&format!(
+                "no pre-deploy snapshot of database {}: {}; the deploy goes on (--no-snapshot leaves it out)",
+                t.db.name,
+                e.message.lines().last().unwrap_or_default().trim()
+            )),
+        }
+    }
+    taken
+}
+
+/// The `pre-deploy-<stamp>` snapshot steps: one per running PostgreSQL
+/// database (a stopped one, or MariaDB, is said and left out).
+fn deploy_snapshots(ctx: &Context, dbs: &[String]) -> Result<Vec<crate::plan::Step>> {
+    let at = chrono::Local::now();
+    let engine = ctx.engine()?;
+    let mut out = Vec::new();
+    for service in dbs {
+        let db = ctx.project.database_of(Some(service))?;
+        if db.kind != crate::compose::DbKind::Postgres || db.all_databases() || db.name.is_empty() {
+            continue;
+        }
+        if !ctx.global.dry_run
+            && engine
+                .running_container_id(&ctx.project.name, service)?
+                .is_none()
+        {
+            ctx.ui.info(&format!(
+                "No pre-deploy snapshot of {}: its service {service} is not running",
+                db.name
+            ));
+            continue;
+        }
+        out.push(steps::snapshot(ctx, db, at, Reason::Deploy)?);
+    }
+    Ok(out)
 }
 
 /// The services of the stack's databases (the one found, or every one).

@@ -29,6 +29,7 @@ pub fn run(ctx: &Context, s: &SnapshotCommand) -> Result<i32> {
         Some(SnapshotAction::Restore {
             name,
             latest,
+            latest_deploy,
             service,
             dump,
             no_backup,
@@ -36,7 +37,11 @@ pub fn run(ctx: &Context, s: &SnapshotCommand) -> Result<i32> {
         }) => restore(
             ctx,
             name.as_deref(),
-            *latest,
+            match (*latest, *latest_deploy) {
+                (_, true) => Some(DEPLOY_PREFIX),
+                (true, false) => Some(""),
+                (false, false) => None,
+            },
             service.as_deref(),
             RestoreOptions {
                 dump: *dump,
@@ -234,10 +239,14 @@ struct RestoreOptions {
 /// `budgie snapshot restore NAME`: the gate (a safety snapshot of the
 /// database as it is, or with `--dump` a safety dump; then the
 /// confirmation), then the restore's swap with a copy of the snapshot.
+/// How the snapshots a deploy takes are named: `pre-deploy-<stamp>`.
+pub const DEPLOY_PREFIX: &str = "pre-deploy-";
+
+/// `latest`: the newest snapshot whose name starts so (`""`: any).
 fn restore(
     ctx: &Context,
     name: Option<&str>,
-    latest: bool,
+    latest: Option<&str>,
     service: Option<&str>,
     o: RestoreOptions,
 ) -> Result<i32> {
@@ -246,10 +255,12 @@ fn restore(
     let found = snapshot::list(ctx.engine()?, &container, &db)?;
     let chosen = match (name, latest) {
         (Some(n), _) => found.iter().find(|s| s.name == n),
-        (None, true) => found.last(),
-        (None, false) => {
-            return Err(Error::usage("name the snapshot, or pass --latest")
-                .hint("budgie snapshot list shows them"));
+        (None, Some(prefix)) => found.iter().rev().find(|s| s.name.starts_with(prefix)),
+        (None, None) => {
+            return Err(
+                Error::usage("name the snapshot, or pass --latest (or --latest-deploy)")
+                    .hint("budgie snapshot list shows them"),
+            );
         }
     };
     let Some(s) = chosen else {
