@@ -109,13 +109,6 @@ pub fn run(ctx: &Context, services: &[String], safe: Safety, timeout: u64) -> Re
     } else {
         deploy_snapshots(ctx, &dbs)?
     };
-    let snapshot_names: Vec<String> = snapshots
-        .iter()
-        .filter_map(|s| match &s.action {
-            Action::Snapshot(t) => Some(t.name.clone()),
-            _ => None,
-        })
-        .collect();
     if ctx.global.dry_run {
         let mut shown = safety;
         shown.steps.extend(snapshots);
@@ -135,7 +128,7 @@ pub fn run(ctx: &Context, services: &[String], safe: Safety, timeout: u64) -> Re
             .warn("--no-backup: no safety backup of the database is taken before this deploy.");
     }
     execute::run(ctx, &safety.steps, &mut NoDeletions)?;
-    let snapshot_names = take_snapshots(ctx, &snapshots, snapshot_names);
+    let snapshot_names = take_snapshots(ctx, &snapshots);
     if interrupted() {
         return Err(Error::interrupted().context("stopped before deploying anything"));
     }
@@ -152,15 +145,15 @@ pub fn run(ctx: &Context, services: &[String], safe: Safety, timeout: u64) -> Re
 /// safety backup (the dump is): one that fails (a database user that may
 /// not copy its database, a full volume) is said, and the deploy goes on.
 /// Returns the names of those taken.
-fn take_snapshots(ctx: &Context, steps: &[crate::plan::Step], names: Vec<String>) -> Vec<String> {
+fn take_snapshots(ctx: &Context, steps: &[crate::plan::Step]) -> Vec<String> {
     let mut taken = Vec::new();
-    for (step, name) in steps.iter().zip(names) {
+    for step in steps {
         let Action::Snapshot(t) = &step.action else {
             continue;
         };
         ctx.ui.debug(&format!("step: {}", step.what));
         match crate::snapshots::safety_snapshot(ctx, t) {
-            Ok(()) => taken.push(name),
+            Ok(()) => taken.push(t.name.clone()),
             Err(e) => ctx.ui.warn(&format!(
                 "no pre-deploy snapshot of database {}: {}; the deploy goes on (--no-snapshot leaves it out)",
                 t.db.name,

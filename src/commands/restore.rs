@@ -75,11 +75,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
                     None => String::new(),
                 },
                 part.name,
-                if r.keep_previous {
-                    " (the current one is kept under a new name)"
-                } else {
-                    " (the current one is dropped after the swap)"
-                }
+                restore::after_swap(r.keep_previous)
             ),
             Action::ReplaceDatabase(Box::new(ReplaceDatabase {
                 engine: engine.clone(),
@@ -353,15 +349,15 @@ fn unpacked(
     Option<crate::lock::ProjectLock>,
     Option<restore::unwrap::Unpacked>,
 )> {
-    if restore::unwrap::wrapper(named)?.is_none() {
+    let Some(wrapper) = restore::unwrap::wrapper(named)? else {
         return Ok((None, None));
-    }
+    };
     let taken = match ctx.global.dry_run {
         true => None,
         false => Some(lock(ctx, command)?),
     };
     let unpacked = checking(ctx, named, || {
-        restore::unwrap::unpack(named, &ctx.backup_dir())
+        restore::unwrap::unpack_as(named, &ctx.backup_dir(), wrapper)
     })?;
     Ok((taken, unpacked))
 }

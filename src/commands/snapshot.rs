@@ -298,11 +298,7 @@ fn restore(
             "Copy snapshot {} into a scratch database, then swap it in for database {}{}",
             s.name,
             db.name,
-            if o.keep_previous {
-                " (the current one is kept under a new name)"
-            } else {
-                " (the current one is dropped after the swap)"
-            }
+            crate::restore::after_swap(o.keep_previous)
         ),
         Action::ReplaceDatabase(Box::new(ReplaceDatabase {
             engine: engine.clone(),

@@ -47,6 +47,15 @@ use feed::{feed, feed_with_trailer};
 use source::Source;
 use tables::tables_in_custom;
 
+/// What becomes of the current database, as a restore's plan step says it.
+pub fn after_swap(keep_previous: bool) -> &'static str {
+    if keep_previous {
+        " (the current one is kept under a new name)"
+    } else {
+        " (the current one is dropped after the swap)"
+    }
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Restored {

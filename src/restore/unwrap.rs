@@ -46,9 +46,14 @@ enum Held {
 /// None when it is a dump itself (or anything else: the checks that follow
 /// say what).
 pub fn unpack(path: &Path, dir: &Path) -> Result<Option<Unpacked>> {
-    let Some(wrapper) = wrapper(path)? else {
-        return Ok(None);
-    };
+    match wrapper(path)? {
+        Some(w) => unpack_as(path, dir, w),
+        None => Ok(None),
+    }
+}
+
+/// [`unpack`] for a file [`wrapper`] already told.
+pub fn unpack_as(path: &Path, dir: &Path, wrapper: Wrapper) -> Result<Option<Unpacked>> {
     let packing = match wrapper {
         Wrapper::Zip => return from_zip(path, dir).map(Some),
         Wrapper::Tar(packing) => packing,
@@ -97,12 +102,12 @@ pub fn unpack(path: &Path, dir: &Path) -> Result<Option<Unpacked>> {
 /// `path` unpacked into a new temporary directory, when `path` holds one.
 /// Both are removed when the pair drops.
 pub fn unpack_for_check(path: &Path) -> Result<Option<(tempfile::TempDir, Unpacked)>> {
-    if wrapper(path)?.is_none() {
+    let Some(w) = wrapper(path)? else {
         return Ok(None);
-    }
+    };
     let holder = tempfile::tempdir()
         .map_err(|e| Error::new(format!("cannot make a temporary directory: {e}")))?;
-    Ok(unpack(path, holder.path())?.map(|u| (holder, u)))
+    Ok(unpack_as(path, holder.path(), w)?.map(|u| (holder, u)))
 }
 
 /// A file that may hold a dump.
