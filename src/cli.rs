@@ -96,7 +96,7 @@ pub struct SnapshotCommand {
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
 
-    /// The database service, in a stack with several databases
+    /// Only this database service's (default: every PostgreSQL database, as one set under one name)
     #[arg(long, value_name = "SERVICE")]
     pub service: Option<String>,
 }
@@ -113,7 +113,7 @@ pub enum SnapshotAction {
     Rm {
         #[arg(value_name = "NAME")]
         name: String,
-        /// The database service, in a stack with several databases
+        /// Only this database service's (default: every PostgreSQL database's snapshot of that name)
         #[arg(long, value_name = "SERVICE")]
         service: Option<String>,
     },
@@ -127,7 +127,7 @@ pub enum SnapshotAction {
         /// The snapshot the newest deploy took (pre-deploy-...)
         #[arg(long, conflicts_with_all = ["name", "latest"])]
         latest_deploy: bool,
-        /// The database service, in a stack with several databases
+        /// Only this database service's (default: every PostgreSQL database's snapshot of that name)
         #[arg(long, value_name = "SERVICE")]
         service: Option<String>,
         /// Take a safety dump (a file in backups/) instead of a safety snapshot

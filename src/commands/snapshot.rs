@@ -90,52 +90,108 @@ struct TakenDoc<'a> {
     ended_sessions: u64,
 }
 
-/// `budgie snapshot [NAME]`.
+/// `budgie snapshot [NAME]`: in each database of the set, all or none (a
+/// failure removes the ones this run took).
 fn take(ctx: &Context, name: Option<&str>, service: Option<&str>) -> Result<i32> {
-    let db = database(ctx, service)?;
+    let dbs = databases(ctx, service)?;
     let name = name.map_or_else(snapshot::default_name, str::to_string);
-    snapshot::check_name(&db.name, &name)?;
+    for db in &dbs {
+        snapshot::check_name(&db.name, &name)?;
+    }
     if ctx.global.dry_run {
         ctx.ui.heading(&format!(
             "Plan for `budgie snapshot` on project {} (dry run: nothing will be run)",
             ctx.project.name
         ));
-        ctx.ui.print(&format!(
-            "1. Snapshot {name} of database {}: close it to new connections, end its sessions, CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY, open it again",
-            db.name,
-            snapshot::database_of(&db.name, &name),
-            db.name
-        ));
+        for (i, db) in dbs.iter().enumerate() {
+            ctx.ui.print(&format!(
+                "{}. Snapshot {name} of database {} ({}): close it to new connections, end its sessions, CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY, open it again",
+                i + 1,
+                db.name,
+                db.service,
+                snapshot::database_of(&db.name, &name),
+                db.name
+            ));
+        }
         return Ok(0);
     }
-    let container = running(ctx, db)?;
+    let set = with_containers(ctx, dbs)?;
     let _lock = lock(ctx, "snapshot")?;
-    let started = Instant::now();
-    let taken = take_locked(ctx, db, &container, &name, "snapshot")?;
-    let seconds = started.elapsed().as_secs_f64();
+    let engine = ctx.engine()?;
+    let mut taken = Vec::new();
+    for (db, container) in &set {
+        let started = Instant::now();
+        match take_locked(ctx, db, container, &name, "snapshot") {
+            Ok(t) => taken.push((t, started.elapsed().as_secs_f64(), *db, container)),
+            Err(mut e) => {
+                let undone: Vec<String> = taken
+                    .iter()
+                    .filter(|(_, _, db, c)| snapshot::remove(engine, c, db, &name).is_ok())
+                    .map(|(_, _, db, _)| format!("{} ({})", db.name, db.service))
+                    .collect();
+                if !undone.is_empty() {
+                    e.message = format!(
+                        "{} (snapshot {name} of {} removed again: a set is taken whole or not at all)",
+                        e.message,
+                        undone.join(", ")
+                    );
+                }
+                return Err(e);
+            }
+        }
+    }
     if ctx.global.json {
-        crate::commands::print_json(&TakenDoc {
-            snapshot: &taken.snapshot,
-            seconds,
-            ended_sessions: taken.ended_sessions,
-        })?;
+        let docs: Vec<TakenDoc> = taken
+            .iter()
+            .map(|(t, seconds, _, _)| TakenDoc {
+                snapshot: &t.snapshot,
+                seconds: *seconds,
+                ended_sessions: t.ended_sessions,
+            })
+            .collect();
+        match docs.as_slice() {
+            [one] => crate::commands::print_json(one)?,
+            _ => crate::commands::print_json(&docs)?,
+        }
     } else {
-        say_taken(ctx, &taken, seconds);
+        for (t, seconds, _, _) in &taken {
+            say_taken(ctx, t, *seconds);
+        }
     }
     Ok(0)
 }
 
-/// The PostgreSQL databases a list covers: `--service`, else all.
+/// The PostgreSQL databases a command works on: `--service`'s, else every
+/// PostgreSQL database of the project, as one set (one snapshot name in
+/// each). MariaDB databases have no snapshots and are left out.
 fn databases<'a>(ctx: &'a Context, service: Option<&str>) -> Result<Vec<&'a Database>> {
     if service.is_some() || ctx.project.databases().len() <= 1 {
         return Ok(vec![database(ctx, service)?]);
     }
-    Ok(ctx
+    let set: Vec<&Database> = ctx
         .project
         .databases()
         .iter()
-        .filter(|d| d.kind == DbKind::Postgres && !d.all_databases())
-        .collect())
+        .filter(|d| d.kind == DbKind::Postgres && !d.all_databases() && !d.name.is_empty())
+        .collect();
+    if set.is_empty() {
+        return Err(Error::usage(format!(
+            "project {} has no PostgreSQL database naming one database to snapshot",
+            ctx.project.name
+        ))
+        .hint("snapshots are PostgreSQL's; take a backup instead: budgie backup"));
+    }
+    Ok(set)
+}
+
+/// Each database of the set with its running container.
+fn with_containers<'a>(
+    ctx: &Context,
+    dbs: Vec<&'a Database>,
+) -> Result<Vec<(&'a Database, String)>> {
+    dbs.into_iter()
+        .map(|db| Ok((db, running(ctx, db)?)))
+        .collect()
 }
 
 /// `budgie snapshot list`.
@@ -184,23 +240,38 @@ fn list(ctx: &Context, service: Option<&str>) -> Result<i32> {
     Ok(0)
 }
 
-/// `budgie snapshot rm NAME`: asks (type the name) unless `--yes`.
+/// `budgie snapshot rm NAME`: from each database of the set that has it;
+/// asks (type the name) unless `--yes`.
 fn remove(ctx: &Context, name: &str, service: Option<&str>) -> Result<i32> {
-    let db = database(ctx, service)?;
-    let container = running(ctx, db)?;
-    let found = snapshot::list(ctx.engine()?, &container, db)?;
-    let Some(s) = found.iter().find(|s| s.name == name) else {
-        return Err(
-            Error::new(format!("database {} has no snapshot {name}", db.name))
-                .hint("budgie snapshot list shows them"),
-        );
-    };
+    let engine = ctx.engine()?;
+    let mut found = Vec::new();
+    for (db, container) in with_containers(ctx, databases(ctx, service)?)? {
+        if let Some(s) = snapshot::list(engine, &container, db)?
+            .into_iter()
+            .find(|s| s.name == name)
+        {
+            found.push((db, container, s));
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::new(format!("no database has a snapshot {name}"))
+            .hint("budgie snapshot list shows them"));
+    }
+    let bytes: u64 = found.iter().map(|(_, _, s)| s.bytes).sum();
+    let of = found
+        .iter()
+        .map(|(db, _, _)| db.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     if ctx.global.dry_run {
-        ctx.ui.print(&format!(
-            "Would remove snapshot {name} ({}): DROP DATABASE {}",
-            human_bytes(s.bytes),
-            s.database
-        ));
+        for (_, _, s) in &found {
+            ctx.ui.print(&format!(
+                "Would remove snapshot {name} of {} ({}): DROP DATABASE {}",
+                s.source,
+                human_bytes(s.bytes),
+                s.database
+            ));
+        }
         return Ok(0);
     }
     if !ctx.global.yes {
@@ -210,8 +281,8 @@ fn remove(ctx: &Context, name: &str, service: Option<&str>) -> Result<i32> {
             )));
         }
         ctx.ui.unquiet().heading(&format!(
-            "This removes snapshot {name} ({})",
-            human_bytes(s.bytes)
+            "This removes snapshot {name} of {of} ({})",
+            human_bytes(bytes)
         ));
         if !ctx.ui.confirm_typed(
             &format!("Type the snapshot name ({name}) to remove it"),
@@ -221,10 +292,12 @@ fn remove(ctx: &Context, name: &str, service: Option<&str>) -> Result<i32> {
         }
     }
     let _lock = lock(ctx, "snapshot rm")?;
-    snapshot::remove(ctx.engine()?, &container, db, name)?;
+    for (db, container, _) in &found {
+        snapshot::remove(engine, container, db, name)?;
+    }
     ctx.ui.success(&format!(
-        "Removed snapshot {name} ({} freed)",
-        human_bytes(s.bytes)
+        "Removed snapshot {name} of {of} ({} freed)",
+        human_bytes(bytes)
     ));
     Ok(0)
 }
@@ -236,13 +309,14 @@ struct RestoreOptions {
     keep_previous: bool,
 }
 
-/// `budgie snapshot restore NAME`: the gate (a safety snapshot of the
-/// database as it is, or with `--dump` a safety dump; then the
-/// confirmation), then the restore's swap with a copy of the snapshot.
 /// How the snapshots a deploy takes are named: `pre-deploy-<stamp>`.
 pub const DEPLOY_PREFIX: &str = "pre-deploy-";
 
-/// `latest`: the newest snapshot whose name starts so (`""`: any).
+/// `budgie snapshot restore NAME`: the gate (a safety snapshot of each
+/// database as it is, or with `--dump` a safety dump; then the
+/// confirmation), then the restore's swap with a copy of the snapshot, in
+/// each database of the set. `latest`: the newest snapshot whose name
+/// starts so (`""`: any).
 fn restore(
     ctx: &Context,
     name: Option<&str>,
@@ -250,65 +324,39 @@ fn restore(
     service: Option<&str>,
     o: RestoreOptions,
 ) -> Result<i32> {
-    let db = database(ctx, service)?.clone();
-    let container = running(ctx, &db)?;
-    let found = snapshot::list(ctx.engine()?, &container, &db)?;
-    let chosen = match (name, latest) {
-        (Some(n), _) => found.iter().find(|s| s.name == n),
-        (None, Some(prefix)) => found.iter().rev().find(|s| s.name.starts_with(prefix)),
-        (None, None) => {
-            return Err(
-                Error::usage("name the snapshot, or pass --latest (or --latest-deploy)")
-                    .hint("budgie snapshot list shows them"),
-            );
-        }
-    };
-    let Some(s) = chosen else {
-        return Err(Error::new(format!(
-            "database {} has no snapshot{}; nothing was changed",
-            db.name,
-            name.map(|n| format!(" {n}")).unwrap_or_default()
-        ))
-        .hint("budgie snapshot list shows them"));
-    };
-    let mut source = Source::bare(
-        &PathBuf::from(format!("snapshot {}", s.name)),
-        crate::backup::verify::Format::Snapshot,
-        Some(crate::backup::format::Dialect::Postgres),
-        s.bytes,
-    );
-    source.snapshot = Some(s.database.clone());
-    source.origin = Some(format!(
-        "snapshot {}{}",
-        s.name,
-        s.created
-            .as_deref()
-            .map(|c| format!(" (taken {c})"))
-            .unwrap_or_default()
-    ));
     let engine = ctx.engine()?;
+    let mut set = Vec::new();
+    for (db, container) in with_containers(ctx, databases(ctx, service)?)? {
+        set.push((db.clone(), snapshot::list(engine, &container, db)?));
+    }
+    let chosen = choose(&set, name, latest)?;
     let _lock = match ctx.global.dry_run {
         true => None,
         false => Some(lock(ctx, "snapshot restore")?),
     };
     let stamp = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
     let mut plan = Plan::new();
-    plan.push(
-        format!(
-            "Copy snapshot {} into a scratch database, then swap it in for database {}{}",
-            s.name,
-            db.name,
-            crate::restore::after_swap(o.keep_previous)
-        ),
-        Action::ReplaceDatabase(Box::new(ReplaceDatabase {
-            engine: engine.clone(),
-            project: ctx.project.name.clone(),
-            db: db.clone(),
-            source,
-            keep_previous: o.keep_previous,
-            stamp,
-        })),
-    );
+    for (db, found) in set {
+        let Some(s) = found.into_iter().find(|s| s.name == chosen) else {
+            continue; // choose() found it in every database
+        };
+        plan.push(
+            format!(
+                "Copy snapshot {} into a scratch database, then swap it in for database {}{}",
+                s.name,
+                db.name,
+                crate::restore::after_swap(o.keep_previous)
+            ),
+            Action::ReplaceDatabase(Box::new(ReplaceDatabase {
+                engine: engine.clone(),
+                project: ctx.project.name.clone(),
+                db,
+                source: source_of(&s),
+                keep_previous: o.keep_previous,
+                stamp: stamp.clone(),
+            })),
+        );
+    }
     let ran = gate::run(
         ctx,
         plan,
@@ -329,4 +377,82 @@ fn restore(
         }
     }
     Ok(0)
+}
+
+/// The snapshot name to put back: NAME, or the newest (its name starting
+/// with `latest`) that every database of the set has.
+fn choose(
+    set: &[(Database, Vec<Snapshot>)],
+    name: Option<&str>,
+    latest: Option<&str>,
+) -> Result<String> {
+    let has = |found: &[Snapshot], n: &str| found.iter().any(|s| s.name == n);
+    let names = |dbs: Vec<&Database>| {
+        dbs.iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match (name, latest) {
+        (Some(n), _) => {
+            let lacking: Vec<&Database> = set
+                .iter()
+                .filter(|(_, f)| !has(f, n))
+                .map(|(db, _)| db)
+                .collect();
+            if lacking.is_empty() {
+                return Ok(n.to_string());
+            }
+            if lacking.len() < set.len() {
+                return Err(Error::new(format!(
+                    "snapshot {n} is not in every database of the set: {} has none; nothing was changed",
+                    names(lacking)
+                ))
+                .hint("put back one database's with --service SERVICE"));
+            }
+            None
+        }
+        (None, Some(prefix)) => set.split_first().and_then(|((_, first), rest)| {
+            first
+                .iter()
+                .rev()
+                .filter(|s| s.name.starts_with(prefix))
+                .find(|s| rest.iter().all(|(_, f)| has(f, &s.name)))
+                .map(|s| s.name.clone())
+        }),
+        (None, None) => {
+            return Err(
+                Error::usage("name the snapshot, or pass --latest (or --latest-deploy)")
+                    .hint("budgie snapshot list shows them"),
+            );
+        }
+    };
+    chosen.ok_or_else(|| {
+        Error::new(format!(
+            "database {} has no snapshot{}; nothing was changed",
+            names(set.iter().map(|(db, _)| db).collect()),
+            name.map(|n| format!(" {n}")).unwrap_or_default()
+        ))
+        .hint("budgie snapshot list shows them")
+    })
+}
+
+/// What the restore's swap copies from: the snapshot database.
+fn source_of(s: &Snapshot) -> Source {
+    let mut source = Source::bare(
+        &PathBuf::from(format!("snapshot {}", s.name)),
+        crate::backup::verify::Format::Snapshot,
+        Some(crate::backup::format::Dialect::Postgres),
+        s.bytes,
+    );
+    source.snapshot = Some(s.database.clone());
+    source.origin = Some(format!(
+        "snapshot {}{}",
+        s.name,
+        s.created
+            .as_deref()
+            .map(|c| format!(" (taken {c})"))
+            .unwrap_or_default()
+    ));
+    source
 }

@@ -92,6 +92,7 @@ pub(super) const COMPOSE_TOOL: &str = "compose-tool";
 pub(super) const COMPOSE_FILES: &str = "compose-files";
 pub(super) const DATABASE_SERVICE: &str = "database-service";
 pub(super) const DATABASE_ANSWERING: &str = "database-answering";
+pub(super) const SNAPSHOTS: &str = "snapshots";
 pub(super) const BACKUP_DIR_WRITABLE: &str = "backup-dir-writable";
 pub(super) const BACKUPS_IGNORED: &str = "backups-ignored-by-git";
 pub(super) const NEWEST_BACKUP: &str = "newest-backup";

@@ -47,6 +47,7 @@ use check::{
 use engine::{check_compose_tool, check_engine};
 use project::{
     EngineView, database_answering, database_service, files_check, missing_volumes, orphan_volumes,
+    snapshots,
 };
 
 /// A check that could not run, and why.
@@ -249,6 +250,7 @@ fn project_checks(
                         .collect(),
                 )
             }));
+            checks.extend(snapshots(ctx));
             checks.extend(files);
             checks.push(missing_volumes(e, project, &view));
             checks.push(orphan_volumes(e, project, &view));

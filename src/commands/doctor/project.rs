@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use super::check::{
     COMPOSE_FILES, Check, DATABASE_ANSWERING, DATABASE_SERVICE, MISSING_VOLUMES, ORPHAN_VOLUMES,
+    SNAPSHOTS,
 };
 use crate::compose::{self, DatabaseStatus, Project, Storage};
 use crate::engine::{Container, Engine};
@@ -222,4 +223,35 @@ pub(super) fn orphan_volumes(engine: &Engine, project: &Project, view: &EngineVi
             engine.program, orphans[0]
         )),
     )
+}
+
+/// The snapshots of each running PostgreSQL database, with the space they
+/// take: worth knowing, not a failure (they are no backups and go with the
+/// volume). None when there are none.
+pub(super) fn snapshots(ctx: &crate::context::Context) -> Option<Check> {
+    let parts: Vec<String> = ctx
+        .project
+        .databases()
+        .iter()
+        .filter_map(|db| {
+            let (n, bytes) = crate::snapshots::summary(ctx, db)?;
+            (n > 0).then(|| {
+                format!(
+                    "{}: {} ({})",
+                    db.name,
+                    crate::ui::count(n, "snapshot", "snapshots"),
+                    crate::ui::human_bytes(bytes)
+                )
+            })
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        Check::info(
+            SNAPSHOTS,
+            format!(
+                "{} in the databases' volumes; not backups: a deleted volume takes them along (budgie snapshot list)",
+                parts.join("; ")
+            ),
+        )
+    })
 }
