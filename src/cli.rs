@@ -176,6 +176,14 @@ pub struct BackupCommand {
     /// archive, one stamp, one manifest
     #[arg(long, conflicts_with_all = ["volumes", "all_volumes", "service"])]
     pub all: bool,
+
+    /// Also copy the backup to this S3-compatible remote, s3://BUCKET[/PREFIX] [default: x-budgie.backup.remote]
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+
+    /// Keep the backup local only, even when x-budgie.backup.remote names a remote
+    #[arg(long, conflicts_with = "to")]
+    pub local_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,7 +205,8 @@ pub enum ScheduleAction {
 
 #[derive(Debug, Args)]
 pub struct RestoreCommand {
-    /// The dump to restore: plain SQL (.gz, .zst, .xz or .bz2 too) or pg_dump custom format, told by content.
+    /// The dump to restore: plain SQL (.gz, .zst, .xz or .bz2 too) or pg_dump custom format, told by content;
+    /// or s3://BUCKET/PREFIX/FILE, downloaded into the backup directory first.
     /// Without it: a pick list at a terminal
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -254,7 +263,14 @@ pub struct RestoreCommand {
 #[derive(Debug, Subcommand)]
 pub enum BackupAction {
     /// List the backups: file, kind, database, created, size, complete
-    List,
+    List {
+        /// The remote copies instead (x-budgie.backup.remote, or --to)
+        #[arg(long)]
+        remote: bool,
+        /// The remote to list, s3://BUCKET[/PREFIX] (implies --remote)
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
     /// Delete old backups, keeping daily, weekly and monthly ones
     Prune {
         /// Days to keep one backup of [default: x-budgie.backup.retention.daily, else 7]

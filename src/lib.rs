@@ -45,6 +45,7 @@ mod restore;
 mod schedule;
 mod snapshots;
 mod steps;
+mod storage;
 mod ui;
 mod wait;
 

@@ -43,6 +43,7 @@ mod output;
 mod plans;
 mod real_stacks;
 mod recovery;
+mod remote_s3;
 mod restore;
 mod schedule;
 mod security;

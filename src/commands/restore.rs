@@ -40,8 +40,7 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     if let Some(key) = &r.volume {
         return restore_volume(ctx, r, key);
     }
-    let named = choose_file(ctx, r)?;
-    let (mut _lock, unpacked) = unpacked(ctx, &named, "restore")?;
+    let (named, mut _lock, unpacked) = the_file(ctx, r)?;
     let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
     let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
@@ -360,6 +359,47 @@ fn unpacked(
         restore::unwrap::unpack_as(named, &ctx.backup_dir(), wrapper)
     })?;
     Ok((taken, unpacked))
+}
+
+/// The file a restore reads (a remote one downloaded into the backup
+/// directory first, under the lock: its crash recovery would take the
+/// download for a leftover), the lock when taken, and the dump unpacked
+/// from a zip or tar.
+type TheFile = (
+    PathBuf,
+    Option<crate::lock::ProjectLock>,
+    Option<restore::unwrap::Unpacked>,
+);
+
+fn the_file(ctx: &Context, r: &RestoreCommand) -> Result<TheFile> {
+    let remote = r
+        .file
+        .as_ref()
+        .and_then(|f| f.to_str())
+        .filter(|f| f.starts_with("s3://"));
+    match remote {
+        Some(url) if !ctx.global.dry_run => {
+            let held = lock(ctx, "restore")?;
+            let named = crate::storage::copies::fetch(ctx, url)?;
+            let unpacked = unpacked_locked(ctx, &named)?;
+            Ok((named, Some(held), unpacked))
+        }
+        _ => {
+            let named = choose_file(ctx, r)?;
+            let (held, unpacked) = unpacked(ctx, &named, "restore")?;
+            Ok((named, held, unpacked))
+        }
+    }
+}
+
+/// [`unpacked`] with the lock held already.
+fn unpacked_locked(ctx: &Context, named: &Path) -> Result<Option<restore::unwrap::Unpacked>> {
+    let Some(wrapper) = restore::unwrap::wrapper(named)? else {
+        return Ok(None);
+    };
+    checking(ctx, named, || {
+        restore::unwrap::unpack_as(named, &ctx.backup_dir(), wrapper)
+    })
 }
 
 #[derive(Serialize)]

@@ -17,6 +17,8 @@
 //!     compress: zstd      # none | gzip | zstd
 //!     format: custom      # plain | custom | directory (PostgreSQL)
 //!     retention: { daily: 7, weekly: 4, monthly: 6 }
+//!     remote: s3://bucket/prefix   # a copy of every backup there
+//!     s3: { endpoint: http://127.0.0.1:9000, region: eu-west-1, path_style: true }
 //!   volumes:
 //!     node_modules: { disposable: true }
 //! ```
@@ -70,7 +72,12 @@ pub struct BackupConfig {
     pub compress: Option<Compression>,
     pub format: Option<DumpFormat>,
     pub retention: Retention,
+    /// `remote: s3://bucket/prefix`, checked when read.
+    pub remote: Option<String>,
+    pub s3: S3Config,
 }
+
+pub use crate::storage::remote::S3Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Retention {
@@ -305,7 +312,52 @@ fn backup(v: &Value, path: &str) -> Result<BackupConfig, String> {
                     }
                 }
             }
-            _ => return Err(unknown(&p, &["dir", "compress", "format", "retention"])),
+            "remote" => {
+                out.remote = non_empty_string(v, &p)?;
+                if let Some(url) = &out.remote {
+                    crate::storage::remote::Target::parse(url)
+                        .map_err(|e| format!("{p}: {}", e.message))?;
+                }
+            }
+            "s3" => out.s3 = s3(v, &p)?,
+            _ => {
+                return Err(unknown(
+                    &p,
+                    &["dir", "compress", "format", "retention", "remote", "s3"],
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn s3(v: &Value, path: &str) -> Result<S3Config, String> {
+    let mut out = S3Config::default();
+    let Some(m) = mapping(Some(v), path)? else {
+        return Ok(out);
+    };
+    for (k, v) in m {
+        let key = key_display(k);
+        let p = format!("{path}.{key}");
+        match key.as_str() {
+            "endpoint" => out.endpoint = non_empty_string(v, &p)?,
+            "region" => out.region = non_empty_string(v, &p)?,
+            "path_style" => {
+                out.path_style = match untag(v) {
+                    Value::Null => None,
+                    _ => Some(as_bool(v).ok_or_else(|| expected(&p, "true or false", v))?),
+                }
+            }
+            k if k.contains("key")
+                || k.contains("secret")
+                || k.contains("token")
+                || k.contains("password") =>
+            {
+                return Err(format!(
+                    "{p}: budgie never reads S3 credentials from the compose file; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or a profile in ~/.aws/credentials (AWS_PROFILE)"
+                ));
+            }
+            _ => return Err(unknown(&p, &["endpoint", "region", "path_style"])),
         }
     }
     Ok(out)

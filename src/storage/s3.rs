@@ -1,0 +1,520 @@
+//! Talking to an S3-compatible endpoint: requests signed by rusty-s3
+//! (SigV4, in the URL's query, with the headers that matter signed too)
+//! and sent by ureq. Bodies are streamed or sent one part at a time, never
+//! a whole backup in memory.
+//!
+//! An object exists under its key only once complete: a small file is one
+//! `PUT` with `Content-MD5` (the server refuses bytes that do not match);
+//! a large one is a multipart upload whose parts are each sent with their
+//! MD5 and checked against the ETag the server answers, completed only
+//! when every part matched, and aborted on any failure. Until
+//! `CompleteMultipartUpload`, no object exists under the key.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+
+use super::remote::{Settings, Target};
+use crate::error::{Error, Result};
+
+/// How long a signed URL stays valid.
+const EXPIRES: Duration = Duration::from_secs(3600);
+/// Bytes per part of a multipart upload, and the size up to which a file
+/// is one `PUT`: the one buffer an upload holds.
+pub const PART: usize = 8 << 20;
+
+/// An object in a listing.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    /// RFC 3339, as the server says.
+    pub last_modified: String,
+}
+
+pub struct Client {
+    bucket: Bucket,
+    credentials: Credentials,
+    agent: ureq::Agent,
+    pub target: Target,
+    endpoint: String,
+}
+
+type Response = ureq::http::Response<ureq::Body>;
+
+impl Client {
+    pub fn new(settings: &Settings, target: &Target) -> Result<Client> {
+        let url: url::Url = settings
+            .endpoint
+            .parse()
+            .map_err(|e| Error::usage(format!("S3 endpoint {}: {e}", settings.endpoint)))?;
+        let style = match settings.path_style {
+            true => UrlStyle::Path,
+            false => UrlStyle::VirtualHost,
+        };
+        let bucket = Bucket::new(url, style, target.bucket.clone(), settings.region.clone())
+            .map_err(|e| Error::usage(format!("S3 endpoint {}: {e}", settings.endpoint)))?;
+        let c = &settings.credentials;
+        let credentials = match &c.token {
+            Some(t) => Credentials::new_with_token(c.key.clone(), c.secret.clone(), t.clone()),
+            None => Credentials::new(c.key.clone(), c.secret.clone()),
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        Ok(Client {
+            bucket,
+            credentials,
+            agent,
+            target: target.clone(),
+            endpoint: settings.endpoint.clone(),
+        })
+    }
+
+    /// What went wrong, from a response that is not a success: S3's
+    /// `<Code>` and `<Message>`, or the status alone.
+    fn failed(&self, what: &str, mut resp: Response) -> Error {
+        let status = resp.status();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        let tag = |t: &str| {
+            let open = format!("<{t}>");
+            let start = body.find(&open)? + open.len();
+            let end = body[start..].find(&format!("</{t}>"))? + start;
+            Some(body[start..end].to_string())
+        };
+        let said = match (tag("Code"), tag("Message")) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c,
+            _ => status.canonical_reason().unwrap_or("").to_string(),
+        };
+        let e = Error::new(format!(
+            "{what}: {} answered {} {said}",
+            self.endpoint,
+            status.as_u16()
+        ));
+        match status.as_u16() {
+            401 | 403 => e.hint("check the S3 credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and their rights on the bucket"),
+            404 if said.contains("NoSuchBucket") || what.starts_with("bucket") => {
+                e.hint(format!("create bucket {} first, or fix the remote's URL", self.target.bucket))
+            }
+            _ => e,
+        }
+    }
+
+    fn unreachable(&self, what: &str, e: ureq::Error) -> Error {
+        Error::new(format!("{what}: cannot reach the S3 endpoint {}: {e}", self.endpoint))
+            .hint("is the endpoint running and its address right (x-budgie.backup.s3.endpoint, AWS_ENDPOINT_URL)?")
+    }
+
+    /// The bucket answers and may be read: `HEAD` on it.
+    pub fn check(&self) -> Result<()> {
+        let what = format!("bucket {}", self.target.bucket);
+        let url = self
+            .bucket
+            .head_bucket(Some(&self.credentials))
+            .sign(EXPIRES);
+        let resp = self
+            .agent
+            .head(url.as_str())
+            .call()
+            .map_err(|e| self.unreachable(&what, e))?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(()),
+            404 => Err(Error::new(format!(
+                "bucket {} does not exist at {}",
+                self.target.bucket, self.endpoint
+            ))
+            .hint("create it first, or fix the remote's URL")),
+            403 => Err(Error::new(format!(
+                "access to bucket {} at {} denied (403)",
+                self.target.bucket, self.endpoint
+            ))
+            .hint("check the S3 credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and their rights on the bucket")),
+            _ => Err(self.failed(&what, resp)),
+        }
+    }
+
+    /// Uploads `path` to `key`, with `sha256` as the object's
+    /// `x-amz-meta-sha256`. `progress` gets the bytes sent so far.
+    pub fn upload(
+        &self,
+        path: &Path,
+        key: &str,
+        sha256: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let what = format!("upload of {} to {}", path.display(), self.shown(key));
+        let mut file = File::open(path)
+            .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+        let size = file.metadata()?.len();
+        let mut buf = vec![0u8; PART.min(size as usize).max(1)];
+        if size as usize <= PART {
+            let n = read_full(&mut file, &mut buf)?;
+            self.put(key, &buf[..n], sha256, &what)?;
+            progress(n as u64);
+        } else {
+            self.multipart(&mut file, key, sha256, &mut buf, &what, progress)?;
+        }
+        // The object is there, whole: its size as the file's.
+        let (len, meta) = self.head(key, &what)?;
+        if len != size || meta.as_deref() != Some(sha256) {
+            let _ = self.delete(key);
+            return Err(Error::new(format!(
+                "{what}: the server holds {len} bytes (sha256 {}), the file {size} bytes (sha256 {sha256}); the remote copy was deleted",
+                meta.unwrap_or_else(|| "unknown".into())
+            )));
+        }
+        Ok(size)
+    }
+
+    fn put(&self, key: &str, body: &[u8], sha256: &str, what: &str) -> Result<()> {
+        let md5 = Md5::digest(body);
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+        let mut action = self.bucket.put_object(Some(&self.credentials), key);
+        action
+            .headers_mut()
+            .insert("content-md5", content_md5.clone());
+        action
+            .headers_mut()
+            .insert("x-amz-meta-sha256", sha256.to_string());
+        let url = action.sign(EXPIRES);
+        let resp = self
+            .agent
+            .put(url.as_str())
+            .header("content-md5", &content_md5)
+            .header("x-amz-meta-sha256", sha256)
+            .send(body)
+            .map_err(|e| self.unreachable(what, e))?;
+        if !resp.status().is_success() {
+            return Err(self.failed(what, resp));
+        }
+        self.check_etag(&resp, &md5, what)
+    }
+
+    /// The ETag the server answered is the MD5 of what budgie sent.
+    fn check_etag(&self, resp: &Response, md5: &[u8], what: &str) -> Result<()> {
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim_matches('"')
+            .to_ascii_lowercase();
+        let sent: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+        if etag != sent {
+            return Err(Error::new(format!(
+                "{what}: the server's checksum (ETag {etag:?}) is not that of the bytes sent ({sent})"
+            )));
+        }
+        Ok(())
+    }
+
+    fn multipart(
+        &self,
+        file: &mut File,
+        key: &str,
+        sha256: &str,
+        buf: &mut [u8],
+        what: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let mut action = self
+            .bucket
+            .create_multipart_upload(Some(&self.credentials), key);
+        action
+            .headers_mut()
+            .insert("x-amz-meta-sha256", sha256.to_string());
+        let url = action.sign(EXPIRES);
+        let mut resp = self
+            .agent
+            .post(url.as_str())
+            .header("x-amz-meta-sha256", sha256)
+            .send_empty()
+            .map_err(|e| self.unreachable(what, e))?;
+        if !resp.status().is_success() {
+            return Err(self.failed(what, resp));
+        }
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| self.unreachable(what, e))?;
+        let created =
+            rusty_s3::actions::CreateMultipartUpload::parse_response(&body).map_err(|e| {
+                Error::new(format!(
+                    "{what}: unreadable answer to CreateMultipartUpload: {e}"
+                ))
+            })?;
+        let id = created.upload_id().to_string();
+        let parts = self.send_parts(file, key, &id, buf, what, progress);
+        let done = parts.and_then(|etags| {
+            let action = self.bucket.complete_multipart_upload(
+                Some(&self.credentials),
+                key,
+                &id,
+                etags.iter().map(String::as_str),
+            );
+            let url = action.sign(EXPIRES);
+            let resp = self
+                .agent
+                .post(url.as_str())
+                .send(action.body())
+                .map_err(|e| self.unreachable(what, e))?;
+            match resp.status().is_success() {
+                true => Ok(()),
+                false => Err(self.failed(what, resp)),
+            }
+        });
+        if done.is_err() {
+            self.abort(key, &id);
+        }
+        done
+    }
+
+    fn send_parts(
+        &self,
+        file: &mut File,
+        key: &str,
+        id: &str,
+        buf: &mut [u8],
+        what: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<String>> {
+        let mut etags = Vec::new();
+        let mut sent = 0u64;
+        for number in 1u16.. {
+            if crate::interrupt::interrupted() {
+                return Err(Error::interrupted());
+            }
+            let n = read_full(file, buf)?;
+            if n == 0 {
+                break;
+            }
+            let md5 = Md5::digest(&buf[..n]);
+            let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+            let mut action = self
+                .bucket
+                .upload_part(Some(&self.credentials), key, number, id);
+            action
+                .headers_mut()
+                .insert("content-md5", content_md5.clone());
+            let url = action.sign(EXPIRES);
+            let resp = self
+                .agent
+                .put(url.as_str())
+                .header("content-md5", &content_md5)
+                .send(&buf[..n])
+                .map_err(|e| self.unreachable(what, e))?;
+            if !resp.status().is_success() {
+                return Err(self.failed(what, resp));
+            }
+            self.check_etag(&resp, &md5, what)?;
+            etags.push(format!(
+                "\"{}\"",
+                md5.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ));
+            sent += n as u64;
+            progress(sent);
+        }
+        Ok(etags)
+    }
+
+    /// Best effort: the parts sent are deleted by the server.
+    fn abort(&self, key: &str, id: &str) {
+        let url = self
+            .bucket
+            .abort_multipart_upload(Some(&self.credentials), key, id)
+            .sign(EXPIRES);
+        let _ = self.agent.delete(url.as_str()).call();
+    }
+
+    /// An object's size and its `x-amz-meta-sha256`; an error when it is
+    /// not there.
+    pub fn stat(&self, key: &str) -> Result<(u64, Option<String>)> {
+        let what = self.shown(key);
+        let url = self
+            .bucket
+            .head_object(Some(&self.credentials), key)
+            .sign(EXPIRES);
+        let resp = self
+            .agent
+            .head(url.as_str())
+            .call()
+            .map_err(|e| self.unreachable(&what, e))?;
+        if resp.status().as_u16() == 404 {
+            return Err(Error::new(format!("{what} does not exist"))
+                .hint("budgie backup list --remote shows what is there"));
+        }
+        self.head_of(resp, &what)
+    }
+
+    fn head(&self, key: &str, what: &str) -> Result<(u64, Option<String>)> {
+        let url = self
+            .bucket
+            .head_object(Some(&self.credentials), key)
+            .sign(EXPIRES);
+        let resp = self
+            .agent
+            .head(url.as_str())
+            .call()
+            .map_err(|e| self.unreachable(what, e))?;
+        self.head_of(resp, what)
+    }
+
+    fn head_of(&self, resp: Response, what: &str) -> Result<(u64, Option<String>)> {
+        if !resp.status().is_success() {
+            return Err(self.failed(what, resp));
+        }
+        let header = |h: &str| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let len = header("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        Ok((len, header("x-amz-meta-sha256")))
+    }
+
+    /// Every object under the target's prefix.
+    pub fn list(&self) -> Result<Vec<Object>> {
+        let what = format!("listing of {}", self.target.shown(None));
+        let prefix = self.target.list_prefix();
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
+            if !prefix.is_empty() {
+                action.with_prefix(prefix.as_str());
+            }
+            if let Some(t) = &token {
+                action.with_continuation_token(t.as_str());
+            }
+            let url = action.sign(EXPIRES);
+            let mut resp = self
+                .agent
+                .get(url.as_str())
+                .call()
+                .map_err(|e| self.unreachable(&what, e))?;
+            if !resp.status().is_success() {
+                return Err(self.failed(&what, resp));
+            }
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(64 << 20)
+                .read_to_string()
+                .map_err(|e| self.unreachable(&what, e))?;
+            let page = rusty_s3::actions::ListObjectsV2::parse_response(&body)
+                .map_err(|e| Error::new(format!("{what}: unreadable answer: {e}")))?;
+            out.extend(page.contents.into_iter().map(|c| Object {
+                key: c.key,
+                size: c.size,
+                last_modified: c.last_modified,
+            }));
+            match page.next_continuation_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Streams object `key` into `out`; its length must be what the server
+    /// said. Returns the bytes written.
+    pub fn download(
+        &self,
+        key: &str,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let what = format!("download of {}", self.shown(key));
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), key)
+            .sign(EXPIRES);
+        let mut resp = self
+            .agent
+            .get(url.as_str())
+            .call()
+            .map_err(|e| self.unreachable(&what, e))?;
+        if resp.status().as_u16() == 404 {
+            return Err(Error::new(format!("{} does not exist", self.shown(key)))
+                .hint("budgie backup list --remote shows what is there"));
+        }
+        if !resp.status().is_success() {
+            return Err(self.failed(&what, resp));
+        }
+        let expected = resp.body().content_length();
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0u64;
+        loop {
+            if crate::interrupt::interrupted() {
+                return Err(Error::interrupted());
+            }
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| Error::new(format!("{what}: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])?;
+            got += n as u64;
+            progress(got);
+        }
+        if let Some(len) = expected.filter(|l| *l != got) {
+            return Err(Error::new(format!(
+                "{what}: cut off after {got} of {len} bytes"
+            )));
+        }
+        Ok(got)
+    }
+
+    pub fn delete(&self, key: &str) -> Result<()> {
+        let what = format!("deletion of {}", self.shown(key));
+        let url = self
+            .bucket
+            .delete_object(Some(&self.credentials), key)
+            .sign(EXPIRES);
+        let resp = self
+            .agent
+            .delete(url.as_str())
+            .call()
+            .map_err(|e| self.unreachable(&what, e))?;
+        match resp.status().is_success() {
+            true => Ok(()),
+            false => Err(self.failed(&what, resp)),
+        }
+    }
+
+    /// `s3://bucket/key`.
+    pub fn shown(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.target.bucket)
+    }
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(file: &mut File, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,186 @@
+//! End-to-end, both engines, against a real S3 API (moto's server on
+//! 127.0.0.1): `backup --to s3://...` copies the committed backup and its
+//! sidecar, whole (multipart, parts checked) or not at all; `backup list
+//! --remote` lists them; `restore s3://.../FILE` downloads into the backup
+//! directory and restores through the usual gate and swap; a bucket that
+//! does not exist, an endpoint that does not answer and a connection cut
+//! mid-upload each fail naming what failed, leave no remote object and
+//! keep the local backup; no secret is on any command line.
+
+use crate::e2e;
+use crate::support::s3::{CuttingProxy, S3Server};
+use crate::support::*;
+
+const SECRET: &str = "budgie-test-secret-Zq81";
+const BUCKET: &str = "budgie-test";
+
+fn with_s3(p: Fixture, endpoint: &str) -> Fixture {
+    p.env("AWS_ACCESS_KEY_ID", "budgie-test-key")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+}
+
+/// Every process's command line holds no `needle`, sampled while `child`
+/// runs.
+fn no_command_line_holds(needle: &str, child: &mut std::process::Child) {
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                assert!(
+                    !line.contains(needle),
+                    "a command line holds the secret: {line}"
+                );
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
+    let s3 = S3Server::start();
+    s3.create_bucket(BUCKET);
+    let p = with_s3(Fixture::new(engine).compose(STACK), &s3.url());
+    p.budgie().arg("start").run().success();
+    // A dump above one part (8 MiB): the multipart path.
+    p.sql(
+        "create table items(id int primary key, name text); \
+         insert into items select g, md5(g::text) || repeat('x', 40) from generate_series(1, 200000) g;",
+    );
+    let before = p.checksums("appdb");
+
+    // Copied, with its sidecar; no secret on any command line meanwhile.
+    let mut child = p
+        .budgie()
+        .args(["backup", "--to", "s3://budgie-test/nightly/"])
+        .spawn_capturing_stderr();
+    no_command_line_holds(SECRET, &mut child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Copied "), "{stderr}");
+    let local = p.backups_ending(".sql");
+    assert_eq!(local.len(), 1, "{local:?}");
+    let name = local[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(std::fs::metadata(&local[0]).unwrap().len() > 8 << 20);
+    let keys = s3.keys(BUCKET);
+    assert_eq!(
+        keys,
+        [
+            format!("nightly/{name}"),
+            format!("nightly/{name}.meta.json")
+        ],
+        "{keys:?}"
+    );
+    assert_eq!(
+        s3.get(BUCKET, &format!("nightly/{name}")),
+        std::fs::read(&local[0]).unwrap(),
+        "the remote copy is the local file"
+    );
+
+    // Listed.
+    let doc = p
+        .budgie()
+        .args([
+            "backup",
+            "list",
+            "--to",
+            "s3://budgie-test/nightly",
+            "--json",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc[0]["name"], name.as_str(), "{doc}");
+    assert_eq!(doc[0]["complete"], true, "{doc}");
+    assert_eq!(
+        doc[0]["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&local[0]).unwrap().len()
+    );
+
+    // The server's disk is lost: the local backups are gone; the data
+    // changes. Restored from the remote copy, through the gate.
+    for f in &local {
+        std::fs::remove_file(f).unwrap();
+        let _ = std::fs::remove_file(format!("{}.meta.json", f.display()));
+    }
+    p.sql("delete from items where id > 10");
+    p.budgie()
+        .args([
+            "restore",
+            &format!("s3://budgie-test/nightly/{name}"),
+            "--yes",
+        ])
+        .run()
+        .success()
+        .stderr_has("Downloaded ")
+        .stderr_has("Restored database appdb");
+    assert_eq!(p.checksums("appdb"), before);
+    assert!(p.path().join("backups").join(&name).exists());
+    assert!(p.temporaries().is_empty(), "{:?}", p.temporaries());
+
+    // A bucket that does not exist: refused before any dump.
+    let count = p.backups().len();
+    p.budgie()
+        .args(["backup", "--to", "s3://no-such-bucket"])
+        .run()
+        .failure()
+        .stderr_has("bucket no-such-bucket does not exist");
+    assert_eq!(p.backups().len(), count);
+
+    // An endpoint that does not answer.
+    p.budgie()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["backup", "--to", "s3://budgie-test/nightly"])
+        .run()
+        .failure()
+        .stderr_has("cannot reach the S3 endpoint http://127.0.0.1:9");
+
+    // The connection cut 3 MiB into the upload: exit non-zero, the local
+    // backup kept and whole, no new object, the multipart upload aborted.
+    let proxy = CuttingProxy::start(s3.port, 3 << 20);
+    let out = p
+        .budgie()
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .args(["backup", "--to", "s3://budgie-test/cut"])
+        .run()
+        .failure()
+        .stderr_has("the local backup is kept");
+    assert!(
+        proxy.cut.load(std::sync::atomic::Ordering::SeqCst),
+        "{}",
+        out.explain()
+    );
+    assert!(
+        s3.keys(BUCKET).iter().all(|k| !k.starts_with("cut/")),
+        "{:?}",
+        s3.keys(BUCKET)
+    );
+    assert!(
+        s3.open_uploads(BUCKET).is_empty(),
+        "{:?}",
+        s3.open_uploads(BUCKET)
+    );
+    // The downloaded one, the restore's safety backup, the one cut off.
+    let newest = p.backups_ending(".sql");
+    assert_eq!(newest.len(), 3, "{newest:?}");
+    for f in &newest {
+        p.budgie().args(["backup", "verify"]).arg(f).run().success();
+    }
+
+    // Credentials never come from the compose file.
+    let bad = Fixture::bare().compose(
+        "services:\n  db:\n    image: postgres\nx-budgie:\n  backup:\n    s3:\n      secret_access_key: nope\n",
+    );
+    bad.budgie()
+        .args(["config"])
+        .run()
+        .failure()
+        .stderr_has("never reads S3 credentials from the compose file");
+});
