@@ -505,8 +505,25 @@ mod tests {
         );
         assert_eq!(
             p("x-budgie: {backup: {compresss: gzip}}").unwrap_err(),
-            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, format, retention)"
+            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, format, retention, remote, s3)"
         );
+        assert!(
+            p("x-budgie: {backup: {remote: 'https://bucket/x'}}")
+                .unwrap_err()
+                .starts_with("x-budgie.backup.remote: https://bucket/x: not an s3:// URL")
+        );
+        assert!(
+            p("x-budgie: {backup: {s3: {aws_secret_access_key: x}}}")
+                .unwrap_err()
+                .contains("never reads S3 credentials from the compose file")
+        );
+        let c = p("x-budgie: {backup: {remote: 's3://bucket/p', s3: {endpoint: 'http://127.0.0.1:9000', path_style: true}}}").unwrap();
+        assert_eq!(c.backup.remote.as_deref(), Some("s3://bucket/p"));
+        assert_eq!(
+            c.backup.s3.endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(c.backup.s3.path_style, Some(true));
         assert!(
             p("x-budgie: 5")
                 .unwrap_err()
