@@ -215,6 +215,10 @@ pub struct RestoreCommand {
     #[arg(long, conflicts_with = "file")]
     pub latest: bool,
 
+    /// With --latest: the newest complete copy on the remote (x-budgie.backup.remote), downloaded first
+    #[arg(long, requires = "latest")]
+    pub remote: bool,
+
     /// Restore a volume archive (from `budgie backup --volume KEY`) into this named volume
     #[arg(long, value_name = "KEY")]
     pub volume: Option<String>,
@@ -285,6 +289,7 @@ pub enum BackupAction {
     },
     /// Check that a file is a complete dump (marker, decompression, checksum)
     Verify {
+        /// A backup file, or s3://BUCKET/PREFIX/FILE (downloaded into the backup directory first)
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Also load it into a scratch database, count tables and rows, and drop it

@@ -46,7 +46,12 @@ fn no_command_line_holds(needle: &str, child: &mut std::process::Child) {
 e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     let s3 = S3Server::start();
     s3.create_bucket(BUCKET);
-    let p = with_s3(Fixture::new(engine).compose(STACK), &s3.url());
+    let p = with_s3(
+        Fixture::new(engine).compose(&format!(
+            "{STACK}\nx-budgie:\n  backup:\n    remote: s3://budgie-test/nightly\n"
+        )),
+        &s3.url(),
+    );
     p.budgie().arg("start").run().success();
     // A dump above one part (8 MiB): the multipart path.
     p.sql(
@@ -124,6 +129,19 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     assert_eq!(p.checksums("appdb"), before);
     assert!(p.path().join("backups").join(&name).exists());
     assert!(p.temporaries().is_empty(), "{:?}", p.temporaries());
+    // verify of the remote copy; --latest --remote finds it.
+    p.budgie()
+        .args(["backup", "verify", &format!("s3://budgie-test/nightly/{name}")])
+        .run()
+        .success()
+        .stderr_has("using that copy");
+    p.sql("delete from items where id > 20");
+    p.budgie()
+        .args(["restore", "--latest", "--remote", "--yes", "--no-backup"])
+        .run()
+        .success()
+        .stderr_has(&format!("Newest complete remote backup: s3://budgie-test/nightly/{name}"));
+    assert_eq!(p.checksums("appdb"), before);
 
     // A bucket that does not exist: refused before any dump.
     let count = p.backups().len();

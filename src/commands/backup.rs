@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
             )
         }
         Some(BackupAction::Verify { file, restore_test }) => {
+            let file = &crate::commands::restore::local_copy(ctx, file)?;
             crate::commands::backup_verify::verify_file(ctx, file, !*restore_test)?;
             if *restore_test {
                 crate::commands::restore::restore_test(ctx, file)

@@ -40,7 +40,12 @@ pub fn run(ctx: &Context, r: &RestoreCommand) -> Result<i32> {
     if let Some(key) = &r.volume {
         return restore_volume(ctx, r, key);
     }
-    let (named, mut _lock, unpacked) = the_file(ctx, r)?;
+    let named = match (&r.file, r.remote) {
+        (Some(f), _) => local_copy(ctx, f)?,
+        (None, true) => latest_remote(ctx, r.service.as_deref())?,
+        (None, false) => choose_file(ctx, r)?,
+    };
+    let (mut _lock, unpacked) = unpacked(ctx, &named, "restore")?;
     let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
     let db = target_database(ctx, r.service.as_deref(), &path)?.clone();
     // Validate before touching anything.
@@ -361,45 +366,51 @@ fn unpacked(
     Ok((taken, unpacked))
 }
 
-/// The file a restore reads (a remote one downloaded into the backup
-/// directory first, under the lock: its crash recovery would take the
-/// download for a leftover), the lock when taken, and the dump unpacked
-/// from a zip or tar.
-type TheFile = (
-    PathBuf,
-    Option<crate::lock::ProjectLock>,
-    Option<restore::unwrap::Unpacked>,
-);
-
-fn the_file(ctx: &Context, r: &RestoreCommand) -> Result<TheFile> {
-    let remote = r
-        .file
-        .as_ref()
-        .and_then(|f| f.to_str())
-        .filter(|f| f.starts_with("s3://"));
-    match remote {
-        Some(url) if !ctx.global.dry_run => {
-            let held = lock(ctx, "restore")?;
-            let named = crate::storage::copies::fetch(ctx, url)?;
-            let unpacked = unpacked_locked(ctx, &named)?;
-            Ok((named, Some(held), unpacked))
+/// `file` on this machine: a remote one (`s3://...`) downloaded into the
+/// backup directory first, under the project lock (its crash recovery
+/// would take the download for a leftover; the lock is let go once the
+/// file has its name), else the path as given.
+pub fn local_copy(ctx: &Context, file: &Path) -> Result<PathBuf> {
+    match file.to_str().filter(|f| f.starts_with("s3://")) {
+        Some(url) if ctx.global.dry_run => Err(Error::usage(format!(
+            "--dry-run with {url}: download it first (budgie backup verify {url}), then ask for the restore's plan of the local copy"
+        ))),
+        Some(url) => {
+            let _held = lock(ctx, "download")?;
+            crate::storage::copies::fetch(ctx, url)
         }
-        _ => {
-            let named = choose_file(ctx, r)?;
-            let (held, unpacked) = unpacked(ctx, &named, "restore")?;
-            Ok((named, held, unpacked))
-        }
+        None => Ok(ctx.resolve(file)),
     }
 }
 
-/// [`unpacked`] with the lock held already.
-fn unpacked_locked(ctx: &Context, named: &Path) -> Result<Option<restore::unwrap::Unpacked>> {
-    let Some(wrapper) = restore::unwrap::wrapper(named)? else {
-        return Ok(None);
+/// `restore --latest --remote`: the newest complete copy on the
+/// configured remote, downloaded.
+fn latest_remote(ctx: &Context, service: Option<&str>) -> Result<PathBuf> {
+    let Some(target) = crate::storage::copies::target(ctx, None)? else {
+        return Err(Error::usage(
+            "--remote: no remote is configured (x-budgie.backup.remote: s3://BUCKET/PREFIX)",
+        ));
     };
-    checking(ctx, named, || {
-        restore::unwrap::unpack_as(named, &ctx.backup_dir(), wrapper)
-    })
+    let client = crate::storage::copies::connect(ctx, &target)?;
+    let found = crate::storage::copies::list(&client, &ctx.project.name)?;
+    let newest = found
+        .iter()
+        .rev()
+        .find(|b| b.complete && b.dump && (service.is_none() || b.service.as_deref() == service))
+        .ok_or_else(|| {
+            Error::new(format!(
+                "no complete backup of project {} in {}",
+                ctx.project.name,
+                target.shown(None)
+            ))
+            .hint("budgie backup list --remote shows what is there")
+        })?;
+    ctx.ui.info(&format!(
+        "Newest complete remote backup: {} ({})",
+        newest.url,
+        human_bytes(newest.bytes)
+    ));
+    local_copy(ctx, Path::new(&newest.url))
 }
 
 #[derive(Serialize)]
@@ -413,7 +424,7 @@ struct RestoreTestDoc {
 /// `backup verify FILE --restore-test`: load into a scratch database, count
 /// tables and rows, drop it. The current database is never touched.
 pub fn restore_test(ctx: &Context, file: &Path) -> Result<i32> {
-    let named = ctx.resolve(file);
+    let named = local_copy(ctx, file)?;
     let (mut _lock, unpacked) = unpacked(ctx, &named, "backup verify --restore-test")?;
     let path = unpacked.as_ref().map_or(named.clone(), |u| u.path.clone());
     let mut source = checking(ctx, &path, || source::validate(&path))?;

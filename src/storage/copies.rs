@@ -123,6 +123,10 @@ pub struct RemoteBackup {
     /// Its `.meta.json` is there too (uploaded last: a copy without it did
     /// not finish).
     pub complete: bool,
+    /// A database dump (not a volume archive or a set's manifest).
+    pub dump: bool,
+    /// The dump's database service, in a stack with several.
+    pub service: Option<String>,
 }
 
 /// The project's backups under the target's prefix, oldest first.
@@ -137,12 +141,17 @@ pub fn list(client: &Client, project: &str) -> Result<Vec<RemoteBackup>> {
     let mut out: Vec<RemoteBackup> = names
         .iter()
         .filter(|(n, _)| n.starts_with(&format!("{project}_")) && !n.ends_with(".meta.json"))
-        .map(|(n, o)| RemoteBackup {
-            name: n.to_string(),
-            url: client.target.shown(Some(n)),
-            bytes: o.size,
-            modified: o.last_modified.clone(),
-            complete: names.iter().any(|(m, _)| *m == format!("{n}.meta.json")),
+        .map(|(n, o)| {
+            let parsed = crate::backup::store::parse_dump_name(project, n);
+            RemoteBackup {
+                dump: parsed.is_some(),
+                service: parsed.and_then(|p| p.service),
+                name: n.to_string(),
+                url: client.target.shown(Some(n)),
+                bytes: o.size,
+                modified: o.last_modified.clone(),
+                complete: names.iter().any(|(m, _)| *m == format!("{n}.meta.json")),
+            }
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
