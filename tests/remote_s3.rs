@@ -109,6 +109,33 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
         std::fs::metadata(&local[0]).unwrap().len()
     );
 
+    // doctor: the remote answers, its newest copy is fresh; the ages are
+    // there for monitoring. An endpoint that does not answer fails it.
+    let remote_check = |doc: &serde_json::Value| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "remote")
+            .cloned()
+            .unwrap_or_else(|| panic!("no remote check: {doc}"))
+    };
+    let doc = p.budgie().args(["doctor", "--json"]).run().json();
+    assert_eq!(remote_check(&doc)["ok"], true, "{doc}");
+    assert!(doc["newest_remote_backup_age_seconds"].as_i64().unwrap() < 3600, "{doc}");
+    assert!(doc["newest_backup_age_seconds"].as_i64().unwrap() < 3600, "{doc}");
+    let doc = p
+        .budgie()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["doctor", "--json"])
+        .run()
+        .code(1)
+        .json();
+    let check = remote_check(&doc);
+    assert_eq!(check["ok"], false, "{doc}");
+    assert!(check["detail"].as_str().unwrap().contains("cannot reach"), "{check}");
+    assert!(doc["newest_remote_backup_age_seconds"].is_null(), "{doc}");
+
     // The server's disk is lost: the local backups are gone; the data
     // changes. Restored from the remote copy, through the gate.
     for f in &local {
@@ -131,7 +158,11 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     assert!(p.temporaries().is_empty(), "{:?}", p.temporaries());
     // verify of the remote copy; --latest --remote finds it.
     p.budgie()
-        .args(["backup", "verify", &format!("s3://budgie-test/nightly/{name}")])
+        .args([
+            "backup",
+            "verify",
+            &format!("s3://budgie-test/nightly/{name}"),
+        ])
         .run()
         .success()
         .stderr_has("using that copy");
@@ -140,7 +171,9 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
         .args(["restore", "--latest", "--remote", "--yes", "--no-backup"])
         .run()
         .success()
-        .stderr_has(&format!("Newest complete remote backup: s3://budgie-test/nightly/{name}"));
+        .stderr_has(&format!(
+            "Newest complete remote backup: s3://budgie-test/nightly/{name}"
+        ));
     assert_eq!(p.checksums("appdb"), before);
 
     // A bucket that does not exist: refused before any dump.

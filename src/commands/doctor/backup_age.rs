@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::check::{Check, NEWEST_BACKUP};
+use super::check::{Check, NEWEST_BACKUP, REMOTE};
 use crate::backup::{store, verify};
 use crate::compose::{Compression, Project};
 use crate::error::Result;
@@ -75,8 +75,9 @@ fn human_limit(minutes: i64) -> String {
     }
 }
 
-/// The newest-backup check, and the size of the newest complete backup.
-pub(super) fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<u64>) {
+/// The newest-backup check, and the size and age (seconds) of the newest
+/// complete backup.
+pub(super) fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<(u64, i64)>) {
     let limit = match age_limit(project) {
         Ok(l) => l,
         Err(check) => return (check, None),
@@ -160,5 +161,68 @@ pub(super) fn newest_backup(project: &Project, dir: &Path) -> (Check, Option<u64
         }
         Check::pass(NEWEST_BACKUP, detail)
     };
-    (check, Some(newest.bytes))
+    (check, Some((newest.bytes, age)))
+}
+
+/// The remote check, when a remote is configured: its bucket answers, and
+/// its newest complete copy is as recent as the newest-backup check asks
+/// of the local one. Also that copy's age in seconds.
+pub(super) fn newest_remote(ctx: &crate::context::Context) -> Option<(Check, Option<i64>)> {
+    let project = &ctx.project;
+    let target = match crate::storage::copies::target(ctx, None) {
+        Ok(t) => t?,
+        Err(e) => return Some((Check::error(REMOTE, e), None)),
+    };
+    let shown = target.shown(None);
+    let found = crate::storage::copies::connect(ctx, &target)
+        .and_then(|client| crate::storage::copies::list(&client, &project.name));
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return Some((Check::error(REMOTE, e), None)),
+    };
+    let limit = match age_limit(project) {
+        Ok(l) => l,
+        Err(check) => return Some((check, None)),
+    };
+    let newest = found.iter().rev().find_map(|b| {
+        let parsed = store::parse_dump_name(&project.name, &b.name)?;
+        b.complete.then_some((b, parsed.created))
+    });
+    let Some((b, created)) = newest else {
+        return Some((
+            Check::fail(
+                REMOTE,
+                format!(
+                    "no complete copy of a backup of project {} in {shown}",
+                    project.name
+                ),
+                Some("take one: budgie backup (it copies to x-budgie.backup.remote)".into()),
+            ),
+            None,
+        ));
+    };
+    let age = (chrono::Local::now().naive_local() - created).num_seconds();
+    let limit_text = human_limit(limit.minutes);
+    let check = if age > limit.minutes.saturating_mul(60) {
+        Check::fail(
+            REMOTE,
+            format!(
+                "the newest complete remote copy is {} old (more than {limit_text}): {}",
+                human_age(age),
+                b.url
+            ),
+            Some("backups stopped reaching the remote: see budgie backup's messages; take one now: budgie backup".into()),
+        )
+    } else {
+        Check::pass(
+            REMOTE,
+            format!(
+                "{}, {} old, {} (limit {limit_text})",
+                b.url,
+                human_age(age),
+                human_bytes(b.bytes)
+            ),
+        )
+    };
+    Some((check, Some(age)))
 }

@@ -96,6 +96,7 @@ pub(super) const SNAPSHOTS: &str = "snapshots";
 pub(super) const BACKUP_DIR_WRITABLE: &str = "backup-dir-writable";
 pub(super) const BACKUPS_IGNORED: &str = "backups-ignored-by-git";
 pub(super) const NEWEST_BACKUP: &str = "newest-backup";
+pub(super) const REMOTE: &str = "remote";
 pub(super) const DISK_SPACE: &str = "disk-space";
 pub(super) const MISSING_VOLUMES: &str = "missing-volumes";
 pub(super) const ORPHAN_VOLUMES: &str = "orphan-volumes";

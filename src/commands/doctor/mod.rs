@@ -70,6 +70,17 @@ struct Report<'a> {
     checks: Vec<CheckJson<'a>>,
     ok: bool,
     skipped: &'a [Skipped],
+    /// For monitoring: the newest complete local backup's age, and the
+    /// newest complete remote copy's (null: none, or no remote).
+    newest_backup_age_seconds: Option<i64>,
+    newest_remote_backup_age_seconds: Option<i64>,
+}
+
+/// The ages `--json` reports.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ages {
+    local: Option<i64>,
+    remote: Option<i64>,
 }
 
 /// Runs every check; exit 1 when one failed. Loads the project itself so
@@ -94,6 +105,7 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
         }
     };
 
+    let mut ages = Ages::default();
     let checks = std::thread::scope(|s| {
         // The compose tool answers slowly (podman-compose is Python): ask it
         // while the other checks run.
@@ -110,7 +122,7 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
         match &loaded {
             Ok(ctx) => {
                 checks.push(files_check(&ctx.project));
-                checks.extend(project_checks(ctx, answering, &mut skip));
+                checks.extend(project_checks(ctx, answering, &mut skip, &mut ages));
             }
             Err(e) => {
                 let hint = e.hint.clone().unwrap_or_else(|| {
@@ -163,6 +175,8 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
                 .collect(),
             ok: failed == 0,
             skipped: &skipped,
+            newest_backup_age_seconds: ages.local,
+            newest_remote_backup_age_seconds: ages.remote,
         };
         crate::commands::print_json(&report)?;
     } else {
@@ -216,6 +230,7 @@ fn project_checks(
     ctx: &Context,
     engine: Option<&Engine>,
     skip: &mut impl FnMut(&[&'static str], &str),
+    ages: &mut Ages,
 ) -> Vec<Check> {
     let project = &ctx.project;
     let mut checks = vec![database_service(project)];
@@ -225,7 +240,22 @@ fn project_checks(
     // files' (backup directory, git, backups, disk).
     let (engine_view, files) = std::thread::scope(|s| {
         let view = engine.map(|e| s.spawn(move || EngineView::read(e, project)));
-        let files = backup_checks(project, &dir);
+        let remote = s.spawn(|| backup_age::newest_remote(ctx));
+        let files = backup_checks(project, &dir, ages);
+        let files = match remote.join() {
+            Ok(Some((check, age))) => {
+                ages.remote = age;
+                let mut files = files;
+                // After newest-backup.
+                let at = files
+                    .iter()
+                    .position(|c| c.name == NEWEST_BACKUP)
+                    .map_or(files.len(), |i| i + 1);
+                files.insert(at, check);
+                files
+            }
+            _ => files,
+        };
         let view = view.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(Error::new("internal error reading the engine")))
@@ -287,8 +317,10 @@ fn project_checks(
 }
 
 /// The checks of the backup directory, its backups and its disk.
-fn backup_checks(project: &Project, dir: &Path) -> Vec<Check> {
-    let (newest, last_size) = newest_backup(project, dir);
+fn backup_checks(project: &Project, dir: &Path, ages: &mut Ages) -> Vec<Check> {
+    let (newest, last) = newest_backup(project, dir);
+    ages.local = last.map(|(_, age)| age);
+    let last_size = last.map(|(bytes, _)| bytes);
     vec![
         backup_dir_writable(dir),
         backups_ignored(dir),
