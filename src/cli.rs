@@ -286,6 +286,12 @@ pub enum BackupAction {
         /// Months to keep one backup of [default: 6]
         #[arg(long, value_name = "N")]
         keep_monthly: Option<u32>,
+        /// Only the remote copies (x-budgie.backup.remote) [default: local ones, and remote ones when a remote is configured]
+        #[arg(long)]
+        remote_only: bool,
+        /// Only the local backups
+        #[arg(long, conflicts_with = "remote_only")]
+        local_only: bool,
     },
     /// Check that a file is a complete dump (marker, decompression, checksum)
     Verify {

@@ -122,8 +122,14 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     };
     let doc = p.budgie().args(["doctor", "--json"]).run().json();
     assert_eq!(remote_check(&doc)["ok"], true, "{doc}");
-    assert!(doc["newest_remote_backup_age_seconds"].as_i64().unwrap() < 3600, "{doc}");
-    assert!(doc["newest_backup_age_seconds"].as_i64().unwrap() < 3600, "{doc}");
+    assert!(
+        doc["newest_remote_backup_age_seconds"].as_i64().unwrap() < 3600,
+        "{doc}"
+    );
+    assert!(
+        doc["newest_backup_age_seconds"].as_i64().unwrap() < 3600,
+        "{doc}"
+    );
     let doc = p
         .budgie()
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
@@ -133,7 +139,10 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
         .json();
     let check = remote_check(&doc);
     assert_eq!(check["ok"], false, "{doc}");
-    assert!(check["detail"].as_str().unwrap().contains("cannot reach"), "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("cannot reach"),
+        "{check}"
+    );
     assert!(doc["newest_remote_backup_age_seconds"].is_null(), "{doc}");
 
     // The server's disk is lost: the local backups are gone; the data
@@ -224,6 +233,39 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     for f in &newest {
         p.budgie().args(["backup", "verify"]).arg(f).run().success();
     }
+
+    // prune applies the retention rule to the remote copies (and with
+    // --remote-only to nothing local): a second backup the same day, keep
+    // one a day, and the older copy goes with its sidecar.
+    p.budgie()
+        .arg("backup")
+        .run()
+        .success()
+        .stderr_has("Copied ");
+    let local_before = p.backups();
+    p.budgie()
+        .args([
+            "backup",
+            "prune",
+            "--remote-only",
+            "--keep-daily",
+            "1",
+            "--keep-weekly",
+            "0",
+            "--keep-monthly",
+            "0",
+        ])
+        .run()
+        .success()
+        .stderr_has(&format!("deleted s3://budgie-test/nightly/{name}"));
+    let left: Vec<String> = s3
+        .keys(BUCKET)
+        .into_iter()
+        .filter(|k| k.starts_with("nightly/"))
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!left.iter().any(|k| k.contains(&name)), "{left:?}");
+    assert_eq!(p.backups(), local_before);
 
     // Credentials never come from the compose file.
     let bad = Fixture::bare().compose(

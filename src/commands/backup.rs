@@ -21,23 +21,29 @@ use crate::ui::{human_age, human_bytes, table};
 pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
     match &b.action {
         Some(BackupAction::List { remote, to }) if *remote || to.is_some() => {
-            list_remote(ctx, to.as_deref())
+            crate::commands::backup_remote::list(ctx, to.as_deref())
         }
         Some(BackupAction::List { .. }) => list(ctx),
         Some(BackupAction::Prune {
             keep_daily,
             keep_weekly,
             keep_monthly,
+            remote_only,
+            local_only,
         }) => {
             let base = ctx.project.config.backup.retention;
-            prune(
-                ctx,
-                Retention {
-                    daily: keep_daily.unwrap_or(base.daily),
-                    weekly: keep_weekly.unwrap_or(base.weekly),
-                    monthly: keep_monthly.unwrap_or(base.monthly),
-                },
-            )
+            let r = Retention {
+                daily: keep_daily.unwrap_or(base.daily),
+                weekly: keep_weekly.unwrap_or(base.weekly),
+                monthly: keep_monthly.unwrap_or(base.monthly),
+            };
+            if !remote_only {
+                prune(ctx, r)?;
+            }
+            if !local_only {
+                crate::commands::backup_remote::prune(ctx, r, *remote_only)?;
+            }
+            Ok(0)
         }
         Some(BackupAction::Verify { file, restore_test }) => {
             let file = &crate::commands::restore::local_copy(ctx, file)?;
@@ -85,7 +91,7 @@ fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         return Ok(0);
     }
     // The remote answers before anything is dumped.
-    let remote = remote_of(ctx, b)?;
+    let remote = crate::commands::backup_remote::remote_of(ctx, b)?;
     // No separate ping: the first engine call says clearly when the engine
     // is not running, and every call costs time (the benchmark counts them).
     let _lock = recover::lock(ctx, "backup")?;
@@ -121,65 +127,6 @@ fn take(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         log_line(ctx, &ran.backups);
     }
     report(ctx, &ran.backups)?;
-    Ok(0)
-}
-
-/// The remote a backup is copied to (`--to`, else the configured one,
-/// unless `--local-only`), connected and its bucket checked.
-fn remote_of(ctx: &Context, b: &BackupCommand) -> Result<Option<crate::storage::s3::Client>> {
-    if b.local_only {
-        return Ok(None);
-    }
-    match crate::storage::copies::target(ctx, b.to.as_deref())? {
-        Some(t) => Ok(Some(crate::storage::copies::connect(ctx, &t)?)),
-        None => Ok(None),
-    }
-}
-
-/// `backup list --remote`.
-fn list_remote(ctx: &Context, to: Option<&str>) -> Result<i32> {
-    let Some(target) = crate::storage::copies::target(ctx, to)? else {
-        return Err(Error::usage(
-            "no remote: pass --to s3://BUCKET[/PREFIX], or set x-budgie.backup.remote",
-        ));
-    };
-    let client = crate::storage::copies::connect(ctx, &target)?;
-    let found = crate::storage::copies::list(&client, &ctx.project.name)?;
-    if ctx.global.json {
-        crate::commands::print_json(&found)?;
-        return Ok(0);
-    }
-    if found.is_empty() {
-        ctx.ui.info(&format!(
-            "No backups of project {} in {}",
-            ctx.project.name,
-            target.shown(None)
-        ));
-        return Ok(0);
-    }
-    let rows: Vec<Vec<String>> = found
-        .iter()
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                r.modified.clone(),
-                human_bytes(r.bytes),
-                match r.complete {
-                    true => "yes".into(),
-                    false => "NO (no .meta.json)".into(),
-                },
-            ]
-        })
-        .collect();
-    for line in table(&["FILE", "UPLOADED", "SIZE", "COMPLETE"], &rows) {
-        ctx.ui.print(&line);
-    }
-    ctx.ui.info(&format!(
-        "{} in {}; restore one with: budgie restore {}",
-        crate::ui::count(found.len() as u64, "backup", "backups"),
-        target.shown(None),
-        found.last().map(|r| r.url.as_str()).unwrap_or_default()
-    ));
     Ok(0)
 }
 

@@ -2,6 +2,7 @@
 //! returns the exit status; printing goes through `ui`.
 
 pub mod backup;
+pub mod backup_remote;
 pub mod backup_verify;
 pub mod config;
 pub mod deploy;
