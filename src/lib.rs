@@ -39,6 +39,7 @@ mod interrupt;
 mod inventory;
 mod journal;
 mod lock;
+mod notify;
 mod plan;
 mod recover;
 mod restore;

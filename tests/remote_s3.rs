@@ -8,7 +8,7 @@
 //! keep the local backup; no secret is on any command line.
 
 use crate::e2e;
-use crate::support::s3::{CuttingProxy, S3Server};
+use crate::support::s3::{CuttingProxy, PingListener, S3Server};
 use crate::support::*;
 
 const SECRET: &str = "budgie-test-secret-Zq81";
@@ -46,9 +46,12 @@ fn no_command_line_holds(needle: &str, child: &mut std::process::Child) {
 e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     let s3 = S3Server::start();
     s3.create_bucket(BUCKET);
+    let pings = PingListener::start();
     let p = with_s3(
         Fixture::new(engine).compose(&format!(
-            "{STACK}\nx-budgie:\n  backup:\n    remote: s3://budgie-test/nightly\n"
+            "{STACK}\nx-budgie:\n  backup:\n    remote: s3://budgie-test/nightly\n  notify:\n    on_success: {}\n    on_failure: {}\n",
+            pings.url("/ok/0a1b2c"),
+            pings.url("/fail/0a1b2c"),
         )),
         &s3.url(),
     );
@@ -185,14 +188,26 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
         ));
     assert_eq!(p.checksums("appdb"), before);
 
-    // A bucket that does not exist: refused before any dump.
+    // A bucket that does not exist: refused before any dump. As a
+    // scheduled backup (--log) it pings the failure, saying why.
     let count = p.backups().len();
+    let pinged = pings.requests().len();
     p.budgie()
-        .args(["backup", "--to", "s3://no-such-bucket"])
+        .args(["backup", "--log", "--to", "s3://no-such-bucket"])
         .run()
         .failure()
         .stderr_has("bucket no-such-bucket does not exist");
     assert_eq!(p.backups().len(), count);
+    let got = pings.requests();
+    assert_eq!(got.len(), pinged + 1, "{got:?}");
+    let (line, body) = got.last().unwrap();
+    assert!(line.starts_with("POST /fail/0a1b2c "), "{got:?}");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["status"], "failure", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("does not exist"),
+        "{body}"
+    );
 
     // An endpoint that does not answer.
     p.budgie()

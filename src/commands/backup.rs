@@ -54,9 +54,22 @@ pub fn run(ctx: &Context, b: &BackupCommand) -> Result<i32> {
                 Ok(0)
             }
         }
-        None if b.all => take_all(ctx, b),
-        None if !b.volumes.is_empty() || b.all_volumes => take_volumes(ctx, b),
-        None => take(ctx, b),
+        None => {
+            let taken = if b.all {
+                take_all(ctx, b)
+            } else if !b.volumes.is_empty() || b.all_volumes {
+                take_volumes(ctx, b)
+            } else {
+                take(ctx, b)
+            };
+            if !ctx.global.dry_run {
+                match &taken {
+                    Ok(_) => crate::notify::ping(ctx, "backup", true, "backup done"),
+                    Err(e) => crate::notify::ping(ctx, "backup", false, &e.message),
+                }
+            }
+            taken
+        }
     }
 }
 

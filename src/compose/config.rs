@@ -43,6 +43,34 @@ pub struct BudgieConfig {
     pub backup: BackupConfig,
     /// Per-volume settings by volume key.
     pub volumes: BTreeMap<String, VolumeConfig>,
+    pub notify: NotifyConfig,
+}
+
+/// `x-budgie.notify`: URLs pinged after each `budgie backup`
+/// (healthchecks.io-style). Shown without their path: a ping URL's path is
+/// its secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NotifyConfig {
+    #[serde(serialize_with = "url_host_only")]
+    pub on_success: Option<String>,
+    #[serde(serialize_with = "url_host_only")]
+    pub on_failure: Option<String>,
+}
+
+/// `https://hc-ping.com/***` for a URL (null when unset).
+fn url_host_only<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(url) => {
+            let head = url
+                .split_once("://")
+                .map(|(scheme, rest)| {
+                    format!("{scheme}://{}", rest.split('/').next().unwrap_or(""))
+                })
+                .unwrap_or_default();
+            s.serialize_str(&format!("{head}/***"))
+        }
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -183,6 +211,7 @@ pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
             "database" => config.database = database(v, &path, true)?,
             "databases" => config.databases = databases(v, &path)?,
             "backup" => config.backup = backup(v, &path)?,
+            "notify" => config.notify = notify(v, &path)?,
             "volumes" => {
                 if let Some(volumes) = mapping(Some(v), &path)? {
                     for (vk, vv) in volumes {
@@ -195,7 +224,7 @@ pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
             _ => {
                 return Err(unknown(
                     &path,
-                    &["database", "databases", "backup", "volumes"],
+                    &["database", "databases", "backup", "volumes", "notify"],
                 ));
             }
         }
@@ -326,6 +355,29 @@ fn backup(v: &Value, path: &str) -> Result<BackupConfig, String> {
                     &["dir", "compress", "format", "retention", "remote", "s3"],
                 ));
             }
+        }
+    }
+    Ok(out)
+}
+
+fn notify(v: &Value, path: &str) -> Result<NotifyConfig, String> {
+    let mut out = NotifyConfig::default();
+    let Some(m) = mapping(Some(v), path)? else {
+        return Ok(out);
+    };
+    for (k, v) in m {
+        let key = key_display(k);
+        let p = format!("{path}.{key}");
+        let slot = match key.as_str() {
+            "on_success" => &mut out.on_success,
+            "on_failure" => &mut out.on_failure,
+            _ => return Err(unknown(&p, &["on_success", "on_failure"])),
+        };
+        *slot = non_empty_string(v, &p)?;
+        if let Some(url) = slot.as_deref()
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!("{p}: expected an http:// or https:// URL"));
         }
     }
     Ok(out)

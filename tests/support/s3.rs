@@ -203,3 +203,66 @@ fn relay(client: TcpStream, server: TcpStream, cut_after: u64, cut: Arc<AtomicBo
     let _ = s_out.shutdown(Shutdown::Write);
     let _ = back.join();
 }
+
+/// An HTTP listener on 127.0.0.1 that answers 200 to everything and
+/// keeps each request's first line and body (for the notification pings).
+pub struct PingListener {
+    pub port: u16,
+    got: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl PingListener {
+    pub fn start() -> PingListener {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut stream = stream;
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then Content-Length bytes of body.
+                let (head, body) = loop {
+                    let Ok(n) = stream.read(&mut buf) else {
+                        break (String::new(), String::new());
+                    };
+                    if n == 0 {
+                        break (String::new(), String::new());
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse().ok())?
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break (head.to_string(), body.to_string());
+                        }
+                    }
+                };
+                let first = head.lines().next().unwrap_or("").to_string();
+                g.lock().unwrap().push((first, body));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+                );
+            }
+        });
+        PingListener { port, got }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// (request line, body) of each request so far.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.got.lock().unwrap().clone()
+    }
+}
