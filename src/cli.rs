@@ -68,6 +68,14 @@ pub struct Global {
     #[arg(long, value_name = "DIR", global = true)]
     pub backup_dir: Option<PathBuf>,
 
+    /// The age identity that reads encrypted backups [env: BUDGIE_AGE_IDENTITY, a file or the key itself]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub identity: Option<PathBuf>,
+
+    /// Let the gate write an encrypted safety backup with no identity at hand to read it back
+    #[arg(long, global = true)]
+    pub without_identity: bool,
+
     /// How long to wait for another budgie working on the same project
     #[arg(long, value_name = "SECONDS", default_value_t = 120, global = true)]
     pub lock_timeout: u64,

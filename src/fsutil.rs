@@ -107,6 +107,14 @@ pub fn write_atomically(target: &Path, bytes: &[u8], prefix: &str, suffix: &str)
     sync_dir(dir)
 }
 
+/// The temporary file a remote backup is downloaded into (in the backup
+/// directory, under the project lock: a leftover is removed by the next
+/// command's recovery).
+pub const DOWNLOAD_PREFIX: &str = ".budgie-download.";
+/// The temporary plaintext of an encrypted backup being restored or
+/// checked (the same rules).
+pub const DECRYPTED_PREFIX: &str = ".budgie-decrypted.";
+
 /// A new private (0600) temporary file in `dir`, named
 /// `<prefix>XXXXXX<suffix>`, removed when dropped unless kept.
 pub fn private_temp_in(

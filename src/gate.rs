@@ -39,6 +39,7 @@ use crate::steps;
 use crate::ui::{count, human_bytes};
 
 mod dry_run;
+mod encrypted;
 use dry_run::print_dry_run;
 
 /// Options of a gated command.
@@ -111,6 +112,7 @@ pub fn run(ctx: &Context, plan: Plan, reason: Reason, opts: GateOptions) -> Resu
         return execute::run(ctx, &gated.steps, &mut ticket);
     }
     show(ctx, &stake);
+    encrypted::readable_safety_backup(ctx, opts)?;
     // Nobody to ask and no --yes: refuse before touching anything.
     if !ctx.global.yes && !ctx.ui.stdin_tty {
         return Err(Error::refused(

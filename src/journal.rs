@@ -193,7 +193,15 @@ pub fn is_leftover_temp(project: &str, name: &str) -> bool {
     if !name.ends_with(".partial") {
         return false;
     }
-    if name.starts_with(".budgie-journal.") || name.starts_with(crate::restore::unwrap::PREFIX) {
+    if [
+        ".budgie-journal.",
+        crate::restore::unwrap::PREFIX,
+        crate::fsutil::DOWNLOAD_PREFIX,
+        crate::fsutil::DECRYPTED_PREFIX,
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+    {
         return true;
     }
     let Some(rest) = name

@@ -145,6 +145,7 @@ pub fn target(ctx: &Context, at: DateTime<Local>, reason: Option<Reason>) -> Tar
         project: ctx.project.name.clone(),
         at,
         reason: reason.map(|r| r.tag().to_string()),
+        encrypt: ctx.project.config.backup.encrypt.clone(),
     }
 }
 

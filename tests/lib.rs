@@ -32,6 +32,7 @@ mod data_services;
 mod db_snapshots;
 mod deploy;
 mod doctor;
+mod encryption;
 mod faults;
 mod fuzz_corpus;
 mod gate;

@@ -167,6 +167,8 @@ pub struct Target {
     pub at: DateTime<Local>,
     /// `pre-clean`, `pre-restore`...; None for a backup asked for.
     pub reason: Option<String>,
+    /// The age recipients dumps are encrypted to (none: not encrypted).
+    pub encrypt: Vec<String>,
 }
 
 impl Target {
@@ -178,14 +180,18 @@ impl Target {
         service: Option<&str>,
         kind: impl Into<DumpKind>,
     ) -> String {
-        store::service_dump_name(
+        let name = store::service_dump_name(
             &self.project,
             self.at.naive_local(),
             sequence,
             self.reason.as_deref(),
             service,
             kind,
-        )
+        );
+        match self.encrypt.is_empty() {
+            true => name,
+            false => name + crate::storage::crypt::SUFFIX,
+        }
     }
 
     /// The name of a volume archive: `<project>_<stamp>[-N][_<reason>].<key>.tar.zst`.
@@ -233,7 +239,13 @@ pub fn dump_database(
     let service = of.name_service();
     let stem = target.dump_name(0, service, kind);
     let compression = kind.compression();
-    let mut w = BackupWriter::create(&target.dir, &stem, of.content, compression)?;
+    let mut w = BackupWriter::create_encrypted(
+        &target.dir,
+        &stem,
+        of.content,
+        compression,
+        &target.encrypt,
+    )?;
     let mut head = Vec::new();
     stream::copy_command_output(cmd, &mut w, &mut head, progress).map_err(|e| {
         e.context(format!(

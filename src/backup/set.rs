@@ -328,6 +328,7 @@ mod tests {
             project: "shop".into(),
             at: chrono::Local::now(),
             reason: reason.map(str::to_string),
+            encrypt: Vec::new(),
         }
     }
 

@@ -197,6 +197,8 @@ pub struct ParsedName {
     pub service: Option<String>,
     pub compression: Compression,
     pub kind: DumpKind,
+    /// Encrypted to age recipients (`.age`).
+    pub encrypted: bool,
 }
 
 /// The file name for a dump of `project` taken at `at`.
@@ -240,6 +242,10 @@ pub fn service_dump_name(
 /// Parses a dump's file name for `project`; None when it is not one.
 pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
     let rest = file_name.strip_prefix(project)?.strip_prefix('_')?;
+    let (rest, encrypted) = match rest.strip_suffix(crate::storage::crypt::SUFFIX) {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
     let (stem, kind) = DumpKind::ALL
         .iter()
         .rev()
@@ -284,6 +290,7 @@ pub fn parse_dump_name(project: &str, file_name: &str) -> Option<ParsedName> {
         service,
         compression: kind.compression(),
         kind,
+        encrypted,
     })
 }
 
@@ -393,6 +400,10 @@ mod tests {
                 assert_eq!(parsed.kind, kind, "{n}");
                 assert_eq!(parsed.service.as_deref(), service, "{n}");
                 assert_eq!(parsed.sequence, 2);
+                assert!(!parsed.encrypted);
+                // Encrypted: the same name and `.age`.
+                let parsed = parse_dump_name("p", &format!("{n}.age")).unwrap();
+                assert_eq!((parsed.kind, parsed.encrypted), (kind, true), "{n}.age");
             }
         }
     }
@@ -412,6 +423,8 @@ mod tests {
             "p_20251125_092704.tar",
             "p_20251125_092704.dump.gz",
             "p_20251125_092704.pgdata.tar.zst",
+            "p_20251125_092704.age",
+            "p_20251125_092704.sql.age.age",
         ] {
             assert!(parse_dump_name("p", name).is_none(), "{name}");
         }

@@ -75,6 +75,9 @@ pub enum Format {
     Snapshot,
     /// A zstd-compressed tar archive (a volume backup).
     TarZstd,
+    /// Encrypted to age recipients: its content is checked once decrypted
+    /// (with the identity); without it, only its checksum.
+    Age,
     /// Empty, or not something budgie knows.
     Unknown,
 }
@@ -93,6 +96,7 @@ impl Format {
             | Format::Directory
             | Format::DirectoryTar
             | Format::Snapshot
+            | Format::Age
             | Format::Unknown => None,
         }
     }
@@ -119,6 +123,7 @@ impl Format {
             Format::DirectoryTar => "pg_dump directory-format archive in a tar",
             Format::Snapshot => "snapshot in the database's cluster",
             Format::TarZstd => "volume archive (tar, zstd-compressed)",
+            Format::Age => "age-encrypted backup",
             Format::Unknown => "unknown",
         }
     }
@@ -191,6 +196,7 @@ pub fn verify(path: &Path) -> Result<Report> {
             problems.push("not a PostgreSQL dump (unrecognized content)".to_string());
             Format::Unknown
         }
+        Detected::Age => age_checks(path, &mut problems),
         Detected::Custom => {
             dialect = Some(Dialect::Postgres);
             match custom_header_problem(&head) {
@@ -270,6 +276,17 @@ pub fn verify(path: &Path) -> Result<Report> {
         header,
         dialect,
     })
+}
+
+/// An encrypted file: its checksum says whether it is the file budgie
+/// wrote; without a record there is nothing to check it against.
+fn age_checks(path: &Path, problems: &mut Vec<String>) -> Format {
+    if read_meta(path).is_none() {
+        problems.push(
+            "encrypted, and no .meta.json records its checksum: check its content with the identity (--identity FILE or BUDGIE_AGE_IDENTITY)".to_string(),
+        );
+    }
+    Format::Age
 }
 
 /// What reading a compressed file to its end found.
@@ -477,6 +494,7 @@ pub fn quick_complete(path: &Path) -> Option<bool> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detected {
     Empty,
+    Age,
     Plain,
     Packed(Packing),
     Custom,
@@ -491,6 +509,8 @@ enum Detected {
 fn detect(head: &[u8]) -> Detected {
     if head.is_empty() {
         Detected::Empty
+    } else if crate::storage::crypt::is_encrypted(head) {
+        Detected::Age
     } else if let Some(packing) = Packing::detect(head) {
         Detected::Packed(packing)
     } else if head.starts_with(b"PGDMP") {

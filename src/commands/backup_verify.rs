@@ -78,7 +78,23 @@ pub fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
     spinner.clear();
     let report = report?;
     let checksum_ok = !matches!(report.checksum, verify::Checksum::Mismatch { .. });
-    let ok = report.complete && checksum_ok;
+    // Encrypted: its checksum above; its content once decrypted, with the
+    // identity (under the lock: the plaintext is a temporary file).
+    let decrypted = match report.format {
+        verify::Format::Age if checksum_ok => {
+            match crate::storage::crypt::identity_of(ctx.global.identity.as_deref())? {
+                Some(id) => {
+                    let _lock = crate::recover::lock(ctx, "backup verify")?;
+                    let u = crate::restore::unwrap::decrypt(&path, &ctx.backup_dir(), &id)?;
+                    let r = verify::verify(&u.path)?;
+                    Some(r)
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let ok = report.complete && checksum_ok && decrypted.as_ref().is_none_or(|r| r.complete);
     if ctx.global.json && json {
         crate::commands::print_json(&report)?;
     } else if !ctx.global.json {
@@ -108,7 +124,26 @@ pub fn verify_file(ctx: &Context, file: &Path, json: bool) -> Result<i32> {
         for p in &report.problems {
             ui.warn(p);
         }
-        if ok {
+        match (&decrypted, report.format) {
+            (Some(d), _) => {
+                ui.print(&format!("decrypted: {}", d.format.describe()));
+                if let Some(h) = &d.header {
+                    ui.print(&format!("header:   {h}"));
+                }
+                for p in &d.problems {
+                    ui.warn(p);
+                }
+            }
+            (None, verify::Format::Age) => ui.info(
+                "content not checked: it is encrypted (pass --identity FILE or BUDGIE_AGE_IDENTITY to check it)",
+            ),
+            _ => {}
+        }
+        if ok && decrypted.is_some() {
+            ui.success("complete: this is a complete dump, decrypted with the identity");
+        } else if ok && report.format == verify::Format::Age {
+            ui.success("intact: the encrypted file is the one budgie wrote (its checksum matches)");
+        } else if ok {
             ui.success("complete: this is a complete dump");
         }
     }

@@ -353,6 +353,17 @@ fn unpacked(
     Option<crate::lock::ProjectLock>,
     Option<restore::unwrap::Unpacked>,
 )> {
+    if crate::storage::crypt::file_is_encrypted(named)? {
+        let identity = identity_for(ctx, named)?;
+        let taken = match ctx.global.dry_run {
+            true => None,
+            false => Some(lock(ctx, command)?),
+        };
+        let decrypted = checking(ctx, named, || {
+            restore::unwrap::decrypt(named, &ctx.backup_dir(), &identity)
+        })?;
+        return Ok((taken, Some(decrypted)));
+    }
     let Some(wrapper) = restore::unwrap::wrapper(named)? else {
         return Ok((None, None));
     };
@@ -381,6 +392,17 @@ pub fn local_copy(ctx: &Context, file: &Path) -> Result<PathBuf> {
         }
         None => Ok(ctx.resolve(file)),
     }
+}
+
+/// The identity that reads encrypted `file`: `--identity`, else
+/// `BUDGIE_AGE_IDENTITY`; refused without one.
+pub fn identity_for(ctx: &Context, file: &Path) -> Result<crate::storage::crypt::Identity> {
+    crate::storage::crypt::identity_of(ctx.global.identity.as_deref())?.ok_or_else(|| {
+        Error::usage(format!(
+            "{} is encrypted: pass the identity that reads it (--identity FILE, or BUDGIE_AGE_IDENTITY); nothing was changed",
+            file.display()
+        ))
+    })
 }
 
 /// `restore --latest --remote`: the newest complete copy on the

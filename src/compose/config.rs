@@ -102,6 +102,9 @@ pub struct BackupConfig {
     pub retention: Retention,
     /// `remote: s3://bucket/prefix`, checked when read.
     pub remote: Option<String>,
+    /// `encrypt: [age1..., ssh-ed25519 ...]`: age recipients every dump is
+    /// encrypted to (checked when read).
+    pub encrypt: Vec<String>,
     pub s3: S3Config,
 }
 
@@ -349,10 +352,38 @@ fn backup(v: &Value, path: &str) -> Result<BackupConfig, String> {
                 }
             }
             "s3" => out.s3 = s3(v, &p)?,
+            "encrypt" => {
+                out.encrypt = match untag(v) {
+                    Value::Null => Vec::new(),
+                    Value::Sequence(items) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            non_empty_string(item, &format!("{p}[{i}]"))?
+                                .ok_or_else(|| expected(&format!("{p}[{i}]"), "a recipient", item))
+                        })
+                        .collect::<Result<Vec<_>, String>>()?,
+                    _ => vec![
+                        non_empty_string(v, &p)?
+                            .ok_or_else(|| expected(&p, "a recipient or a list of them", v))?,
+                    ],
+                };
+                for r in &out.encrypt {
+                    crate::storage::crypt::recipient(r).map_err(|e| format!("{p}: {e}"))?;
+                }
+            }
             _ => {
                 return Err(unknown(
                     &p,
-                    &["dir", "compress", "format", "retention", "remote", "s3"],
+                    &[
+                        "dir",
+                        "compress",
+                        "format",
+                        "retention",
+                        "remote",
+                        "s3",
+                        "encrypt",
+                    ],
                 ));
             }
         }
@@ -557,7 +588,7 @@ mod tests {
         );
         assert_eq!(
             p("x-budgie: {backup: {compresss: gzip}}").unwrap_err(),
-            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, format, retention, remote, s3)"
+            "x-budgie.backup.compresss: unknown key (known keys: dir, compress, format, retention, remote, s3, encrypt)"
         );
         assert!(
             p("x-budgie: {backup: {remote: 'https://bucket/x'}}")

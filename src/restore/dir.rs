@@ -286,6 +286,7 @@ mod tests {
             project: "shop".into(),
             at: chrono::Local::now(),
             reason: None,
+            encrypt: Vec::new(),
         };
         let taken = crate::backup::dirs::archive_dir(dir, "dir-files", &target, &|_| {}).unwrap();
         assert_eq!(taken.directory.as_deref(), dir.to_str());

@@ -32,6 +32,61 @@ pub struct Unpacked {
     _temp: TempPath,
 }
 
+/// An age-encrypted backup decrypted into `dir` (a private temporary
+/// file, removed when the `Unpacked` drops) for the checks and the load
+/// that follow. age authenticates every chunk and marks the last one: a
+/// cut or altered file fails here, naming it.
+pub fn decrypt(
+    path: &Path,
+    dir: &Path,
+    identity: &crate::storage::crypt::Identity,
+) -> Result<Unpacked> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base: String = name
+        .strip_suffix(crate::storage::crypt::SUFFIX)
+        .unwrap_or(&name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    let mut named = crate::fsutil::private_temp_in(
+        dir,
+        crate::fsutil::DECRYPTED_PREFIX,
+        &format!(".{base}.partial"),
+    )
+    .map_err(|e| {
+        Error::new(format!(
+            "cannot create a temporary file in the backup directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let input = std::io::BufReader::new(
+        File::open(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
+    );
+    let mut plain = identity.decrypt(input, &name)?;
+    std::io::copy(&mut plain, named.as_file_mut()).map_err(|e| {
+        Error::new(format!(
+            "cannot decrypt {name}: {e} (cut off or altered); nothing was changed"
+        ))
+    })?;
+    named.as_file().sync_all()?;
+    let (_, temp) = named.into_parts();
+    Ok(Unpacked {
+        path: temp.to_path_buf(),
+        origin: format!("{name}, decrypted"),
+        _temp: temp,
+    })
+}
+
 /// What a file turned out to hold.
 #[derive(Debug, PartialEq, Eq)]
 enum Held {

@@ -219,9 +219,12 @@ fn download_to(
 ) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = file_name(dest)?;
-    let mut temp =
-        crate::fsutil::private_temp_in(dir, ".budgie-download.", &format!(".{name}.partial"))
-            .map_err(|e| Error::new(format!("cannot write in {}: {e}", dir.display())))?;
+    let mut temp = crate::fsutil::private_temp_in(
+        dir,
+        crate::fsutil::DOWNLOAD_PREFIX,
+        &format!(".{name}.partial"),
+    )
+    .map_err(|e| Error::new(format!("cannot write in {}: {e}", dir.display())))?;
     let started = Instant::now();
     let bar = ctx
         .ui

@@ -5,5 +5,6 @@
 //! brings one back.
 
 pub mod copies;
+pub mod crypt;
 pub mod remote;
 pub mod s3;
