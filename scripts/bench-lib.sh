@@ -117,6 +117,7 @@ bench_cleanup() {
     local rc=$? label left
     trap - EXIT INT TERM
     [ -z "${bg_pid:-}" ] || kill "$bg_pid" 2>/dev/null || true
+    [ -z "${moto_pid:-}" ] || kill "$moto_pid" 2>/dev/null || true
     if [ -n "${dir:-}" ] && [ -f "$dir/compose.yml" ]; then
         bench_log "removing project $name"
         (cd "$dir" && "$compose" -p "$name" down -v >/dev/null 2>&1) || true
