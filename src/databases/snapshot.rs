@@ -95,43 +95,86 @@ pub fn default_name() -> String {
 
 /// The snapshots of `db`, oldest first.
 pub fn list(engine: &Engine, container: &str, db: &Database) -> Result<Vec<Snapshot>> {
+    Ok(survey(engine, container, db, false)?.0)
+}
+
+/// The snapshots of `db` and, with `before`, what a copy needs to know
+/// ([`Before`]): one psql call (each engine call costs a fraction of a
+/// second, a snapshot should not).
+fn survey(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    with_before: bool,
+) -> Result<(Vec<Snapshot>, Option<Before>)> {
     let prefix = format!("{}{MARK}", db.name);
     let like = prefix
         .replace('\\', "\\\\")
         .replace('_', "\\_")
         .replace('%', "\\%");
-    let out = psql(
-        engine,
-        container,
-        db,
-        maintenance_db(db),
-        &format!(
-            "SELECT datname, pg_database_size(oid), coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname LIKE {} ORDER BY oid",
-            quote_literal(&format!("{like}%"))
-        ),
-    )?;
-    let mut found: Vec<Snapshot> = out
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, '|');
-            let database = parts.next()?.to_string();
-            let bytes = parts.next()?.trim().parse().unwrap_or(0);
-            let record: Option<Record> = serde_json::from_str(parts.next().unwrap_or("")).ok();
-            let name = database.strip_prefix(&prefix)?.to_string();
-            Some(Snapshot {
-                name,
-                bytes,
-                created: record.as_ref().map(|r| r.created.clone()),
-                source: record
-                    .as_ref()
-                    .map_or_else(|| db.name.clone(), |r| r.source.clone()),
-                server_version: record.map(|r| r.server_version),
-                database,
-            })
-        })
-        .collect();
+    // Rows: `s|datname|size||comment` per snapshot, and with `before`
+    // `b|size|version_num|data_directory|version` (data_directory empty
+    // when the user may not see it: pg_settings hides the row).
+    let mut sql = format!(
+        "SELECT 's', datname, pg_database_size(oid)::text, '', coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname LIKE {}",
+        quote_literal(&format!("{like}%"))
+    );
+    if with_before {
+        sql = format!(
+            "SELECT 'b', pg_database_size({})::text, current_setting('server_version_num'), coalesce((SELECT setting FROM pg_settings WHERE name = 'data_directory'), ''), current_setting('server_version') UNION ALL {sql}",
+            quote_literal(&db.name)
+        );
+    }
+    let out = psql(engine, container, db, maintenance_db(db), &sql)?;
+    let mut found = Vec::new();
+    let mut before = None;
+    for line in out.lines() {
+        let mut parts = line.splitn(5, '|');
+        let (Some(tag), Some(a), Some(b), Some(c), Some(d)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            continue;
+        };
+        match tag {
+            "b" => {
+                before = Some(Before {
+                    bytes: a.trim().parse().unwrap_or(0),
+                    version_num: b.trim().parse().unwrap_or(0),
+                    data_directory: Some(c.trim().to_string()).filter(|d| !d.is_empty()),
+                    version: d.to_string(),
+                });
+            }
+            "s" => {
+                let Some(name) = a.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let record: Option<Record> = serde_json::from_str(d).ok();
+                found.push(Snapshot {
+                    name: name.to_string(),
+                    bytes: b.trim().parse().unwrap_or(0),
+                    created: record.as_ref().map(|r| r.created.clone()),
+                    source: record
+                        .as_ref()
+                        .map_or_else(|| db.name.clone(), |r| r.source.clone()),
+                    server_version: record.map(|r| r.server_version),
+                    database: a.to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
     found.sort_by(|a, b| a.created.cmp(&b.created));
-    Ok(found)
+    if with_before && before.is_none() {
+        return Err(Error::new(format!(
+            "database {}: the server did not say its size and version",
+            db.name
+        )));
+    }
+    Ok((found, before))
 }
 
 /// What the server says before a copy: the database's size, the server's
@@ -142,39 +185,6 @@ struct Before {
     version_num: u32,
     version: String,
     data_directory: Option<String>,
-}
-
-fn before(engine: &Engine, container: &str, db: &Database) -> Result<Before> {
-    let out = psql(
-        engine,
-        container,
-        db,
-        maintenance_db(db),
-        &format!(
-            "SELECT pg_database_size({}), current_setting('server_version_num'), current_setting('server_version')",
-            quote_literal(&db.name)
-        ),
-    )?;
-    let mut parts = out.trim().splitn(3, '|');
-    let bytes = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let version_num = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let version = parts.next().unwrap_or("").to_string();
-    let data_directory = psql(
-        engine,
-        container,
-        db,
-        maintenance_db(db),
-        "SELECT current_setting('data_directory')",
-    )
-    .ok()
-    .map(|s| s.trim().to_string())
-    .filter(|s| !s.is_empty());
-    Ok(Before {
-        bytes,
-        version_num,
-        version,
-        data_directory,
-    })
 }
 
 /// Free bytes where `dir` lives in the container (`df -Pk`), None when the
@@ -212,7 +222,11 @@ pub struct Taken {
 pub fn create(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<Taken> {
     check_name(&db.name, name)?;
     let target = database_of(&db.name, name);
-    if list(engine, container, db)?.iter().any(|s| s.name == name) {
+    let (found, b) = survey(engine, container, db, true)?;
+    let Some(b) = b else {
+        return Err(Error::new("internal error: no survey of the database"));
+    };
+    if found.iter().any(|s| s.name == name) {
         return Err(Error::usage(format!(
             "snapshot {name} of database {} exists already; nothing was changed",
             db.name
@@ -221,7 +235,6 @@ pub fn create(engine: &Engine, container: &str, db: &Database, name: &str) -> Re
             "choose another name, or remove it first: budgie snapshot rm {name}"
         )));
     }
-    let b = before(engine, container, db)?;
     let free = b
         .data_directory
         .as_deref()
