@@ -282,6 +282,50 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
     assert!(!left.iter().any(|k| k.contains(&name)), "{left:?}");
     assert_eq!(p.backups(), local_before);
 
+    // Killed mid-upload (after its first part): no object; the open
+    // multipart upload is aborted by the next command that reaches the
+    // remote, which says so.
+    let out = p
+        .budgie()
+        .env("BUDGIE_CRASH_AT", "upload:part")
+        .args(["backup", "--to", "s3://budgie-test/killed"])
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    assert_eq!(s3.open_uploads(BUCKET).len(), 1);
+    p.budgie()
+        .args(["backup", "list", "--remote"])
+        .run()
+        .success()
+        .stderr_has("Aborted the upload of s3://budgie-test/killed/");
+    assert!(
+        s3.open_uploads(BUCKET).is_empty(),
+        "{:?}",
+        s3.open_uploads(BUCKET)
+    );
+    assert!(s3.keys(BUCKET).iter().all(|k| !k.starts_with("killed/")));
+
+    // backup --all: every file of the set with its sidecar, then the
+    // manifest.
+    let doc = p
+        .budgie()
+        .args(["backup", "--all", "--to", "s3://budgie-test/sets", "--json"])
+        .run()
+        .success()
+        .json();
+    let keys = s3.keys(BUCKET);
+    for f in doc["files"].as_array().unwrap() {
+        let path = std::path::PathBuf::from(f["path"].as_str().unwrap());
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(keys.contains(&format!("sets/{name}")), "{name}: {keys:?}");
+        assert!(
+            keys.contains(&format!("sets/{name}.meta.json")),
+            "{name}: {keys:?}"
+        );
+    }
+    let set = std::path::PathBuf::from(doc["set"].as_str().unwrap());
+    let manifest = set.file_name().unwrap().to_str().unwrap();
+    assert!(keys.contains(&format!("sets/{manifest}")), "{keys:?}");
+
     // Credentials never come from the compose file.
     let bad = Fixture::bare().compose(
         "services:\n  db:\n    image: postgres\nx-budgie:\n  backup:\n    s3:\n      secret_access_key: nope\n",

@@ -281,8 +281,17 @@ fn take_all(ctx: &Context, b: &BackupCommand) -> Result<i32> {
         execute::print_plan(ctx, "backup --all", &plan);
         return Ok(0);
     }
+    let remote = crate::commands::backup_remote::remote_of(ctx, b)?;
     let _lock = recover::lock(ctx, "backup --all")?;
     let ran = execute::run(ctx, &plan.steps, &mut NoDeletions)?;
+    if let Some(client) = &remote {
+        // The set's files, then its manifest: a set whose manifest is
+        // there remotely has all its files there.
+        crate::storage::copies::upload(ctx, client, &ran.backups)?;
+        if let Some(manifest) = &ran.set {
+            crate::storage::copies::upload_file(ctx, client, manifest)?;
+        }
+    }
     if ctx.global.json {
         #[derive(Serialize)]
         struct SetDoc<'a> {
@@ -346,8 +355,12 @@ fn take_volumes(ctx: &Context, b: &BackupCommand) -> Result<i32> {
                 .hint("the engine creates it when a service using it starts: budgie start"),
         );
     }
+    let remote = crate::commands::backup_remote::remote_of(ctx, b)?;
     let _lock = recover::lock(ctx, "backup --volume")?;
     let ran = execute::run(ctx, &plan.steps, &mut NoDeletions)?;
+    if let Some(client) = &remote {
+        crate::storage::copies::upload(ctx, client, &ran.backups)?;
+    }
     if ctx.global.json {
         crate::commands::print_json(&ran.backups)?;
     } else {

@@ -45,8 +45,14 @@ pub fn connect(ctx: &Context, target: &Target) -> Result<Client> {
             settings.credentials.from
         ));
     }
-    let client = Client::new(&settings, target)?;
+    let client = Client::new(&settings, target)?.with_notes(&ctx.backup_dir());
     client.check()?;
+    for key in client.abort_left() {
+        ctx.ui.info(&format!(
+            "Aborted the upload of {} that an interrupted budgie left open (no object was made)",
+            client.shown(&key)
+        ));
+    }
     Ok(client)
 }
 
@@ -110,6 +116,21 @@ pub fn upload(ctx: &Context, client: &Client, taken: &[Taken]) -> Result<()> {
             started.elapsed().as_secs_f64()
         ));
     }
+    Ok(())
+}
+
+/// Copies one file (a set's manifest) to the remote, whole or not at all.
+pub fn upload_file(ctx: &Context, client: &Client, path: &Path) -> Result<()> {
+    let name = file_name(path)?;
+    let sha = sha256_of(path)?;
+    client
+        .upload(path, &client.target.key(name), &sha, &mut |_| {})
+        .map_err(|e| Error {
+            message: format!("{}; the local file is kept: {}", e.message, path.display()),
+            ..e
+        })?;
+    ctx.ui
+        .success(&format!("Copied {name} to {}", client.target.shown(None)));
     Ok(())
 }
 

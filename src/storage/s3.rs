@@ -27,6 +27,8 @@ const EXPIRES: Duration = Duration::from_secs(3600);
 /// Bytes per part of a multipart upload, and the size up to which a file
 /// is one `PUT`: the one buffer an upload holds.
 pub const PART: usize = 8 << 20;
+/// Parts sent at once.
+const UPLOADERS: usize = 3;
 
 /// An object in a listing.
 #[derive(Debug, Clone)]
@@ -43,7 +45,21 @@ pub struct Client {
     agent: ureq::Agent,
     pub target: Target,
     endpoint: String,
+    /// Where each open multipart upload is noted while it runs (the backup
+    /// directory), so that one a killed budgie left is aborted by the next.
+    notes: Option<std::path::PathBuf>,
 }
+
+/// An open multipart upload, as noted in `.budgie-upload.<id>.json`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OpenUpload {
+    endpoint: String,
+    bucket: String,
+    key: String,
+    upload_id: String,
+}
+
+const NOTE_PREFIX: &str = ".budgie-upload.";
 
 type Response = ureq::http::Response<ureq::Body>;
 
@@ -76,7 +92,78 @@ impl Client {
             agent,
             target: target.clone(),
             endpoint: settings.endpoint.clone(),
+            notes: None,
         })
+    }
+
+    /// Notes open multipart uploads in `dir` while they run.
+    pub fn with_notes(mut self, dir: &Path) -> Client {
+        self.notes = Some(dir.to_path_buf());
+        self
+    }
+
+    fn note_path(&self, id: &str) -> Option<std::path::PathBuf> {
+        let dir = self.notes.as_ref()?;
+        let digest = sha2::Sha256::digest(id.as_bytes());
+        Some(dir.join(format!(
+            "{NOTE_PREFIX}{}.json",
+            crate::fsutil::hex(&digest[..12])
+        )))
+    }
+
+    fn note_open(&self, key: &str, id: &str) -> Result<()> {
+        let Some(path) = self.note_path(id) else {
+            return Ok(());
+        };
+        let note = OpenUpload {
+            endpoint: self.endpoint.clone(),
+            bucket: self.target.bucket.clone(),
+            key: key.to_string(),
+            upload_id: id.to_string(),
+        };
+        let json = serde_json::to_vec(&note)
+            .map_err(|e| Error::new(format!("internal error: an upload's note: {e}")))?;
+        crate::fsutil::write_atomically(&path, &json, NOTE_PREFIX, ".partial")
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+    }
+
+    fn note_closed(&self, id: &str) {
+        if let Some(path) = self.note_path(id) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Aborts the multipart uploads to this endpoint and bucket that a
+    /// killed budgie left open (noted in the backup directory); the keys
+    /// they were for.
+    pub fn abort_left(&self) -> Vec<String> {
+        let Some(dir) = &self.notes else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut aborted = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with(NOTE_PREFIX) && name.ends_with(".json")) {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let Ok(note) = serde_json::from_slice::<OpenUpload>(&bytes) else {
+                continue;
+            };
+            if note.endpoint != self.endpoint || note.bucket != self.target.bucket {
+                continue;
+            }
+            if self.abort(&note.key, &note.upload_id) {
+                let _ = std::fs::remove_file(entry.path());
+                aborted.push(note.key);
+            }
+        }
+        aborted
     }
 
     /// What went wrong, from a response that is not a success: S3's
@@ -160,13 +247,13 @@ impl Client {
         let mut file = File::open(path)
             .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
         let size = file.metadata()?.len();
-        let mut buf = vec![0u8; PART.min(size as usize).max(1)];
         if size as usize <= PART {
+            let mut buf = vec![0u8; (size as usize).max(1)];
             let n = read_full(&mut file, &mut buf)?;
             self.put(key, &buf[..n], sha256, &what)?;
             progress(n as u64);
         } else {
-            self.multipart(&mut file, key, sha256, &mut buf, &what, progress)?;
+            self.multipart(&mut file, key, sha256, &what, progress)?;
         }
         // The object is there, whole: its size as the file's.
         let (len, meta) = self.head(key, &what)?;
@@ -227,7 +314,6 @@ impl Client {
         file: &mut File,
         key: &str,
         sha256: &str,
-        buf: &mut [u8],
         what: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
@@ -258,7 +344,11 @@ impl Client {
                 ))
             })?;
         let id = created.upload_id().to_string();
-        let parts = self.send_parts(file, key, &id, buf, what, progress);
+        if let Err(e) = self.note_open(key, &id) {
+            self.abort(key, &id);
+            return Err(e);
+        }
+        let parts = self.send_parts(file, key, &id, what, progress);
         let done = parts.and_then(|etags| {
             let action = self.bucket.complete_multipart_upload(
                 Some(&self.credentials),
@@ -280,64 +370,143 @@ impl Client {
         if done.is_err() {
             self.abort(key, &id);
         }
+        self.note_closed(&id);
         done
     }
 
+    /// Sends the file's parts, [`UPLOADERS`] at a time (a store answers
+    /// one stream slower than it takes several, as `aws s3 cp` knows): the
+    /// reader hands each part to the first free sender, so at most
+    /// `UPLOADERS + 1` parts are in memory. The ETags in part order.
     fn send_parts(
         &self,
         file: &mut File,
         key: &str,
         id: &str,
-        buf: &mut [u8],
         what: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<String>> {
-        let mut etags = Vec::new();
-        let mut sent = 0u64;
-        for number in 1u16.. {
-            if crate::interrupt::interrupted() {
-                return Err(Error::interrupted());
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u16, Vec<u8>)>(0);
+        let rx = Mutex::new(rx);
+        let etags: Mutex<std::collections::BTreeMap<u16, String>> = Mutex::default();
+        let failure: Mutex<Option<Error>> = Mutex::default();
+        let failed = AtomicBool::new(false);
+        let sent = AtomicU64::new(0);
+        let read = std::thread::scope(|s| -> Result<()> {
+            for _ in 0..UPLOADERS {
+                s.spawn(|| {
+                    loop {
+                        let job = rx.lock().map(|r| r.recv());
+                        let Ok(Ok((number, buf))) = job else { break };
+                        if failed.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        match self.send_part(key, id, number, &buf, what) {
+                            Ok(etag) => {
+                                if let Ok(mut e) = etags.lock() {
+                                    e.insert(number, etag);
+                                }
+                                sent.fetch_add(buf.len() as u64, Ordering::SeqCst);
+                                crate::crash::point("upload:part");
+                            }
+                            Err(e) => {
+                                failed.store(true, Ordering::SeqCst);
+                                if let Ok(mut f) = failure.lock() {
+                                    f.get_or_insert(e);
+                                }
+                            }
+                        }
+                    }
+                });
             }
-            let n = read_full(file, buf)?;
-            if n == 0 {
-                break;
+            let mut outcome = Ok(());
+            for number in 1u16.. {
+                if crate::interrupt::interrupted() {
+                    outcome = Err(Error::interrupted());
+                    break;
+                }
+                if failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let mut buf = vec![0u8; PART];
+                let n = match read_full(file, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                buf.truncate(n);
+                if tx.send((number, buf)).is_err() {
+                    break;
+                }
+                progress(sent.load(Ordering::SeqCst));
             }
-            let md5 = Md5::digest(&buf[..n]);
-            let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
-            let mut action = self
-                .bucket
-                .upload_part(Some(&self.credentials), key, number, id);
-            action
-                .headers_mut()
-                .insert("content-md5", content_md5.clone());
-            let url = action.sign(EXPIRES);
-            let resp = self
-                .agent
-                .put(url.as_str())
-                .header("content-md5", &content_md5)
-                .send(&buf[..n])
-                .map_err(|e| self.unreachable(what, e))?;
-            if !resp.status().is_success() {
-                return Err(self.failed(what, resp));
-            }
-            self.check_etag(&resp, &md5, what)?;
-            etags.push(format!(
-                "\"{}\"",
-                md5.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            ));
-            sent += n as u64;
-            progress(sent);
+            drop(tx);
+            outcome
+        });
+        read?;
+        if let Some(e) = failure.into_inner().ok().flatten() {
+            return Err(e);
         }
-        Ok(etags)
+        progress(sent.load(Ordering::SeqCst));
+        Ok(etags
+            .into_inner()
+            .unwrap_or_default()
+            .into_values()
+            .collect())
     }
 
-    /// Best effort: the parts sent are deleted by the server.
-    fn abort(&self, key: &str, id: &str) {
+    /// One part, with its MD5; its quoted ETag once the server's matched.
+    fn send_part(
+        &self,
+        key: &str,
+        id: &str,
+        number: u16,
+        buf: &[u8],
+        what: &str,
+    ) -> Result<String> {
+        let md5 = Md5::digest(buf);
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+        let mut action = self
+            .bucket
+            .upload_part(Some(&self.credentials), key, number, id);
+        action
+            .headers_mut()
+            .insert("content-md5", content_md5.clone());
+        let url = action.sign(EXPIRES);
+        let resp = self
+            .agent
+            .put(url.as_str())
+            .header("content-md5", &content_md5)
+            .send(buf)
+            .map_err(|e| self.unreachable(what, e))?;
+        if !resp.status().is_success() {
+            return Err(self.failed(what, resp));
+        }
+        self.check_etag(&resp, &md5, what)?;
+        Ok(format!(
+            "\"{}\"",
+            md5.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ))
+    }
+
+    /// The parts sent are deleted by the server; whether it said so (an
+    /// upload it no longer knows counts as aborted).
+    fn abort(&self, key: &str, id: &str) -> bool {
         let url = self
             .bucket
             .abort_multipart_upload(Some(&self.credentials), key, id)
             .sign(EXPIRES);
-        let _ = self.agent.delete(url.as_str()).call();
+        self.agent
+            .delete(url.as_str())
+            .call()
+            .is_ok_and(|r| r.status().is_success() || r.status().as_u16() == 404)
     }
 
     /// An object's size and its `x-amz-meta-sha256`; an error when it is
