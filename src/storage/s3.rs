@@ -24,11 +24,20 @@ use crate::error::{Error, Result};
 
 /// How long a signed URL stays valid.
 const EXPIRES: Duration = Duration::from_secs(3600);
-/// Bytes per part of a multipart upload, and the size up to which a file
-/// is one `PUT`: the one buffer an upload holds.
+/// The size up to which a file is one `PUT` (held in memory whole).
 pub const PART: usize = 8 << 20;
 /// Parts sent at once.
 const UPLOADERS: usize = 3;
+
+/// Bytes per part of a multipart upload of `size` bytes: S3's smallest
+/// (5 MiB), larger only as S3's 10,000 parts need (whole MiB, with room):
+/// `UPLOADERS + 1` parts are in memory at most: 20 MiB for a backup up to
+/// 43 GiB.
+fn part_size(size: u64) -> usize {
+    const MIB: u64 = 1 << 20;
+    let needed = size.div_ceil(9_000).div_ceil(MIB) * MIB;
+    usize::try_from(needed.max(5 * MIB)).unwrap_or(usize::MAX)
+}
 
 /// An object in a listing.
 #[derive(Debug, Clone)]
@@ -388,6 +397,7 @@ impl Client {
     ) -> Result<Vec<String>> {
         use std::sync::Mutex;
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let part = part_size(file.metadata()?.len());
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u16, Vec<u8>)>(0);
         let rx = Mutex::new(rx);
         let etags: Mutex<std::collections::BTreeMap<u16, String>> = Mutex::default();
@@ -430,7 +440,7 @@ impl Client {
                 if failed.load(Ordering::SeqCst) {
                     break;
                 }
-                let mut buf = vec![0u8; PART];
+                let mut buf = vec![0u8; part];
                 let n = match read_full(file, &mut buf) {
                     Ok(n) => n,
                     Err(e) => {
@@ -686,4 +696,22 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parts_are_small_and_at_most_ten_thousand() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(super::part_size(540 * MIB) as u64, 5 * MIB);
+        for size in [9 * MIB, 45 << 30, 200 << 30, 5 << 40] {
+            let part = super::part_size(size) as u64;
+            assert!(
+                part >= 5 * MIB && part.is_multiple_of(MIB),
+                "{size}: {part}"
+            );
+            assert!(size.div_ceil(part) <= 10_000, "{size}: {part}");
+        }
+        assert_eq!(super::part_size(45 << 30) as u64, 6 * MIB);
+    }
 }
