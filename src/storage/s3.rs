@@ -29,14 +29,14 @@ pub const PART: usize = 8 << 20;
 /// Parts sent at once.
 const UPLOADERS: usize = 3;
 
-/// Bytes per part of a multipart upload of `size` bytes: S3's smallest
-/// (5 MiB), larger only as S3's 10,000 parts need (whole MiB, with room):
-/// `UPLOADERS + 1` parts are in memory at most: 20 MiB for a backup up to
-/// 43 GiB.
+/// Bytes per part of a multipart upload of `size` bytes: 8 MiB (as `aws
+/// s3 cp`), larger only as S3's 10,000 parts need (whole MiB, with room).
+/// `UPLOADERS` parts are in memory at most: 24 MiB for a backup up to
+/// 70 GiB.
 fn part_size(size: u64) -> usize {
     const MIB: u64 = 1 << 20;
     let needed = size.div_ceil(9_000).div_ceil(MIB) * MIB;
-    usize::try_from(needed.max(5 * MIB)).unwrap_or(usize::MAX)
+    usize::try_from(needed.max(8 * MIB)).unwrap_or(usize::MAX)
 }
 
 /// An object in a listing.
@@ -383,93 +383,90 @@ impl Client {
         done
     }
 
-    /// Sends the file's parts, [`UPLOADERS`] at a time (a store answers
-    /// one stream slower than it takes several, as `aws s3 cp` knows): the
-    /// reader hands each part to the first free sender, so at most
-    /// `UPLOADERS + 1` parts are in memory. The ETags in part order.
+    /// Sends the file's parts, [`UPLOADERS`] at a time (a store takes
+    /// several streams faster than one, as `aws s3 cp` knows): each sender
+    /// takes the next part number and reads that part itself (`pread`), so
+    /// at most `UPLOADERS` parts are in memory. The ETags in part order.
     fn send_parts(
         &self,
-        file: &mut File,
+        file: &File,
         key: &str,
         id: &str,
         what: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<String>> {
+        use std::os::unix::fs::FileExt;
         use std::sync::Mutex;
-        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let part = part_size(file.metadata()?.len());
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(u16, Vec<u8>)>(0);
-        let rx = Mutex::new(rx);
-        let etags: Mutex<std::collections::BTreeMap<u16, String>> = Mutex::default();
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        let size = file.metadata()?.len();
+        let part = part_size(size) as u64;
+        let count = size.div_ceil(part);
+        let next = AtomicU64::new(0);
+        let etags: Mutex<std::collections::BTreeMap<u64, String>> = Mutex::default();
         let failure: Mutex<Option<Error>> = Mutex::default();
         let failed = AtomicBool::new(false);
         let sent = AtomicU64::new(0);
-        let read = std::thread::scope(|s| -> Result<()> {
+        let running = AtomicUsize::new(UPLOADERS);
+        std::thread::scope(|s| {
             for _ in 0..UPLOADERS {
                 s.spawn(|| {
-                    loop {
-                        let job = rx.lock().map(|r| r.recv());
-                        let Ok(Ok((number, buf))) = job else { break };
-                        if failed.load(Ordering::SeqCst) {
-                            continue;
+                    let fail = |e: Error| {
+                        failed.store(true, Ordering::SeqCst);
+                        if let Ok(mut f) = failure.lock() {
+                            f.get_or_insert(e);
                         }
+                    };
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= count || failed.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if crate::interrupt::interrupted() {
+                            fail(Error::interrupted());
+                            break;
+                        }
+                        let offset = i * part;
+                        let len = part.min(size - offset);
+                        let mut buf = vec![0u8; len as usize];
+                        if let Err(e) = file.read_exact_at(&mut buf, offset) {
+                            fail(Error::new(format!("{what}: cannot read the file: {e}")));
+                            break;
+                        }
+                        let number = u16::try_from(i + 1).unwrap_or(u16::MAX);
                         match self.send_part(key, id, number, &buf, what) {
                             Ok(etag) => {
                                 if let Ok(mut e) = etags.lock() {
-                                    e.insert(number, etag);
+                                    e.insert(i, etag);
                                 }
-                                sent.fetch_add(buf.len() as u64, Ordering::SeqCst);
+                                sent.fetch_add(len, Ordering::SeqCst);
                                 crate::crash::point("upload:part");
                             }
                             Err(e) => {
-                                failed.store(true, Ordering::SeqCst);
-                                if let Ok(mut f) = failure.lock() {
-                                    f.get_or_insert(e);
-                                }
+                                fail(e);
+                                break;
                             }
                         }
                     }
+                    running.fetch_sub(1, Ordering::SeqCst);
                 });
             }
-            let mut outcome = Ok(());
-            for number in 1u16.. {
-                if crate::interrupt::interrupted() {
-                    outcome = Err(Error::interrupted());
-                    break;
-                }
-                if failed.load(Ordering::SeqCst) {
-                    break;
-                }
-                let mut buf = vec![0u8; part];
-                let n = match read_full(file, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        outcome = Err(e);
-                        break;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                buf.truncate(n);
-                if tx.send((number, buf)).is_err() {
-                    break;
-                }
+            while running.load(Ordering::SeqCst) > 0 {
                 progress(sent.load(Ordering::SeqCst));
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            drop(tx);
-            outcome
         });
-        read?;
         if let Some(e) = failure.into_inner().ok().flatten() {
             return Err(e);
         }
         progress(sent.load(Ordering::SeqCst));
-        Ok(etags
-            .into_inner()
-            .unwrap_or_default()
-            .into_values()
-            .collect())
+        let etags = etags.into_inner().unwrap_or_default();
+        if etags.len() as u64 != count {
+            return Err(Error::new(format!(
+                "{what}: {} of {count} parts were sent",
+                etags.len()
+            )));
+        }
+        Ok(etags.into_values().collect())
     }
 
     /// One part, with its MD5; its quoted ETag once the server's matched.
@@ -703,7 +700,7 @@ mod tests {
     #[test]
     fn parts_are_small_and_at_most_ten_thousand() {
         const MIB: u64 = 1 << 20;
-        assert_eq!(super::part_size(540 * MIB) as u64, 5 * MIB);
+        assert_eq!(super::part_size(540 * MIB) as u64, 8 * MIB);
         for size in [9 * MIB, 45 << 30, 200 << 30, 5 << 40] {
             let part = super::part_size(size) as u64;
             assert!(
@@ -712,6 +709,7 @@ mod tests {
             );
             assert!(size.div_ceil(part) <= 10_000, "{size}: {part}");
         }
-        assert_eq!(super::part_size(45 << 30) as u64, 6 * MIB);
+        assert_eq!(super::part_size(45 << 30) as u64, 8 * MIB);
+        assert_eq!(super::part_size(100 << 30) as u64, 12 * MIB);
     }
 }
