@@ -45,41 +45,20 @@ pub fn decrypt(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let base: String = name
+    let base = name
         .strip_suffix(crate::storage::crypt::SUFFIX)
-        .unwrap_or(&name)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(60)
-        .collect();
-    let mut named = crate::fsutil::private_temp_in(
-        dir,
-        crate::fsutil::DECRYPTED_PREFIX,
-        &format!(".{base}.partial"),
-    )
-    .map_err(|e| {
-        Error::new(format!(
-            "cannot create a temporary file in the backup directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+        .unwrap_or(&name);
+    let (mut file, temp) = temp_named(dir, crate::fsutil::DECRYPTED_PREFIX, base)?;
     let input = std::io::BufReader::new(
         File::open(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?,
     );
     let mut plain = identity.decrypt(input, &name)?;
-    std::io::copy(&mut plain, named.as_file_mut()).map_err(|e| {
+    std::io::copy(&mut plain, &mut file).map_err(|e| {
         Error::new(format!(
             "cannot decrypt {name}: {e} (cut off or altered); nothing was changed"
         ))
     })?;
-    named.as_file().sync_all()?;
-    let (_, temp) = named.into_parts();
+    file.sync_all()?;
     Ok(Unpacked {
         path: temp.to_path_buf(),
         origin: format!("{name}, decrypted"),
@@ -316,6 +295,12 @@ fn one_of(path: &Path, mut files: Vec<String>) -> Result<String> {
 
 /// A new hidden temporary file in `dir` for the dump named `name`.
 fn temp_in(dir: &Path, name: &str) -> Result<(File, TempPath)> {
+    temp_named(dir, PREFIX, name)
+}
+
+/// A private temporary file `<prefix>XXXXXX.<name's last part>.partial`
+/// in the backup directory `dir`.
+fn temp_named(dir: &Path, prefix: &str, name: &str) -> Result<(File, TempPath)> {
     crate::backup::store::ensure_backup_dir(dir)?;
     let base: String = name
         .rsplit('/')
@@ -332,7 +317,7 @@ fn temp_in(dir: &Path, name: &str) -> Result<(File, TempPath)> {
         .take(60)
         .collect();
     let named =
-        crate::fsutil::private_temp_in(dir, PREFIX, &format!(".{base}.partial")).map_err(|e| {
+        crate::fsutil::private_temp_in(dir, prefix, &format!(".{base}.partial")).map_err(|e| {
             Error::new(format!(
                 "cannot create a temporary file in the backup directory {}: {e}",
                 dir.display()

@@ -72,6 +72,14 @@ const NOTE_PREFIX: &str = ".budgie-upload.";
 
 type Response = ureq::http::Response<ureq::Body>;
 
+/// The requests without a body.
+#[derive(Clone, Copy)]
+enum Verb {
+    Head,
+    Get,
+    Delete,
+}
+
 impl Client {
     pub fn new(settings: &Settings, target: &Target) -> Result<Client> {
         let url: url::Url = settings
@@ -215,6 +223,18 @@ impl Client {
             .hint("is the endpoint running and its address right (x-budgie.backup.s3.endpoint, AWS_ENDPOINT_URL)?")
     }
 
+    /// A request without a body (`HEAD`, `GET`, `DELETE`) to a signed URL;
+    /// an endpoint that does not answer is an error naming `what`.
+    fn bodiless(&self, verb: Verb, url: &url::Url, what: &str) -> Result<Response> {
+        let url = url.as_str();
+        match verb {
+            Verb::Head => self.agent.head(url).call(),
+            Verb::Get => self.agent.get(url).call(),
+            Verb::Delete => self.agent.delete(url).call(),
+        }
+        .map_err(|e| self.unreachable(what, e))
+    }
+
     /// The bucket answers and may be read: `HEAD` on it.
     pub fn check(&self) -> Result<()> {
         let what = format!("bucket {}", self.target.bucket);
@@ -222,11 +242,7 @@ impl Client {
             .bucket
             .head_bucket(Some(&self.credentials))
             .sign(EXPIRES);
-        let resp = self
-            .agent
-            .head(url.as_str())
-            .call()
-            .map_err(|e| self.unreachable(&what, e))?;
+        let resp = self.bodiless(Verb::Head, &url, &what)?;
         match resp.status().as_u16() {
             200..=299 => Ok(()),
             404 => Err(Error::new(format!(
@@ -510,9 +526,7 @@ impl Client {
             .bucket
             .abort_multipart_upload(Some(&self.credentials), key, id)
             .sign(EXPIRES);
-        self.agent
-            .delete(url.as_str())
-            .call()
+        self.bodiless(Verb::Delete, &url, "abort")
             .is_ok_and(|r| r.status().is_success() || r.status().as_u16() == 404)
     }
 
@@ -524,11 +538,7 @@ impl Client {
             .bucket
             .head_object(Some(&self.credentials), key)
             .sign(EXPIRES);
-        let resp = self
-            .agent
-            .head(url.as_str())
-            .call()
-            .map_err(|e| self.unreachable(&what, e))?;
+        let resp = self.bodiless(Verb::Head, &url, &what)?;
         if resp.status().as_u16() == 404 {
             return Err(Error::new(format!("{what} does not exist"))
                 .hint("budgie backup list --remote shows what is there"));
@@ -541,11 +551,7 @@ impl Client {
             .bucket
             .head_object(Some(&self.credentials), key)
             .sign(EXPIRES);
-        let resp = self
-            .agent
-            .head(url.as_str())
-            .call()
-            .map_err(|e| self.unreachable(what, e))?;
+        let resp = self.bodiless(Verb::Head, &url, what)?;
         self.head_of(resp, what)
     }
 
@@ -580,11 +586,7 @@ impl Client {
                 action.with_continuation_token(t.as_str());
             }
             let url = action.sign(EXPIRES);
-            let mut resp = self
-                .agent
-                .get(url.as_str())
-                .call()
-                .map_err(|e| self.unreachable(&what, e))?;
+            let mut resp = self.bodiless(Verb::Get, &url, &what)?;
             if !resp.status().is_success() {
                 return Err(self.failed(&what, resp));
             }
@@ -622,11 +624,7 @@ impl Client {
             .bucket
             .get_object(Some(&self.credentials), key)
             .sign(EXPIRES);
-        let mut resp = self
-            .agent
-            .get(url.as_str())
-            .call()
-            .map_err(|e| self.unreachable(&what, e))?;
+        let mut resp = self.bodiless(Verb::Get, &url, &what)?;
         if resp.status().as_u16() == 404 {
             return Err(Error::new(format!("{} does not exist", self.shown(key)))
                 .hint("budgie backup list --remote shows what is there"));
@@ -666,11 +664,7 @@ impl Client {
             .bucket
             .delete_object(Some(&self.credentials), key)
             .sign(EXPIRES);
-        let resp = self
-            .agent
-            .delete(url.as_str())
-            .call()
-            .map_err(|e| self.unreachable(&what, e))?;
+        let resp = self.bodiless(Verb::Delete, &url, &what)?;
         match resp.status().is_success() {
             true => Ok(()),
             false => Err(self.failed(&what, resp)),
