@@ -47,17 +47,20 @@ pub fn recipient(s: &str) -> std::result::Result<Box<dyn age::Recipient + Send>,
 
 /// Whether the file at `path` is an age file (its first bytes).
 pub fn file_is_encrypted(path: &Path) -> Result<bool> {
+    // A directory (a pg_dump -Fd dump), a missing or unreadable file: not
+    // an age file; the checks that follow say what it is.
+    if !path.is_file() {
+        return Ok(false);
+    }
     let mut head = [0u8; MAGIC.len()];
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        // The checks that follow name a missing or unreadable file.
-        Err(_) => return Ok(false),
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(false);
     };
     let mut n = 0;
     while n < head.len() {
-        match file.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
+        match file.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
         }
     }
     Ok(is_encrypted(&head[..n]))
@@ -214,6 +217,12 @@ mod tests {
         assert!(recipient("ssh-ed25519 AAAA").is_err());
         assert!(recipient("hello").err().unwrap().contains("age public key"));
         assert!(identity(None, None).unwrap().is_none());
+        // A directory (a -Fd dump) or a missing file is no age file.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!file_is_encrypted(dir.path()).unwrap());
+        assert!(!file_is_encrypted(&dir.path().join("none")).unwrap());
+        std::fs::write(dir.path().join("x.age"), &file).unwrap();
+        assert!(file_is_encrypted(&dir.path().join("x.age")).unwrap());
         assert!(identity(Some(Path::new("/nonexistent/key.txt")), None).is_err());
     }
 }
