@@ -12,9 +12,11 @@ use crate::e2e;
 use crate::support::*;
 
 /// An app holding database appdb, as an app's pool does, and connecting
-/// again when its session ends: a loop in the database container whose
-/// psql sleeps in a query, noting each query that returned in
-/// /tmp/app-ok, until /tmp/app-stop exists.
+/// again when its session ends: in the database container, a psql that
+/// sleeps in a query (held until a snapshot ends it), then a loop of new
+/// connections noting each query that returned in /tmp/app-ok, until
+/// /tmp/app-stop exists. (A loop of short sleeps was a flaky holder: a
+/// snapshot could fall between two of its sessions.)
 fn reconnecting_app(p: &Fixture) -> std::process::Child {
     let c = p.container("db").expect("db running");
     let child = Command::new(p.engine().program())
@@ -24,9 +26,10 @@ fn reconnecting_app(p: &Fixture) -> std::process::Child {
             "sh",
             "-c",
             "rm -f /tmp/app-ok /tmp/app-stop; \
+             psql -U app -d appdb -Atc 'select pg_sleep(600)' >/dev/null 2>&1; \
              while [ ! -e /tmp/app-stop ]; do \
-               psql -U app -d appdb -Atc 'select pg_sleep(1)' >/dev/null 2>&1 && echo ok >> /tmp/app-ok; \
-               sleep 0.1; \
+               psql -U app -d appdb -Atc 'select 1' >/dev/null 2>&1 && echo ok >> /tmp/app-ok; \
+               sleep 0.2; \
              done",
         ])
         .stdin(Stdio::null())
@@ -99,10 +102,11 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
         .run()
         .success()
         .json();
-    let done_then = app_queries(&p);
+    // No query returned before the snapshot ended the held one: any
+    // query noted now came from a new connection.
     let mut reconnected = false;
-    for _ in 0..100 {
-        if app_queries(&p) > done_then {
+    for _ in 0..200 {
+        if app_queries(&p) > 0 {
             reconnected = true;
             break;
         }
