@@ -415,18 +415,14 @@ fn latest_remote(ctx: &Context, service: Option<&str>) -> Result<PathBuf> {
     };
     let client = crate::storage::copies::connect(ctx, &target)?;
     let found = crate::storage::copies::list(&client, &ctx.project.name)?;
-    let newest = found
-        .iter()
-        .rev()
-        .find(|b| b.complete && b.dump && (service.is_none() || b.service.as_deref() == service))
-        .ok_or_else(|| {
-            Error::new(format!(
-                "no complete backup of project {} in {}",
-                ctx.project.name,
-                target.shown(None)
-            ))
-            .hint("budgie backup list --remote shows what is there")
-        })?;
+    let newest = crate::storage::copies::newest_complete(&found, service).ok_or_else(|| {
+        Error::new(format!(
+            "no complete backup of project {} in {}",
+            ctx.project.name,
+            target.shown(None)
+        ))
+        .hint("budgie backup list --remote shows what is there")
+    })?;
     ctx.ui.info(&format!(
         "Newest complete remote backup: {} ({})",
         newest.url,

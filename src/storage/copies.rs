@@ -148,6 +148,20 @@ pub struct RemoteBackup {
     pub dump: bool,
     /// The dump's database service, in a stack with several.
     pub service: Option<String>,
+    /// When the dump was taken (local time, from its name).
+    #[serde(skip)]
+    pub created: Option<chrono::NaiveDateTime>,
+}
+
+/// The newest complete remote dump (of `service`'s database when given).
+pub fn newest_complete<'a>(
+    found: &'a [RemoteBackup],
+    service: Option<&str>,
+) -> Option<&'a RemoteBackup> {
+    found
+        .iter()
+        .rev()
+        .find(|b| b.complete && b.dump && (service.is_none() || b.service.as_deref() == service))
 }
 
 /// The project's backups under the target's prefix, oldest first.
@@ -166,6 +180,7 @@ pub fn list(client: &Client, project: &str) -> Result<Vec<RemoteBackup>> {
             let parsed = crate::backup::store::parse_dump_name(project, n);
             RemoteBackup {
                 dump: parsed.is_some(),
+                created: parsed.as_ref().map(|p| p.created),
                 service: parsed.and_then(|p| p.service),
                 name: n.to_string(),
                 url: client.target.shown(Some(n)),

@@ -184,10 +184,8 @@ pub(super) fn newest_remote(ctx: &crate::context::Context) -> Option<(Check, Opt
         Ok(l) => l,
         Err(check) => return Some((check, None)),
     };
-    let newest = found.iter().rev().find_map(|b| {
-        let parsed = store::parse_dump_name(&project.name, &b.name)?;
-        b.complete.then_some((b, parsed.created))
-    });
+    let newest =
+        crate::storage::copies::newest_complete(&found, None).and_then(|b| Some((b, b.created?)));
     let Some((b, created)) = newest else {
         return Some((
             Check::fail(
