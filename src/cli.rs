@@ -40,6 +40,18 @@ pub struct Global {
     #[arg(long, value_enum, global = true)]
     pub engine: Option<EngineKind>,
 
+    /// The engine's endpoint: unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[/PATH] [env: DOCKER_HOST, CONTAINER_HOST]
+    #[arg(long, value_name = "URL", global = true)]
+    pub engine_host: Option<String>,
+
+    /// docker: the context to use [env: DOCKER_CONTEXT] (default: the current context)
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+
+    /// podman: the system connection to use [env: CONTAINER_CONNECTION]
+    #[arg(long, value_name = "NAME", global = true)]
+    pub connection: Option<String>,
+
     /// Print the plan (the exact engine commands) and run nothing
     #[arg(long, global = true)]
     pub dry_run: bool,

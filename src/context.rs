@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use crate::cli::Global;
 use crate::compose::{self, Compression, DumpFormat, LoadOptions, Project};
-use crate::engine::{Cmd, Engine, EngineKind};
+use crate::engine::{Cmd, Engine, EngineKind, endpoint};
 use crate::error::{Error, Result};
 use crate::ui::Ui;
 
@@ -48,10 +48,27 @@ impl Context {
             .map_err(Clone::clone)
     }
 
+    /// The engine runs on this machine: the paths it reports (volume
+    /// mountpoints, bind mounts) are paths here. True when no engine can be
+    /// chosen (nothing then reads a path of the engine's).
+    pub fn engine_here(&self) -> bool {
+        self.engine()
+            .map(|e| e.endpoint.on_this_machine())
+            .unwrap_or(true)
+    }
+
+    /// " on ssh://deploy@prod" (or the context's name) when the engine is
+    /// not this machine's default; empty when it is. Said where data is at
+    /// stake.
+    pub fn machine(&self) -> String {
+        self.engine().map(|e| e.endpoint.on()).unwrap_or_default()
+    }
+
     /// A compose command for this project: the compose tool, `-p NAME`,
     /// every `-f FILE`, then `args`; run in the project directory.
     pub fn compose_cmd<S: AsRef<str>>(&self, args: &[S]) -> Result<Cmd> {
-        let compose = self.engine()?.compose()?;
+        let engine = self.engine()?;
+        let compose = engine.compose()?;
         let mut argv = compose.argv.clone();
         argv.push("-p".into());
         argv.push(self.project.name.clone());
@@ -60,7 +77,7 @@ impl Context {
             argv.push(f.display().to_string());
         }
         argv.extend(args.iter().map(|a| a.as_ref().to_string()));
-        Ok(Cmd::new(argv).dir(&self.project.dir))
+        Ok(engine.reach(Cmd::new(argv).dir(&self.project.dir)))
     }
 
     /// A tool's output with the project's secrets hidden (see
@@ -162,7 +179,10 @@ pub fn load_options(global: &Global, env: BTreeMap<String, String>) -> Result<Lo
 }
 
 /// The engine as `--engine`, `BUDGIE_ENGINE` and `BUDGIE_COMPOSE` (read from
-/// `env`) choose it. Looks at PATH only; runs nothing.
+/// `env`) choose it, at the endpoint `--engine-host`, `--context`,
+/// `--connection` and the engines' own variables choose (see
+/// `engine::endpoint`). Looks at PATH and the engine's configuration; talks
+/// to no engine.
 pub fn choose_engine(global: &Global, env: &BTreeMap<String, String>) -> Result<Engine> {
     let choice = match global.engine {
         Some(k) => Some(k),
@@ -177,5 +197,12 @@ pub fn choose_engine(global: &Global, env: &BTreeMap<String, String>) -> Result<
         .get("BUDGIE_COMPOSE")
         .filter(|s| !s.trim().is_empty())
         .map(String::as_str);
-    Engine::detect(choice, forced, env)
+    let engine = Engine::detect(choice, forced, env)?;
+    let choice = endpoint::Choice {
+        host: global.engine_host.clone(),
+        context: global.context.clone(),
+        connection: global.connection.clone(),
+    };
+    let at = endpoint::resolve(engine.kind, &engine.program, &choice, env)?;
+    Ok(engine.at(at))
 }

@@ -192,7 +192,7 @@ fn replaced_dirs(ctx: &Context, plan: &Plan) -> Result<Vec<DirLoss>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let known = inventory::host_dirs(&ctx.project);
+    let known = inventory::host_dirs(&ctx.project, ctx.engine_here());
     names
         .iter()
         .map(|name| {
@@ -353,24 +353,25 @@ fn dumps_needed(ctx: &Context, stake: &AtStake) -> Result<Vec<(Database, Vec<Str
 /// The confirmation step: type the database name for a restore, else the
 /// project name; `--yes` answers it.
 fn confirmation(ctx: &Context, stake: &AtStake, backups: bool) -> Step {
+    let on = ctx.machine();
     let several = stake.replaced.len() > 1 || !stake.losses.is_empty() || !stake.dirs.is_empty();
     let (question, expected) = match stake.replaced.first() {
         // Several things at once (a set): the project's name confirms.
         _ if several && (!stake.replaced.is_empty() || !stake.dirs.is_empty()) => (
             format!(
-                "Type the project name ({}) to replace {}",
+                "Type the project name ({}) to replace {}{on}",
                 ctx.project.name,
                 replaced_things(stake)
             ),
             ctx.project.name.clone(),
         ),
         Some(r) => (
-            format!("Type the database name ({}) to replace it", r.name),
+            format!("Type the database name ({}) to replace it{on}", r.name),
             r.name.clone(),
         ),
         None => (
             format!(
-                "Type the project name ({}) to delete {} volume{}",
+                "Type the project name ({}) to delete {} volume{}{on}",
                 ctx.project.name,
                 stake.losses.len(),
                 if stake.losses.len() == 1 { "" } else { "s" }
@@ -676,6 +677,9 @@ fn show(ctx: &Context, stake: &AtStake) {
     let asking = !ctx.global.yes && !ctx.global.dry_run && ctx.ui.stdin_tty;
     let loud = ctx.ui.unquiet();
     let ui = if asking { &loud } else { &ctx.ui };
+    // "project app on ssh://deploy@prod": which machine, when it is not
+    // this machine's default engine.
+    let project = format!("{}{}", ctx.project.name, ctx.machine());
     for r in &stake.replaced {
         let now = match &r.current {
             Some(c) => format!(
@@ -686,19 +690,18 @@ fn show(ctx: &Context, stake: &AtStake) {
             None => "size unknown".into(),
         };
         ui.heading(&format!(
-            "This replaces database {} ({now}) of project {} with {}",
-            r.name, ctx.project.name, r.with
+            "This replaces database {} ({now}) of project {project} with {}",
+            r.name, r.with
         ));
     }
     if !stake.dirs.is_empty() {
         ui.heading(&format!(
-            "This replaces the contents of {} of project {}:",
+            "This replaces the contents of {} of project {project}:",
             count(
                 stake.dirs.len() as u64,
                 "host directory",
                 "host directories"
             ),
-            ctx.project.name
         ));
         for l in &stake.dirs {
             let size = l
@@ -717,10 +720,9 @@ fn show(ctx: &Context, stake: &AtStake) {
         return;
     }
     ui.heading(&format!(
-        "This deletes {} volume{} of project {}:",
+        "This deletes {} volume{} of project {project}:",
         stake.losses.len(),
         if stake.losses.len() == 1 { "" } else { "s" },
-        ctx.project.name
     ));
     for l in &stake.losses {
         let v = &l.state;

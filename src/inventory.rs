@@ -50,8 +50,13 @@ pub const HOST_DIR_FILES: usize = 50_000;
 
 /// The host directories the project's services write to: writable bind
 /// mounts that are directories or do not exist yet — not sockets, not
-/// single files.
-pub fn host_dirs(project: &Project) -> Vec<HostDir> {
+/// single files. None when the engine is on another machine
+/// (`engine_here` false): its bind mounts are that machine's paths, which
+/// budgie cannot read or write without an agent there.
+pub fn host_dirs(project: &Project, engine_here: bool) -> Vec<HostDir> {
+    if !engine_here {
+        return Vec::new();
+    }
     project
         .bind_mounts()
         .into_iter()
@@ -140,7 +145,13 @@ fn volume_sizes(engine: &Engine, infos: &[VolumeInfo], ui: &Ui) -> BTreeMap<Stri
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
     let mut need_engine_sizes = false;
     for info in infos {
-        match info.mountpoint.as_deref().map(Path::new).and_then(dir_size) {
+        // A mountpoint of an engine on another machine is that machine's
+        // path: the same path here is another volume, or nothing.
+        let here = info
+            .mountpoint
+            .as_deref()
+            .filter(|_| engine.endpoint.on_this_machine());
+        match here.map(Path::new).and_then(dir_size) {
             Some(n) => {
                 sizes.insert(info.name.clone(), n);
             }

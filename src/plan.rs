@@ -91,7 +91,7 @@ pub enum Action {
     Interactive(Cmd),
     /// Start the database service alone unless it runs, and wait until it
     /// accepts connections; it stays running.
-    StartDatabase(StartDatabase),
+    StartDatabase(Box<StartDatabase>),
     /// Wait until the database service's container answers `pg_isready`.
     WaitForDatabase(WaitForDatabase),
     /// Wait until services' containers are healthy (or running, without a

@@ -133,7 +133,7 @@ pub fn prepare_database(ctx: &Context, plan: &mut Plan, db: &Database) -> Result
             "Start the database service {} unless it runs, and wait until it accepts connections",
             start.service
         ),
-        action: Action::StartDatabase(start),
+        action: Action::StartDatabase(Box::new(start)),
     });
     Ok(())
 }
@@ -299,7 +299,7 @@ pub fn archive_dir(
 /// [`quiet`] takes (keyed like its archive, its services as writers).
 pub fn set_dirs(ctx: &Context) -> Vec<(HostDir, Volume)> {
     let backups = ctx.backup_dir();
-    crate::inventory::host_dirs(&ctx.project)
+    crate::inventory::host_dirs(&ctx.project, ctx.engine_here())
         .into_iter()
         .filter(|d| d.exists)
         .filter(|d| {

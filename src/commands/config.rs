@@ -36,11 +36,28 @@ struct ConfigDoc<'a> {
     /// Every database service of the stack, the primary first.
     databases: &'a [Database],
     backup_dir: String,
+    /// The engine and where it is, as budgie would use them (null when no
+    /// engine is installed).
+    engine: Option<EngineDoc<'a>>,
     x_budgie: &'a BudgieConfig,
+}
+
+#[derive(Serialize)]
+struct EngineDoc<'a> {
+    kind: crate::engine::EngineKind,
+    program: &'a str,
+    endpoint: &'a crate::engine::Endpoint,
 }
 
 pub fn run(ctx: &Context) -> Result<i32> {
     let p = &ctx.project;
+    // A bad endpoint (`--engine-host`, `DOCKER_HOST`...) is an error here
+    // too; an engine that is not installed is only shown as none.
+    let engine = match ctx.engine() {
+        Ok(e) => Some(e),
+        Err(e) if e.exit == crate::error::Exit::Usage => return Err(e),
+        Err(_) => None,
+    };
     let secrets = p.secrets();
     let doc = ConfigDoc {
         project: &p.name,
@@ -69,6 +86,11 @@ pub fn run(ctx: &Context) -> Result<i32> {
         database: &p.database,
         databases: p.databases(),
         backup_dir: ctx.backup_dir().display().to_string(),
+        engine: engine.map(|e| EngineDoc {
+            kind: e.kind,
+            program: &e.program,
+            endpoint: &e.endpoint,
+        }),
         x_budgie: &p.config,
     };
     if ctx.global.json {
@@ -93,6 +115,13 @@ fn print_human(ctx: &Context, secrets: &[String]) {
     say(format!("directory: {}", p.dir.display()));
     say(format!("files:     {}", p.files_display()));
     say(format!("backups:   {}", ctx.backup_dir().display()));
+    // The engine's endpoint, when it is not this machine's default one.
+    if let Some(e) = ctx.engine().ok().filter(|e| !e.endpoint.is_default()) {
+        say(format!(
+            "engine:    {} at {} (from {})",
+            e.kind, e.endpoint, e.endpoint.source
+        ));
+    }
     say(String::new());
     say("services:".into());
     for (name, s) in &p.services {

@@ -216,7 +216,7 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
         volumes: Vec::new(),
         dirs: Vec::new(),
     };
-    let host_dirs = crate::inventory::host_dirs(&ctx.project);
+    let host_dirs = crate::inventory::host_dirs(&ctx.project, ctx.engine_here());
     for m in &found.manifest.members {
         let path = dir.join(&m.file);
         let refuse = |why: String| {

@@ -58,6 +58,8 @@ struct Snapshots {
 struct Status {
     project: String,
     engine: String,
+    /// Where the engine is (url none: this machine's default engine).
+    endpoint: crate::engine::Endpoint,
     services: Vec<ServiceRow>,
     volumes: Vec<VolumeState>,
     /// Host directories the services write to (bind mounts).
@@ -77,7 +79,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let dir = ctx.backup_dir();
     let (containers, volumes, backups, host_directories) = std::thread::scope(|s| {
         let c = s.spawn(|| engine.container_list(&project.name));
-        let h = s.spawn(|| host_dirs(project));
+        let h = s.spawn(|| host_dirs(project, engine.endpoint.on_this_machine()));
         let v = s.spawn(|| volume_states(engine, project, &ctx.ui));
         let b = s.spawn(|| store::list_dumps(&dir, &project.name));
         (
@@ -147,6 +149,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let status = Status {
         project: project.name.clone(),
         engine: engine.kind.to_string(),
+        endpoint: (*engine.endpoint).clone(),
         services,
         volumes,
         host_directories,
@@ -191,7 +194,12 @@ fn print_databases(ui: &crate::ui::Ui, databases: &[DatabaseRow]) {
 
 fn print_human(ctx: &Context, st: &Status) {
     let ui = &ctx.ui;
-    ui.heading(&format!("Project {} ({})", st.project, st.engine));
+    ui.heading(&format!(
+        "Project {} ({}{})",
+        st.project,
+        st.engine,
+        st.endpoint.on()
+    ));
     let rows: Vec<Vec<String>> = st
         .services
         .iter()

@@ -66,7 +66,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
             state: s,
         })
         .collect();
-    let host_dirs = host_dirs(&ctx.project);
+    let host_dirs = host_dirs(&ctx.project, ctx.engine_here());
     let problems: Vec<String> = ctx
         .project
         .databases()

@@ -23,6 +23,11 @@ pub struct Cmd {
     pub dir: Option<PathBuf>,
     /// Values for variables the argv names (`-e NAME`): never on the command line.
     pub env: Vec<(String, Secret)>,
+    /// Variables that are no secret and change what the command does (the
+    /// engine's endpoint, `DOCKER_HOST=...`): shown before the command.
+    pub shown_env: Vec<(String, String)>,
+    /// Variables removed from the child's environment.
+    pub unset: Vec<String>,
 }
 
 impl Cmd {
@@ -35,7 +40,17 @@ impl Cmd {
             argv: argv.into_iter().map(Into::into).collect(),
             dir: None,
             env: Vec::new(),
+            shown_env: Vec::new(),
+            unset: Vec::new(),
         }
+    }
+
+    /// The command sent to an engine endpoint: `set` added to its
+    /// environment (and shown), `unset` removed.
+    pub fn endpoint(mut self, set: Vec<(String, String)>, unset: Vec<String>) -> Self {
+        self.shown_env.extend(set);
+        self.unset.extend(unset);
+        self
     }
 
     /// `program` followed by `args`: an engine call.
@@ -59,6 +74,12 @@ impl Cmd {
         let mut e = duct::cmd(&self.argv[0], &self.argv[1..]);
         if let Some(d) = &self.dir {
             e = e.dir(d);
+        }
+        for k in &self.unset {
+            e = e.env_remove(k);
+        }
+        for (k, v) in &self.shown_env {
+            e = e.env(k, v);
         }
         for (k, v) in &self.env {
             e = e.env(k, v.expose());
@@ -104,7 +125,12 @@ impl Cmd {
     pub fn failure(&self, out: &Output) -> Error {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let said = stderr.trim();
-        if let Some(e) = daemon_down(&self.argv[0], said) {
+        let at = self
+            .shown_env
+            .iter()
+            .find(|(k, _)| k == "DOCKER_HOST" || k == "CONTAINER_HOST")
+            .map(|(_, v)| v.as_str());
+        if let Some(e) = daemon_down(&self.argv[0], said, at) {
             return e;
         }
         let status = match out.status.code() {
@@ -143,7 +169,8 @@ impl Cmd {
 }
 
 /// A docker client that cannot reach its daemon says so in a few known ways.
-fn daemon_down(program: &str, stderr: &str) -> Option<Error> {
+/// `at`: the endpoint the call went to, when not this machine's default.
+fn daemon_down(program: &str, stderr: &str, at: Option<&str>) -> Option<Error> {
     let known = [
         "Cannot connect to the Docker daemon",
         "Is the docker daemon running",
@@ -153,6 +180,20 @@ fn daemon_down(program: &str, stderr: &str) -> Option<Error> {
     ];
     if known.iter().any(|k| stderr.contains(k)) {
         let first = stderr.lines().next().unwrap_or_default();
+        if let Some(at) = at {
+            let engine = if program.contains("podman") {
+                "podman"
+            } else {
+                "docker"
+            };
+            return Some(
+                Error::new(format!(
+                    "the {engine} engine at {at} does not answer: {}",
+                    first.trim()
+                ))
+                .hint("is it running there, and can this machine reach it? `budgie doctor` shows the endpoint and where it was chosen"),
+            );
+        }
         let hint = if program.contains("podman") {
             "start the podman service (systemctl --user start podman.socket), or choose another engine with --engine docker"
         } else {
@@ -177,6 +218,9 @@ fn daemon_down(program: &str, stderr: &str) -> Option<Error> {
 impl fmt::Display for Cmd {
     /// The argv as a copy-pasteable command line (for `--dry-run`, errors).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.shown_env {
+            write!(f, "{k}={} ", shell_quote(v))?;
+        }
         let quoted: Vec<String> = self.argv.iter().map(|a| shell_quote(a)).collect();
         f.write_str(&quoted.join(" "))
     }
@@ -271,12 +315,31 @@ mod tests {
 
     #[test]
     fn recognises_a_stopped_daemon() {
-        let e = daemon_down("docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?").unwrap();
+        let said = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+        let e = daemon_down("docker", said, None).unwrap();
         assert!(
             e.message.contains("docker is installed but not running"),
             "{}",
             e.message
         );
-        assert!(daemon_down("docker", "no such container").is_none());
+        assert!(daemon_down("docker", "no such container", None).is_none());
+        // An engine elsewhere is named, not called "not running" here.
+        let e = daemon_down("podman", "Cannot connect to Podman.", Some("ssh://d@h")).unwrap();
+        assert!(
+            e.message
+                .starts_with("the podman engine at ssh://d@h does not answer"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_endpoint_is_shown_before_the_command_and_set_for_it() {
+        let c = Cmd::of("docker", ["ps"]).endpoint(
+            vec![("DOCKER_HOST".into(), "ssh://d@h".into())],
+            vec!["DOCKER_CONTEXT".into()],
+        );
+        assert_eq!(c.to_string(), "DOCKER_HOST=ssh://d@h docker ps");
+        assert_eq!(c.unset, ["DOCKER_CONTEXT"]);
     }
 }

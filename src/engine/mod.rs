@@ -17,6 +17,7 @@
 
 mod cmd;
 mod detect;
+pub mod endpoint;
 mod inspect;
 mod sizes;
 mod volume_io;
@@ -27,6 +28,7 @@ use std::sync::OnceLock;
 pub use cmd::{Cmd, shell_quote};
 use detect::Compose;
 pub use detect::{ComposeFlavor, EngineKind, which};
+pub use endpoint::Endpoint;
 pub use inspect::{Container, VolumeInfo};
 use inspect::{PROJECT_LABEL, SERVICE_LABEL, parse_containers, parse_volumes};
 pub use sizes::dir_size;
@@ -42,6 +44,9 @@ pub struct Engine {
     pub kind: EngineKind,
     /// The program to run (`podman`, `docker`, or a path).
     pub program: String,
+    /// Where its calls go (see `endpoint`): this machine's default engine
+    /// until [`Engine::at`] says otherwise.
+    pub endpoint: Box<Endpoint>,
     /// `BUDGIE_COMPOSE`, when the user forces the compose command.
     forced_compose: Option<Vec<String>>,
     compose: OnceLock<std::result::Result<Compose, Error>>,
@@ -61,6 +66,7 @@ impl Engine {
         Ok(Engine {
             kind,
             program: kind.program().to_string(),
+            endpoint: Box::new(Endpoint::local()),
             forced_compose: forced,
             compose: OnceLock::new(),
         })
@@ -81,12 +87,23 @@ impl Engine {
         (engine, dir)
     }
 
+    /// The same engine reached at `endpoint`.
+    pub fn at(mut self, endpoint: Endpoint) -> Engine {
+        self.endpoint = Box::new(endpoint);
+        self
+    }
+
+    /// `cmd` sent to this engine's endpoint (for the compose tool's calls).
+    pub fn reach(&self, cmd: Cmd) -> Cmd {
+        self.endpoint.apply(self.kind, cmd)
+    }
+
     fn cmd<I, S>(&self, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Cmd::of(&self.program, args)
+        self.reach(Cmd::of(&self.program, args))
     }
 
     /// The compose tool, found once: `BUDGIE_COMPOSE`, else for podman
@@ -347,7 +364,12 @@ impl Engine {
     /// inside any image (see `VolumeIo`); docker needs a local `image` for
     /// its holder container.
     pub fn volume_io(&self, volume: &str, image: Option<&str>) -> Result<VolumeIo, String> {
-        VolumeIo::new(self.kind, &self.program, volume, image)
+        VolumeIo::new(
+            self.kind,
+            &self.reach(Cmd::of(&self.program, Vec::<String>::new())),
+            volume,
+            image,
+        )
     }
 
     /// Removes the holder containers (see `volume_io`; docker only makes

@@ -27,8 +27,9 @@ const HOLDER: &str = "<holder container>";
 #[derive(Debug, Clone)]
 pub struct VolumeIo {
     kind: EngineKind,
-    /// The engine's program (`podman`, `docker`, a path).
-    program: String,
+    /// The engine's program (`podman`, `docker`, a path) sent to its
+    /// endpoint, with no arguments yet.
+    base: Cmd,
     volume: String,
     /// docker: a local image to create the holder container from (any
     /// will do: it never runs).
@@ -41,7 +42,7 @@ impl VolumeIo {
     /// why there is none. `Engine::volume_io` is the way in.
     pub(super) fn new(
         kind: EngineKind,
-        program: &str,
+        base: &Cmd,
         volume: &str,
         image: Option<&str>,
     ) -> Result<VolumeIo, String> {
@@ -52,7 +53,7 @@ impl VolumeIo {
         }
         Ok(VolumeIo {
             kind,
-            program: program.to_string(),
+            base: base.clone(),
             volume: volume.to_string(),
             image: image.map(str::to_string),
         })
@@ -63,7 +64,9 @@ impl VolumeIo {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Cmd::of(&self.program, args)
+        let mut c = self.base.clone();
+        c.argv.extend(args.into_iter().map(Into::into));
+        c
     }
 
     /// `volume rm` without `--force`: the engine refuses while a container

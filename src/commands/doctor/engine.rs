@@ -18,9 +18,18 @@ pub(super) fn check_engine(engine: &Result<Engine>) -> (Check, bool) {
             return (Check::fail(ENGINE, err.message.clone(), Some(hint)), false);
         }
     };
+    // Where it is, and what chose it, when it is not this machine's own.
+    let at = if e.endpoint.is_default() {
+        String::new()
+    } else {
+        format!(" at {} (from {})", e.endpoint, e.endpoint.source)
+    };
     match e.server_version() {
-        Ok(v) if v.is_empty() => (Check::pass(ENGINE, format!("{} answers", e.kind)), true),
-        Ok(v) => (Check::pass(ENGINE, format!("{} {v} answers", e.kind)), true),
+        Ok(v) if v.is_empty() => (Check::pass(ENGINE, format!("{}{at} answers", e.kind)), true),
+        Ok(v) => (
+            Check::pass(ENGINE, format!("{} {v}{at} answers", e.kind)),
+            true,
+        ),
         Err(err) => {
             let hint = err
                 .hint

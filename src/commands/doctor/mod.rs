@@ -74,6 +74,8 @@ struct Report<'a> {
     /// newest complete remote copy's (null: none, or no remote).
     newest_backup_age_seconds: Option<i64>,
     newest_remote_backup_age_seconds: Option<i64>,
+    /// Where the engine is (null: no engine could be chosen).
+    endpoint: Option<&'a crate::engine::Endpoint>,
 }
 
 /// The ages `--json` reports.
@@ -177,6 +179,7 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
             skipped: &skipped,
             newest_backup_age_seconds: ages.local,
             newest_remote_backup_age_seconds: ages.remote,
+            endpoint: engine.as_ref().ok().map(|e| &*e.endpoint),
         };
         crate::commands::print_json(&report)?;
     } else {
