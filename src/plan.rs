@@ -93,7 +93,7 @@ pub enum Action {
     /// accepts connections; it stays running.
     StartDatabase(Box<StartDatabase>),
     /// Wait until the database service's container answers `pg_isready`.
-    WaitForDatabase(WaitForDatabase),
+    WaitForDatabase(Box<WaitForDatabase>),
     /// Wait until services' containers are healthy (or running, without a
     /// healthcheck); on failure show the last lines of their logs.
     WaitForServices(WaitForServices),

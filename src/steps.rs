@@ -50,7 +50,7 @@ pub fn start(ctx: &Context, plan: &mut Plan, build: bool, services: &[String]) -
                     "Wait for the database ({}) to accept connections",
                     db.service
                 ),
-                Action::WaitForDatabase(wait_for_database(ctx, db)?),
+                Action::WaitForDatabase(Box::new(wait_for_database(ctx, db)?)),
             );
         }
     }
