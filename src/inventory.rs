@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::compose::Project;
+use crate::compose::{MountKind, Project};
 use crate::engine::{Engine, VolumeInfo, dir_size};
 use crate::error::Result;
 use crate::ui::Ui;
@@ -85,6 +85,59 @@ pub fn host_dirs(project: &Project, engine_here: bool) -> Vec<HostDir> {
         })
         .collect()
 }
+
+/// The bind mounts written relative (`./data`, `~/x`), each with the
+/// services that mount it, when the engine is on another machine: resolved
+/// here, they name this machine's paths, and the engine mounts that path
+/// of its own disk (an empty directory it creates, or something else).
+/// None when the engine is here, or `x-budgie.remote.bind_mounts: server`
+/// says the paths exist there too.
+pub fn misplaced_bind_mounts(
+    project: &Project,
+    endpoint: &crate::engine::Endpoint,
+) -> Vec<(String, Vec<String>)> {
+    if endpoint.on_this_machine()
+        || project.config.remote.bind_mounts == crate::compose::BindMounts::Server
+    {
+        return Vec::new();
+    }
+    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in project.services.values() {
+        for m in &s.mounts {
+            if let MountKind::Bind {
+                source,
+                relative: true,
+            } = &m.kind
+            {
+                by_path
+                    .entry(source.clone())
+                    .or_default()
+                    .push(s.name.clone());
+            }
+        }
+    }
+    by_path.into_iter().collect()
+}
+
+/// What [`misplaced_bind_mounts`] found, said in one line; none when there
+/// are none.
+pub fn misplaced_warning(project: &Project, endpoint: &crate::engine::Endpoint) -> Option<String> {
+    let found = misplaced_bind_mounts(project, endpoint);
+    if found.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = found
+        .iter()
+        .map(|(path, services)| format!("{path} ({})", services.join(", ")))
+        .collect();
+    Some(format!(
+        "the engine is on {endpoint}: bind mounts written relative name this machine's paths, and the engine mounts the same paths of its own disk: {}",
+        list.join(", ")
+    ))
+}
+
+/// What to do about [`misplaced_warning`].
+pub const MISPLACED_HINT: &str = "use named volumes (budgie backs them up on the engine's machine) or absolute paths of that machine; if the same paths exist there, say so with x-budgie.remote.bind_mounts: server";
 
 /// The host directories as table lines, for `status` and `volumes`.
 pub fn host_dir_lines(ui: &Ui, dirs: &[HostDir]) -> Vec<String> {

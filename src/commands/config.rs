@@ -174,7 +174,7 @@ fn service_lines(name: &str, s: &Service, secrets: &[String]) -> Vec<String> {
     for m in &s.mounts {
         let src = match &m.kind {
             MountKind::Volume { key } => format!("volume {key}"),
-            MountKind::Bind { source } => format!("bind {source}"),
+            MountKind::Bind { source, .. } => format!("bind {source}"),
             MountKind::Anonymous => "anonymous volume".into(),
             MountKind::Other { kind } => kind.clone(),
         };

@@ -30,7 +30,8 @@ pub fn start(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
 /// Before anything starts: a database whose data would not survive (no
 /// volume holds it) or whose server would not start (PostgreSQL 18 with
 /// its volume at the old path) is said loudly, with the fix, even with -q.
-fn warn_about_the_data(ctx: &Context) {
+/// So is a relative bind mount when the engine is on another machine.
+pub(crate) fn warn_about_the_data(ctx: &Context) {
     for problem in ctx
         .project
         .databases()
@@ -38,6 +39,15 @@ fn warn_about_the_data(ctx: &Context) {
         .filter_map(|d| d.problem.as_ref())
     {
         ctx.ui.unquiet().warn(problem);
+    }
+    if let Some(w) = ctx
+        .engine()
+        .ok()
+        .and_then(|e| crate::inventory::misplaced_warning(&ctx.project, &e.endpoint))
+    {
+        ctx.ui
+            .unquiet()
+            .warn(&format!("{w}\n  {}", crate::inventory::MISPLACED_HINT));
     }
 }
 

@@ -44,6 +44,26 @@ pub struct BudgieConfig {
     /// Per-volume settings by volume key.
     pub volumes: BTreeMap<String, VolumeConfig>,
     pub notify: NotifyConfig,
+    pub remote: RemoteConfig,
+}
+
+/// `x-budgie.remote`: the stack driven on an engine on another machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RemoteConfig {
+    /// `bind_mounts: server`: the bind mounts' paths exist on the engine's
+    /// machine too (a checkout at the same path), so budgie does not warn.
+    pub bind_mounts: BindMounts,
+}
+
+/// Where the paths of the bind mounts are meant to be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BindMounts {
+    /// As written: relative ones are this machine's paths (the default).
+    #[default]
+    Client,
+    /// They exist on the engine's machine as well.
+    Server,
 }
 
 /// `x-budgie.notify`: URLs pinged after each `budgie backup`
@@ -215,6 +235,7 @@ pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
             "databases" => config.databases = databases(v, &path)?,
             "backup" => config.backup = backup(v, &path)?,
             "notify" => config.notify = notify(v, &path)?,
+            "remote" => config.remote = remote(v, &path)?,
             "volumes" => {
                 if let Some(volumes) = mapping(Some(v), &path)? {
                     for (vk, vv) in volumes {
@@ -227,7 +248,14 @@ pub(crate) fn parse(value: Option<&Value>) -> Result<BudgieConfig, String> {
             _ => {
                 return Err(unknown(
                     &path,
-                    &["database", "databases", "backup", "volumes", "notify"],
+                    &[
+                        "database",
+                        "databases",
+                        "backup",
+                        "volumes",
+                        "notify",
+                        "remote",
+                    ],
                 ));
             }
         }
@@ -409,6 +437,25 @@ fn notify(v: &Value, path: &str) -> Result<NotifyConfig, String> {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(format!("{p}: expected an http:// or https:// URL"));
+        }
+    }
+    Ok(out)
+}
+
+fn remote(v: &Value, path: &str) -> Result<RemoteConfig, String> {
+    let mut out = RemoteConfig::default();
+    for (k, v) in mapping(Some(v), path)?.into_iter().flatten() {
+        let p = format!("{path}.{}", key_display(k));
+        match key_display(k).as_str() {
+            "bind_mounts" => {
+                out.bind_mounts = match untag(v) {
+                    Value::Null => BindMounts::Client,
+                    Value::String(s) if s == "client" => BindMounts::Client,
+                    Value::String(s) if s == "server" => BindMounts::Server,
+                    _ => return Err(expected(&p, "server or client", v)),
+                }
+            }
+            _ => return Err(unknown(&p, &["bind_mounts"])),
         }
     }
     Ok(out)

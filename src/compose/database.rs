@@ -201,7 +201,7 @@ fn data_mount(s: &Service, dir: &str) -> Option<Storage> {
         .filter_map(|m| {
             let storage = match &m.kind {
                 MountKind::Volume { key } => Storage::Volume { key: key.clone() },
-                MountKind::Bind { source } => Storage::Bind {
+                MountKind::Bind { source, .. } => Storage::Bind {
                     path: source.clone(),
                 },
                 _ => return None,

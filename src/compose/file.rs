@@ -564,7 +564,7 @@ mod tests {
             .mounts
             .iter()
             .filter_map(|m| match &m.kind {
-                MountKind::Bind { source } => Some(format!("{source}:{}", m.target)),
+                MountKind::Bind { source, .. } => Some(format!("{source}:{}", m.target)),
                 _ => None,
             })
             .collect()

@@ -372,7 +372,10 @@ fn service_mounts(
                     MountKind::Volume { key }
                 }
                 ("volume", None) => MountKind::Anonymous,
-                ("bind", Some(source)) => MountKind::Bind { source },
+                ("bind", Some(source)) => MountKind::Bind {
+                    source,
+                    relative: raw.relative,
+                },
                 (other, _) => MountKind::Other {
                     kind: other.to_string(),
                 },

@@ -25,7 +25,7 @@ mod normalize;
 mod tests;
 mod yaml;
 
-pub use config::{BudgieConfig, Compression, DumpFormat, Quiesce, Retention};
+pub use config::{BindMounts, BudgieConfig, Compression, DumpFormat, Quiesce, Retention};
 pub use interpolate::interpolate;
 pub use load::load;
 // Everything `model.rs` defines, at `compose::` as when it was defined here.

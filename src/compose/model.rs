@@ -111,8 +111,9 @@ pub struct Mount {
 pub enum MountKind {
     /// A named volume: the key in the top-level `volumes:`.
     Volume { key: String },
-    /// A bind mount of a host path (resolved against the project directory).
-    Bind { source: String },
+    /// A bind mount of a host path (resolved against the project directory);
+    /// `relative`: written relative (`./data`, `~/x`), so resolved here.
+    Bind { source: String, relative: bool },
     /// An anonymous volume (`- /data`, or `type: volume` without a source).
     Anonymous,
     /// tmpfs, npipe, or anything that holds no data across restarts.
@@ -489,7 +490,7 @@ impl Project {
         let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for s in self.services.values() {
             for m in &s.mounts {
-                if let MountKind::Bind { source } = &m.kind
+                if let MountKind::Bind { source, .. } = &m.kind
                     && !m.read_only
                 {
                     let users = by_path.entry(source.clone()).or_default();

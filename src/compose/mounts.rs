@@ -24,7 +24,13 @@ pub(crate) struct RawMount {
     pub source: Option<String>,
     pub target: String,
     pub read_only: bool,
+    /// A bind source written relative (`./data`, `../x`, `~/x`): resolved
+    /// on this machine, so it names this machine's path.
+    pub relative: bool,
 }
+
+/// The key that carries [`RawMount::relative`] through the merge.
+const RELATIVE: &str = "x-budgie-relative";
 
 impl RawMount {
     pub(crate) fn to_value(&self) -> Value {
@@ -35,6 +41,9 @@ impl RawMount {
         }
         m.insert("target".into(), Value::String(self.target.clone()));
         m.insert("read_only".into(), Value::Bool(self.read_only));
+        if self.relative {
+            m.insert(RELATIVE.into(), Value::Bool(true));
+        }
         Value::Mapping(m)
     }
 
@@ -46,6 +55,7 @@ impl RawMount {
             source: m.get("source").and_then(Value::as_str).map(str::to_string),
             target: m.get("target")?.as_str()?.to_string(),
             read_only: m.get("read_only").and_then(Value::as_bool).unwrap_or(false),
+            relative: m.get(RELATIVE).and_then(Value::as_bool).unwrap_or(false),
         })
     }
 }
@@ -53,6 +63,11 @@ impl RawMount {
 /// Whether a short-syntax source is a host path rather than a volume name.
 fn is_host_path(source: &str) -> bool {
     source.starts_with(['/', '.', '~', '\\']) || source.contains('/') || is_windows_drive(source)
+}
+
+/// A host path written relative to this machine: not `/...` nor a drive.
+fn is_relative(source: &str) -> bool {
+    !source.starts_with('/') && !is_windows_drive(source)
 }
 
 /// `C:\...` or `C:/...`
@@ -105,18 +120,21 @@ pub(crate) fn parse_short_mount(
             source: None,
             target,
             read_only,
+            relative: false,
         },
         Some(s) if is_host_path(&s) => RawMount {
             kind: "bind".into(),
             source: Some(host_path(dir, &s, home).display().to_string()),
             target,
             read_only,
+            relative: is_relative(&s),
         },
         Some(s) => RawMount {
             kind: "volume".into(),
             source: Some(s),
             target,
             read_only,
+            relative: false,
         },
     })
 }
@@ -174,9 +192,11 @@ pub(crate) fn parse_long_mount(
             )
         })?,
     };
+    let mut relative = false;
     let source = match kind.as_str() {
         "bind" => {
             let s = source.ok_or_else(|| error_at(file, path, "a bind mount needs a source"))?;
+            relative = is_relative(&s);
             Some(host_path(dir, &s, home).display().to_string())
         }
         _ => source,
@@ -186,6 +206,7 @@ pub(crate) fn parse_long_mount(
         source,
         target: normalize_target(&target),
         read_only,
+        relative,
     })
 }
 
@@ -203,9 +224,12 @@ mod tests {
                 kind: "volume".into(),
                 source: Some("data".into()),
                 target: "/var/lib/x".into(),
-                read_only: true
+                read_only: true,
+                relative: false,
             }
         );
+        assert!(mnt("./d:/x").relative && mnt("~/d:/x").relative && mnt("sub/d:/x").relative);
+        assert!(!mnt("/srv/d:/x").relative);
         assert_eq!(mnt("/anon/").source, None);
         assert_eq!(mnt("/anon/").target, "/anon");
         assert_eq!(mnt("./d:/x:rw,z").source.as_deref(), Some("/p/d"));

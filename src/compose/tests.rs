@@ -362,7 +362,8 @@ fn volumes_merged_by_target() {
             },
             Mount {
                 kind: MountKind::Bind {
-                    source: f.path("conf2").display().to_string()
+                    source: f.path("conf2").display().to_string(),
+                    relative: true,
                 },
                 target: "/etc/app".into(),
                 read_only: false
@@ -950,16 +951,43 @@ fn bind_mounts_resolve_home() {
     assert_eq!(
         m[0].kind,
         MountKind::Bind {
-            source: "/home/me/pg".into()
+            source: "/home/me/pg".into(),
+            relative: true,
         }
     );
     assert_eq!(
         m[1].kind,
         MountKind::Bind {
-            source: f.dir.parent().unwrap().join("up").display().to_string()
+            source: f.dir.parent().unwrap().join("up").display().to_string(),
+            relative: true,
         }
     );
     assert!(m[1].read_only);
+}
+
+#[test]
+fn an_absolute_bind_source_is_no_relative_one_in_either_syntax() {
+    let f = fixture(&[(
+        "compose.yaml",
+        "services:
+  app:
+    image: a
+    volumes:
+      - /srv/data:/data
+      - type: bind
+        source: /srv/logs
+        target: /logs
+      - type: bind
+        source: ./conf
+        target: /conf
+",
+    )]);
+    let m = &f.load().services["app"].mounts;
+    let relative: Vec<bool> = m
+        .iter()
+        .map(|m| matches!(m.kind, MountKind::Bind { relative: true, .. }))
+        .collect();
+    assert_eq!(relative, [false, false, true]);
 }
 
 // ---------------------------------------------------------------- database

@@ -91,6 +91,7 @@ pub(super) const ENGINE: &str = "engine";
 pub(super) const COMPOSE_TOOL: &str = "compose-tool";
 pub(super) const COMPOSE_FILES: &str = "compose-files";
 pub(super) const DATABASE_SERVICE: &str = "database-service";
+pub(super) const BIND_MOUNTS: &str = "bind-mounts";
 pub(super) const DATABASE_ANSWERING: &str = "database-answering";
 pub(super) const SNAPSHOTS: &str = "snapshots";
 pub(super) const BACKUP_DIR_WRITABLE: &str = "backup-dir-writable";

@@ -41,8 +41,9 @@ use crate::ui::Ui;
 use backup_age::newest_backup;
 use backup_dir::{backup_dir_writable, backups_ignored, disk_space, nothing_interrupted};
 use check::{
-    BACKUP_DIR_WRITABLE, BACKUPS_IGNORED, COMPOSE_FILES, COMPOSE_TOOL, Check, DATABASE_ANSWERING,
-    DATABASE_SERVICE, DISK_SPACE, MISSING_VOLUMES, NEWEST_BACKUP, ORPHAN_VOLUMES, Verdict,
+    BACKUP_DIR_WRITABLE, BACKUPS_IGNORED, BIND_MOUNTS, COMPOSE_FILES, COMPOSE_TOOL, Check,
+    DATABASE_ANSWERING, DATABASE_SERVICE, DISK_SPACE, MISSING_VOLUMES, NEWEST_BACKUP,
+    ORPHAN_VOLUMES, Verdict,
 };
 use engine::{check_compose_tool, check_engine};
 use project::{
@@ -124,6 +125,7 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
         match &loaded {
             Ok(ctx) => {
                 checks.push(files_check(&ctx.project));
+                checks.extend(bind_mounts(ctx, engine.as_ref().ok()));
                 checks.extend(project_checks(ctx, answering, &mut skip, &mut ages));
             }
             Err(e) => {
@@ -226,6 +228,14 @@ fn print_human(ui: &Ui, checks: &[Check], skipped: &[Skipped], failed: usize) {
             checks.len()
         ));
     }
+}
+
+/// With the engine on another machine: the bind mounts that name this
+/// machine's paths (a check only then).
+fn bind_mounts(ctx: &Context, engine: Option<&Engine>) -> Option<Check> {
+    let w = crate::inventory::misplaced_warning(&ctx.project, &engine?.endpoint)?;
+    let hint = crate::inventory::MISPLACED_HINT.to_string();
+    Some(Check::fail(BIND_MOUNTS, w, Some(hint)))
 }
 
 /// The checks that need the compose model.
