@@ -128,6 +128,7 @@ fn run(cli: Cli, ui: Ui, env: BTreeMap<String, String>) -> Result<i32> {
         Command::Restore(r) => commands::restore::run(&ctx, r),
         Command::Schedule { action } => commands::schedule::run(&ctx, action, &process_env),
         Command::Config => config::run(&ctx),
+        Command::Unlock => crate::engine_lock::unlock(&ctx),
         Command::Completions { .. } | Command::Man | Command::Doctor => {
             unreachable!("run above, before the project is loaded")
         }

@@ -429,6 +429,8 @@ pub enum Command {
     },
     /// Show the project as budgie understands it (files, services, volumes, database)
     Config,
+    /// Break the project's lock on a remote engine, left by a budgie that died (shows its holder, asks first)
+    Unlock,
     /// Check that everything is in place to keep the data safe; exit 1 when a check fails
     Doctor,
     /// Print the shell completion script for bash, zsh or fish on stdout (needs no project)
@@ -495,6 +497,7 @@ impl Command {
             Command::Restore(_) => "restore",
             Command::Nuke { .. } => "nuke",
             Command::Config => "config",
+            Command::Unlock => "unlock",
             Command::Doctor => "doctor",
             Command::Completions { .. } => "completions",
             Command::Man => "man",

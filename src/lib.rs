@@ -15,7 +15,7 @@
 //! - `steps`: the steps every plan is made of (compose calls, dumps, archives);
 //! - `recover`, `execute`, `wait`: crash repairs, the executor, the waits;
 //! - `plan`: steps and plans, as data;
-//! - `context`, `lock`, `journal`, `restore`, `backup`, `databases`,
+//! - `context`, `lock`, `engine_lock`, `journal`, `restore`, `backup`, `databases`,
 //!   `inventory`: the domain;
 //! - `cli`, `schedule`, `engine`, `compose`: the command line, timers, the
 //!   engines' argv, the compose model;
@@ -30,6 +30,7 @@ mod context;
 mod crash;
 mod databases;
 mod engine;
+mod engine_lock;
 mod error;
 mod execute;
 mod fsutil;

@@ -66,7 +66,10 @@ pub fn check(ctx: &Context) -> Result<()> {
 /// `--lock-timeout`, with a spinner once the holder is known). Whatever an
 /// interrupted budgie left is put right first: a waiting budgie may have
 /// waited for one that was then killed.
-pub fn lock(ctx: &Context, command: &str) -> Result<ProjectLock> {
+///
+/// With an engine elsewhere, the lock on the engine is taken next (see
+/// `engine_lock`): two machines driving one engine wait for each other too.
+pub fn lock(ctx: &Context, command: &str) -> Result<Held> {
     let ui = &ctx.ui;
     let mut spinner = None;
     let held = crate::lock::acquire(
@@ -88,9 +91,21 @@ pub fn lock(ctx: &Context, command: &str) -> Result<ProjectLock> {
         },
     );
     drop(spinner);
-    let held = held?;
+    let file = held?;
+    let engine = crate::engine_lock::acquire(ctx, command)?;
     run_locked(ctx)?;
-    Ok(held)
+    Ok(Held {
+        _engine: engine,
+        _file: file,
+    })
+}
+
+/// The project's locks, released when dropped: the engine's first (it is
+/// declared first), then the file's.
+#[derive(Debug)]
+pub struct Held {
+    _engine: Option<crate::engine_lock::EngineLock>,
+    _file: ProjectLock,
 }
 
 /// The one command that brings a deleted database back from its safety

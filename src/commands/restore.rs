@@ -350,7 +350,7 @@ fn unpacked(
     named: &Path,
     command: &str,
 ) -> Result<(
-    Option<crate::lock::ProjectLock>,
+    Option<crate::recover::Held>,
     Option<restore::unwrap::Unpacked>,
 )> {
     if crate::storage::crypt::file_is_encrypted(named)? {

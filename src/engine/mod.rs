@@ -19,6 +19,7 @@ mod cmd;
 mod detect;
 pub mod endpoint;
 mod inspect;
+pub mod lock_container;
 mod sizes;
 mod volume_io;
 
