@@ -43,7 +43,15 @@ impl Context {
     /// and docker installed. Looks at PATH only; runs nothing.
     pub fn engine(&self) -> Result<&Engine> {
         self.engine
-            .get_or_init(|| choose_engine(&self.global, &self.project.env))
+            .get_or_init(|| {
+                let engine = choose_engine(&self.global, &self.project.env)?;
+                // A dry run connects to nothing.
+                if self.global.dry_run {
+                    return Ok(engine);
+                }
+                let ssh = self.project.env.get("BUDGIE_SSH_COMMAND");
+                engine.connect(ssh.map(String::as_str))
+            })
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -53,9 +53,11 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let p = &ctx.project;
     // A bad endpoint (`--engine-host`, `DOCKER_HOST`...) is an error here
     // too; an engine that is not installed is only shown as none.
-    let engine = match ctx.engine() {
+    // Chosen, not connected: config talks to no engine.
+    let chosen = crate::context::choose_engine(&ctx.global, &p.env);
+    let engine = match &chosen {
         Ok(e) => Some(e),
-        Err(e) if e.exit == crate::error::Exit::Usage => return Err(e),
+        Err(e) if e.exit == crate::error::Exit::Usage => return Err(e.clone()),
         Err(_) => None,
     };
     let secrets = p.secrets();
@@ -99,12 +101,12 @@ pub fn run(ctx: &Context) -> Result<i32> {
         crate::commands::print_json(&doc)?;
         return Ok(0);
     }
-    print_human(ctx, &secrets);
+    print_human(ctx, &secrets, engine);
     Ok(0)
 }
 
 /// The project as a person reads it, section by section.
-fn print_human(ctx: &Context, secrets: &[String]) {
+fn print_human(ctx: &Context, secrets: &[String], engine: Option<&crate::engine::Engine>) {
     let p = &ctx.project;
     let say = |s: String| ctx.ui.print(&s);
     say(format!(
@@ -116,7 +118,7 @@ fn print_human(ctx: &Context, secrets: &[String]) {
     say(format!("files:     {}", p.files_display()));
     say(format!("backups:   {}", ctx.backup_dir().display()));
     // The engine's endpoint, when it is not this machine's default one.
-    if let Some(e) = ctx.engine().ok().filter(|e| !e.endpoint.is_default()) {
+    if let Some(e) = engine.filter(|e| !e.endpoint.is_default()) {
         say(format!(
             "engine:    {} at {} (from {})",
             e.kind, e.endpoint, e.endpoint.source

@@ -28,6 +28,9 @@ pub struct Cmd {
     pub shown_env: Vec<(String, String)>,
     /// Variables removed from the child's environment.
     pub unset: Vec<String>,
+    /// How the call really reaches the endpoint shown in `shown_env` (the
+    /// local end of budgie's SSH connection): set last, not shown.
+    pub route: Vec<(String, String)>,
 }
 
 impl Cmd {
@@ -42,6 +45,7 @@ impl Cmd {
             env: Vec::new(),
             shown_env: Vec::new(),
             unset: Vec::new(),
+            route: Vec::new(),
         }
     }
 
@@ -75,14 +79,20 @@ impl Cmd {
         if let Some(d) = &self.dir {
             e = e.dir(d);
         }
+        // duct applies the innermost `env` last: the first call wins. The
+        // route (the SSH connection's local socket) must win over the
+        // endpoint the user named.
         for k in &self.unset {
             e = e.env_remove(k);
         }
-        for (k, v) in &self.shown_env {
+        for (k, v) in &self.route {
             e = e.env(k, v);
         }
         for (k, v) in &self.env {
             e = e.env(k, v.expose());
+        }
+        for (k, v) in &self.shown_env {
+            e = e.env(k, v);
         }
         e
     }

@@ -90,6 +90,11 @@ impl Endpoint {
         self.url.as_deref().is_none_or(|u| u.starts_with("unix://"))
     }
 
+    /// podman: the connection's SSH key.
+    pub fn ssh_key(&self) -> Option<&str> {
+        self.ssh_key.as_deref()
+    }
+
     /// " on ssh://deploy@prod" (or " on context prod (ssh://...)") when the
     /// engine is not this machine's default; empty when it is. Said where
     /// data is at stake.

@@ -21,6 +21,7 @@ pub mod endpoint;
 mod inspect;
 pub mod lock_container;
 mod sizes;
+pub mod ssh;
 mod volume_io;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,9 @@ pub struct Engine {
     /// Where its calls go (see `endpoint`): this machine's default engine
     /// until [`Engine::at`] says otherwise.
     pub endpoint: Box<Endpoint>,
+    /// The SSH connection an `ssh://` endpoint is reached through, once
+    /// [`Engine::connect`] opened it; closed when the last clone is dropped.
+    tunnel: Option<std::sync::Arc<ssh::Tunnel>>,
     /// `BUDGIE_COMPOSE`, when the user forces the compose command.
     forced_compose: Option<Vec<String>>,
     compose: OnceLock<std::result::Result<Compose, Error>>,
@@ -68,6 +72,7 @@ impl Engine {
             kind,
             program: kind.program().to_string(),
             endpoint: Box::new(Endpoint::local()),
+            tunnel: None,
             forced_compose: forced,
             compose: OnceLock::new(),
         })
@@ -94,9 +99,36 @@ impl Engine {
         self
     }
 
-    /// `cmd` sent to this engine's endpoint (for the compose tool's calls).
+    /// Opens what the endpoint needs before the first call: for `ssh://`,
+    /// the one SSH connection every call goes through (see `ssh`);
+    /// `ssh_command` is `BUDGIE_SSH_COMMAND`. Nothing for other endpoints.
+    pub fn connect(mut self, ssh_command: Option<&str>) -> Result<Engine> {
+        if let Some(url) = self
+            .endpoint
+            .url
+            .as_deref()
+            .filter(|u| u.starts_with("ssh://"))
+        {
+            let argv = ssh::ssh_command(ssh_command);
+            let t = ssh::Tunnel::open(url, self.kind, &argv, self.endpoint.ssh_key())?;
+            self.tunnel = Some(std::sync::Arc::new(t));
+        }
+        Ok(self)
+    }
+
+    /// `cmd` sent to this engine's endpoint (for the compose tool's calls):
+    /// the endpoint's variables, shown as the user named it, and routed
+    /// through the SSH connection when there is one.
     pub fn reach(&self, cmd: Cmd) -> Cmd {
-        self.endpoint.apply(self.kind, cmd)
+        let mut cmd = self.endpoint.apply(self.kind, cmd);
+        if let Some(t) = &self.tunnel {
+            let var = match self.kind {
+                EngineKind::Docker => "DOCKER_HOST",
+                EngineKind::Podman => "CONTAINER_HOST",
+            };
+            cmd.route.push((var.to_string(), t.url()));
+        }
+        cmd
     }
 
     fn cmd<I, S>(&self, args: I) -> Cmd
