@@ -44,6 +44,7 @@ mod output;
 mod plans;
 mod real_stacks;
 mod recovery;
+mod remote_engines;
 mod remote_s3;
 mod restore;
 mod schedule;

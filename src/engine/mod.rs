@@ -399,13 +399,15 @@ impl Engine {
     pub fn volume_io(&self, volume: &str, image: Option<&str>) -> Result<VolumeIo, String> {
         VolumeIo::new(
             self.kind,
+            !self.endpoint.is_default(),
             &self.reach(Cmd::of(&self.program, Vec::<String>::new())),
             volume,
             image,
         )
     }
 
-    /// Removes the holder containers (see `volume_io`; docker only makes
+    /// Removes the holder containers (see `volume_io`; docker and podman's
+    /// remote client make
     /// them) an interrupted budgie left on `volumes`: created, never
     /// started, but holding the volume, so that the engine would refuse to
     /// remove it. Returns how many.

@@ -2,11 +2,14 @@
 //! image — no `tar`, no shell — so that distroless and scratch images are
 //! no obstacle to a backup or a restore.
 //!
-//! podman has its own `volume export` and `volume import`. docker has
-//! neither: budgie creates a container with the volume mounted and never
-//! starts it (so nothing runs, and the image's contents do not matter), and
-//! `docker cp` copies the mounted path out as a tar stream, or a tar stream
-//! in; the container is removed after, whatever happened.
+//! podman has its own `volume export` and `volume import`, but not for its
+//! remote client (an engine at `CONTAINER_HOST`: "cannot use command with
+//! the remote podman client"). docker has neither. So with docker, and
+//! with podman's remote client, budgie creates a container with the volume
+//! mounted and never starts it (so nothing runs, and the image's contents
+//! do not matter), and `cp` copies the mounted path out as a tar stream, or
+//! a tar stream in, through the engine's API; the container is removed
+//! after, whatever happened.
 //!
 //! Replacing a volume's contents starts from an empty volume: the volume is
 //! removed and created again with the same driver, options and labels (the
@@ -26,33 +29,39 @@ const HOLDER: &str = "<holder container>";
 /// How a volume's files are read or written; see the module docs.
 #[derive(Debug, Clone)]
 pub struct VolumeIo {
-    kind: EngineKind,
+    /// Through a holder container and `cp` (docker; podman's remote
+    /// client), not `volume export`/`import`.
+    holder: bool,
     /// The engine's program (`podman`, `docker`, a path) sent to its
     /// endpoint, with no arguments yet.
     base: Cmd,
     volume: String,
-    /// docker: a local image to create the holder container from (any
-    /// will do: it never runs).
+    /// With a holder: an image on the engine to create the holder
+    /// container from (any will do: it never runs).
     image: Option<String>,
 }
 
 impl VolumeIo {
     /// The way to read and write `volume` with the engine `program` of
-    /// `kind`; on docker it needs a local `image` (a service's), or it says
-    /// why there is none. `Engine::volume_io` is the way in.
+    /// `kind` (`remote`: podman's remote client); with a holder it needs an
+    /// `image` (a service's), or it says why there is none.
+    /// `Engine::volume_io` is the way in.
     pub(super) fn new(
         kind: EngineKind,
+        remote: bool,
         base: &Cmd,
         volume: &str,
         image: Option<&str>,
     ) -> Result<VolumeIo, String> {
-        if kind == EngineKind::Docker && image.is_none() {
+        let holder = kind == EngineKind::Docker || remote;
+        if holder && image.is_none() {
             return Err(format!(
-                "cannot read or write volume {volume} on docker without an image to create a holder container from (no service with an `image:` mounts it)"
+                "cannot read or write volume {volume} on {kind}{} without an image to create a holder container from (no service with an `image:` mounts it)",
+                if remote { " at a remote endpoint" } else { "" }
             ));
         }
         Ok(VolumeIo {
-            kind,
+            holder,
             base: base.clone(),
             volume: volume.to_string(),
             image: image.map(str::to_string),
@@ -100,33 +109,32 @@ impl VolumeIo {
 
     /// The command whose stdout is the tar stream, given the holder's id.
     fn read_cmd(&self, holder: &str) -> Cmd {
-        match self.kind {
-            EngineKind::Podman => self.cmd(["volume", "export", &self.volume]),
-            EngineKind::Docker => {
-                self.cmd(["cp".to_string(), format!("{holder}:{MOUNT}/."), "-".into()])
-            }
+        if self.holder {
+            self.cmd(["cp".to_string(), format!("{holder}:{MOUNT}/."), "-".into()])
+        } else {
+            self.cmd(["volume", "export", &self.volume])
         }
     }
 
     /// The command whose stdin takes the tar stream, given the holder's id.
     fn write_cmd(&self, holder: &str) -> Cmd {
-        match self.kind {
-            EngineKind::Podman => self.cmd(["volume", "import", &self.volume, "-"]),
-            EngineKind::Docker => {
-                self.cmd(["cp".to_string(), "-".into(), format!("{holder}:{MOUNT}")])
-            }
+        if self.holder {
+            self.cmd(["cp".to_string(), "-".into(), format!("{holder}:{MOUNT}")])
+        } else {
+            self.cmd(["volume", "import", &self.volume, "-"])
         }
     }
 
     /// Reading, as the dry run shows it.
     pub fn read_cmds(&self) -> Vec<Cmd> {
-        match self.kind {
-            EngineKind::Podman => vec![self.read_cmd(HOLDER)],
-            EngineKind::Docker => vec![
+        if self.holder {
+            vec![
                 self.create_holder(true),
                 self.read_cmd(HOLDER),
                 self.remove_holder(HOLDER),
-            ],
+            ]
+        } else {
+            vec![self.read_cmd(HOLDER)]
         }
     }
 
@@ -142,13 +150,14 @@ impl VolumeIo {
                 &self.volume,
             ]),
         ];
-        match self.kind {
-            EngineKind::Podman => out.push(self.write_cmd(HOLDER)),
-            EngineKind::Docker => out.extend([
+        if self.holder {
+            out.extend([
                 self.create_holder(false),
                 self.write_cmd(HOLDER),
                 self.remove_holder(HOLDER),
-            ]),
+            ]);
+        } else {
+            out.push(self.write_cmd(HOLDER));
         }
         out
     }
@@ -165,10 +174,10 @@ impl VolumeIo {
         self.with_holder(false, |holder| f(&self.write_cmd(holder)))
     }
 
-    /// On docker, a holder container around `f` (removed whatever
-    /// happened); on podman, `f` alone.
+    /// With a holder, a holder container around `f` (removed whatever
+    /// happened); else `f` alone.
     fn with_holder<T>(&self, read_only: bool, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
-        if self.kind == EngineKind::Podman {
+        if !self.holder {
             return f(HOLDER);
         }
         let id = self.create_holder(read_only).read().map_err(|e| {

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod remote;
 pub mod s3;
 
 use std::path::{Path, PathBuf};
@@ -183,6 +184,9 @@ pub struct Fixture {
     pub engine: Option<Engine>,
     /// Extra environment for every budgie run.
     env: Vec<(String, String)>,
+    /// The engine's endpoint for the test's own engine calls (a second
+    /// engine: `DOCKER_HOST`/`CONTAINER_HOST`); empty for the local one.
+    engine_env: Vec<(String, String)>,
 }
 
 fn unique_name() -> String {
@@ -216,6 +220,7 @@ impl Fixture {
             name: unique_name(),
             engine: None,
             env: Vec::new(),
+            engine_env: Vec::new(),
         }
     }
 
@@ -253,7 +258,8 @@ impl Fixture {
             ("BUDGIE_APP_IMAGE", APP_IMAGE, "app"),
         ] {
             let own = format!("localhost/budgie-own-{}:{tag}", self.name);
-            let ok = Command::new(e.program())
+            let ok = self
+                .engine_cmd()
                 .args(["tag", shared, &own])
                 .status()
                 .is_ok_and(|s| s.success());
@@ -281,6 +287,24 @@ impl Fixture {
         self.engine.expect("this fixture has no engine")
     }
 
+    /// The test's own engine calls (and cleanup) go to the engine at
+    /// `url` (`unix:///...`): the second engine budgie is pointed at.
+    pub fn engine_at(mut self, url: &str) -> Self {
+        let var = match self.engine() {
+            Engine::Podman => "CONTAINER_HOST",
+            Engine::Docker => "DOCKER_HOST",
+        };
+        self.engine_env = vec![(var.to_string(), url.to_string())];
+        self
+    }
+
+    /// An engine command of the test's own, at the fixture's engine.
+    pub fn engine_cmd(&self) -> Command {
+        let mut c = Command::new(self.engine().program());
+        c.envs(self.engine_env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
     /// SQL through the `mariadb` client in the container of `service`, as
     /// `user` with `password` (in the environment, as budgie passes it), on
     /// `db` if given; batch output, trimmed.
@@ -303,7 +327,8 @@ impl Fixture {
 
     /// Runs an engine command directly (test side), returning stdout.
     pub fn engine_out(&self, args: &[&str]) -> String {
-        let out = Command::new(self.engine().program())
+        let out = self
+            .engine_cmd()
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -392,7 +417,8 @@ impl Fixture {
         let c = self
             .container(service)
             .unwrap_or_else(|| panic!("{service} container running"));
-        let out = Command::new(self.engine().program())
+        let out = self
+            .engine_cmd()
             .args([
                 "exec",
                 &c,
@@ -522,7 +548,8 @@ impl Fixture {
         self.sql_in("postgres", &format!("create database {db}"));
         let c = self.container("db").expect("db container running");
         let input = std::fs::File::open(file).expect("dump file");
-        let out = Command::new(self.engine().program())
+        let out = self
+            .engine_cmd()
             .args([
                 "exec",
                 "-i",
@@ -560,7 +587,8 @@ impl Fixture {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if let Some(c) = self.container("db") {
-                let ok = Command::new(self.engine().program())
+                let ok = self
+                    .engine_cmd()
                     .args([
                         "exec",
                         &c,
@@ -592,8 +620,9 @@ impl Fixture {
     fn cleanup(&self) {
         let Some(e) = self.engine else { return };
         let run = |args: &[&str]| -> String {
-            Command::new(e.program())
-                .args(args)
+            let mut c = Command::new(e.program());
+            c.envs(self.engine_env.iter().map(|(k, v)| (k, v)));
+            c.args(args)
                 .stdin(Stdio::null())
                 .stderr(Stdio::null())
                 .output()
@@ -601,6 +630,8 @@ impl Fixture {
                 .unwrap_or_default()
         };
         let label = format!("label=com.docker.compose.project={}", self.name);
+        // A lock on the engine a test left (tests/remote_engines.rs).
+        run(&["rm", "-f", &format!("budgie-lock-{}", self.name)]);
         let ids: Vec<String> = run(&["ps", "-aq", "--filter", &label])
             .split_whitespace()
             .map(str::to_string)
@@ -827,6 +858,9 @@ impl Budgie {
             "BUDGIE_COMPOSE",
             "BUDGIE_BACKUP_DIR",
             "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+            "CONTAINER_HOST",
+            "CONTAINER_CONNECTION",
         ] {
             cmd.env_remove(k);
         }

@@ -1,0 +1,276 @@
+//! End-to-end, both engines: budgie driving an engine that is not this
+//! machine's default one — the second dockerd and the second podman
+//! service that scripts/setup-remote starts, reached through their unix
+//! sockets (`DOCKER_HOST`/`CONTAINER_HOST`, `--engine-host`, a docker
+//! context, a podman connection) and over `ssh://` through an sshd on
+//! 127.0.0.1 that the test starts with keys it makes. On each: the
+//! lifecycle, backup, the gate naming the machine, restore, a second
+//! budgie (another machine: its own backup directory) kept out by the lock
+//! on the engine, a stale lock broken by `budgie unlock`, a relative bind
+//! mount warned about, one SSH login for many commands, and the local
+//! engine's containers and volumes untouched throughout.
+
+use std::process::{Command, Stdio};
+
+use crate::e2e;
+use crate::support::remote::{Sshd, require_second_engine, second_engine};
+use crate::support::*;
+
+/// The variable the engine's own CLI reads its endpoint from.
+fn host_var(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Docker => "DOCKER_HOST",
+        Engine::Podman => "CONTAINER_HOST",
+    }
+}
+
+/// Containers and volumes of project `name` on this machine's default
+/// engine (the one the tests must leave alone).
+fn local_things(engine: Engine, name: &str) -> usize {
+    let label = format!("label=com.docker.compose.project={name}");
+    let count = |args: &[&str]| {
+        let out = Command::new(engine.program())
+            .args(args)
+            .env_remove("DOCKER_HOST")
+            .env_remove("CONTAINER_HOST")
+            .stderr(Stdio::null())
+            .output()
+            .expect("the local engine answers");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .count()
+    };
+    count(&["ps", "-aq", "--filter", &label])
+        + count(&["volume", "ls", "-q", "--filter", &label])
+        + count(&["ps", "-aq", "--filter", &format!("name=budgie-lock-{name}")])
+}
+
+/// The lock containers of the fixture's project on its (second) engine.
+fn locks_on_engine(p: &Fixture) -> usize {
+    p.engine_out(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=budgie-lock-{}", p.name),
+    ])
+    .split_whitespace()
+    .count()
+}
+
+fn rows(p: &Fixture) -> String {
+    p.sql("select count(*) from notes")
+}
+
+e2e!(a_second_engine_through_its_socket, |engine| {
+    require_second_engine(engine);
+    let url = second_engine(engine);
+    // The engine's own variable chooses it, as for `docker`/`podman`.
+    let p = Fixture::new(engine)
+        .engine_at(url)
+        .env(host_var(engine), url)
+        .compose(STACK);
+    p.budgie().arg("start").run().success();
+    p.budgie()
+        .arg("status")
+        .run()
+        .success()
+        .stderr_has(&format!("({} on {url})", engine.program()));
+    p.budgie()
+        .args(["doctor", "--json"])
+        .run()
+        .stdout_has(&format!("\"url\": \"{url}\""))
+        .stdout_has(&format!("\"source\": \"{}\"", host_var(engine)));
+    p.sql(
+        "create table notes(id int primary key, body text); \
+         insert into notes select g, md5(g::text) from generate_series(1, 2000) g;",
+    );
+    let before = p.checksums("appdb");
+    p.budgie().arg("backup").run().success();
+    let dump = p.backups_ending(".sql").pop().expect("a dump");
+    let dump = dump.display().to_string();
+    p.sql("delete from notes where id > 10");
+
+    // The gate names the machine; while this budgie waits at its question,
+    // another one (another laptop: its own backup directory, so no shared
+    // file lock) is kept out by the lock on the engine, told who holds it.
+    let mut s = p.budgie_pty(&["restore", &dump]);
+    s.exp_string(&format!("to replace it on {url}"))
+        .expect("the question names the machine");
+    let other = tempfile::tempdir().unwrap();
+    p.budgie()
+        .arg("--backup-dir")
+        .arg(other.path())
+        .args(["--lock-timeout", "1", "backup"])
+        .run()
+        .failure()
+        .stderr_has(&format!("is locked on {url} by `budgie restore` (pid"))
+        .stderr_has("gave up after 1s");
+    assert_eq!(locks_on_engine(&p), 1);
+    s.send_line("appdb").unwrap();
+    // The app depends on the database: restart it or not (not).
+    s.exp_string("Restart it now?").unwrap();
+    s.send_line("n").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
+    assert_eq!(p.checksums("appdb"), before);
+    assert_eq!(locks_on_engine(&p), 0, "the lock goes with its holder");
+
+    // A budgie killed while holding the lock leaves it: the next one is
+    // refused at once, naming the dead holder; `unlock` breaks it.
+    let mut s = p.budgie_pty(&["restore", &dump]);
+    s.exp_string("Type the database name").unwrap();
+    s.process_mut()
+        .signal(rexpect::process::Signal::SIGKILL)
+        .unwrap();
+    let _ = s.process().wait();
+    assert_eq!(locks_on_engine(&p), 1);
+    p.budgie()
+        .arg("backup")
+        .run()
+        .failure()
+        .stderr_has("the lock is stale")
+        .stderr_has("budgie unlock");
+    p.budgie().arg("unlock").run().code(3);
+    assert_eq!(locks_on_engine(&p), 1, "no --yes, no terminal: kept");
+    p.budgie()
+        .args(["unlock", "--yes"])
+        .run()
+        .success()
+        .stderr_has("broken");
+    p.budgie().arg("backup").run().success();
+    assert_eq!(rows(&p), "2000");
+
+    // clean deletes there, and only there; the flag names the same engine.
+    p.budgie()
+        .env_remove(host_var(engine))
+        .args(["--engine-host", url, "clean", "--yes"])
+        .run()
+        .success();
+    assert!(!p.volume_exists(&format!("{}_pgdata", p.name)));
+    assert_eq!(local_things(engine, &p.name), 0);
+});
+
+e2e!(a_second_engine_over_ssh, |engine| {
+    require_second_engine(engine);
+    let sshd = Sshd::start();
+    let url = sshd.url(engine);
+    let site = "      - uploads:/uploads\n      - ./site:/site";
+    let p = Fixture::new(engine)
+        .engine_at(second_engine(engine))
+        .env("BUDGIE_SSH_COMMAND", &sshd.ssh_command())
+        .env("XDG_RUNTIME_DIR", &sshd.runtime_dir().display().to_string())
+        .compose(&STACK.replace("      - uploads:/uploads", site));
+    let on = |args: &[&str]| {
+        let mut b = p.budgie().args(["--engine-host", &url]);
+        b = b.args(args);
+        b.run()
+    };
+    // ./site resolves on this machine: said at start, and by doctor.
+    on(&["start"])
+        .success()
+        .stderr_has(&format!(
+            "the engine is on {url}: bind mounts written relative"
+        ))
+        .stderr_has("/site (app)");
+    on(&["doctor"]).code(1).stderr_has("✗ bind mounts");
+    on(&["status"])
+        .success()
+        .stderr_has(&format!("({} on {url})", engine.program()));
+    p.sql(
+        "create table notes(id int primary key, body text); \
+         insert into notes select g, md5(g::text) from generate_series(1, 3000) g;",
+    );
+    let before = p.checksums("appdb");
+    on(&["backup"]).success();
+    let dump = p.backups_ending(".sql").pop().expect("a dump");
+    p.sql("truncate notes");
+    on(&["restore", "--yes", &dump.display().to_string()])
+        .success()
+        .stderr_has(&format!("on {url}"));
+    assert_eq!(p.checksums("appdb"), before);
+
+    // All of that through one SSH connection, still up for the next
+    // command.
+    assert_eq!(sshd.logins(), 1, "one login for every command");
+    assert_eq!(sshd.masters(), 1);
+
+    // Saying the paths exist on the server ends the warning.
+    std::fs::write(
+        p.path().join("compose.yml"),
+        format!(
+            "{}\nx-budgie:\n  remote:\n    bind_mounts: server\n",
+            STACK.replace("      - uploads:/uploads", site)
+        ),
+    )
+    .unwrap();
+    let doctor = on(&["doctor"]);
+    assert!(
+        !doctor.stderr.contains("bind mounts"),
+        "{}",
+        doctor.explain()
+    );
+
+    on(&["clean", "--yes"]).success();
+    assert!(!p.volume_exists(&format!("{}_pgdata", p.name)));
+    assert_eq!(local_things(engine, &p.name), 0);
+});
+
+e2e!(contexts_and_connections_name_the_endpoint, |engine| {
+    require_second_engine(engine);
+    let url = second_engine(engine);
+    let conf = tempfile::tempdir().unwrap();
+    let conf_dir = conf.path().display().to_string();
+    // The engine's own configuration, in a directory of the test's.
+    let (var, flag, made) = match engine {
+        Engine::Docker => (
+            "DOCKER_CONFIG",
+            "--context",
+            Command::new("docker")
+                .env("DOCKER_CONFIG", &conf_dir)
+                .args(["context", "create", "second", "--docker"])
+                .arg(format!("host={url}"))
+                .output(),
+        ),
+        Engine::Podman => (
+            "XDG_CONFIG_HOME",
+            "--connection",
+            Command::new("podman")
+                .env("XDG_CONFIG_HOME", &conf_dir)
+                .args(["system", "connection", "add", "second", url])
+                .output(),
+        ),
+    };
+    let made = made.expect("the engine's CLI runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let p = Fixture::new(engine)
+        .engine_at(url)
+        .env(var, &conf_dir)
+        .compose(STACK);
+    p.budgie()
+        .args([flag, "second", "config", "--json"])
+        .run()
+        .success()
+        .stdout_has(&format!("\"url\": \"{url}\""))
+        .stdout_has("\"name\": \"second\"");
+    // The same through the engine's variable, and the status of the
+    // (empty) project is read there.
+    let env = match engine {
+        Engine::Docker => "DOCKER_CONTEXT",
+        Engine::Podman => "CONTAINER_CONNECTION",
+    };
+    p.budgie()
+        .env(env, "second")
+        .arg("status")
+        .run()
+        .success()
+        .stderr_has(&format!("on second ({url})"));
+    p.budgie()
+        .args([flag, "nope", "status"])
+        .run()
+        .code(2)
+        .stderr_has(&format!("{flag} nope: no such"));
+});
