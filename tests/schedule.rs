@@ -396,6 +396,28 @@ fn dry_run_prints_the_units_and_writes_nothing() {
 }
 
 #[test]
+fn the_engines_endpoint_goes_into_the_unit() {
+    let f = project();
+    let sd = Systemd::new(true);
+    sd.budgie(&f)
+        .env("BUDGIE_SSH_COMMAND", "ssh -F /etc/budgie/ssh_config")
+        .args([
+            "--engine-host",
+            "ssh://deploy@prod.example",
+            "schedule",
+            "install",
+            "--every",
+            "hourly",
+            "--dry-run",
+        ])
+        .run()
+        .success()
+        .stderr_has("--engine-host ssh://deploy@prod.example backup --quiet --log")
+        .stderr_has("BUDGIE_SSH_COMMAND=");
+    assert!(sd.files().is_empty());
+}
+
+#[test]
 #[cfg_attr(budgie_e2e_skip, ignore = "BUDGIE_E2E=skip: runs systemd-analyze")]
 fn odd_paths_survive_the_unit_file_exactly() {
     let odd = "dir with 100% $HOME \"quotes\" and \\";

@@ -27,14 +27,19 @@ use crate::schedule::{self, Every, Job};
 
 /// Settings from the environment that change what a scheduled backup
 /// does, and that a timer or cron does not inherit.
-const CAPTURED_ENV: [&str; 7] = [
+const CAPTURED_ENV: [&str; 11] = [
     "BUDGIE_ENGINE",
     "BUDGIE_COMPOSE",
     "BUDGIE_BACKUP_DIR",
     "BUDGIE_COMPRESS",
     "COMPOSE_FILE",
+    // Where the engine is (see `engine::endpoint`), and how SSH gets there.
     "DOCKER_HOST",
+    "DOCKER_CONTEXT",
     "CONTAINER_HOST",
+    "CONTAINER_CONNECTION",
+    "CONTAINER_SSHKEY",
+    "BUDGIE_SSH_COMMAND",
 ];
 
 pub fn run(ctx: &Context, action: &ScheduleAction, env: &BTreeMap<String, String>) -> Result<i32> {
@@ -128,6 +133,16 @@ fn job(ctx: &Context, env: &BTreeMap<String, String>) -> Result<Job> {
     if let Some(kind) = ctx.global.engine {
         options.push("--engine".into());
         options.push(kind.to_string());
+    }
+    let g = &ctx.global;
+    for (flag, value) in [
+        ("--engine-host", &g.engine_host),
+        ("--context", &g.context),
+        ("--connection", &g.connection),
+    ] {
+        if let Some(v) = value {
+            options.extend([flag.to_string(), v.clone()]);
+        }
     }
     let env = CAPTURED_ENV
         .iter()
