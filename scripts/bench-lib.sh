@@ -118,6 +118,12 @@ bench_cleanup() {
     trap - EXIT INT TERM
     [ -z "${bg_pid:-}" ] || kill "$bg_pid" 2>/dev/null || true
     [ -z "${moto_pid:-}" ] || kill "$moto_pid" 2>/dev/null || true
+    # scripts/bench's ssh part: budgie's SSH master, the sshd, podman's service.
+    for ctl in "${dir:-/nonexistent}"/ssh/run/budgie-ssh/*.ctl; do
+        if [ -S "$ctl" ]; then ssh -S "$ctl" -O exit x >/dev/null 2>&1 || true; fi
+    done
+    [ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true
+    [ -z "${podman_service_pid:-}" ] || kill "$podman_service_pid" 2>/dev/null || true
     if [ -n "${dir:-}" ] && [ -f "$dir/compose.yml" ]; then
         bench_log "removing project $name"
         (cd "$dir" && "$compose" -p "$name" down -v >/dev/null 2>&1) || true

@@ -51,7 +51,7 @@ const EXIT_STATUS: [(&str, &str); 6] = [
 ];
 
 /// The environment variables budgie reads, for the ENVIRONMENT section.
-const ENVIRONMENT: [(&str, &str); 16] = [
+const ENVIRONMENT: [(&str, &str); 19] = [
     (
         "BUDGIE_ENGINE",
         "podman or docker, when --engine is not given.",
@@ -83,6 +83,18 @@ const ENVIRONMENT: [(&str, &str); 16] = [
     (
         "BUDGIE_SYSTEMD_DIR",
         "Where schedule install, show and remove, and doctor, find the systemd unit files. Default: $XDG_CONFIG_HOME/systemd/user (~/.config/systemd/user), or /etc/systemd/system as root.",
+    ),
+    (
+        "DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG",
+        "docker's endpoint, its context, and where the CLI keeps its contexts. budgie resolves them as the docker CLI does (--engine-host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context) and passes the endpoint to every engine and compose call.",
+    ),
+    (
+        "CONTAINER_HOST, CONTAINER_CONNECTION, CONTAINER_SSHKEY",
+        "podman's endpoint, its named connection, and the SSH key of an ssh:// one (--engine-host, --connection, CONTAINER_HOST, CONTAINER_CONNECTION).",
+    ),
+    (
+        "BUDGIE_SSH_COMMAND",
+        "The ssh program and its first options for ssh:// engines (split on spaces), like git's GIT_SSH_COMMAND. Default: ssh.",
     ),
     (
         "BUDGIE_CRASH_AT",
