@@ -184,10 +184,33 @@ e2e!(a_second_engine_over_ssh, |engine| {
     on(&["backup"]).success();
     let dump = p.backups_ending(".sql").pop().expect("a dump");
     p.sql("truncate notes");
-    on(&["restore", "--yes", &dump.display().to_string()])
-        .success()
-        .stderr_has(&format!("on {url}"));
+    // The gate, in a terminal, names the server; another laptop is kept
+    // out meanwhile by the lock on the engine, over the same SSH master.
+    let mut s = p.budgie_pty(&[
+        "--engine-host",
+        &url,
+        "restore",
+        &dump.display().to_string(),
+    ]);
+    s.exp_string(&format!("to replace it on {url}"))
+        .expect("the question names the server");
+    let other = tempfile::tempdir().unwrap();
+    p.budgie()
+        .arg("--backup-dir")
+        .arg(other.path())
+        .args(["--engine-host", &url, "--lock-timeout", "1", "backup"])
+        .run()
+        .failure()
+        .stderr_has(&format!("is locked on {url} by `budgie restore`"));
+    s.send_line("appdb").unwrap();
+    s.exp_string("Restart it now?").unwrap();
+    s.send_line("n").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
     assert_eq!(p.checksums("appdb"), before);
+    // The rest of the lifecycle through the same connection.
+    on(&["restart"]).success();
+    assert_eq!(rows(&p), "3000");
 
     // All of that through one SSH connection, still up for the next
     // command.
@@ -274,3 +297,46 @@ e2e!(contexts_and_connections_name_the_endpoint, |engine| {
         .code(2)
         .stderr_has(&format!("{flag} nope: no such"));
 });
+
+e2e!(
+    an_endpoint_that_does_not_answer_is_named_and_nothing_runs,
+    |engine| {
+        let p = Fixture::new(engine).compose(STACK);
+        // A socket nobody listens on.
+        p.budgie()
+            .args(["--engine-host", "unix:///nonexistent/engine.sock", "backup"])
+            .run()
+            .code(1)
+            .stderr_has(&format!(
+                "the {} engine at unix:///nonexistent/engine.sock does not answer",
+                engine.program()
+            ));
+        // SSH to a port nobody listens on: BatchMode, so no prompt, and the
+        // reason is ssh's own.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let runtime = tempfile::tempdir().unwrap();
+        p.budgie()
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .args([
+                "--engine-host",
+                &format!("ssh://root@127.0.0.1:{port}/run/engine.sock"),
+                "clean",
+                "--yes",
+            ])
+            .run()
+            .code(1)
+            .stderr_has("over SSH")
+            .stderr_has("Connection refused");
+        // A bad URL is a usage error, before anything.
+        p.budgie()
+            .args(["--engine-host", "prod.example:2375", "status"])
+            .run()
+            .code(2)
+            .stderr_has("--engine-host=prod.example:2375: expected unix:///PATH");
+        assert!(p.backups().is_empty());
+        assert_eq!(local_things(engine, &p.name), 0);
+    }
+);

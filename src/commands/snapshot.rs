@@ -280,12 +280,13 @@ fn remove(ctx: &Context, name: &str, service: Option<&str>) -> Result<i32> {
                 "refusing to remove snapshot {name} without confirmation: no terminal to ask at, and no --yes; nothing was changed"
             )));
         }
+        let on = ctx.machine();
         ctx.ui.unquiet().heading(&format!(
-            "This removes snapshot {name} of {of} ({})",
+            "This removes snapshot {name} of {of}{on} ({})",
             human_bytes(bytes)
         ));
         if !ctx.ui.confirm_typed(
-            &format!("Type the snapshot name ({name}) to remove it"),
+            &format!("Type the snapshot name ({name}) to remove it{on}"),
             name,
         )? {
             return Err(Error::refused("not confirmed; nothing was changed"));
