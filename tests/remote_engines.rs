@@ -57,6 +57,36 @@ fn locks_on_engine(p: &Fixture) -> usize {
     .count()
 }
 
+/// `budgie [host...] restore DUMP` in a terminal: its question names the
+/// machine at `url`; while it waits there, another laptop (its own backup
+/// directory, so no shared file lock) is kept out by the lock on the
+/// engine, told who holds it; then the database name is typed, the app
+/// is not restarted, and the restore ends well.
+fn restore_keeping_another_laptop_out(p: &Fixture, host: &[&str], dump: &str, url: &str) {
+    let mut args = host.to_vec();
+    args.extend(["restore", dump]);
+    let mut s = p.budgie_pty(&args);
+    s.exp_string(&format!("to replace it on {url}"))
+        .expect("the question names the machine");
+    let other = tempfile::tempdir().unwrap();
+    p.budgie()
+        .arg("--backup-dir")
+        .arg(other.path())
+        .args(host)
+        .args(["--lock-timeout", "1", "backup"])
+        .run()
+        .failure()
+        .stderr_has(&format!("is locked on {url} by `budgie restore` (pid"))
+        .stderr_has("gave up after 1s");
+    assert_eq!(locks_on_engine(p), 1);
+    s.send_line("appdb").unwrap();
+    // The app depends on the database: restart it or not (not).
+    s.exp_string("Restart it now?").unwrap();
+    s.send_line("n").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
+}
+
 fn rows(p: &Fixture) -> String {
     p.sql("select count(*) from notes")
 }
@@ -93,25 +123,7 @@ e2e!(a_second_engine_through_its_socket, |engine| {
     // The gate names the machine; while this budgie waits at its question,
     // another one (another laptop: its own backup directory, so no shared
     // file lock) is kept out by the lock on the engine, told who holds it.
-    let mut s = p.budgie_pty(&["restore", &dump]);
-    s.exp_string(&format!("to replace it on {url}"))
-        .expect("the question names the machine");
-    let other = tempfile::tempdir().unwrap();
-    p.budgie()
-        .arg("--backup-dir")
-        .arg(other.path())
-        .args(["--lock-timeout", "1", "backup"])
-        .run()
-        .failure()
-        .stderr_has(&format!("is locked on {url} by `budgie restore` (pid"))
-        .stderr_has("gave up after 1s");
-    assert_eq!(locks_on_engine(&p), 1);
-    s.send_line("appdb").unwrap();
-    // The app depends on the database: restart it or not (not).
-    s.exp_string("Restart it now?").unwrap();
-    s.send_line("n").unwrap();
-    s.exp_eof().unwrap();
-    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
+    restore_keeping_another_laptop_out(&p, &[], &dump, url);
     assert_eq!(p.checksums("appdb"), before);
     assert_eq!(locks_on_engine(&p), 0, "the lock goes with its holder");
 
@@ -186,27 +198,12 @@ e2e!(a_second_engine_over_ssh, |engine| {
     p.sql("truncate notes");
     // The gate, in a terminal, names the server; another laptop is kept
     // out meanwhile by the lock on the engine, over the same SSH master.
-    let mut s = p.budgie_pty(&[
-        "--engine-host",
-        &url,
-        "restore",
+    restore_keeping_another_laptop_out(
+        &p,
+        &["--engine-host", &url],
         &dump.display().to_string(),
-    ]);
-    s.exp_string(&format!("to replace it on {url}"))
-        .expect("the question names the server");
-    let other = tempfile::tempdir().unwrap();
-    p.budgie()
-        .arg("--backup-dir")
-        .arg(other.path())
-        .args(["--engine-host", &url, "--lock-timeout", "1", "backup"])
-        .run()
-        .failure()
-        .stderr_has(&format!("is locked on {url} by `budgie restore`"));
-    s.send_line("appdb").unwrap();
-    s.exp_string("Restart it now?").unwrap();
-    s.send_line("n").unwrap();
-    s.exp_eof().unwrap();
-    assert_eq!(exit_code(s.process().wait().unwrap()), 0);
+        &url,
+    );
     assert_eq!(p.checksums("appdb"), before);
     // The rest of the lifecycle through the same connection.
     on(&["restart"]).success();

@@ -108,6 +108,24 @@ impl Cmd {
         }
     }
 
+    /// Runs it with `input` on its stdin, capturing stdout and stderr, and
+    /// fails with the program's own message when it exits non-zero.
+    pub fn read_input(&self, input: Vec<u8>) -> Result<String> {
+        let out = self
+            .expression()
+            .stdin_bytes(input)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| self.spawn_error(e))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(self.failure(&out))
+        }
+    }
+
     /// Runs it and returns the raw output, whatever the exit status.
     pub fn output(&self) -> Result<Output> {
         self.expression()
@@ -190,12 +208,12 @@ fn daemon_down(program: &str, stderr: &str, at: Option<&str>) -> Option<Error> {
     ];
     if known.iter().any(|k| stderr.contains(k)) {
         let first = stderr.lines().next().unwrap_or_default();
+        let engine = if program.contains("podman") {
+            "podman"
+        } else {
+            "docker"
+        };
         if let Some(at) = at {
-            let engine = if program.contains("podman") {
-                "podman"
-            } else {
-                "docker"
-            };
             return Some(
                 Error::new(format!(
                     "the {engine} engine at {at} does not answer: {}",
@@ -204,15 +222,10 @@ fn daemon_down(program: &str, stderr: &str, at: Option<&str>) -> Option<Error> {
                 .hint("is it running there, and can this machine reach it? `budgie doctor` shows the endpoint and where it was chosen"),
             );
         }
-        let hint = if program.contains("podman") {
+        let hint = if engine == "podman" {
             "start the podman service (systemctl --user start podman.socket), or choose another engine with --engine docker"
         } else {
             "start it (sudo systemctl start docker, or run dockerd), or choose another engine with --engine podman"
-        };
-        let engine = if program.contains("podman") {
-            "podman"
-        } else {
-            "docker"
         };
         return Some(
             Error::new(format!(

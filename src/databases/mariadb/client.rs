@@ -391,20 +391,7 @@ pub fn run_sql(
     database: Option<&str>,
     script: &str,
 ) -> Result<String> {
-    let cmd = client_command(engine, container, tools, login, database);
-    let out = cmd
-        .expression()
-        .stdin_bytes(script.as_bytes().to_vec())
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| cmd.spawn_error(e))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(cmd.failure(&out))
-    }
+    client_command(engine, container, tools, login, database).read_input(script.as_bytes().to_vec())
 }
 
 /// The lines of `run_sql` output whose first field is `tag`, split into
