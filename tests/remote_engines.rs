@@ -152,6 +152,34 @@ e2e!(a_second_engine_through_its_socket, |engine| {
     p.budgie().arg("backup").run().success();
     assert_eq!(rows(&p), "2000");
 
+    // A volume's files out and back in through the engine's API (podman's
+    // remote client has no volume export/import: a holder and cp).
+    let app = p.container("app").unwrap();
+    p.engine_out(&["exec", &app, "sh", "-c", "echo invoice-42 > /uploads/a.txt"]);
+    let doc = p
+        .budgie()
+        .args(["backup", "--volume", "uploads", "--json"])
+        .run()
+        .success()
+        .json();
+    let archive = doc[0]["path"].as_str().unwrap().to_string();
+    p.engine_out(&[
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "echo overwritten > /uploads/a.txt; touch /uploads/b",
+    ]);
+    p.budgie()
+        .args(["restore", &archive, "--volume", "uploads", "--yes"])
+        .run()
+        .success()
+        .stderr_has(&format!("on {url}"));
+    assert_eq!(
+        p.in_volume("uploads", "ls /v; cat /v/a.txt").trim(),
+        "a.txt\ninvoice-42"
+    );
+
     // clean deletes there, and only there; the flag names the same engine.
     p.budgie()
         .env_remove(host_var(engine))
