@@ -139,6 +139,39 @@ pub fn misplaced_warning(project: &Project, endpoint: &crate::engine::Endpoint) 
 /// What to do about [`misplaced_warning`].
 pub const MISPLACED_HINT: &str = "use named volumes (budgie backs them up on the engine's machine) or absolute paths of that machine; if the same paths exist there, say so with x-budgie.remote.bind_mounts: server";
 
+/// Prints the host directories' table (`status`, `volumes`), or, with the
+/// engine on another machine, why there is none.
+pub fn print_host_dirs(
+    ui: &Ui,
+    dirs: &[HostDir],
+    project: &Project,
+    endpoint: &crate::engine::Endpoint,
+) {
+    if !dirs.is_empty() {
+        ui.print("");
+        for line in host_dir_lines(ui, dirs) {
+            ui.print(&line);
+        }
+    }
+    if let Some(line) = host_dirs_elsewhere(project, endpoint) {
+        ui.print("");
+        ui.info(&line);
+    }
+}
+
+/// With the engine on another machine, the line that says why no host
+/// directory is listed (none when the engine is here, or nothing is
+/// bind-mounted).
+fn host_dirs_elsewhere(project: &Project, endpoint: &crate::engine::Endpoint) -> Option<String> {
+    let n = project.bind_mounts().len();
+    (!endpoint.on_this_machine() && n > 0).then(|| {
+        format!(
+            "{n} bind-mounted director{} of the services: paths on {endpoint}, not read from here",
+            if n == 1 { "y" } else { "ies" }
+        )
+    })
+}
+
 /// The host directories as table lines, for `status` and `volumes`.
 pub fn host_dir_lines(ui: &Ui, dirs: &[HostDir]) -> Vec<String> {
     let rows: Vec<Vec<String>> = dirs

@@ -215,7 +215,10 @@ e2e!(a_second_engine_over_ssh, |engine| {
     on(&["doctor"]).code(1).stderr_has("✗ bind mounts");
     on(&["status"])
         .success()
-        .stderr_has(&format!("({} on {url})", engine.program()));
+        .stderr_has(&format!("({} on {url})", engine.program()))
+        .stderr_has(&format!(
+            "1 bind-mounted directory of the services: paths on {url}, not read from here"
+        ));
     p.sql(
         "create table notes(id int primary key, body text); \
          insert into notes select g, md5(g::text) from generate_series(1, 3000) g;",

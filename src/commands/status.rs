@@ -12,7 +12,7 @@ use crate::compose::DbKind;
 use crate::context::Context;
 use crate::engine::Container;
 use crate::error::Result;
-use crate::inventory::{HostDir, VolumeState, host_dir_lines, host_dirs, volume_states};
+use crate::inventory::{HostDir, VolumeState, host_dirs, print_host_dirs, volume_states};
 use crate::ui::{human_age, human_bytes, table};
 
 #[derive(Debug, Serialize)]
@@ -262,12 +262,7 @@ fn print_human(ctx: &Context, st: &Status) {
             ui.print(&line);
         }
     }
-    if !st.host_directories.is_empty() {
-        ui.print("");
-        for line in host_dir_lines(ui, &st.host_directories) {
-            ui.print(&line);
-        }
-    }
+    print_host_dirs(ui, &st.host_directories, &ctx.project, &st.endpoint);
     for p in st.databases.iter().filter_map(|d| d.problem.as_ref()) {
         ui.print("");
         ui.warn(p);

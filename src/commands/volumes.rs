@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::inventory::{HostDir, VolumeState, host_dir_lines, host_dirs, volume_states};
+use crate::inventory::{HostDir, VolumeState, host_dirs, print_host_dirs, volume_states};
 use crate::ui::{human_bytes, table};
 
 #[derive(Debug, Serialize)]
@@ -101,12 +101,8 @@ pub fn run(ctx: &Context) -> Result<i32> {
         ));
     }
     print_table(ui, &rows);
-    if !host_dirs.is_empty() {
-        ui.print("");
-        for line in host_dir_lines(ui, &host_dirs) {
-            ui.print(&line);
-        }
-    }
+    let engine = ctx.engine()?;
+    print_host_dirs(ui, &host_dirs, &ctx.project, &engine.endpoint);
     Ok(0)
 }
 
