@@ -222,7 +222,15 @@ pub struct Taken {
 pub fn create(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<Taken> {
     check_name(&db.name, name)?;
     let target = database_of(&db.name, name);
-    let (found, b) = survey(engine, container, db, true)?;
+    // The free space where the compose file says the data directory is,
+    // read while the server is asked where it really is (one engine call
+    // less in a row, 0.2 s with podman); asked again only if they differ.
+    let (surveyed, free_guess) = std::thread::scope(|s| {
+        let guess = s.spawn(|| free_bytes(engine, container, &db.data_dir));
+        let surveyed = survey(engine, container, db, true);
+        (surveyed, guess.join().ok().flatten())
+    });
+    let (found, b) = surveyed?;
     let Some(b) = b else {
         return Err(Error::new("internal error: no survey of the database"));
     };
@@ -235,10 +243,14 @@ pub fn create(engine: &Engine, container: &str, db: &Database, name: &str) -> Re
             "choose another name, or remove it first: budgie snapshot rm {name}"
         )));
     }
-    let free = b
-        .data_directory
-        .as_deref()
-        .and_then(|d| free_bytes(engine, container, d));
+    let free = match b.data_directory.as_deref() {
+        Some(d) if d.trim_end_matches('/') != db.data_dir.trim_end_matches('/') => {
+            free_bytes(engine, container, d)
+        }
+        // The same directory, or one the user may not see: the compose
+        // file's is the best knowledge there is.
+        _ => free_guess,
+    };
     if let Some(free) = free
         && free < b.bytes + margin(b.bytes)
     {
