@@ -231,13 +231,7 @@ e2e!(
         let app = p.container("app").unwrap();
         p.engine_out(&["exec", &app, "sh", "-c", "echo invoice-42 > /uploads/a.txt"]);
         p.budgie().args(["stop", "app"]).run().success();
-        let doc = p
-            .budgie()
-            .args(["backup", "--volume", "uploads", "--json"])
-            .run()
-            .success()
-            .json();
-        let path = doc[0]["path"].as_str().unwrap().to_string();
+        let path = p.backup_volume("uploads");
         assert!(path.ends_with(".uploads.tar.zst"), "{path}");
         let into = tempfile::tempdir().unwrap();
         let out = std::process::Command::new("sh")

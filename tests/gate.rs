@@ -391,13 +391,7 @@ e2e!(
         };
         let read = || p.in_volume("files", "cat /v/receipt.txt; echo; ls /v | tr '\\n' ' '");
         put("kept-1");
-        let doc = p
-            .budgie()
-            .args(["backup", "--volume", "files", "--json"])
-            .run()
-            .success()
-            .json();
-        let archive = doc[0]["path"].as_str().unwrap().to_string();
+        let archive = p.backup_volume("files");
         p.budgie()
             .args(["backup", "verify"])
             .arg(&archive)

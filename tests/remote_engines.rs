@@ -16,14 +16,6 @@ use crate::e2e;
 use crate::support::remote::{Sshd, require_second_engine, second_engine};
 use crate::support::*;
 
-/// The variable the engine's own CLI reads its endpoint from.
-fn host_var(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Docker => "DOCKER_HOST",
-        Engine::Podman => "CONTAINER_HOST",
-    }
-}
-
 /// Containers and volumes of project `name` on this machine's default
 /// engine (the one the tests must leave alone).
 fn local_things(engine: Engine, name: &str) -> usize {
@@ -97,7 +89,7 @@ e2e!(a_second_engine_through_its_socket, |engine| {
     // The engine's own variable chooses it, as for `docker`/`podman`.
     let p = Fixture::new(engine)
         .engine_at(url)
-        .env(host_var(engine), url)
+        .env(engine.host_var(), url)
         .compose(STACK);
     p.budgie().arg("start").run().success();
     p.budgie()
@@ -109,7 +101,7 @@ e2e!(a_second_engine_through_its_socket, |engine| {
         .args(["doctor", "--json"])
         .run()
         .stdout_has(&format!("\"url\": \"{url}\""))
-        .stdout_has(&format!("\"source\": \"{}\"", host_var(engine)));
+        .stdout_has(&format!("\"source\": \"{}\"", engine.host_var()));
     p.sql(
         "create table notes(id int primary key, body text); \
          insert into notes select g, md5(g::text) from generate_series(1, 2000) g;",
@@ -156,13 +148,7 @@ e2e!(a_second_engine_through_its_socket, |engine| {
     // remote client has no volume export/import: a holder and cp).
     let app = p.container("app").unwrap();
     p.engine_out(&["exec", &app, "sh", "-c", "echo invoice-42 > /uploads/a.txt"]);
-    let doc = p
-        .budgie()
-        .args(["backup", "--volume", "uploads", "--json"])
-        .run()
-        .success()
-        .json();
-    let archive = doc[0]["path"].as_str().unwrap().to_string();
+    let archive = p.backup_volume("uploads");
     p.engine_out(&[
         "exec",
         &app,
@@ -182,7 +168,7 @@ e2e!(a_second_engine_through_its_socket, |engine| {
 
     // clean deletes there, and only there; the flag names the same engine.
     p.budgie()
-        .env_remove(host_var(engine))
+        .env_remove(engine.host_var())
         .args(["--engine-host", url, "clean", "--yes"])
         .run()
         .success();

@@ -622,13 +622,7 @@ e2e!(a_volume_restore_brings_the_files_back, |engine| {
         "echo invoice-42 > /uploads/a.txt && mkdir -p /uploads/sub && echo nested > /uploads/sub/b.txt",
     );
     let saved = volume_files(&p, "uploads");
-    let doc = p
-        .budgie()
-        .args(["backup", "--volume", "uploads", "--json"])
-        .run()
-        .success()
-        .json();
-    let archive = doc[0]["path"].as_str().unwrap().to_string();
+    let archive = p.backup_volume("uploads");
     sh("echo changed > /uploads/a.txt && rm /uploads/sub/b.txt && echo stray > /uploads/extra.txt");
 
     p.budgie()

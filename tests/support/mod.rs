@@ -70,6 +70,14 @@ impl Engine {
         }
     }
 
+    /// The variable its CLI reads its endpoint from.
+    pub fn host_var(self) -> &'static str {
+        match self {
+            Engine::Podman => "CONTAINER_HOST",
+            Engine::Docker => "DOCKER_HOST",
+        }
+    }
+
     pub fn compose(self) -> &'static str {
         match self {
             Engine::Podman => "podman-compose",
@@ -290,11 +298,7 @@ impl Fixture {
     /// The test's own engine calls (and cleanup) go to the engine at
     /// `url` (`unix:///...`): the second engine budgie is pointed at.
     pub fn engine_at(mut self, url: &str) -> Self {
-        let var = match self.engine() {
-            Engine::Podman => "CONTAINER_HOST",
-            Engine::Docker => "DOCKER_HOST",
-        };
-        self.engine_env = vec![(var.to_string(), url.to_string())];
+        self.engine_env = vec![(self.engine().host_var().to_string(), url.to_string())];
         self
     }
 
@@ -579,6 +583,21 @@ impl Fixture {
         let mut cmd = self.budgie().cmd;
         cmd.args(args);
         rexpect::session::spawn_command(cmd, Some(120_000)).expect("spawn budgie in a pty")
+    }
+
+    /// `budgie backup --volume KEY --json`, which must succeed: the path of
+    /// the archive it wrote.
+    pub fn backup_volume(&self, key: &str) -> String {
+        let doc = self
+            .budgie()
+            .args(["backup", "--volume", key, "--json"])
+            .run()
+            .success()
+            .json();
+        doc[0]["path"]
+            .as_str()
+            .expect("the archive's path")
+            .to_string()
     }
 
     /// Waits until the database answers (budgie start already does; this is

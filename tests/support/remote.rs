@@ -20,13 +20,9 @@ pub fn second_engine(engine: Engine) -> &'static str {
 /// Fails the test unless the second engine of `engine` answers.
 pub fn require_second_engine(engine: Engine) {
     let url = second_engine(engine);
-    let var = match engine {
-        Engine::Docker => "DOCKER_HOST",
-        Engine::Podman => "CONTAINER_HOST",
-    };
     let ok = Command::new(engine.program())
         .arg("version")
-        .env(var, url)
+        .env(engine.host_var(), url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
