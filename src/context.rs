@@ -40,17 +40,13 @@ impl Context {
     }
 
     /// The engine: `--engine`, else `BUDGIE_ENGINE`, else the first of podman
-    /// and docker installed. Looks at PATH only; runs nothing.
+    /// and docker installed, at its endpoint ([`connected_engine`]; a dry
+    /// run connects to nothing).
     pub fn engine(&self) -> Result<&Engine> {
         self.engine
-            .get_or_init(|| {
-                let engine = choose_engine(&self.global, &self.project.env)?;
-                // A dry run connects to nothing.
-                if self.global.dry_run {
-                    return Ok(engine);
-                }
-                let ssh = self.project.env.get("BUDGIE_SSH_COMMAND");
-                engine.connect(ssh.map(String::as_str))
+            .get_or_init(|| match self.global.dry_run {
+                true => choose_engine(&self.global, &self.project.env),
+                false => connected_engine(&self.global, &self.project.env),
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -159,6 +155,13 @@ impl Context {
             compression,
         ))
     }
+}
+
+/// The engine [`choose_engine`] chooses, reached: for an `ssh://`
+/// endpoint its SSH connection is up (`BUDGIE_SSH_COMMAND` from `env`).
+pub fn connected_engine(global: &Global, env: &BTreeMap<String, String>) -> Result<Engine> {
+    let ssh = env.get("BUDGIE_SSH_COMMAND").map(String::as_str);
+    choose_engine(global, env)?.connect(ssh)
 }
 
 /// Where to read the project from: `-C DIR` (which must exist), `-f`, `-p`

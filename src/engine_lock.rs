@@ -94,9 +94,7 @@ impl LockHolder {
 
 /// This machine's name, as the holder's label says it.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+    crate::fsutil::hostname().unwrap_or_else(|| "unknown".into())
 }
 
 /// The lock container's name for `project`.

@@ -7,7 +7,13 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Lowercase hex of `bytes`.
+/// This machine's name (`/proc/sys/kernel/hostname`), if it can be read.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+}
+
 /// `n` random bytes from the kernel, as lowercase hex (one-off keys and
 /// passwords).
 pub fn random_hex(n: usize) -> crate::error::Result<String> {
@@ -19,6 +25,7 @@ pub fn random_hex(n: usize) -> crate::error::Result<String> {
     Ok(hex(&bytes))
 }
 
+/// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -101,22 +101,7 @@ pub fn misplaced_bind_mounts(
     {
         return Vec::new();
     }
-    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for s in project.services.values() {
-        for m in &s.mounts {
-            if let MountKind::Bind {
-                source,
-                relative: true,
-            } = &m.kind
-            {
-                by_path
-                    .entry(source.clone())
-                    .or_default()
-                    .push(s.name.clone());
-            }
-        }
-    }
-    by_path.into_iter().collect()
+    project.bind_mounts_where(|m| matches!(m.kind, MountKind::Bind { relative: true, .. }))
 }
 
 /// What [`misplaced_bind_mounts`] found, said in one line; none when there
@@ -134,6 +119,14 @@ pub fn misplaced_warning(project: &Project, endpoint: &crate::engine::Endpoint) 
         "the engine is on {endpoint}: bind mounts written relative name this machine's paths, and the engine mounts the same paths of its own disk: {}",
         list.join(", ")
     ))
+}
+
+/// Says [`misplaced_warning`] with its hint, even with `-q` (`start`,
+/// `restart`, `deploy`).
+pub fn warn_misplaced(ui: &Ui, project: &Project, endpoint: &crate::engine::Endpoint) {
+    if let Some(w) = misplaced_warning(project, endpoint) {
+        ui.unquiet().warn(&format!("{w}\n  {MISPLACED_HINT}"));
+    }
 }
 
 /// What to do about [`misplaced_warning`].

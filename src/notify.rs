@@ -34,9 +34,7 @@ pub fn ping(ctx: &Context, command: &str, ok: bool, message: &str) {
         command,
         status: if ok { "success" } else { "failure" },
         message,
-        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default(),
+        host: crate::fsutil::hostname().unwrap_or_default(),
     };
     let Ok(json) = serde_json::to_string(&body) else {
         return;

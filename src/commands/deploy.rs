@@ -73,11 +73,7 @@ pub fn run(ctx: &Context, services: &[String], safe: Safety, timeout: u64) -> Re
         return Ok(0);
     }
     let engine = ctx.engine()?;
-    if let Some(w) = crate::inventory::misplaced_warning(&ctx.project, &engine.endpoint) {
-        ctx.ui
-            .unquiet()
-            .warn(&format!("{w}\n  {}", crate::inventory::MISPLACED_HINT));
-    }
+    crate::inventory::warn_misplaced(&ctx.ui, &ctx.project, &engine.endpoint);
     // podman-compose recreates the running services that depend on a
     // recreated one: wait for those too (when they run).
     let dependents: Vec<String> = if engine.compose()?.flavor == ComposeFlavor::PodmanCompose {

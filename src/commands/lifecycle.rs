@@ -31,7 +31,7 @@ pub fn start(ctx: &Context, build: bool, services: &[String]) -> Result<i32> {
 /// volume holds it) or whose server would not start (PostgreSQL 18 with
 /// its volume at the old path) is said loudly, with the fix, even with -q.
 /// So is a relative bind mount when the engine is on another machine.
-pub(crate) fn warn_about_the_data(ctx: &Context) {
+fn warn_about_the_data(ctx: &Context) {
     for problem in ctx
         .project
         .databases()
@@ -40,14 +40,8 @@ pub(crate) fn warn_about_the_data(ctx: &Context) {
     {
         ctx.ui.unquiet().warn(problem);
     }
-    if let Some(w) = ctx
-        .engine()
-        .ok()
-        .and_then(|e| crate::inventory::misplaced_warning(&ctx.project, &e.endpoint))
-    {
-        ctx.ui
-            .unquiet()
-            .warn(&format!("{w}\n  {}", crate::inventory::MISPLACED_HINT));
+    if let Ok(e) = ctx.engine() {
+        crate::inventory::warn_misplaced(&ctx.ui, &ctx.project, &e.endpoint);
     }
 }
 

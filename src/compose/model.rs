@@ -487,11 +487,17 @@ impl Project {
     /// is a directory (and not a socket or a single file) is for the caller
     /// to look.
     pub fn bind_mounts(&self) -> Vec<(String, Vec<String>)> {
+        self.bind_mounts_where(|m| !m.read_only)
+    }
+
+    /// The bind mounts `keep` keeps, grouped as [`Project::bind_mounts`]
+    /// groups them: each host path with the services that mount it.
+    pub fn bind_mounts_where(&self, keep: impl Fn(&Mount) -> bool) -> Vec<(String, Vec<String>)> {
         let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for s in self.services.values() {
             for m in &s.mounts {
                 if let MountKind::Bind { source, .. } = &m.kind
-                    && !m.read_only
+                    && keep(m)
                 {
                     let users = by_path.entry(source.clone()).or_default();
                     if !users.contains(&s.name) {

@@ -31,6 +31,15 @@ impl EngineKind {
         }
     }
 
+    /// The variable the engine's CLI (and every compose tool) reads its
+    /// endpoint from.
+    pub fn host_var(self) -> &'static str {
+        match self {
+            EngineKind::Podman => "CONTAINER_HOST",
+            EngineKind::Docker => "DOCKER_HOST",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "podman" => Some(EngineKind::Podman),

@@ -112,10 +112,9 @@ impl Endpoint {
         let Some(url) = &self.url else {
             return (Vec::new(), Vec::new());
         };
-        let mut set = Vec::new();
+        let mut set = vec![(kind.host_var().to_string(), url.clone())];
         let unset = match kind {
             EngineKind::Docker => {
-                set.push(("DOCKER_HOST".to_string(), url.clone()));
                 if let Some((dir, verify)) = &self.tls {
                     set.push(("DOCKER_CERT_PATH".into(), dir.display().to_string()));
                     if *verify {
@@ -125,7 +124,6 @@ impl Endpoint {
                 vec!["DOCKER_CONTEXT".to_string()]
             }
             EngineKind::Podman => {
-                set.push(("CONTAINER_HOST".to_string(), url.clone()));
                 if let Some(key) = &self.ssh_key {
                     set.push(("CONTAINER_SSHKEY".into(), key.clone()));
                 }

@@ -50,8 +50,9 @@ pub struct Engine {
     /// until [`Engine::at`] says otherwise.
     pub endpoint: Box<Endpoint>,
     /// The SSH connection an `ssh://` endpoint is reached through, once
-    /// [`Engine::connect`] opened it; closed when the last clone is dropped.
-    tunnel: Option<std::sync::Arc<ssh::Tunnel>>,
+    /// [`Engine::connect`] reached it (its master outlives budgie: see
+    /// `ssh`).
+    tunnel: Option<ssh::Tunnel>,
     /// `BUDGIE_COMPOSE`, when the user forces the compose command.
     forced_compose: Option<Vec<String>>,
     compose: OnceLock<std::result::Result<Compose, Error>>,
@@ -111,7 +112,7 @@ impl Engine {
         {
             let argv = ssh::ssh_command(ssh_command);
             let t = ssh::Tunnel::open(url, self.kind, &argv, self.endpoint.ssh_key())?;
-            self.tunnel = Some(std::sync::Arc::new(t));
+            self.tunnel = Some(t);
         }
         Ok(self)
     }
@@ -122,11 +123,7 @@ impl Engine {
     pub fn reach(&self, cmd: Cmd) -> Cmd {
         let mut cmd = self.endpoint.apply(self.kind, cmd);
         if let Some(t) = &self.tunnel {
-            let var = match self.kind {
-                EngineKind::Docker => "DOCKER_HOST",
-                EngineKind::Podman => "CONTAINER_HOST",
-            };
-            cmd.route.push((var.to_string(), t.url()));
+            cmd.route.push((self.kind.host_var().to_string(), t.url()));
         }
         cmd
     }

@@ -160,7 +160,7 @@ pub fn control_argv(
 }
 
 /// The connection to an `ssh://` endpoint: the local socket its calls use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Tunnel {
     socket: PathBuf,
 }

@@ -95,8 +95,7 @@ pub fn run(global: Global, ui: Ui, env: BTreeMap<String, String>) -> Result<i32>
         compose::load(&opts).map(|project| Context::new(global.clone(), ui.clone(), project));
     let engine: Result<Engine> = match &loaded {
         Ok(c) => c.engine().cloned(),
-        Err(_) => context::choose_engine(&global, &opts.env)
-            .and_then(|e| e.connect(opts.env.get("BUDGIE_SSH_COMMAND").map(String::as_str))),
+        Err(_) => context::connected_engine(&global, &opts.env),
     };
 
     let mut skipped: Vec<Skipped> = Vec::new();
