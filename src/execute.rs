@@ -537,7 +537,7 @@ fn restore_dir(ui: &Ui, r: &RestoreDir) -> Result<()> {
     ui.success(&format!(
         "Restored host directory {} from {}",
         r.path.display(),
-        r.archive.path.display()
+        r.archive.shown()
     ));
     Ok(())
 }
@@ -576,7 +576,7 @@ fn replace_database(ctx: &Context, r: &ReplaceDatabase) -> Result<Restored> {
         })?;
     let bar = ctx.ui.progress_bytes(&format!(
         "Loading {} into a scratch database",
-        r.source.path.display()
+        r.source.shown()
     ));
     bar.set_length(r.source.bytes);
     let restore = match r.db.kind {
@@ -613,7 +613,7 @@ fn restore_volume(ui: &Ui, r: &RestoreVolume) -> Result<()> {
     ui.success(&format!(
         "Restored volume {} from {}",
         r.volume,
-        r.archive.path.display()
+        r.archive.shown()
     ));
     Ok(())
 }

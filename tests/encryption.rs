@@ -131,3 +131,133 @@ e2e!(encrypted_backups_need_their_identity, |engine| {
     assert!(!p.volume_exists(&volume));
     assert_eq!(p.backups_ending("_pre-clean.sql.age").len(), 1);
 });
+
+/// The file's bytes: an age file, without `marker` in it.
+fn assert_ciphertext(path: &std::path::Path, marker: &[u8]) {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"age-encryption.org/v1\n"),
+        "{} is not an age file",
+        path.display()
+    );
+    assert!(
+        !bytes.windows(marker.len()).any(|w| w == marker),
+        "{} holds plaintext",
+        path.display()
+    );
+}
+
+e2e!(archives_custom_dumps_and_sets_are_encrypted_too, |engine| {
+    let key = age::x25519::Identity::generate();
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = key_file(keys.path(), "key.txt", &key);
+    let p = Fixture::new(engine).compose(&format!(
+        "{STACK}\nx-budgie:\n  backup:\n    encrypt:\n      - {}\n",
+        key.to_public()
+    ));
+    p.budgie().arg("start").run().success();
+    p.sql(
+        "create table notes(id int primary key, body text); \
+         insert into notes select g, 'plaintext-marker-' || g from generate_series(1, 3000) g;",
+    );
+    let app = p.container("app").unwrap();
+    let write_upload = |text: &str| {
+        p.engine_out(&[
+            "exec",
+            &app,
+            "sh",
+            "-c",
+            &format!("echo {text} > /uploads/a.txt"),
+        ]);
+    };
+    let upload = || p.in_volume("uploads", "cat /v/a.txt").trim().to_string();
+    write_upload("invoice-plaintext-42");
+    let before = p.checksums("appdb");
+
+    // A volume archive: encrypted as it streams, no plaintext anywhere.
+    let archive = p.backup_volume("uploads");
+    assert!(archive.ends_with(".uploads.tar.zst.age"), "{archive}");
+    assert_ciphertext(std::path::Path::new(&archive), b"invoice-plaintext");
+    assert!(p.backups_ending(".tar.zst").is_empty());
+    write_upload("changed-later");
+    p.budgie()
+        .args(["restore", &archive, "--volume", "uploads", "--yes"])
+        .run()
+        .code(2)
+        .stderr_has("is encrypted: pass the identity");
+    assert_eq!(upload(), "changed-later");
+    p.budgie()
+        .env("BUDGIE_AGE_IDENTITY", &key_path)
+        .args(["restore", &archive, "--volume", "uploads", "--yes"])
+        .run()
+        .success()
+        .stderr_has("decrypted");
+    assert_eq!(upload(), "invoice-plaintext-42");
+    let safety = p.backups_ending("_pre-restore.uploads.tar.zst.age");
+    assert_eq!(safety.len(), 1, "{:?}", p.backup_dir_entries());
+    assert_ciphertext(&safety[0], b"changed-later");
+
+    // pg_dump's custom and directory formats: encrypted, checked while
+    // they streamed, restored exactly.
+    for (format, suffix) in [("custom", ".dump.age"), ("directory", ".dir.tar.age")] {
+        p.budgie()
+            .args(["backup", "--format", format])
+            .run()
+            .success();
+        let dumps = p.backups_ending(suffix);
+        assert_eq!(dumps.len(), 1, "{:?}", p.backup_dir_entries());
+        assert_ciphertext(&dumps[0], b"plaintext-marker");
+        p.sql("delete from notes where id > 10");
+        p.budgie()
+            .env("BUDGIE_AGE_IDENTITY", &key_path)
+            .args(["restore", dumps[0].to_str().unwrap(), "--yes"])
+            .run()
+            .success();
+        assert_eq!(p.checksums("appdb"), before, "{format}");
+    }
+
+    // clean: the safety set is ciphertext, member by member; restore --set
+    // needs the identity, then brings everything back.
+    let out = p
+        .budgie()
+        .env("BUDGIE_AGE_IDENTITY", &key_path)
+        .args(["clean", "--yes"])
+        .run()
+        .success();
+    let id = out
+        .stderr
+        .split("budgie restore --set ")
+        .nth(1)
+        .map(|s| s.split_whitespace().next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no set named: {}", out.stderr));
+    let members: Vec<String> = p
+        .backup_dir_entries()
+        .into_iter()
+        .filter(|n| n.contains("_pre-clean") && !n.ends_with(".json"))
+        .collect();
+    assert_eq!(members.len(), 2, "{members:?}");
+    for m in &members {
+        assert!(m.ends_with(".age"), "{m}");
+        assert_ciphertext(&p.path().join("backups").join(m), b"plaintext");
+    }
+    p.budgie().arg("start").run().success();
+    p.budgie()
+        .args(["restore", "--set", &id, "--yes"])
+        .run()
+        .code(2)
+        .stderr_has("is encrypted: pass the identity");
+    assert!(
+        p.sql("select count(*) from pg_tables where tablename = 'notes'")
+            .trim()
+            == "0"
+    );
+    p.budgie()
+        .env("BUDGIE_AGE_IDENTITY", &key_path)
+        .args(["restore", "--set", &id, "--yes"])
+        .run()
+        .success()
+        .lacks("AGE-SECRET-KEY");
+    assert_eq!(p.checksums("appdb"), before);
+    assert_eq!(upload(), "invoice-plaintext-42");
+    assert!(p.temporaries().is_empty(), "{:?}", p.temporaries());
+});

@@ -55,7 +55,13 @@ pub fn archive_dir(
         return Err(Error::new(format!("{} is not a directory", path.display())));
     }
     let stem = target.archive_name(0, key);
-    let mut w = BackupWriter::create(&target.dir, &stem, Content::TarArchive, Compression::Zstd)?;
+    let mut w = BackupWriter::create_encrypted(
+        &target.dir,
+        &stem,
+        Content::TarArchive,
+        Compression::Zstd,
+        &target.encrypt,
+    )?;
     {
         let mut builder = ::tar::Builder::new(&mut w);
         builder.follow_symlinks(false);

@@ -22,6 +22,7 @@ pub mod retention;
 pub mod set;
 pub mod store;
 pub mod stream;
+pub mod streamcheck;
 pub mod tar;
 #[cfg(test)]
 pub(crate) mod testdata;
@@ -97,7 +98,10 @@ pub fn parse_archive_name(
     project: &str,
     file_name: &str,
 ) -> Option<(NaiveDateTime, u32, Option<String>, String)> {
-    let stem = file_name.strip_suffix(".tar.zst")?;
+    let name = file_name
+        .strip_suffix(crate::storage::crypt::SUFFIX)
+        .unwrap_or(file_name);
+    let stem = name.strip_suffix(".tar.zst")?;
     let rest = stem.strip_prefix(project)?.strip_prefix('_')?;
     // <stamp>[-N][_reason].<key>: the stamp and reason hold no dot.
     let dot = rest.find('.')?;
@@ -167,7 +171,7 @@ pub struct Target {
     pub at: DateTime<Local>,
     /// `pre-clean`, `pre-restore`...; None for a backup asked for.
     pub reason: Option<String>,
-    /// The age recipients dumps are encrypted to (none: not encrypted).
+    /// The age recipients dumps and archives are encrypted to (none: not encrypted).
     pub encrypt: Vec<String>,
 }
 
@@ -194,15 +198,20 @@ impl Target {
         }
     }
 
-    /// The name of a volume archive: `<project>_<stamp>[-N][_<reason>].<key>.tar.zst`.
+    /// The name of a volume archive: `<project>_<stamp>[-N][_<reason>].<key>.tar.zst`;
+    /// `.age` follows when the archive is encrypted.
     pub fn archive_name(&self, sequence: u32, key: &str) -> String {
-        archive_name(
+        let name = archive_name(
             &self.project,
             self.at.naive_local(),
             sequence,
             self.reason.as_deref(),
             key,
-        )
+        );
+        match self.encrypt.is_empty() {
+            true => name,
+            false => name + crate::storage::crypt::SUFFIX,
+        }
     }
 }
 
@@ -287,7 +296,8 @@ pub fn dump_database(
 }
 
 /// Runs `cmd` (a tar stream of volume `key` on stdout) into a `.tar.zst`
-/// archive at `target`. Same guarantees as a dump, with the tar
+/// archive at `target` (`.tar.zst.age`, encrypted as it streams, when the
+/// target has recipients). Same guarantees as a dump, with the tar
 /// end-of-archive in place of the dump marker.
 pub fn archive_volume(
     cmd: &Cmd,
@@ -297,7 +307,13 @@ pub fn archive_volume(
 ) -> Result<Taken> {
     let started = Instant::now();
     let stem = target.archive_name(0, key);
-    let mut w = BackupWriter::create(&target.dir, &stem, Content::TarArchive, Compression::Zstd)?;
+    let mut w = BackupWriter::create_encrypted(
+        &target.dir,
+        &stem,
+        Content::TarArchive,
+        Compression::Zstd,
+        &target.encrypt,
+    )?;
     stream::copy_command_output(cmd, &mut w, &mut Vec::new(), progress)
         .map_err(|e| e.context(format!("archive of volume {key}")))?;
     let committed = w.commit(|seq| target.archive_name(seq, key))?;

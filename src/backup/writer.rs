@@ -6,7 +6,7 @@
 //!
 //! 1. [`ensure_backup_dir`] makes the directory private (0700) and ignored by
 //!    git (invariant 6);
-//! 2. [`BackupWriter::create`] opens a hidden temporary file
+//! 2. [`BackupWriter::create_encrypted`] opens a hidden temporary file
 //!    `.<stem>.XXXXXX.partial` (0600) in that directory — a name that is
 //!    never parsed as a backup;
 //! 3. bytes written to the [`BackupWriter`] are counted, their tail is kept
@@ -34,6 +34,7 @@ use super::format::{
     mariadb_dump_is_complete,
 };
 use super::store::ensure_backup_dir;
+use super::streamcheck::StreamCheck;
 use super::tar::TarCheck;
 use crate::compose::Compression;
 use crate::error::{Error, Result};
@@ -219,6 +220,8 @@ pub struct BackupWriter {
     uncompressed: u64,
     tail: Tail,
     tar: TarCheck,
+    /// An encrypted pg_dump archive's check, fed as the bytes go by.
+    stream_check: Option<StreamCheck>,
     /// The first write error: the stream is broken from there on.
     failed: Option<(io::ErrorKind, String)>,
 }
@@ -231,6 +234,7 @@ impl BackupWriter {
     /// only used for that name (characters other than letters, digits, `-`,
     /// `_`, `.` become `_`). gzip uses level 6, zstd level 3 with a content
     /// checksum, single-threaded. Errors name the directory.
+    #[cfg(test)]
     pub fn create(
         dir: &Path,
         stem_hint: &str,
@@ -242,8 +246,9 @@ impl BackupWriter {
 
     /// [`BackupWriter::create`], the file encrypted to age `recipients`
     /// (none: not encrypted). The completeness checks read the plaintext
-    /// as it streams by; an archive whose check reads the file back
-    /// (pg_dump's custom and directory formats) cannot be encrypted.
+    /// as it streams by (for pg_dump's custom and directory formats, which
+    /// unencrypted are read back from the disk, on a checker thread: see
+    /// [`StreamCheck`]).
     pub fn create_encrypted(
         dir: &Path,
         stem_hint: &str,
@@ -251,11 +256,16 @@ impl BackupWriter {
         compression: Compression,
         recipients: &[String],
     ) -> Result<BackupWriter> {
-        if !recipients.is_empty() && matches!(content, Content::PgCustom | Content::PgDirectory) {
-            return Err(Error::usage(
-                "x-budgie.backup.encrypt: pg_dump's custom and directory formats cannot be encrypted yet (budgie checks them by reading the file back); use format plain (compressed with zstd if you like)",
-            ));
-        }
+        // An encrypted pg_dump archive cannot be read back without the
+        // identity: it is checked as it streams by instead.
+        let stream_check = match !recipients.is_empty()
+            && matches!(content, Content::PgCustom | Content::PgDirectory)
+        {
+            true => Some(StreamCheck::start(content).map_err(|e| {
+                Error::new(format!("cannot start checking the pg_dump archive: {e}"))
+            })?),
+            false => None,
+        };
         ensure_backup_dir(dir)?;
         let prefix = format!(".{}.", safe_name_part(stem_hint));
         let named = crate::fsutil::private_temp_in(dir, &prefix, ".partial").map_err(|e| {
@@ -295,6 +305,7 @@ impl BackupWriter {
             uncompressed: 0,
             tail: Tail::default(),
             tar: TarCheck::new(),
+            stream_check,
             failed: None,
         })
     }
@@ -338,6 +349,7 @@ impl BackupWriter {
             uncompressed,
             tail,
             tar,
+            stream_check,
             failed,
         } = self;
         if let Some((_, message)) = failed {
@@ -357,34 +369,7 @@ impl BackupWriter {
         } = sink.finish().map_err(wrap)?;
         let file = file.into_inner().map_err(|e| wrap(e.into_error()))?;
         file.sync_all().map_err(wrap)?;
-        let mut server_version = None;
-
-        match content {
-            Content::SqlDump => {
-                if !dump_is_complete(tail.bytes()) {
-                    return Err(Error::new(format!(
-                        "the dump is incomplete: pg_dump's end marker `{DUMP_COMPLETE_MARKER}` is missing"
-                    )));
-                }
-            }
-            Content::MariadbDump => {
-                if !mariadb_dump_is_complete(tail.bytes()) {
-                    return Err(Error::new(format!(
-                        "the dump is incomplete: its last line `{MARIADB_COMPLETE_MARKER} ...` is missing"
-                    )));
-                }
-            }
-            Content::TarArchive => {
-                if let Some(problem) = tar.problem() {
-                    return Err(Error::new(format!(
-                        "the volume archive is not complete: {problem}"
-                    )));
-                }
-            }
-            Content::PgCustom | Content::PgDirectory => {
-                server_version = check_archive(&temp, content)?;
-            }
-        }
+        let server_version = check_content(content, &tail, &tar, stream_check, &temp)?;
 
         let mut temp = temp;
         let mut published = None;
@@ -452,6 +437,9 @@ impl Write for BackupWriter {
         }
         self.uncompressed += buf.len() as u64;
         self.tail.push(buf);
+        if let Some(c) = &self.stream_check {
+            c.feed(buf);
+        }
         if matches!(self.content, Content::TarArchive | Content::PgDirectory) {
             self.tar.feed(buf);
         }
@@ -471,6 +459,49 @@ impl Write for BackupWriter {
         }
         Ok(())
     }
+}
+
+/// The completeness check of what was written (step 2 of `commit`);
+/// returns a pg_dump archive's server version.
+fn check_content(
+    content: Content,
+    tail: &Tail,
+    tar: &TarCheck,
+    stream_check: Option<StreamCheck>,
+    temp: &Path,
+) -> Result<Option<String>> {
+    match content {
+        Content::SqlDump => {
+            if !dump_is_complete(tail.bytes()) {
+                return Err(Error::new(format!(
+                    "the dump is incomplete: pg_dump's end marker `{DUMP_COMPLETE_MARKER}` is missing"
+                )));
+            }
+        }
+        Content::MariadbDump => {
+            if !mariadb_dump_is_complete(tail.bytes()) {
+                return Err(Error::new(format!(
+                    "the dump is incomplete: its last line `{MARIADB_COMPLETE_MARKER} ...` is missing"
+                )));
+            }
+        }
+        Content::TarArchive => {
+            if let Some(problem) = tar.problem() {
+                return Err(Error::new(format!(
+                    "the volume archive is not complete: {problem}"
+                )));
+            }
+        }
+        Content::PgCustom | Content::PgDirectory => {
+            return match stream_check {
+                Some(c) => c
+                    .finish()
+                    .map_err(|p| Error::new(format!("the pg_dump archive is not complete: {p}"))),
+                None => check_archive(temp, content),
+            };
+        }
+    }
+    Ok(None)
 }
 
 /// Reads the archive just written back from the disk (pg_dump writes no

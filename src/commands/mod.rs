@@ -11,6 +11,7 @@ pub mod docs;
 pub mod doctor;
 pub mod lifecycle;
 pub mod restore;
+pub mod restore_input;
 pub mod restore_set;
 pub mod schedule;
 pub mod snapshot;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::backup::{store, verify};
 use crate::cli::RestoreCommand;
+use crate::commands::restore_input::{checking, decrypted};
 use crate::compose::{Database, DbKind};
 use crate::context::Context;
 use crate::databases::postgres;
@@ -208,15 +209,6 @@ fn choose_section(ctx: &Context, source: &mut source::Source, wanted: Option<&st
     }
 }
 
-/// Runs a check that reads a whole file (compressed or custom-format dumps
-/// are read to the end) with a spinner.
-fn checking<T>(ctx: &Context, path: &Path, check: impl FnOnce() -> Result<T>) -> Result<T> {
-    let spinner = ctx.ui.spinner(&format!("Checking {}", path.display()));
-    let result = check();
-    spinner.clear();
-    result
-}
-
 /// The file to restore: FILE, `--latest`, or a pick list at a terminal.
 fn choose_file(ctx: &Context, r: &RestoreCommand) -> Result<PathBuf> {
     if let Some(f) = &r.file {
@@ -353,15 +345,7 @@ fn unpacked(
     Option<crate::recover::Held>,
     Option<restore::unwrap::Unpacked>,
 )> {
-    if crate::storage::crypt::file_is_encrypted(named)? {
-        let identity = identity_for(ctx, named)?;
-        let taken = match ctx.global.dry_run {
-            true => None,
-            false => Some(lock(ctx, command)?),
-        };
-        let decrypted = checking(ctx, named, || {
-            restore::unwrap::decrypt(named, &ctx.backup_dir(), &identity)
-        })?;
+    if let Some((taken, decrypted)) = decrypted(ctx, named, command)? {
         return Ok((taken, Some(decrypted)));
     }
     let Some(wrapper) = restore::unwrap::wrapper(named)? else {
@@ -392,17 +376,6 @@ pub fn local_copy(ctx: &Context, file: &Path) -> Result<PathBuf> {
         }
         None => Ok(ctx.resolve(file)),
     }
-}
-
-/// The identity that reads encrypted `file`: `--identity`, else
-/// `BUDGIE_AGE_IDENTITY`; refused without one.
-pub fn identity_for(ctx: &Context, file: &Path) -> Result<crate::storage::crypt::Identity> {
-    crate::storage::crypt::identity_of(ctx.global.identity.as_deref())?.ok_or_else(|| {
-        Error::usage(format!(
-            "{} is encrypted: pass the identity that reads it (--identity FILE, or BUDGIE_AGE_IDENTITY); nothing was changed",
-            file.display()
-        ))
-    })
 }
 
 /// `restore --latest --remote`: the newest complete copy on the
@@ -586,8 +559,14 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
             "volume {key} holds the database: restore a dump with `budgie restore FILE` instead"
         )));
     }
-    let path = ctx.resolve(file);
-    let archive = checking(ctx, &path, || source::validate_archive(&path))?;
+    let named = ctx.resolve(file);
+    let (taken, decrypted) = match decrypted(ctx, &named, "restore --volume")? {
+        Some((taken, d)) => (taken, Some(d)),
+        None => (None, None),
+    };
+    let path = decrypted.as_ref().map_or(named.clone(), |d| d.path.clone());
+    let mut archive = checking(ctx, &path, || source::validate_archive(&path))?;
+    archive.origin = decrypted.as_ref().map(|d| d.origin.clone());
     let engine = ctx.engine()?;
     let image = ctx.project.image_for_volume(v);
     let io = engine
@@ -602,10 +581,10 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
             );
         }
     }
-    let _lock = if ctx.global.dry_run {
-        None
-    } else {
-        Some(lock(ctx, "restore --volume")?)
+    let _lock = match taken {
+        Some(t) => Some(t),
+        None if ctx.global.dry_run => None,
+        None => Some(lock(ctx, "restore --volume")?),
     };
     let mut plan = Plan::new();
     if !v.services.is_empty() {
@@ -615,7 +594,7 @@ fn restore_volume(ctx: &Context, r: &RestoreCommand, key: &str) -> Result<i32> {
         format!(
             "Replace the contents of volume {} with {}",
             v.name,
-            archive.path.display()
+            archive.shown()
         ),
         Action::RestoreVolume(Box::new(RestoreVolume {
             volume: v.name.clone(),

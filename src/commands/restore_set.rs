@@ -26,6 +26,9 @@ struct Placed<'a> {
     dumps: Vec<(&'a crate::compose::Database, Source)>,
     volumes: Vec<(&'a Volume, Source)>,
     dirs: Vec<(HostDir, Source)>,
+    /// Encrypted members decrypted into the backup directory (removed
+    /// when this drops, after the plan ran).
+    decrypted: Vec<crate::restore::unwrap::Unpacked>,
 }
 
 pub fn run(ctx: &Context, r: &RestoreCommand, which: &str) -> Result<i32> {
@@ -47,16 +50,18 @@ pub fn run(ctx: &Context, r: &RestoreCommand, which: &str) -> Result<i32> {
         ))
         .hint("budgie backup list shows the sets and their files"));
     }
-    let placed = place(ctx, &found)?;
-    let engine = ctx.engine()?;
-    if !ctx.global.dry_run {
-        engine.ping()?;
-    }
+    // Locked before encrypted members are decrypted into the backup
+    // directory (the lock's crash recovery would take them for leftovers).
     let _lock = if ctx.global.dry_run {
         None
     } else {
         Some(lock(ctx, "restore --set")?)
     };
+    let placed = place(ctx, &found)?;
+    let engine = ctx.engine()?;
+    if !ctx.global.dry_run {
+        engine.ping()?;
+    }
     let plan = build_plan(ctx, r, &placed)?;
     let ran = gate::run(
         ctx,
@@ -106,7 +111,7 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
             format!(
                 "Replace the contents of volume {} with {}",
                 v.name,
-                archive.path.display()
+                archive.shown()
             ),
             Action::RestoreVolume(Box::new(RestoreVolume {
                 volume: v.name.clone(),
@@ -121,7 +126,7 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
             format!(
                 "Replace the contents of host directory {} with {}",
                 d.path,
-                archive.path.display()
+                archive.shown()
             ),
             Action::RestoreDir(Box::new(RestoreDir {
                 path: d.path.clone().into(),
@@ -139,7 +144,7 @@ fn build_plan(ctx: &Context, r: &RestoreCommand, placed: &Placed) -> Result<Plan
         plan.push(
             format!(
                 "Load {} into a scratch database, check it, then swap it in for database {} (service {})",
-                source.path.display(),
+                source.shown(),
                 db.name,
                 db.service
             ),
@@ -215,10 +220,29 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
         dumps: Vec::new(),
         volumes: Vec::new(),
         dirs: Vec::new(),
+        decrypted: Vec::new(),
     };
+    let identity = identity_for_set(ctx, found)?;
     let host_dirs = crate::inventory::host_dirs(&ctx.project, ctx.engine_here());
     for m in &found.manifest.members {
-        let path = dir.join(&m.file);
+        let named = dir.join(&m.file);
+        let mut decrypted = None;
+        if let Some(id) = identity.as_ref().filter(|_| is_encrypted(&named)) {
+            decrypted = Some(crate::commands::restore_input::checking(
+                ctx,
+                &named,
+                || crate::restore::unwrap::decrypt(&named, &ctx.backup_dir(), id),
+            )?);
+        }
+        let path = decrypted.as_ref().map_or(named.clone(), |d| d.path.clone());
+        let origin = decrypted.as_ref().map(|d| d.origin.clone());
+        placed.decrypted.extend(decrypted);
+        let validated = |check: fn(&std::path::Path) -> Result<Source>| {
+            check(&path).map(|mut s| {
+                s.origin = origin.clone();
+                s
+            })
+        };
         let refuse = |why: String| {
             Error::new(format!(
                 "set {}: {}: {why}; nothing was changed",
@@ -238,7 +262,9 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
                         "volume {key} is external: budgie does not write into it"
                     )));
                 }
-                placed.volumes.push((v, source::validate_archive(&path)?));
+                placed
+                    .volumes
+                    .push((v, validated(source::validate_archive)?));
             }
             ("archive", None) if m.directory.is_some() => {
                 let host = m.directory.as_deref().unwrap_or_default();
@@ -249,7 +275,7 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
                 })?;
                 placed
                     .dirs
-                    .push((d.clone(), source::validate_archive(&path)?));
+                    .push((d.clone(), validated(source::validate_archive)?));
             }
             ("dump", _) => {
                 let db = ctx
@@ -259,7 +285,7 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
                 if placed.dumps.iter().any(|(d, _)| d.service == db.service) {
                     return Err(refuse(format!("a second dump of service {}", db.service)));
                 }
-                let source = source::validate(&path)?;
+                let source = validated(source::validate)?;
                 source::check_fits(&source, db)?;
                 placed.dumps.push((db, source));
             }
@@ -270,4 +296,27 @@ fn place<'a>(ctx: &'a Context, found: &SetFile) -> Result<Placed<'a>> {
         return Err(Error::new(format!("set {} is empty", found.id)));
     }
     Ok(placed)
+}
+
+fn is_encrypted(path: &std::path::Path) -> bool {
+    crate::storage::crypt::file_is_encrypted(path).unwrap_or(false)
+}
+
+/// The identity that reads the set's encrypted members (refused without
+/// one, naming the first); None when no member is encrypted.
+fn identity_for_set(
+    ctx: &Context,
+    found: &SetFile,
+) -> Result<Option<crate::storage::crypt::Identity>> {
+    let dir = found.path.parent().unwrap_or(std::path::Path::new("."));
+    let Some(first) = found
+        .manifest
+        .members
+        .iter()
+        .map(|m| dir.join(&m.file))
+        .find(|p| is_encrypted(p))
+    else {
+        return Ok(None);
+    };
+    crate::commands::restore_input::identity_for(ctx, &first).map(Some)
 }

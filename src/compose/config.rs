@@ -122,7 +122,7 @@ pub struct BackupConfig {
     pub retention: Retention,
     /// `remote: s3://bucket/prefix`, checked when read.
     pub remote: Option<String>,
-    /// `encrypt: [age1..., ssh-ed25519 ...]`: age recipients every dump is
+    /// `encrypt: [age1..., ssh-ed25519 ...]`: age recipients every dump and archive is
     /// encrypted to (checked when read).
     pub encrypt: Vec<String>,
     pub s3: S3Config,
