@@ -5,10 +5,11 @@
 //! directory and restores through the usual gate and swap; a bucket that
 //! does not exist, an endpoint that does not answer and a connection cut
 //! mid-upload each fail naming what failed, leave no remote object and
-//! keep the local backup; no secret is on any command line.
+//! keep the local backup; a key the store (s3rver, which checks keys)
+//! refuses changes nothing; no secret is on any command line.
 
 use crate::e2e;
-use crate::support::s3::{CuttingProxy, PingListener, S3Server};
+use crate::support::s3::{CheckingS3, CuttingProxy, PingListener, S3Server};
 use crate::support::*;
 
 const SECRET: &str = "budgie-test-secret-Zq81";
@@ -335,4 +336,69 @@ e2e!(backups_go_to_s3_whole_and_come_back, |engine| {
         .run()
         .failure()
         .stderr_has("never reads S3 credentials from the compose file");
+});
+
+e2e!(credentials_the_store_refuses_change_nothing, |engine| {
+    // A store that checks credentials, as AWS, MinIO and R2 do: its key
+    // works, an unknown key is refused. (s3rver checks the key of a
+    // presigned request, not its signature: a wrong secret with the right
+    // key, which AWS refuses with SignatureDoesNotMatch, takes the same 403
+    // path, but no server on this machine checks it.)
+    let s3 = CheckingS3::start(BUCKET);
+    let p = with_s3(Fixture::new(engine).compose(STACK), &s3.url())
+        .env("AWS_ACCESS_KEY_ID", "S3RVER")
+        .env("AWS_SECRET_ACCESS_KEY", "S3RVER");
+    p.budgie().arg("start").run().success();
+    p.sql(
+        "create table items(id int primary key); insert into items select generate_series(1, 100);",
+    );
+    let before = p.checksums("appdb");
+    let to = "s3://budgie-test/checked";
+    p.budgie().args(["backup", "--to", to]).run().success();
+    let local = p.backups_ending(".sql");
+    assert_eq!(local.len(), 1, "{:?}", p.backup_dir_entries());
+    let name = local[0].file_name().unwrap().to_str().unwrap().to_string();
+    let held = vec![
+        format!("checked/{name}"),
+        format!("checked/{name}.meta.json"),
+    ];
+    assert_eq!(s3.keys(BUCKET), held);
+    let remote = format!("{to}/{name}");
+
+    // An unknown key: refused before any dump, naming what the store said
+    // and where the credentials came from; the secret never printed.
+    let wrong = |b: Budgie| {
+        b.env("AWS_ACCESS_KEY_ID", "AKIANOSUCHKEY0000000")
+            .env("AWS_SECRET_ACCESS_KEY", "wrong-secret-Xy7")
+    };
+    let count = p.backups().len();
+    wrong(p.budgie())
+        .args(["backup", "--to", to])
+        .run()
+        .failure()
+        .stderr_has("denied (403 InvalidAccessKeyId")
+        .stderr_has("for the credentials from the environment")
+        .lacks("wrong-secret-Xy7");
+    assert_eq!(p.backups().len(), count, "no dump was taken");
+    // A restore from the store with it: refused, nothing downloaded, the
+    // database as it was.
+    p.sql("delete from items where id > 50");
+    let changed = p.checksums("appdb");
+    wrong(p.budgie())
+        .args(["restore", &remote, "--yes"])
+        .run()
+        .failure()
+        .stderr_has("403")
+        .lacks("wrong-secret-Xy7");
+    assert_eq!(p.backups().len(), count, "nothing was downloaded");
+    assert_eq!(p.checksums("appdb"), changed);
+    // The store holds what it held; with the right key the copy comes back
+    // (the local file deleted, its sidecar left: replaced by the remote's).
+    assert_eq!(s3.keys(BUCKET), held);
+    std::fs::remove_file(&local[0]).unwrap();
+    p.budgie()
+        .args(["restore", &remote, "--yes", "--no-backup"])
+        .run()
+        .success();
+    assert_eq!(p.checksums("appdb"), before);
 });

@@ -228,6 +228,9 @@ pub fn fetch(ctx: &Context, url: &str) -> Result<PathBuf> {
     let sidecar = format!("{name}.meta.json");
     let has_sidecar = client.stat(&target.key(&sidecar)).is_ok();
     if has_sidecar {
+        // A sidecar here whose backup is not (the file was deleted, the
+        // sidecar kept) describes nothing: the remote one replaces it.
+        let _ = std::fs::remove_file(dir.join(&sidecar));
         download_to(
             ctx,
             &client,

@@ -39,6 +39,30 @@ fn part_size(size: u64) -> usize {
     usize::try_from(needed.max(8 * MIB)).unwrap_or(usize::MAX)
 }
 
+/// A response that is not a success, in words: its status and S3's
+/// `<Code>: <Message>` (or the status's reason alone).
+fn said(mut resp: Response) -> (ureq::http::StatusCode, String) {
+    let status = resp.status();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let tag = |t: &str| {
+        let open = format!("<{t}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find(&format!("</{t}>"))? + start;
+        Some(body[start..end].to_string())
+    };
+    let said = match (tag("Code"), tag("Message")) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c,
+        _ => status.canonical_reason().unwrap_or("").to_string(),
+    };
+    (status, said)
+}
+
 /// An object in a listing.
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -51,6 +75,8 @@ pub struct Object {
 pub struct Client {
     bucket: Bucket,
     credentials: Credentials,
+    /// Where the credentials came from, as said to the user.
+    credentials_from: String,
     agent: ureq::Agent,
     pub target: Target,
     endpoint: String,
@@ -106,6 +132,7 @@ impl Client {
         Ok(Client {
             bucket,
             credentials,
+            credentials_from: c.from.clone(),
             agent,
             target: target.clone(),
             endpoint: settings.endpoint.clone(),
@@ -185,37 +212,35 @@ impl Client {
 
     /// What went wrong, from a response that is not a success: S3's
     /// `<Code>` and `<Message>`, or the status alone.
-    fn failed(&self, what: &str, mut resp: Response) -> Error {
-        let status = resp.status();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
-        let tag = |t: &str| {
-            let open = format!("<{t}>");
-            let start = body.find(&open)? + open.len();
-            let end = body[start..].find(&format!("</{t}>"))? + start;
-            Some(body[start..end].to_string())
-        };
-        let said = match (tag("Code"), tag("Message")) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c,
-            _ => status.canonical_reason().unwrap_or("").to_string(),
-        };
+    fn failed(&self, what: &str, resp: Response) -> Error {
+        let (status, said) = said(resp);
         let e = Error::new(format!(
             "{what}: {} answered {} {said}",
             self.endpoint,
             status.as_u16()
         ));
         match status.as_u16() {
-            401 | 403 => e.hint("check the S3 credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and their rights on the bucket"),
-            404 if said.contains("NoSuchBucket") || what.starts_with("bucket") => {
-                e.hint(format!("create bucket {} first, or fix the remote's URL", self.target.bucket))
-            }
+            401 | 403 => e.hint(format!(
+                "check the S3 credentials (from {}) and their rights on the bucket",
+                self.credentials_from
+            )),
+            404 if said.contains("NoSuchBucket") || what.starts_with("bucket") => e.hint(format!(
+                "create bucket {} first, or fix the remote's URL",
+                self.target.bucket
+            )),
             _ => e,
         }
+    }
+
+    /// Why the bucket refused a `HEAD` (which answers without a body): the
+    /// `<Code>` and `<Message>` of a one-key listing, when it says.
+    fn why_refused(&self) -> Option<String> {
+        let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
+        action.with_max_keys(1);
+        let url = action.sign(EXPIRES);
+        let resp = self.bodiless(Verb::Get, &url, "listing").ok()?;
+        let (status, said) = said(resp);
+        (!status.is_success() && said.contains(':')).then_some(said)
     }
 
     fn unreachable(&self, what: &str, e: ureq::Error) -> Error {
@@ -251,10 +276,15 @@ impl Client {
             ))
             .hint("create it first, or fix the remote's URL")),
             403 => Err(Error::new(format!(
-                "access to bucket {} at {} denied (403)",
-                self.target.bucket, self.endpoint
+                "access to bucket {} at {} denied (403{}) for the credentials from {}",
+                self.target.bucket,
+                self.endpoint,
+                self.why_refused()
+                    .map(|w| format!(" {w}"))
+                    .unwrap_or_default(),
+                self.credentials_from
             ))
-            .hint("check the S3 credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and their rights on the bucket")),
+            .hint("check the S3 credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and their rights on the bucket")),
             _ => Err(self.failed(&what, resp)),
         }
     }

@@ -266,3 +266,89 @@ impl PingListener {
         self.got.lock().unwrap().clone()
     }
 }
+
+/// An S3 server that checks every request's signature, presigned ones
+/// included, as AWS, MinIO and R2 do (moto checks only those signed in an
+/// `Authorization` header, and budgie presigns): s3rver, from npm
+/// (installed by scripts/setup-s3), on 127.0.0.1 and a free port, its data
+/// in a temporary directory, `bucket` made at start. Its one account is
+/// `S3RVER` with the secret `S3RVER`.
+pub struct CheckingS3 {
+    child: Child,
+    pub port: u16,
+    _data: tempfile::TempDir,
+}
+
+pub const S3RVER: &str = "/opt/budgie-s3rver/node_modules/.bin/s3rver";
+
+impl CheckingS3 {
+    pub fn start(bucket: &str) -> CheckingS3 {
+        require(
+            "s3rver",
+            (!std::path::Path::new(S3RVER).exists())
+                .then(|| format!("{S3RVER} (scripts/setup-s3)")),
+        );
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(S3RVER)
+            .args(["-d", &data.path().display().to_string()])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--silent"])
+            .args(["--no-vhost-buckets", "--configure-bucket", bucket])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3rver");
+        let s = CheckingS3 {
+            child,
+            port,
+            _data: data,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3rver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl CheckingS3 {
+    /// The keys the server holds in `bucket`, read from its data directory
+    /// (`<bucket>/<key>._S3rver_object`), sorted.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let root = self._data.path().join(bucket);
+        let mut files = Vec::new();
+        walk(&root, &mut files);
+        let mut keys: Vec<String> = files
+            .iter()
+            .filter_map(|f| {
+                let rel = f.strip_prefix(&root).ok()?.to_str()?;
+                rel.strip_suffix("._S3rver_object").map(str::to_string)
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl Drop for CheckingS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
