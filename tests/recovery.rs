@@ -15,10 +15,19 @@ use crate::e2e;
 use crate::restore::{Snapshot, backup, custom_dump, leftovers, mutate, seed, started};
 use crate::support::*;
 
-/// Waits (at most 120 s) until `cond` holds.
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
+/// Waits (at most 120 s) until `cond` holds while budgie (`child`, its
+/// stderr piped) runs; one that ended first fails the test with what it
+/// said.
+fn wait_for(what: &str, child: &mut std::process::Child, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !cond() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut said = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut said);
+            }
+            panic!("budgie ended ({status}) before {what}:\n{said}");
+        }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -71,8 +80,8 @@ e2e!(
     |engine| {
         let p = started(engine);
         bulk(&p);
-        let mut child = p.budgie().arg("backup").spawn();
-        wait_for("the backup's temporary file", || {
+        let mut child = p.budgie().arg("backup").spawn_capturing_stderr();
+        wait_for("the backup's temporary file", &mut child, || {
             !p.temporaries().is_empty()
         });
         child.kill().unwrap();
@@ -156,8 +165,10 @@ e2e!(
         let mut child = p
             .budgie()
             .args(["restore", file.to_str().unwrap(), "--yes"])
-            .spawn();
-        wait_for("the scratch database", || !scratch_dbs(&p).is_empty());
+            .spawn_capturing_stderr();
+        wait_for("the scratch database", &mut child, || {
+            !scratch_dbs(&p).is_empty()
+        });
         std::thread::sleep(Duration::from_millis(500));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -352,8 +363,12 @@ e2e!(
             seed(&p);
             bulk(&p);
             let before = p.checksums("appdb");
-            let mut child = p.budgie().args(command).arg("--yes").spawn();
-            wait_for("the safety backup's temporary file", || {
+            let mut child = p
+                .budgie()
+                .args(command)
+                .arg("--yes")
+                .spawn_capturing_stderr();
+            wait_for("the safety backup's temporary file", &mut child, || {
                 !p.temporaries().is_empty()
             });
             child.kill().unwrap();
