@@ -390,3 +390,54 @@ e2e!(
         assert_eq!(archive_snapshots(&p), archive_had);
     }
 );
+
+/// A server whose data directory is not where the compose file says: the
+/// entrypoint is told `PGDATA` behind budgie's back, onto a 100 MiB tmpfs,
+/// while the volume at the usual place has the host's free space.
+const ELSEWHERE: &str = r#"
+services:
+  db:
+    image: ${BUDGIE_PG_IMAGE}
+    entrypoint: ["env", "PGDATA=/srv/pg/data", "/usr/local/bin/docker-entrypoint.sh"]
+    command: ["postgres"]
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_PASSWORD: s3cret-pw
+      POSTGRES_DB: appdb
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+      - small:/srv/pg
+volumes:
+  pgdata:
+  small:
+    driver_opts:
+      type: tmpfs
+      device: tmpfs
+      o: nr_blocks=25600  # 100 MiB
+"#;
+
+e2e!(
+    free_space_is_measured_where_the_server_keeps_its_data,
+    |engine| {
+        // The compose file's data directory has the host's free space; the
+        // server's own (asked in the snapshot's session) has less than a copy
+        // and its margin (64 MiB at least) need: measured there, refused.
+        let p = Fixture::new(engine).compose(ELSEWHERE);
+        p.budgie().arg("start").run().success();
+        let where_ = p.sql("show data_directory");
+        assert_eq!(where_.trim(), "/srv/pg/data");
+        p.sql("create table t(id int primary key); insert into t select generate_series(1, 100)");
+        let before = p.checksums("appdb");
+        let databases = p.databases();
+        p.budgie()
+            .args(["snapshot", "elsewhere"])
+            .run()
+            .failure()
+            .stderr_has("not enough free space for snapshot elsewhere")
+            .stderr_has("nothing was changed");
+        assert_eq!(p.checksums("appdb"), before);
+        assert_eq!(p.databases(), databases);
+        // Open to connections again: a new session works.
+        assert_eq!(p.sql("select count(*) from t").trim(), "100");
+    }
+);

@@ -76,6 +76,13 @@ fn database<'a>(ctx: &'a Context, service: Option<&str>) -> Result<&'a Database>
 }
 
 fn running(ctx: &Context, db: &Database) -> Result<String> {
+    // Running already (the usual case): one engine call.
+    if let Some(id) = ctx
+        .engine()?
+        .running_container_id(&ctx.project.name, &db.service)?
+    {
+        return Ok(id);
+    }
     let mut plan = Plan::new();
     steps::prepare_database(ctx, &mut plan, db)?;
     crate::execute::run(ctx, &plan.prepare, &mut crate::execute::NoDeletions)?;

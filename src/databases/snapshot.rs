@@ -19,9 +19,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::compose::Database;
-use crate::databases::postgres::{
-    maintenance_db, psql, psql_cmd, quote_ident, quote_literal, reopen,
-};
+use std::io::Write;
+
+use crate::databases::postgres::{maintenance_db, psql, psql_cmd_stdin, quote_literal, reopen};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
@@ -93,98 +93,44 @@ pub fn default_name() -> String {
     chrono::Local::now().format("%Y%m%d_%H%M%S").to_string()
 }
 
-/// The snapshots of `db`, oldest first.
+/// The snapshots of `db`, oldest first: one psql call.
 pub fn list(engine: &Engine, container: &str, db: &Database) -> Result<Vec<Snapshot>> {
-    Ok(survey(engine, container, db, false)?.0)
-}
-
-/// The snapshots of `db` and, with `before`, what a copy needs to know
-/// ([`Before`]): one psql call (each engine call costs a fraction of a
-/// second, a snapshot should not).
-fn survey(
-    engine: &Engine,
-    container: &str,
-    db: &Database,
-    with_before: bool,
-) -> Result<(Vec<Snapshot>, Option<Before>)> {
     let prefix = format!("{}{MARK}", db.name);
     let like = prefix
         .replace('\\', "\\\\")
         .replace('_', "\\_")
         .replace('%', "\\%");
-    // Rows: `s|datname|size||comment` per snapshot, and with `before`
-    // `b|size|version_num|data_directory|version` (data_directory empty
-    // when the user may not see it: pg_settings hides the row).
-    let mut sql = format!(
-        "SELECT 's', datname, pg_database_size(oid)::text, '', coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname LIKE {}",
+    // Rows: `datname|size|comment` per snapshot.
+    let sql = format!(
+        "SELECT datname, pg_database_size(oid)::text, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname LIKE {}",
         quote_literal(&format!("{like}%"))
     );
-    if with_before {
-        sql = format!(
-            "SELECT 'b', pg_database_size({})::text, current_setting('server_version_num'), coalesce((SELECT setting FROM pg_settings WHERE name = 'data_directory'), ''), current_setting('server_version') UNION ALL {sql}",
-            quote_literal(&db.name)
-        );
-    }
     let out = psql(engine, container, db, maintenance_db(db), &sql)?;
     let mut found = Vec::new();
-    let mut before = None;
     for line in out.lines() {
-        let mut parts = line.splitn(5, '|');
-        let (Some(tag), Some(a), Some(b), Some(c), Some(d)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let mut parts = line.splitn(3, '|');
+        let (Some(database), Some(bytes), Some(comment)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
-        match tag {
-            "b" => {
-                before = Some(Before {
-                    bytes: a.trim().parse().unwrap_or(0),
-                    version_num: b.trim().parse().unwrap_or(0),
-                    data_directory: Some(c.trim().to_string()).filter(|d| !d.is_empty()),
-                    version: d.to_string(),
-                });
-            }
-            "s" => {
-                let Some(name) = a.strip_prefix(&prefix) else {
-                    continue;
-                };
-                let record: Option<Record> = serde_json::from_str(d).ok();
-                found.push(Snapshot {
-                    name: name.to_string(),
-                    bytes: b.trim().parse().unwrap_or(0),
-                    created: record.as_ref().map(|r| r.created.clone()),
-                    source: record
-                        .as_ref()
-                        .map_or_else(|| db.name.clone(), |r| r.source.clone()),
-                    server_version: record.map(|r| r.server_version),
-                    database: a.to_string(),
-                });
-            }
-            _ => {}
-        }
+        let Some(name) = database.strip_prefix(&prefix) else {
+            continue;
+        };
+        let record: Option<Record> = serde_json::from_str(comment).ok();
+        found.push(Snapshot {
+            name: name.to_string(),
+            bytes: bytes.trim().parse().unwrap_or(0),
+            created: record.as_ref().map(|r| r.created.clone()),
+            source: record
+                .as_ref()
+                .map_or_else(|| db.name.clone(), |r| r.source.clone()),
+            server_version: record.map(|r| r.server_version),
+            database: database.to_string(),
+        });
     }
     found.sort_by(|a, b| a.created.cmp(&b.created));
-    if with_before && before.is_none() {
-        return Err(Error::new(format!(
-            "database {}: the server did not say its size and version",
-            db.name
-        )));
-    }
-    Ok((found, before))
-}
-
-/// What the server says before a copy: the database's size, the server's
-/// version number and text, and its data directory (None when the user
-/// may not see it).
-struct Before {
-    bytes: u64,
-    version_num: u32,
-    version: String,
-    data_directory: Option<String>,
+    Ok(found)
 }
 
 /// Free bytes where `dir` lives in the container (`df -Pk`), None when the
@@ -219,142 +165,219 @@ pub struct Taken {
 /// size and a margin. The caller holds the project lock and keeps a
 /// journal naming [`database_of`] as the scratch database, so that a
 /// budgie killed here is repaired by the next.
+///
+/// One psql session does it all (each engine call costs a fraction of a
+/// second, and a snapshot should cost little more than the copy): it
+/// starts and reads what the copy needs while `df` measures the free space
+/// where the compose file says the data directory is; the free space is
+/// then written to its stdin, and the session checks, copies and records
+/// in one go. When the server's data directory is elsewhere, its free
+/// space is measured there and the session runs again.
 pub fn create(engine: &Engine, container: &str, db: &Database, name: &str) -> Result<Taken> {
     check_name(&db.name, name)?;
     let target = database_of(&db.name, name);
-    // The free space where the compose file says the data directory is,
-    // read while the server is asked where it really is (one engine call
-    // less in a row, 0.2 s with podman); asked again only if they differ.
-    let (surveyed, free_guess) = std::thread::scope(|s| {
-        let guess = s.spawn(|| free_bytes(engine, container, &db.data_dir));
-        let surveyed = survey(engine, container, db, true);
-        (surveyed, guess.join().ok().flatten())
-    });
-    let (found, b) = surveyed?;
-    let Some(b) = b else {
-        return Err(Error::new("internal error: no survey of the database"));
-    };
-    if found.iter().any(|s| s.name == name) {
-        return Err(Error::usage(format!(
-            "snapshot {name} of database {} exists already; nothing was changed",
-            db.name
-        ))
-        .hint(format!(
-            "choose another name, or remove it first: budgie snapshot rm {name}"
-        )));
-    }
-    let free = match b.data_directory.as_deref() {
-        Some(d) if d.trim_end_matches('/') != db.data_dir.trim_end_matches('/') => {
-            free_bytes(engine, container, d)
+    let created = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let mut dir = db.data_dir.clone();
+    for _ in 0..2 {
+        let (said, free) = session(engine, container, db, &target, name, &created, &dir)?;
+        match said {
+            Said::Taken => {
+                return Err(Error::usage(format!(
+                    "snapshot {name} of database {} exists already; nothing was changed",
+                    db.name
+                ))
+                .hint(format!(
+                    "choose another name, or remove it first: budgie snapshot rm {name}"
+                )));
+            }
+            Said::Moved(real) => dir = real,
+            Said::NoRoom { bytes, free } => {
+                return Err(Error::new(format!(
+                    "not enough free space for snapshot {name}: database {} takes {}, and its volume has {} free (a copy needs its size and {} more); nothing was changed",
+                    db.name,
+                    crate::ui::human_bytes(bytes),
+                    crate::ui::human_bytes(free),
+                    crate::ui::human_bytes(margin(bytes)),
+                ))
+                .hint("free space in the volume (budgie snapshot rm an old snapshot), or take a backup instead: budgie backup"));
+            }
+            Said::Copied {
+                bytes,
+                version,
+                ended,
+            } => {
+                return Ok(Taken {
+                    snapshot: Snapshot {
+                        name: name.to_string(),
+                        database: target,
+                        created: Some(created),
+                        bytes,
+                        source: db.name.clone(),
+                        server_version: Some(version),
+                    },
+                    ended_sessions: ended,
+                    space_unchecked: free.is_none(),
+                });
+            }
         }
-        // The same directory, or one the user may not see: the compose
-        // file's is the best knowledge there is.
-        _ => free_guess,
-    };
-    if let Some(free) = free
-        && free < b.bytes + margin(b.bytes)
-    {
-        return Err(Error::new(format!(
-            "not enough free space for snapshot {name}: database {} takes {}, and its volume has {} free (a copy needs its size and {} more); nothing was changed",
-            db.name,
-            crate::ui::human_bytes(b.bytes),
-            crate::ui::human_bytes(free),
-            crate::ui::human_bytes(margin(b.bytes)),
-        ))
-        .hint("free space in the volume (budgie snapshot rm an old snapshot), or take a backup instead: budgie backup"));
     }
-    let record = Record {
-        budgie_snapshot: 1,
-        name: name.to_string(),
-        created: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-        bytes: b.bytes,
-        source: db.name.clone(),
-        server_version: b.version.clone(),
-    };
-    let record_json = serde_json::to_string(&record)
-        .map_err(|e| Error::new(format!("internal error: the snapshot record: {e}")))?;
-    let ended = copy(
-        engine,
-        container,
-        db,
-        &db.name,
-        &target,
-        b.version_num,
-        &record_json,
-    )?;
-    Ok(Taken {
-        snapshot: Snapshot {
-            name: name.to_string(),
-            database: target,
-            created: Some(record.created),
-            bytes: b.bytes,
-            source: db.name.clone(),
-            server_version: Some(b.version),
-        },
-        ended_sessions: ended,
-        space_unchecked: free.is_none(),
-    })
+    Err(Error::new(format!(
+        "database {}: the server's data directory moved while budgie measured its free space; nothing was changed",
+        db.name
+    )))
 }
 
-/// `CREATE DATABASE target TEMPLATE source`, the source closed to
-/// connections meanwhile and opened again whatever happens; `comment`
-/// becomes the copy's comment, and the copy is closed to connections.
-/// Returns how many sessions of the source were ended.
-pub fn copy(
+/// What the snapshot's psql session did.
+#[derive(Debug, PartialEq, Eq)]
+enum Said {
+    /// The name is taken: nothing done.
+    Taken,
+    /// The server's data directory is not `dir`: nothing done.
+    Moved(String),
+    /// Too little free space: nothing done.
+    NoRoom { bytes: u64, free: u64 },
+    /// The copy is made and recorded.
+    Copied {
+        bytes: u64,
+        version: String,
+        ended: u64,
+    },
+}
+
+/// What the session reads while `df` runs: the database's size, whether
+/// FILE_COPY is there (PostgreSQL 15+), the server's version, its data
+/// directory (empty when the user may not see it) and whether the name is
+/// taken.
+const SURVEY: &str = "SELECT pg_database_size(:'src') AS bytes, \
+    current_setting('server_version_num')::int >= 150000 AS file_copy, \
+    current_setting('server_version') AS version, \
+    coalesce((SELECT setting FROM pg_settings WHERE name = 'data_directory'), '') AS datadir, \
+    EXISTS (SELECT 1 FROM pg_database WHERE datname = :'dst') AS taken \\gset\n";
+
+/// Given `free` (bytes, -1 when unknown): the checks, then the copy (the
+/// source closed to connections, its sessions ended, copied, opened
+/// again; the copy closed, its record as its comment).
+const COPY: &str = r#"SELECT (:'datadir' <> '' AND rtrim(:'datadir', '/') <> rtrim(:'dir', '/')) AS moved, (:free < 0 OR :bytes + greatest(:bytes / 10, 67108864) <= :free) AS room \gset
+\if :taken
+SELECT 'budgie-taken';
+\quit
+\endif
+\if :moved
+SELECT 'budgie-moved|' || :'datadir';
+\quit
+\endif
+\if :room
+\else
+SELECT 'budgie-room|' || :'bytes' || '|' || :'free';
+\quit
+\endif
+ALTER DATABASE :"src" ALLOW_CONNECTIONS false;
+SELECT 'budgie-ended|' || count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :'src' AND pid <> pg_backend_pid();
+\if :file_copy
+CREATE DATABASE :"dst" TEMPLATE :"src" STRATEGY FILE_COPY OWNER :"owner";
+\else
+CREATE DATABASE :"dst" TEMPLATE :"src" OWNER :"owner";
+\endif
+ALTER DATABASE :"src" ALLOW_CONNECTIONS true;
+ALTER DATABASE :"dst" ALLOW_CONNECTIONS false;
+SELECT format('COMMENT ON DATABASE %I IS %L', :'dst', json_build_object('budgie_snapshot', 1, 'name', :'name', 'created', :'created', 'bytes', :bytes, 'source', :'src', 'server_version', :'version')::text) \gexec
+SELECT 'budgie-copied|' || :'bytes' || '|' || :'version';
+"#;
+
+/// One run of the snapshot's psql session, `df` of `dir` beside it;
+/// returns what it did and the free space it was given.
+fn session(
     engine: &Engine,
     container: &str,
     db: &Database,
-    source: &str,
     target: &str,
-    version_num: u32,
-    comment: &str,
-) -> Result<u64> {
-    let (src, dst) = (quote_ident(source), quote_ident(target));
-    // FILE_COPY (15+) copies the files, WAL_LOG reads every block: the
-    // first is the fast one for a whole database.
-    let strategy = if version_num >= 150000 {
-        " STRATEGY FILE_COPY"
-    } else {
-        ""
-    };
-    let statements = [
-        format!("ALTER DATABASE {src} ALLOW_CONNECTIONS false"),
-        format!(
-            "SELECT 'budgie-ended:' || count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
-            quote_literal(source)
-        ),
-        format!(
-            "CREATE DATABASE {dst} TEMPLATE {src}{strategy} OWNER {}",
-            quote_ident(&db.user)
-        ),
-        format!("ALTER DATABASE {src} ALLOW_CONNECTIONS true"),
-        format!("ALTER DATABASE {dst} ALLOW_CONNECTIONS false"),
-        format!("COMMENT ON DATABASE {dst} IS {}", quote_literal(comment)),
-    ];
+    name: &str,
+    created: &str,
+    dir: &str,
+) -> Result<(Said, Option<u64>)> {
+    let vars = [
+        ("src", db.name.as_str()),
+        ("dst", target),
+        ("owner", db.user.as_str()),
+        ("name", name),
+        ("created", created),
+        ("dir", dir),
+    ]
+    .map(|(k, v)| format!("{k}={v}"));
     let mut args: Vec<&str> = Vec::new();
-    for s in &statements {
-        args.push("-c");
-        args.push(s);
+    for v in &vars {
+        args.extend(["-v", v.as_str()]);
     }
-    let out = psql_cmd(engine, container, db, maintenance_db(db), &args).read();
-    match out {
-        Ok(out) => Ok(out
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("budgie-ended:"))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)),
-        Err(e) => {
-            // Whatever step failed: the source opens again, and a copy
-            // made before the failure goes.
-            let mut source_db = db.clone();
-            source_db.name = source.to_string();
-            reopen(engine, container, &source_db);
-            let _ = crate::databases::postgres::drop_database(engine, container, db, target);
-            Err(e.context(format!(
-                "the copy of database {source} failed; it is open again, nothing was changed"
-            )))
+    // The script on stdin, without `-f -`: psql then says its errors
+    // without a `psql:<stdin>:N:` prefix.
+    let cmd = psql_cmd_stdin(engine, container, db, maintenance_db(db), &args, true);
+    let (reader, mut writer) =
+        std::io::pipe().map_err(|e| Error::new(format!("cannot make a pipe for psql: {e}")))?;
+    let handle = cmd
+        .expression()
+        .stdin_file(reader)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .map_err(|e| cmd.spawn_error(e))?;
+    // The session starts and surveys while df runs; a write that fails
+    // means psql ended, which its exit status says.
+    let _ = writer.write_all(SURVEY.as_bytes());
+    let free = free_bytes(engine, container, dir);
+    let free_line = format!("\\set free {}\n", free.map_or(-1, |f| f as i64));
+    let _ = writer.write_all(free_line.as_bytes());
+    let _ = writer.write_all(COPY.as_bytes());
+    drop(writer);
+    let out = handle
+        .wait()
+        .map_err(|e| Error::new(format!("psql in {container}: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        // Whatever step failed: the source opens again, and a copy made
+        // before the failure goes.
+        reopen(engine, container, db);
+        let _ = crate::databases::postgres::drop_database(engine, container, db, target);
+        return Err(cmd.failure(out).context(format!(
+            "the copy of database {} failed; it is open again, nothing was changed",
+            db.name
+        )));
+    }
+    let said = parse_said(&stdout).ok_or_else(|| {
+        Error::new(format!(
+            "database {}: psql ended without saying what it did; nothing is known to have changed",
+            db.name
+        ))
+    })?;
+    Ok((said, free))
+}
+
+/// Reads the session's `budgie-...` lines; None when they say no outcome.
+fn parse_said(out: &str) -> Option<Said> {
+    let mut ended = 0;
+    for line in out.lines().map(str::trim) {
+        let mut parts = line.splitn(3, '|');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("budgie-taken"), _, _) => return Some(Said::Taken),
+            (Some("budgie-moved"), Some(d), _) => return Some(Said::Moved(d.to_string())),
+            (Some("budgie-room"), Some(b), Some(f)) => {
+                return Some(Said::NoRoom {
+                    bytes: b.parse().unwrap_or(0),
+                    free: f.parse().unwrap_or(0),
+                });
+            }
+            (Some("budgie-ended"), Some(n), _) => ended = n.parse().unwrap_or(0),
+            (Some("budgie-copied"), Some(b), Some(v)) => {
+                return Some(Said::Copied {
+                    bytes: b.parse().unwrap_or(0),
+                    version: v.to_string(),
+                    ended,
+                });
+            }
+            _ => {}
         }
     }
+    None
 }
 
 /// Removes snapshot `name` of `db`.
@@ -378,6 +401,33 @@ mod tests {
         assert!(check_name("app", &long).is_ok());
         let e = check_name("app", &format!("{long}y")).unwrap_err();
         assert!(e.message.contains("too long"), "{e}");
+    }
+
+    #[test]
+    fn the_sessions_words_are_read_back() {
+        let copied = "budgie-ended|2\nbudgie-copied|600000000|15.18 (Debian 15.18-0+deb12u1)\n";
+        assert_eq!(
+            parse_said(copied),
+            Some(Said::Copied {
+                bytes: 600000000,
+                version: "15.18 (Debian 15.18-0+deb12u1)".into(),
+                ended: 2
+            })
+        );
+        assert_eq!(parse_said("budgie-taken\n"), Some(Said::Taken));
+        assert_eq!(
+            parse_said("budgie-moved|/var/lib/postgresql/data/pgdata\n"),
+            Some(Said::Moved("/var/lib/postgresql/data/pgdata".into()))
+        );
+        assert_eq!(
+            parse_said("budgie-room|100|5\n"),
+            Some(Said::NoRoom {
+                bytes: 100,
+                free: 5
+            })
+        );
+        assert_eq!(parse_said(""), None);
+        assert_eq!(parse_said("budgie-ended|1\n"), None);
     }
 
     #[test]
