@@ -342,12 +342,7 @@ e2e!(every_database_and_volume_of_the_stack, |engine| {
     // `clean --yes`: a safety set from which everything comes back.
     let before = all_checksums(&f);
     let out = f.budgie().args(["clean", "--yes"]).run().success();
-    let id = out
-        .stderr
-        .split("budgie restore --set ")
-        .nth(1)
-        .map(|s| s.split_whitespace().next().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no set named: {}", out.stderr));
+    let id = set_named(&out.stderr);
     assert!(id.ends_with("_pre-clean"), "{id}");
     let safety = set_file(&backups, "_pre-clean.uploads.tar.zst");
     let kept = lines_in_archive(&safety);

@@ -20,6 +20,21 @@ fn key_file(dir: &std::path::Path, name: &str, key: &age::x25519::Identity) -> S
     path.display().to_string()
 }
 
+/// The test stack encrypting to `key`, started, with `rows` notes whose
+/// text (`plaintext-marker-N`) must never be in a backup file.
+fn encrypted_stack(engine: Engine, key: &age::x25519::Identity, rows: u32) -> Fixture {
+    let p = Fixture::new(engine).compose(&format!(
+        "{STACK}\nx-budgie:\n  backup:\n    encrypt:\n      - {}\n",
+        key.to_public()
+    ));
+    p.budgie().arg("start").run().success();
+    p.sql(&format!(
+        "create table notes(id int primary key, body text); \
+         insert into notes select g, 'plaintext-marker-' || g from generate_series(1, {rows}) g;"
+    ));
+    p
+}
+
 e2e!(encrypted_backups_need_their_identity, |engine| {
     let key = age::x25519::Identity::generate();
     let wrong = age::x25519::Identity::generate();
@@ -27,15 +42,7 @@ e2e!(encrypted_backups_need_their_identity, |engine| {
     let key_path = key_file(keys.path(), "key.txt", &key);
     let wrong_path = key_file(keys.path(), "wrong.txt", &wrong);
     let secret = key.to_string().expose_secret().to_string();
-    let p = Fixture::new(engine).compose(&format!(
-        "{STACK}\nx-budgie:\n  backup:\n    encrypt:\n      - {}\n",
-        key.to_public()
-    ));
-    p.budgie().arg("start").run().success();
-    p.sql(
-        "create table notes(id int primary key, body text); \
-         insert into notes select g, 'plaintext-marker-' || g from generate_series(1, 5000) g;",
-    );
+    let p = encrypted_stack(engine, &key, 5000);
     let before = p.checksums("appdb");
 
     // Encrypted as written: an age file, no plaintext in it or beside it.
@@ -151,15 +158,7 @@ e2e!(archives_custom_dumps_and_sets_are_encrypted_too, |engine| {
     let key = age::x25519::Identity::generate();
     let keys = tempfile::tempdir().unwrap();
     let key_path = key_file(keys.path(), "key.txt", &key);
-    let p = Fixture::new(engine).compose(&format!(
-        "{STACK}\nx-budgie:\n  backup:\n    encrypt:\n      - {}\n",
-        key.to_public()
-    ));
-    p.budgie().arg("start").run().success();
-    p.sql(
-        "create table notes(id int primary key, body text); \
-         insert into notes select g, 'plaintext-marker-' || g from generate_series(1, 3000) g;",
-    );
+    let p = encrypted_stack(engine, &key, 3000);
     let app = p.container("app").unwrap();
     let write_upload = |text: &str| {
         p.engine_out(&[
@@ -224,12 +223,7 @@ e2e!(archives_custom_dumps_and_sets_are_encrypted_too, |engine| {
         .args(["clean", "--yes"])
         .run()
         .success();
-    let id = out
-        .stderr
-        .split("budgie restore --set ")
-        .nth(1)
-        .map(|s| s.split_whitespace().next().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no set named: {}", out.stderr));
+    let id = set_named(&out.stderr);
     let members: Vec<String> = p
         .backup_dir_entries()
         .into_iter()

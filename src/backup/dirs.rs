@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::format::Content;
-use super::writer::BackupWriter;
 use super::{Taken, Target, meta};
 use crate::compose::Compression;
 use crate::error::{Error, Result};
@@ -54,14 +53,7 @@ pub fn archive_dir(
     if !meta.is_dir() {
         return Err(Error::new(format!("{} is not a directory", path.display())));
     }
-    let stem = target.archive_name(0, key);
-    let mut w = BackupWriter::create_encrypted(
-        &target.dir,
-        &stem,
-        Content::TarArchive,
-        Compression::Zstd,
-        &target.encrypt,
-    )?;
+    let mut w = target.archive_writer(key)?;
     {
         let mut builder = ::tar::Builder::new(&mut w);
         builder.follow_symlinks(false);

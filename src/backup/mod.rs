@@ -198,6 +198,17 @@ impl Target {
         }
     }
 
+    /// A new archive of `key` (zstd, encrypted to the recipients, if any).
+    pub fn archive_writer(&self, key: &str) -> Result<BackupWriter> {
+        BackupWriter::create_encrypted(
+            &self.dir,
+            &self.archive_name(0, key),
+            Content::TarArchive,
+            Compression::Zstd,
+            &self.encrypt,
+        )
+    }
+
     /// The name of a volume archive: `<project>_<stamp>[-N][_<reason>].<key>.tar.zst`;
     /// `.age` follows when the archive is encrypted.
     pub fn archive_name(&self, sequence: u32, key: &str) -> String {
@@ -306,14 +317,7 @@ pub fn archive_volume(
     progress: &dyn Fn(u64),
 ) -> Result<Taken> {
     let started = Instant::now();
-    let stem = target.archive_name(0, key);
-    let mut w = BackupWriter::create_encrypted(
-        &target.dir,
-        &stem,
-        Content::TarArchive,
-        Compression::Zstd,
-        &target.encrypt,
-    )?;
+    let mut w = target.archive_writer(key)?;
     stream::copy_command_output(cmd, &mut w, &mut Vec::new(), progress)
         .map_err(|e| e.context(format!("archive of volume {key}")))?;
     let committed = w.commit(|seq| target.archive_name(seq, key))?;

@@ -311,16 +311,7 @@ fn session(
     // The script on stdin, without `-f -`: psql then says its errors
     // without a `psql:<stdin>:N:` prefix.
     let cmd = psql_cmd_stdin(engine, container, db, maintenance_db(db), &args, true);
-    let (reader, mut writer) =
-        std::io::pipe().map_err(|e| Error::new(format!("cannot make a pipe for psql: {e}")))?;
-    let handle = cmd
-        .expression()
-        .stdin_file(reader)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .start()
-        .map_err(|e| cmd.spawn_error(e))?;
+    let (handle, mut writer) = cmd.start_fed(|_| {})?;
     // The session starts and surveys while df runs; a write that fails
     // means psql ended, which its exit status says.
     let _ = writer.write_all(SURVEY.as_bytes());

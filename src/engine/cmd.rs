@@ -126,6 +126,27 @@ impl Cmd {
         }
     }
 
+    /// Starts it with its stdin a pipe this side writes (`prepare` sees
+    /// the pipe's reading end first), capturing stdout and stderr; the
+    /// handle's `wait` gives the output, whatever the exit status.
+    pub fn start_fed(
+        &self,
+        prepare: impl FnOnce(&std::io::PipeReader),
+    ) -> Result<(duct::Handle, std::io::PipeWriter)> {
+        let (reader, writer) = std::io::pipe()
+            .map_err(|e| Error::new(format!("cannot create a pipe for {}: {e}", self.argv[0])))?;
+        prepare(&reader);
+        let handle = self
+            .expression()
+            .stdin_file(reader)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .start()
+            .map_err(|e| self.spawn_error(e))?;
+        Ok((handle, writer))
+    }
+
     /// Runs it and returns the raw output, whatever the exit status.
     pub fn output(&self) -> Result<Output> {
         self.expression()

@@ -263,17 +263,7 @@ fn feed_reader(
     counter: &AtomicU64,
     progress: &dyn Fn(u64),
 ) -> Result<String> {
-    let (reader, mut writer) =
-        std::io::pipe().map_err(|e| Error::new(format!("cannot create a pipe: {e}")))?;
-    crate::backup::stream::enlarge_pipe(&reader);
-    let handle = cmd
-        .expression()
-        .stdin_file(reader)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .start()
-        .map_err(|e| cmd.spawn_error(e))?;
+    let (handle, mut writer) = cmd.start_fed(crate::backup::stream::enlarge_pipe)?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut feed_error = None;
     loop {

@@ -736,6 +736,16 @@ impl Drop for Fixture {
 }
 
 /// `s` with every regex metacharacter escaped.
+/// The set a command's output says to restore (`budgie restore --set ID`).
+pub fn set_named(stderr: &str) -> String {
+    stderr
+        .split("budgie restore --set ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no set named: {stderr}"))
+        .to_string()
+}
+
 pub fn escape(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
