@@ -333,6 +333,49 @@ mod tests {
         assert!(beside.is_empty(), "{beside:?}");
     }
 
+    /// With recipients, a directory's archive is ciphertext (`.age`), and
+    /// comes back whole once decrypted with the identity.
+    #[test]
+    fn an_encrypted_directory_archive_comes_back_with_the_identity() {
+        use age::secrecy::ExposeSecret;
+        let t = tempfile::tempdir().unwrap();
+        let files = t.path().join("files");
+        sample(&files);
+        let key = age::x25519::Identity::generate();
+        let backups = t.path().join("backups");
+        let target = crate::backup::Target {
+            dir: backups.clone(),
+            project: "shop".into(),
+            at: chrono::Local::now(),
+            reason: None,
+            encrypt: vec![key.to_public().to_string()],
+        };
+        let taken =
+            crate::backup::dirs::archive_dir(&files, "dir-files", &target, &|_| {}).unwrap();
+        let name = taken
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.ends_with(".dir-files.tar.zst.age"), "{name}");
+        let bytes = std::fs::read(&taken.path).unwrap();
+        assert!(crate::storage::crypt::is_encrypted(&bytes));
+        assert!(crate::backup::parse_archive_name("shop", &name).is_some());
+        let secret = key.to_string().expose_secret().to_string();
+        let id = crate::storage::crypt::identity(None, Some(&secret))
+            .unwrap()
+            .unwrap();
+        let plain = crate::restore::unwrap::decrypt(&taken.path, &backups, &id).unwrap();
+        let source = super::super::source::validate_archive(&plain.path).unwrap();
+        std::fs::write(files.join("a.txt"), "changed").unwrap();
+        restore_dir(&files, &source, "20261130120000", &|_| {}).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(files.join("a.txt")).unwrap(),
+            "alpha\n"
+        );
+    }
+
     #[test]
     fn a_bad_archive_leaves_the_directory_as_it_was() {
         let t = tempfile::tempdir().unwrap();
