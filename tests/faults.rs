@@ -287,7 +287,11 @@ e2e!(
     a_database_killed_mid_restore_keeps_the_current_one,
     |engine| {
         let p = started(engine);
-        fill(&p, 120_000);
+        // A load of several seconds: the kill lands in it even when the
+        // scratch database is seen late (each look is an engine exec, slow
+        // on a loaded machine; with 120 000 rows one CI run saw the restore
+        // finish first).
+        fill(&p, 300_000);
         let doc = p.budgie().args(["backup", "--json"]).run().success().json();
         let file = PathBuf::from(doc["path"].as_str().unwrap());
         // The current database differs from the file: a finished swap would show.
@@ -310,7 +314,6 @@ e2e!(
                     .any(|d| d.starts_with("appdb_budgie_restore_"))
             },
         );
-        std::thread::sleep(Duration::from_millis(300));
         kill_container(&p, "db");
         let (code, stderr) = finish(child);
         eprintln!("restore with the database killed: exit {code:?}\n{stderr}");
