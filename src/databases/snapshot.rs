@@ -16,11 +16,11 @@
 //! - A snapshot is closed to connections: nobody works in it by mistake.
 //! - Snapshots live in the database's volume: they are not backups.
 
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 
 use crate::compose::Database;
-use std::io::Write;
-
 use crate::databases::postgres::{maintenance_db, psql, psql_cmd_stdin, quote_literal, reopen};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -48,13 +48,13 @@ pub struct Snapshot {
     pub server_version: Option<String>,
 }
 
-/// The record kept as the snapshot database's comment.
-#[derive(Debug, Serialize, Deserialize)]
+/// What budgie reads of the record kept as the snapshot database's
+/// comment: the session's `json_build_object` in [`COPY`] writes
+/// `budgie_snapshot`, `name`, `created`, `bytes`, `source` and
+/// `server_version`.
+#[derive(Debug, Deserialize)]
 struct Record {
-    budgie_snapshot: u32,
-    name: String,
     created: String,
-    bytes: u64,
     source: String,
     server_version: String,
 }
@@ -271,6 +271,7 @@ SELECT 'budgie-moved|' || :'datadir';
 SELECT 'budgie-room|' || :'bytes' || '|' || :'free';
 \quit
 \endif
+SELECT 'budgie-closing';
 ALTER DATABASE :"src" ALLOW_CONNECTIONS false;
 SELECT 'budgie-ended|' || count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :'src' AND pid <> pg_backend_pid();
 \if :file_copy
@@ -325,8 +326,16 @@ fn session(
         .map_err(|e| Error::new(format!("psql in {container}: {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        // Whatever step failed: the source opens again, and a copy made
-        // before the failure goes.
+        // Before the checks passed nothing was touched (and a database of
+        // the target's name may be an earlier snapshot: never dropped).
+        if !closing_began(&stdout) {
+            return Err(cmd.failure(out).context(format!(
+                "the snapshot of database {} failed; nothing was changed",
+                db.name
+            )));
+        }
+        // Whatever step failed after: the source opens again, and a copy
+        // made before the failure goes.
         reopen(engine, container, db);
         let _ = crate::databases::postgres::drop_database(engine, container, db, target);
         return Err(cmd.failure(out).context(format!(
@@ -341,6 +350,12 @@ fn session(
         ))
     })?;
     Ok((said, free))
+}
+
+/// Whether the session got past its checks to closing the source (psql's
+/// output is flushed when it exits, whatever made it exit).
+fn closing_began(out: &str) -> bool {
+    out.lines().any(|l| l.trim() == "budgie-closing")
 }
 
 /// Reads the session's `budgie-...` lines; None when they say no outcome.
@@ -417,6 +432,9 @@ mod tests {
                 free: 5
             })
         );
+        assert!(closing_began("budgie-closing\nbudgie-ended|0\n"));
+        assert!(!closing_began("budgie-taken\n"));
+        assert!(!closing_began(""));
         assert_eq!(parse_said(""), None);
         assert_eq!(parse_said("budgie-ended|1\n"), None);
     }

@@ -220,16 +220,21 @@ impl Client {
             status.as_u16()
         ));
         match status.as_u16() {
-            401 | 403 => e.hint(format!(
-                "check the S3 credentials (from {}) and their rights on the bucket",
-                self.credentials_from
-            )),
+            401 | 403 => e.hint(self.credentials_hint()),
             404 if said.contains("NoSuchBucket") || what.starts_with("bucket") => e.hint(format!(
                 "create bucket {} first, or fix the remote's URL",
                 self.target.bucket
             )),
             _ => e,
         }
+    }
+
+    /// What to check when the store refuses the credentials.
+    fn credentials_hint(&self) -> String {
+        format!(
+            "check the S3 credentials (from {}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and their rights on the bucket",
+            self.credentials_from
+        )
     }
 
     /// Why the bucket refused a `HEAD` (which answers without a body): the
@@ -284,7 +289,7 @@ impl Client {
                     .unwrap_or_default(),
                 self.credentials_from
             ))
-            .hint("check the S3 credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and their rights on the bucket")),
+            .hint(self.credentials_hint())),
             _ => Err(self.failed(&what, resp)),
         }
     }
