@@ -185,12 +185,12 @@ fill_to() {
 settle() { sql "vacuum (freeze, analyze) bench_rows"; }
 
 # Waits (outside any clock) until the databases budgie drops in the
-# background after a restore are gone (snapshots stay), so that drop's checkpoint does not
+# background after a restore are gone (snapshots and their ready copies stay), so that drop's checkpoint does not
 # land in the next measurement.
 wait_old_dropped() {
     local i
     for i in $(seq 1 600); do
-        [ "$(sql_on postgres "select count(*) from pg_database where datname like '%\\_budgie\\_%' and datname not like '%\\_budgie\\_snap\\_%'")" = 0 ] && return
+        [ "$(sql_on postgres "select count(*) from pg_database where datname like '%\\_budgie\\_%' and datname not like '%\\_budgie\\_snap\\_%' and datname not like '%\\_budgie\\_copy\\_%'")" = 0 ] && return
         sleep 0.5
     done
     bench_fail "a database budgie set aside during a restore was still there after 5 minutes"

@@ -62,11 +62,40 @@ fn app_queries(p: &Fixture) -> usize {
         .expect("a count")
 }
 
+/// Scratch, set-aside and half-taken snapshot databases.
 fn side_databases(p: &Fixture) -> Vec<String> {
     p.databases()
         .into_iter()
-        .filter(|d| d.contains("_budgie_restore_") || d.contains("_budgie_old_"))
+        .filter(|d| {
+            ["_budgie_restore_", "_budgie_old_", "_budgie_taking_"]
+                .iter()
+                .any(|m| d.contains(m))
+        })
         .collect()
+}
+
+/// Snapshot `name`'s ready copy as `snapshot list --json` says it, once
+/// the background work has made it (at most 60 s).
+fn ready_copy(p: &Fixture, name: &str) -> String {
+    for _ in 0..300 {
+        let doc = p
+            .budgie()
+            .args(["snapshot", "list", "--json"])
+            .run()
+            .success()
+            .json();
+        let found = doc
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["ready_copy"].as_str().map(str::to_string));
+        if let Some(copy) = found {
+            return copy;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("snapshot {name} got no ready copy within 60 s");
 }
 
 fn snapshot_names(p: &Fixture) -> Vec<String> {
@@ -133,23 +162,80 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
         ),
         "f"
     );
+    // Its ready copy is made in the background, closed too.
+    let copy = ready_copy(&p, "before-change");
+    assert_eq!(copy, "appdb_budgie_copy_before-change");
+    assert_eq!(
+        p.sql_in(
+            "postgres",
+            "select datallowconn from pg_database where datname = 'appdb_budgie_copy_before-change'"
+        ),
+        "f"
+    );
     // The same name again is refused.
     p.budgie()
         .args(["snapshot", "before-change"])
         .run()
         .failure()
         .stderr_has("exists already");
+    // Killed once its journal is written, before it learns the name is
+    // taken: the repair drops nothing of the snapshot of that name.
+    let listed = || {
+        p.budgie()
+            .args(["snapshot", "list", "--json"])
+            .run()
+            .success()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "before-change")
+            .cloned()
+    };
+    let was = listed().expect("before-change listed");
+    let out = p
+        .budgie()
+        .env("BUDGIE_CRASH_AT", "snapshot:begun")
+        .args(["snapshot", "before-change"])
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    p.budgie().arg("status").run().success();
+    assert_eq!(listed(), Some(was));
+    assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
 
     // Change and delete rows, then put the snapshot back.
     p.sql("delete from items where id > 100; update items set name = 'changed'; select nextval('counter');");
     assert_ne!(p.checksums("appdb"), before);
     p.budgie()
+        .args(["--dry-run", "snapshot", "restore", "before-change"])
+        .run()
+        .success()
+        .stderr_has("Swap in snapshot before-change's ready copy appdb_budgie_copy_before-change");
+    p.budgie()
         .args(["snapshot", "restore", "before-change", "--yes"])
         .run()
         .success()
         .stderr_has("Safety snapshot of database appdb")
-        .stderr_has("Restored database appdb from snapshot before-change");
+        .stderr_has("Restored database appdb from snapshot before-change (taken ")
+        .stderr_has(", its ready copy)");
     assert_eq!(p.checksums("appdb"), before);
+    assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
+    // The next ready copy is made; put back again, it gives the same.
+    ready_copy(&p, "before-change");
+    p.sql("delete from items where id > 500; select nextval('counter');");
+    p.budgie()
+        .args([
+            "snapshot",
+            "restore",
+            "before-change",
+            "--yes",
+            "--no-backup",
+        ])
+        .run()
+        .success()
+        .stderr_has("its ready copy");
+    assert_eq!(p.checksums("appdb"), before);
+    ready_copy(&p, "before-change");
     assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
     // The safety snapshot holds what was replaced.
     let names = snapshot_names(&p);
@@ -178,8 +264,10 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
     p.budgie().arg("status").run().success();
     assert_eq!(p.checksums("appdb"), changed);
     assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
+    assert_eq!(ready_copy(&p, "before-change"), copy);
 
-    // Killed while taking a snapshot: no half snapshot, the database open.
+    // Killed once the snapshot is taken and recorded, before it says so:
+    // the snapshot is whole and kept, the database open.
     let out = p
         .budgie()
         .env("BUDGIE_CRASH_AT", "snapshot:taken")
@@ -187,8 +275,13 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
         .run();
     assert_eq!(out.signal, Some(9), "{}", out.explain());
     p.budgie().arg("status").run().success();
-    assert!(!snapshot_names(&p).contains(&"killed".to_string()));
+    assert!(snapshot_names(&p).contains(&"killed".to_string()));
     assert_eq!(p.sql("select count(*) from items"), "10");
+    assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
+    p.budgie()
+        .args(["snapshot", "rm", "killed", "--yes"])
+        .run()
+        .success();
 
     // --dump: the safety copy is a file; --latest takes the newest.
     p.budgie()
@@ -226,6 +319,8 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
         .run()
         .success();
     assert!(!snapshot_names(&p).contains(&"before-change".to_string()));
+    // Its ready copy went with it.
+    assert!(!p.databases().contains(&copy), "{:?}", p.databases());
     p.budgie()
         .args(["snapshot", "restore", "before-change", "--yes"])
         .run()

@@ -17,7 +17,7 @@ use crate::gate::{self, GateOptions};
 use crate::plan::{Action, Plan, Reason, ReplaceDatabase};
 use crate::recover::lock;
 use crate::restore::source::Source;
-use crate::snapshots::{say_taken, take_locked};
+use crate::snapshots::{say_taken, start_ready_copy, take_locked};
 use crate::steps;
 use crate::ui::{count, human_age, human_bytes, table};
 
@@ -95,6 +95,8 @@ struct TakenDoc<'a> {
     snapshot: &'a Snapshot,
     seconds: f64,
     ended_sessions: u64,
+    /// Its ready copy is being made in the background.
+    ready_copy_started: bool,
 }
 
 /// `budgie snapshot [NAME]`: in each database of the set, all or none (a
@@ -128,7 +130,7 @@ fn take(ctx: &Context, name: Option<&str>, service: Option<&str>) -> Result<i32>
     let mut taken = Vec::new();
     for (db, container) in &set {
         let started = Instant::now();
-        match take_locked(ctx, db, container, &name, "snapshot") {
+        match take_locked(ctx, db, container, &name) {
             Ok(t) => taken.push((t, started.elapsed().as_secs_f64(), *db, container)),
             Err(mut e) => {
                 let undone: Vec<String> = taken
@@ -147,6 +149,11 @@ fn take(ctx: &Context, name: Option<&str>, service: Option<&str>) -> Result<i32>
             }
         }
     }
+    // Only once the whole set is taken (a set undone keeps the copies
+    // there are).
+    for (t, _, db, container) in &mut taken {
+        start_ready_copy(ctx, db, container, t)?;
+    }
     if ctx.global.json {
         let docs: Vec<TakenDoc> = taken
             .iter()
@@ -154,6 +161,7 @@ fn take(ctx: &Context, name: Option<&str>, service: Option<&str>) -> Result<i32>
                 snapshot: &t.snapshot,
                 seconds: *seconds,
                 ended_sessions: t.ended_sessions,
+                ready_copy_started: t.copy_started,
             })
             .collect();
         match docs.as_slice() {
@@ -232,13 +240,23 @@ fn list(ctx: &Context, service: Option<&str>) -> Result<i32> {
                     )
                 })
                 .unwrap_or_else(|| "?".into());
-            vec![s.name.clone(), s.source.clone(), age, human_bytes(s.bytes)]
+            let ready = match s.copy_bytes {
+                0 => "-".to_string(),
+                n => human_bytes(n),
+            };
+            vec![
+                s.name.clone(),
+                s.source.clone(),
+                age,
+                human_bytes(s.bytes),
+                ready,
+            ]
         })
         .collect();
-    for line in table(&["NAME", "OF", "AGE", "SIZE"], &rows) {
+    for line in table(&["NAME", "OF", "AGE", "SIZE", "READY COPY"], &rows) {
         ctx.ui.print(&line);
     }
-    let total: u64 = all.iter().map(|s| s.bytes).sum();
+    let total: u64 = all.iter().map(Snapshot::disk_bytes).sum();
     ctx.ui.info(&format!(
         "{}, {} in the database's volume (not backups)",
         count(all.len() as u64, "snapshot", "snapshots"),
@@ -264,7 +282,7 @@ fn remove(ctx: &Context, name: &str, service: Option<&str>) -> Result<i32> {
         return Err(Error::new(format!("no database has a snapshot {name}"))
             .hint("budgie snapshot list shows them"));
     }
-    let bytes: u64 = found.iter().map(|(_, _, s)| s.bytes).sum();
+    let bytes: u64 = found.iter().map(|(_, _, s)| s.disk_bytes()).sum();
     let of = found
         .iter()
         .map(|(db, _, _)| db.name.as_str())
@@ -348,10 +366,16 @@ fn restore(
         let Some(s) = found.into_iter().find(|s| s.name == chosen) else {
             continue; // choose() found it in every database
         };
+        let what = match &s.ready_copy {
+            Some(copy) => format!("Swap in snapshot {}'s ready copy {copy}", s.name),
+            None => format!(
+                "Copy snapshot {} into a scratch database, then swap it in",
+                s.name
+            ),
+        };
         plan.push(
             format!(
-                "Copy snapshot {} into a scratch database, then swap it in for database {}{}",
-                s.name,
+                "{what} for database {}{}",
                 db.name,
                 crate::restore::after_swap(o.keep_previous)
             ),
@@ -454,13 +478,13 @@ fn source_of(s: &Snapshot) -> Source {
         s.bytes,
     );
     source.snapshot = Some(s.database.clone());
-    source.origin = Some(format!(
-        "snapshot {}{}",
-        s.name,
-        s.created
-            .as_deref()
-            .map(|c| format!(" (taken {c})"))
-            .unwrap_or_default()
-    ));
+    source.ready = s.ready_copy.is_some().then(|| s.clone());
+    let taken = s.created.as_deref().map(|c| format!("taken {c}"));
+    let ready = s.ready_copy.as_ref().map(|_| "its ready copy".to_string());
+    let about: Vec<String> = taken.into_iter().chain(ready).collect();
+    source.origin = Some(match about.is_empty() {
+        true => format!("snapshot {}", s.name),
+        false => format!("snapshot {} ({})", s.name, about.join(", ")),
+    });
     source
 }

@@ -443,6 +443,34 @@ pub fn drop_in_background(
     cmd.read().map(|_| ())
 }
 
+/// Runs `statements` (each its own `-c`, in order, stopping at the first
+/// that fails) in a psql the engine starts detached (`exec -d`), and does
+/// not wait even for the engine's client: work the command's user need
+/// not wait for (making a snapshot's ready copy). Nothing reports how it
+/// ends; what reads its result checks it (`snapshot::list` counts a copy
+/// only once it is complete and recorded). Its application name is not a
+/// restore's: a later budgie's repair leaves it alone.
+pub fn in_background(engine: &Engine, container: &str, db: &Database, statements: &[String]) {
+    let mut args: Vec<&str> = Vec::new();
+    for s in statements {
+        args.extend(["-c", s.as_str()]);
+    }
+    let mut cmd = psql_cmd(engine, container, db, maintenance_db(db), &args);
+    cmd.env = session_env(db, "budgie-drop");
+    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
+        cmd.argv.insert(pos + 1, "-d".into());
+    }
+    // The client ends on its own moments later (budgie's SSH connection,
+    // if any, persists after budgie: `engine::ssh`).
+    let _ = cmd
+        .expression()
+        .stdin_null()
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start();
+}
+
 /// The SQL that follows a plain dump in the same psql session: commit the
 /// load, check it, count its tables, and swap it in.
 pub fn swap_trailer(db: &Database, scratch: &str, old: &str, expected: &[String]) -> String {
@@ -523,6 +551,38 @@ pub fn check_and_swap(
             reopen(engine, container, db);
             Err(e
                 .context("the restored copy was not swapped in; the current database is unchanged"))
+        }
+    }
+}
+
+/// Swaps in `copy`, a complete copy nobody may connect to (a snapshot's
+/// ready copy), in one session on the maintenance database: the current
+/// database closed, its sessions ended, the renames and the opening in one
+/// transaction (as [`check_and_swap_sql`]); then the new database's
+/// tables counted. Returns the count.
+pub fn swap_in_ready(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    copy: &str,
+    old: &str,
+) -> Result<u64> {
+    let mut statements = check_and_swap_sql(db, copy, old, &[]);
+    // Not the check and count in the copy, nor the move to maintenance.
+    statements.drain(..3);
+    statements.push(format!("\\c {}", quote_ident(&db.name)));
+    statements.push(COUNT_TABLES.to_string());
+    let mut args: Vec<&str> = Vec::new();
+    for statement in &statements {
+        args.extend(["-c", statement.as_str()]);
+    }
+    match psql_cmd(engine, container, db, maintenance_db(db), &args).read() {
+        Ok(out) => Ok(table_count(&out)),
+        Err(e) => {
+            // The renames commit together: if the new database is in
+            // place, only the count failed.
+            reopen(engine, container, db);
+            Err(e.context("the copy was not swapped in; the current database is unchanged"))
         }
     }
 }

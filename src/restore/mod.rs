@@ -38,7 +38,7 @@ use crate::backup::verify::Format;
 use crate::compose::Database;
 use crate::databases::postgres::{
     Scratch, check_and_swap, drop_database, drop_in_background, load_command, maintenance_db, psql,
-    psql_cmd_stdin, quote_ident, reopen, side_name, swap_trailer, table_count,
+    psql_cmd_stdin, quote_ident, reopen, side_name, swap_in_ready, swap_trailer, table_count,
 };
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -85,7 +85,15 @@ pub fn restore(
     let started = Instant::now();
     let old = side_name(&db.name, "old", stamp);
     let mut notes = Vec::new();
-    let tables = if !source.format.is_sql_text() {
+    let ready = source
+        .ready
+        .as_ref()
+        .and_then(|s| Some((s, s.ready_copy.clone()?)));
+    let tables = if let Some((_, copy)) = &ready {
+        // A snapshot's ready copy: complete already, swapped in as it is.
+        crate::crash::point("restore:loaded");
+        swap_in_ready(engine, container, db, copy, &old)?
+    } else if !source.format.is_sql_text() {
         let (mut scratch, expected) = load_scratch(engine, container, db, source, stamp, progress)?;
         if interrupted() {
             return Err(Error::interrupted());
@@ -115,6 +123,18 @@ pub fn restore(
             ),
         );
         Some(old)
+    } else if let Some((snapshot, _)) = ready
+        && crate::databases::snapshot::make_ready_copy(
+            engine,
+            container,
+            db,
+            snapshot,
+            std::slice::from_ref(&old),
+        )
+    {
+        // The set-aside database goes, then the next ready copy is made in
+        // the room it leaves, both after budgie is done.
+        None
     } else {
         drop_in_background(engine, container, db, &old).map_err(|e| {
             e.context(format!(

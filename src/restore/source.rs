@@ -49,6 +49,9 @@ pub struct Source {
     /// A snapshot (`Format::Snapshot`): the database that holds it, which
     /// the scratch database is a copy of.
     pub snapshot: Option<String>,
+    /// The snapshot, when it has a ready copy: swapped in as it is, and
+    /// the next one made after (`databases::snapshot`).
+    pub ready: Option<crate::databases::snapshot::Snapshot>,
 }
 
 impl Source {
@@ -71,6 +74,7 @@ impl Source {
             jobs: None,
             origin: None,
             snapshot: None,
+            ready: None,
         }
     }
 
