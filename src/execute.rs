@@ -566,7 +566,7 @@ fn confirm(ui: &Ui, c: &Confirm) -> Result<()> {
 fn replace_database(ctx: &Context, r: &ReplaceDatabase) -> Result<Restored> {
     let container = r
         .engine
-        .running_container_id(&r.project, &r.db.service)?
+        .known_running_id(&r.project, &r.db.service)?
         .ok_or_else(|| {
             Error::new(format!(
                 "the database container (service {}) is not running; nothing was changed",

@@ -216,7 +216,7 @@ fn replaced_databases(plan: &Plan) -> Result<Vec<Replaced>> {
         };
         let current = r
             .engine
-            .running_container_id(&r.project, &r.db.service)?
+            .known_running_id(&r.project, &r.db.service)?
             .and_then(|c| crate::databases::describe_current(&r.engine, &c, &r.db));
         let with = format!(
             "{} ({}{})",

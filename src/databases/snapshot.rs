@@ -275,18 +275,6 @@ pub fn room_for_copy(bytes: u64, free: Option<u64>) -> bool {
     free.is_some_and(|f| f >= bytes.saturating_mul(2).saturating_add(margin(bytes)))
 }
 
-/// Free bytes where `dir` lives in the container (`df -Pk`), None when the
-/// image has no `df` or it says something else.
-fn free_bytes(engine: &Engine, container: &str, dir: &str) -> Option<u64> {
-    let out = engine
-        .exec(container, false, false, &[], &["df", "-Pk", dir])
-        .read()
-        .ok()?;
-    let line = out.lines().nth(1)?;
-    let available: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
-    Some(available * 1024)
-}
-
 /// The room a copy of `bytes` needs besides itself.
 pub fn margin(bytes: u64) -> u64 {
     (bytes / 10).max(MARGIN_MIN)
@@ -316,13 +304,12 @@ pub struct Taken {
 /// the scratch database, so that a budgie killed here is repaired by the
 /// next, which can then only drop this run's copy.
 ///
-/// One psql session does it all (each engine call costs a fraction of a
-/// second, and a snapshot should cost little more than the copy): it
-/// starts and reads what the copy needs while `df` measures the free space
-/// where the compose file says the data directory is; the free space is
-/// then written to its stdin, and the session checks, copies and records
-/// in one go. When the server's data directory is elsewhere, its free
-/// space is measured there and the session runs again.
+/// One psql session, one engine call, does it all (each engine call costs
+/// a fraction of a second, and a snapshot should cost little more than
+/// the copy): it reads what the copy needs, measures the free space where
+/// the server keeps its data (`df` through psql's backquotes; an image
+/// without a shell or `df` leaves it unmeasured), then checks, copies and
+/// records.
 pub fn create(
     engine: &Engine,
     container: &str,
@@ -333,66 +320,52 @@ pub fn create(
     check_name(&db.name, name)?;
     let target = database_of(&db.name, name);
     let created = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-    let mut dir = db.data_dir.clone();
-    for _ in 0..2 {
-        let names = Names {
-            target: &target,
-            taking,
-            name,
-            created: &created,
-        };
-        let (said, free) = session(engine, container, db, &names, &dir)?;
-        match said {
-            Said::Taken => {
-                return Err(Error::usage(format!(
-                    "snapshot {name} of database {} exists already; nothing was changed",
-                    db.name
-                ))
-                .hint(format!(
-                    "choose another name, or remove it first: budgie snapshot rm {name}"
-                )));
-            }
-            Said::Moved(real) => dir = real,
-            Said::NoRoom { bytes, free } => {
-                return Err(Error::new(format!(
-                    "not enough free space for snapshot {name}: database {} takes {}, and its volume has {} free (a copy needs its size and {} more); nothing was changed",
-                    db.name,
-                    crate::ui::human_bytes(bytes),
-                    crate::ui::human_bytes(free),
-                    crate::ui::human_bytes(margin(bytes)),
-                ))
-                .hint("free space in the volume (budgie snapshot rm an old snapshot), or take a backup instead: budgie backup"));
-            }
-            Said::Copied {
+    let names = Names {
+        target: &target,
+        taking,
+        name,
+        created: &created,
+    };
+    let (said, free) = session(engine, container, db, &names)?;
+    match said {
+        Said::Taken => Err(Error::usage(format!(
+            "snapshot {name} of database {} exists already; nothing was changed",
+            db.name
+        ))
+        .hint(format!(
+            "choose another name, or remove it first: budgie snapshot rm {name}"
+        ))),
+        Said::NoRoom { bytes, free } => Err(Error::new(format!(
+            "not enough free space for snapshot {name}: database {} takes {}, and its volume has {} free (a copy needs its size and {} more); nothing was changed",
+            db.name,
+            crate::ui::human_bytes(bytes),
+            crate::ui::human_bytes(free),
+            crate::ui::human_bytes(margin(bytes)),
+        ))
+        .hint("free space in the volume (budgie snapshot rm an old snapshot), or take a backup instead: budgie backup")),
+        Said::Copied {
+            bytes,
+            version,
+            ended,
+            copies,
+        } => Ok(Taken {
+            snapshot: Snapshot {
+                name: name.to_string(),
+                database: target.clone(),
+                created: Some(created.clone()),
                 bytes,
-                version,
-                ended,
-                copies,
-            } => {
-                return Ok(Taken {
-                    snapshot: Snapshot {
-                        name: name.to_string(),
-                        database: target,
-                        created: Some(created),
-                        bytes,
-                        source: db.name.clone(),
-                        server_version: Some(version),
-                        ready_copy: None,
-                        copy_bytes: 0,
-                    },
-                    ended_sessions: ended,
-                    space_unchecked: free.is_none(),
-                    free,
-                    other_copies: copies,
-                    copy_started: false,
-                });
-            }
-        }
+                source: db.name.clone(),
+                server_version: Some(version),
+                ready_copy: None,
+                copy_bytes: 0,
+            },
+            ended_sessions: ended,
+            space_unchecked: free.is_none(),
+            free,
+            other_copies: copies,
+            copy_started: false,
+        }),
     }
-    Err(Error::new(format!(
-        "database {}: the server's data directory moved while budgie measured its free space; nothing was changed",
-        db.name
-    )))
 }
 
 /// The names one snapshot's session works with.
@@ -410,8 +383,6 @@ struct Names<'a> {
 enum Said {
     /// The name is taken: nothing done.
     Taken,
-    /// The server's data directory is not `dir`: nothing done.
-    Moved(String),
     /// Too little free space: nothing done.
     NoRoom { bytes: u64, free: u64 },
     /// The copy is made and recorded.
@@ -424,29 +395,23 @@ enum Said {
     },
 }
 
-/// What the session reads while `df` runs: the database's size, whether
-/// FILE_COPY is there (PostgreSQL 15+), the server's version, its data
-/// directory (empty when the user may not see it), whether the name is
-/// taken, and the ready copies there are.
-const SURVEY: &str = "SELECT pg_database_size(:'src') AS bytes, \
-    current_setting('server_version_num')::int >= 150000 AS file_copy, \
-    current_setting('server_version') AS version, \
-    coalesce((SELECT setting FROM pg_settings WHERE name = 'data_directory'), '') AS datadir, \
-    EXISTS (SELECT 1 FROM pg_database WHERE datname = :'dst') AS taken, \
-    coalesce((SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE :'copy_like'), '') AS copies \\gset\n";
-
-/// Given `free` (bytes, -1 when unknown): the checks, then the copy (the
-/// source closed to connections, its sessions ended, copied as `tmp`
-/// closed to connections, the source opened again; then `tmp` renamed to
-/// the snapshot's name with its record as its comment, in one
-/// transaction).
-const COPY: &str = r#"SELECT (:'datadir' <> '' AND rtrim(:'datadir', '/') <> rtrim(:'dir', '/')) AS moved, (:free < 0 OR :bytes + greatest(:bytes / 10, 67108864) <= :free) AS room \gset
+/// The session's script. First what the copy needs: the database's size,
+/// whether FILE_COPY is there (PostgreSQL 15+), the server's version, its
+/// data directory (empty when the user may not see it: then the compose
+/// file's, `dir`), whether the name is taken, and the ready copies there
+/// are. Then the free space there: `df -Pk` run by psql (its last line's
+/// fourth field; -1 when there is no shell or `df`, or it says something
+/// else). Then the checks, and the copy: the source closed to connections,
+/// its sessions ended, copied as `tmp` closed to connections, the source
+/// opened again; then `tmp` renamed to the snapshot's name with its record
+/// as its comment, in one transaction.
+const SCRIPT: &str = r#"SELECT pg_database_size(:'src') AS bytes, current_setting('server_version_num')::int >= 150000 AS file_copy, current_setting('server_version') AS version, coalesce(nullif((SELECT setting FROM pg_settings WHERE name = 'data_directory'), ''), :'dir') AS datadir, EXISTS (SELECT 1 FROM pg_database WHERE datname = :'dst') AS taken, coalesce((SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE :'copy_like'), '') AS copies \gset
+\set dfout `df -Pk :'datadir' 2>/dev/null`
+SELECT CASE WHEN f ~ '^[0-9]+$' THEN f::bigint * 1024 ELSE -1 END AS free FROM (SELECT split_part(regexp_replace(regexp_replace(:'dfout', '^.*\n', ''), '\s+', ' ', 'g'), ' ', 4) AS f) AS df \gset
+SELECT 'budgie-free|' || :free;
+SELECT (:free < 0 OR :bytes + greatest(:bytes / 10, 67108864) <= :free) AS room \gset
 \if :taken
 SELECT 'budgie-taken';
-\quit
-\endif
-\if :moved
-SELECT 'budgie-moved|' || :'datadir';
 \quit
 \endif
 \if :room
@@ -471,14 +436,13 @@ SELECT 'budgie-copies|' || :'copies';
 SELECT 'budgie-copied|' || :'bytes' || '|' || :'version';
 "#;
 
-/// One run of the snapshot's psql session, `df` of `dir` beside it;
-/// returns what it did and the free space it was given.
+/// Runs the snapshot's psql session; returns what it did and the free
+/// space it measured.
 fn session(
     engine: &Engine,
     container: &str,
     db: &Database,
     names: &Names,
-    dir: &str,
 ) -> Result<(Said, Option<u64>)> {
     let copy_like = format!("{}%", like_prefix(&format!("{}{COPY_MARK}", db.name)));
     let vars = [
@@ -488,7 +452,7 @@ fn session(
         ("owner", db.user.as_str()),
         ("name", names.name),
         ("created", names.created),
-        ("dir", dir),
+        ("dir", db.data_dir.as_str()),
         ("copy_like", &copy_like),
     ]
     .map(|(k, v)| format!("{k}={v}"));
@@ -500,13 +464,8 @@ fn session(
     // without a `psql:<stdin>:N:` prefix.
     let cmd = psql_cmd_stdin(engine, container, db, maintenance_db(db), &args, true);
     let (handle, mut writer) = cmd.start_fed(|_| {})?;
-    // The session starts and surveys while df runs; a write that fails
-    // means psql ended, which its exit status says.
-    let _ = writer.write_all(SURVEY.as_bytes());
-    let free = free_bytes(engine, container, dir);
-    let free_line = format!("\\set free {}\n", free.map_or(-1, |f| f as i64));
-    let _ = writer.write_all(free_line.as_bytes());
-    let _ = writer.write_all(COPY.as_bytes());
+    // A write that fails means psql ended, which its exit status says.
+    let _ = writer.write_all(SCRIPT.as_bytes());
     drop(writer);
     let out = handle
         .wait()
@@ -537,7 +496,14 @@ fn session(
             db.name
         ))
     })?;
-    Ok((said, free))
+    Ok((said, free_said(&stdout)))
+}
+
+/// The free space the session measured (`budgie-free|N`; None for -1).
+fn free_said(out: &str) -> Option<u64> {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("budgie-free|"))
+        .and_then(|n| n.parse().ok())
 }
 
 /// Whether the session got past its checks to closing the source (psql's
@@ -554,7 +520,6 @@ fn parse_said(out: &str) -> Option<Said> {
         let mut parts = line.splitn(3, '|');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("budgie-taken"), _, _) => return Some(Said::Taken),
-            (Some("budgie-moved"), Some(d), _) => return Some(Said::Moved(d.to_string())),
             (Some("budgie-room"), Some(b), Some(f)) => {
                 return Some(Said::NoRoom {
                     bytes: b.parse().unwrap_or(0),
@@ -625,16 +590,14 @@ mod tests {
         assert!(matches!(parse_said(none), Some(Said::Copied { copies, .. }) if copies.is_empty()));
         assert_eq!(parse_said("budgie-taken\n"), Some(Said::Taken));
         assert_eq!(
-            parse_said("budgie-moved|/var/lib/postgresql/data/pgdata\n"),
-            Some(Said::Moved("/var/lib/postgresql/data/pgdata".into()))
-        );
-        assert_eq!(
             parse_said("budgie-room|100|5\n"),
             Some(Said::NoRoom {
                 bytes: 100,
                 free: 5
             })
         );
+        assert_eq!(free_said("budgie-free|123\nbudgie-taken\n"), Some(123));
+        assert_eq!(free_said("budgie-free|-1\nbudgie-taken\n"), None);
         assert!(closing_began("budgie-closing\nbudgie-ended|0\n"));
         assert!(!closing_began("budgie-taken\n"));
         assert!(!closing_began(""));

@@ -25,7 +25,7 @@ pub mod ssh;
 mod volume_io;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use cmd::{Cmd, shell_quote};
 use detect::Compose;
@@ -56,6 +56,11 @@ pub struct Engine {
     /// `BUDGIE_COMPOSE`, when the user forces the compose command.
     forced_compose: Option<Vec<String>>,
     compose: OnceLock<std::result::Result<Compose, Error>>,
+    /// The running containers found during this command, by project and
+    /// service ([`Engine::known_running_id`]); forgotten at the first call
+    /// that may change containers. Shared by the engine's clones (a plan's
+    /// steps hold clones).
+    running: Arc<Mutex<BTreeMap<(String, String), String>>>,
 }
 
 impl Engine {
@@ -76,6 +81,7 @@ impl Engine {
             tunnel: None,
             forced_compose: forced,
             compose: OnceLock::new(),
+            running: Arc::default(),
         })
     }
 
@@ -121,6 +127,9 @@ impl Engine {
     /// the endpoint's variables, shown as the user named it, and routed
     /// through the SSH connection when there is one.
     pub fn reach(&self, cmd: Cmd) -> Cmd {
+        if !self.reads_only(&cmd.argv) {
+            self.forget_running();
+        }
         let mut cmd = self.endpoint.apply(self.kind, cmd);
         if let Some(t) = &self.tunnel {
             cmd.route.push((self.kind.host_var().to_string(), t.url()));
@@ -242,6 +251,46 @@ impl Engine {
         }
     }
 
+    /// Whether `argv` is an engine call that changes no container: a
+    /// listing, an inspection, an `exec` (budgie's run database tools).
+    /// Anything else, the compose tool's calls included, may.
+    fn reads_only(&self, argv: &[String]) -> bool {
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            [program, verb, ..] if *program == self.program => matches!(
+                (*verb, words.get(2).copied()),
+                ("ps" | "exec" | "version" | "info", _)
+                    | ("container" | "volume" | "image", Some("inspect" | "ls"))
+            ),
+            _ => false,
+        }
+    }
+
+    fn forget_running(&self) {
+        if let Ok(mut known) = self.running.lock() {
+            known.clear();
+        }
+    }
+
+    /// The running container of `service` found earlier in this command,
+    /// with no call since that may have changed containers; else found now
+    /// ([`Engine::running_container_id`]). For the steps of one command
+    /// that each need the container the command started from (a restore's
+    /// summary, then its swap): one `ps`, not three.
+    pub fn known_running_id(&self, project: &str, service: &str) -> Result<Option<String>> {
+        let key = (project.to_string(), service.to_string());
+        if let Some(id) = self.running.lock().ok().and_then(|k| k.get(&key).cloned()) {
+            return Ok(Some(id));
+        }
+        self.running_container_id(project, service)
+    }
+
+    fn remember_running(&self, project: &str, service: &str, id: &str) {
+        if let Ok(mut known) = self.running.lock() {
+            known.insert((project.to_string(), service.to_string()), id.to_string());
+        }
+    }
+
     /// The id of a running container of one service, in one engine call
     /// (`ps` with label and status filters): the fast path before a dump.
     pub fn running_container_id(&self, project: &str, service: &str) -> Result<Option<String>> {
@@ -258,7 +307,11 @@ impl Engine {
                 "status=running".into(),
             ])
             .read()?;
-        Ok(out.split_whitespace().next().map(str::to_string))
+        let id = out.split_whitespace().next().map(str::to_string);
+        if let Some(id) = &id {
+            self.remember_running(project, service, id);
+        }
+        Ok(id)
     }
 
     /// Whether the container is running now (false when it is gone or the
@@ -277,11 +330,15 @@ impl Engine {
 
     /// The running container of one service, if there is one.
     pub fn running_container(&self, project: &str, service: &str) -> Result<Option<Container>> {
-        Ok(self
+        let found = self
             .containers(project)?
             .into_iter()
             .filter(|c| c.service == service && c.running)
-            .max_by(|a, b| a.number.cmp(&b.number)))
+            .max_by(|a, b| a.number.cmp(&b.number));
+        if let Some(c) = &found {
+            self.remember_running(project, service, &c.id);
+        }
+        Ok(found)
     }
 
     /// Inspects volumes by their real names; missing ones are simply absent
