@@ -550,4 +550,41 @@ mod tests {
         let other: Result<i32> = engine.listing(|| Err(Error::new("permission denied")));
         assert!(other.is_err());
     }
+
+    #[test]
+    fn a_container_found_is_known_until_a_call_may_change_containers() {
+        let (engine, _dir) = Engine::stub(EngineKind::Podman);
+        let known = |e: &Engine| {
+            e.running
+                .lock()
+                .unwrap()
+                .get(&("p".into(), "db".into()))
+                .cloned()
+        };
+        engine.remember_running("p", "db", "c1");
+        let clone = engine.clone();
+        // Building read-only calls leaves it known, to the clones too (a
+        // plan's steps hold clones).
+        let _ = engine.exec("c1", false, false, &[], &["psql"]);
+        let _ = engine.cmd(["volume", "ls", "--format", "json"]);
+        let _ = engine.cmd(["container", "inspect", "c1"]);
+        let _ = engine.cmd(["ps", "-q"]);
+        assert_eq!(known(&clone), Some("c1".into()));
+        assert_eq!(clone.known_running_id("p", "db"), Ok(Some("c1".into())));
+        for changing in [
+            vec!["volume", "rm", "v"],
+            vec!["rm", "-f", "c1"],
+            vec!["stop", "c1"],
+            vec!["run", "--rm", "x"],
+            vec!["container", "rm", "c1"],
+        ] {
+            engine.remember_running("p", "db", "c1");
+            let _ = engine.cmd(changing.clone());
+            assert_eq!(known(&clone), None, "{changing:?} left it known");
+        }
+        // The compose tool's calls go through `reach`: forgotten too.
+        engine.remember_running("p", "db", "c1");
+        let _ = engine.reach(Cmd::of("podman-compose", ["up", "-d"]));
+        assert_eq!(known(&clone), None);
+    }
 }
