@@ -78,16 +78,9 @@ fn side_databases(p: &Fixture) -> Vec<String> {
 /// the background work has made it (at most 60 s).
 fn ready_copy(p: &Fixture, name: &str) -> String {
     for _ in 0..300 {
-        let doc = p
-            .budgie()
-            .args(["snapshot", "list", "--json"])
-            .run()
-            .success()
-            .json();
-        let found = doc
-            .as_array()
-            .unwrap()
-            .iter()
+        let found = p
+            .snapshots(&[])
+            .into_iter()
             .find(|s| s["name"] == name)
             .and_then(|s| s["ready_copy"].as_str().map(str::to_string));
         if let Some(copy) = found {
@@ -99,17 +92,18 @@ fn ready_copy(p: &Fixture, name: &str) -> String {
 }
 
 fn snapshot_names(p: &Fixture) -> Vec<String> {
-    let doc = p
-        .budgie()
-        .args(["snapshot", "list", "--json"])
-        .run()
-        .success()
-        .json();
-    doc.as_array()
-        .unwrap()
+    p.snapshots(&[])
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// `budgie ARGS` killed at crash point `point`, then the next command
+/// (`status`), which repairs what it left.
+fn killed_at(p: &Fixture, point: &str, args: &[&str]) {
+    let out = p.budgie().env("BUDGIE_CRASH_AT", point).args(args).run();
+    assert_eq!(out.signal, Some(9), "{}", out.explain());
+    p.budgie().arg("status").run().success();
 }
 
 e2e!(snapshots_save_and_put_back_the_database, |engine| {
@@ -181,25 +175,12 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
     // Killed once its journal is written, before it learns the name is
     // taken: the repair drops nothing of the snapshot of that name.
     let listed = || {
-        p.budgie()
-            .args(["snapshot", "list", "--json"])
-            .run()
-            .success()
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
+        p.snapshots(&[])
+            .into_iter()
             .find(|s| s["name"] == "before-change")
-            .cloned()
     };
     let was = listed().expect("before-change listed");
-    let out = p
-        .budgie()
-        .env("BUDGIE_CRASH_AT", "snapshot:begun")
-        .args(["snapshot", "before-change"])
-        .run();
-    assert_eq!(out.signal, Some(9), "{}", out.explain());
-    p.budgie().arg("status").run().success();
+    killed_at(&p, "snapshot:begun", &["snapshot", "before-change"]);
     assert_eq!(listed(), Some(was));
     assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
 
@@ -249,32 +230,24 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
     // it was and open; the next command drops the copy.
     p.sql("delete from items where id > 10");
     let changed = p.checksums("appdb");
-    let out = p
-        .budgie()
-        .env("BUDGIE_CRASH_AT", "restore:loaded")
-        .args([
+    killed_at(
+        &p,
+        "restore:loaded",
+        &[
             "snapshot",
             "restore",
             "before-change",
             "--yes",
             "--no-backup",
-        ])
-        .run();
-    assert_eq!(out.signal, Some(9), "{}", out.explain());
-    p.budgie().arg("status").run().success();
+        ],
+    );
     assert_eq!(p.checksums("appdb"), changed);
     assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
     assert_eq!(ready_copy(&p, "before-change"), copy);
 
     // Killed once the snapshot is taken and recorded, before it says so:
     // the snapshot is whole and kept, the database open.
-    let out = p
-        .budgie()
-        .env("BUDGIE_CRASH_AT", "snapshot:taken")
-        .args(["snapshot", "killed"])
-        .run();
-    assert_eq!(out.signal, Some(9), "{}", out.explain());
-    p.budgie().arg("status").run().success();
+    killed_at(&p, "snapshot:taken", &["snapshot", "killed"]);
     assert!(snapshot_names(&p).contains(&"killed".to_string()));
     assert_eq!(p.sql("select count(*) from items"), "10");
     assert!(side_databases(&p).is_empty(), "{:?}", side_databases(&p));
@@ -362,14 +335,7 @@ fn archive_sql(p: &Fixture, sql: &str) -> String {
 }
 
 fn archive_snapshots(p: &Fixture) -> Vec<String> {
-    let doc = p
-        .budgie()
-        .args(["snapshot", "list", "--json", "--service", "archive"])
-        .run()
-        .success()
-        .json();
-    doc.as_array()
-        .unwrap()
+    p.snapshots(&["--service", "archive"])
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_string())
         .collect()

@@ -68,19 +68,12 @@ e2e!(deploy_recreates_the_app_and_never_the_database, |engine| {
         .args(["deploy", "--no-snapshot", "--no-backup"])
         .run()
         .success();
-    let doc = p
-        .budgie()
-        .args(["snapshot", "list", "--json"])
-        .run()
-        .success()
-        .json();
-    let deploys = doc
-        .as_array()
-        .unwrap()
+    let listed = p.snapshots(&[]);
+    let deploys = listed
         .iter()
         .filter(|s| s["name"].as_str().unwrap().starts_with("pre-deploy-"))
         .count();
-    assert_eq!(deploys, 1, "{doc}");
+    assert_eq!(deploys, 1, "{listed:?}");
 });
 
 e2e!(

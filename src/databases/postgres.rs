@@ -670,6 +670,25 @@ pub fn end_restore_sessions(
     }
 }
 
+/// A PostgreSQL database of service `db`, user `app`, for unit tests.
+#[cfg(test)]
+pub fn sample_db(name: &str) -> Database {
+    Database {
+        service: "db".into(),
+        kind: crate::compose::DbKind::Postgres,
+        detected_by: crate::compose::DetectedBy::Image,
+        user: "app".into(),
+        name: name.into(),
+        password_var: None,
+        admin_password: None,
+        password: None,
+        volume: None,
+        data_dir: "/var/lib/postgresql/data".into(),
+        storage: crate::compose::Storage::Container,
+        problem: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -697,20 +716,7 @@ mod tests {
 
     #[test]
     fn the_swap_after_a_dump_is_the_same_sql_as_on_its_own() {
-        let db = Database {
-            service: "db".into(),
-            kind: crate::compose::DbKind::Postgres,
-            detected_by: crate::compose::DetectedBy::Image,
-            user: "app".into(),
-            name: "appdb".into(),
-            password_var: None,
-            admin_password: None,
-            password: None,
-            volume: None,
-            data_dir: "/var/lib/postgresql/data".into(),
-            storage: crate::compose::Storage::Container,
-            problem: None,
-        };
+        let db = sample_db("appdb");
         let statements = check_and_swap_sql(&db, "s", "o", &["public.t".into()]);
         let trailer = swap_trailer(&db, "s", "o", &["public.t".into()]);
         assert!(trailer.starts_with("\nCOMMIT;\n"));

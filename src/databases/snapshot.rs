@@ -636,20 +636,7 @@ mod tests {
 
     #[test]
     fn a_ready_copy_is_made_closed_after_the_drops_and_recorded() {
-        let db = Database {
-            service: "db".into(),
-            kind: crate::compose::DbKind::Postgres,
-            detected_by: crate::compose::DetectedBy::Image,
-            user: "app".into(),
-            name: "app".into(),
-            password_var: None,
-            admin_password: None,
-            password: None,
-            volume: None,
-            data_dir: "/var/lib/postgresql/data".into(),
-            storage: crate::compose::Storage::Container,
-            problem: None,
-        };
+        let db = crate::databases::postgres::sample_db("app");
         let mut s = Snapshot {
             name: "a".into(),
             database: "app_budgie_snap_a".into(),

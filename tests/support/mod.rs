@@ -498,6 +498,18 @@ impl Fixture {
             .collect()
     }
 
+    /// `budgie snapshot list --json` with `extra` arguments: a record each.
+    pub fn snapshots(&self, extra: &[&str]) -> Vec<serde_json::Value> {
+        let doc = self
+            .budgie()
+            .args(["snapshot", "list", "--json"])
+            .args(extra)
+            .run()
+            .success()
+            .json();
+        doc.as_array().expect("a list of snapshots").clone()
+    }
+
     /// The names of the databases on the server.
     pub fn databases(&self) -> Vec<String> {
         self.sql_in("postgres", "select datname from pg_database order by 1")
