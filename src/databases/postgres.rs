@@ -559,7 +559,8 @@ pub fn check_and_swap(
 /// ready copy), in one session on the maintenance database: the current
 /// database closed, its sessions ended, the renames and the opening in one
 /// transaction (as [`check_and_swap_sql`]); then the new database's
-/// tables counted. Returns the count.
+/// tables counted. Returns the count (0 when only the count failed: the
+/// swap is done then).
 pub fn swap_in_ready(
     engine: &Engine,
     container: &str,
@@ -570,21 +571,24 @@ pub fn swap_in_ready(
     let mut statements = check_and_swap_sql(db, copy, old, &[]);
     // Not the check and count in the copy, nor the move to maintenance.
     statements.drain(..3);
+    statements.push("SELECT 'budgie-swapped'".to_string());
     statements.push(format!("\\c {}", quote_ident(&db.name)));
     statements.push(COUNT_TABLES.to_string());
     let mut args: Vec<&str> = Vec::new();
     for statement in &statements {
         args.extend(["-c", statement.as_str()]);
     }
-    match psql_cmd(engine, container, db, maintenance_db(db), &args).read() {
-        Ok(out) => Ok(table_count(&out)),
-        Err(e) => {
-            // The renames commit together: if the new database is in
-            // place, only the count failed.
-            reopen(engine, container, db);
-            Err(e.context("the copy was not swapped in; the current database is unchanged"))
-        }
+    let cmd = psql_cmd(engine, container, db, maintenance_db(db), &args);
+    let out = cmd.output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() || stdout.lines().any(|l| l.trim() == "budgie-swapped") {
+        return Ok(table_count(&stdout));
     }
+    // The renames commit together, and they did not.
+    reopen(engine, container, db);
+    Err(cmd
+        .failure(&out)
+        .context("the copy was not swapped in; the current database is unchanged"))
 }
 
 /// In order, stopping at the first error (ON_ERROR_STOP), in a session
