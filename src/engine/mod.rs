@@ -96,7 +96,9 @@ impl Engine {
         std::fs::write(&program, "#!/bin/sh\nexit 99\n").expect("stub");
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let env = BTreeMap::from([("PATH".to_string(), dir.path().display().to_string())]);
-        let engine = Engine::detect(Some(kind), None, &env).expect("the stub is on PATH");
+        let mut engine = Engine::detect(Some(kind), None, &env).expect("the stub is on PATH");
+        // Run by its path: budgie's own PATH may have the real engine.
+        engine.program = program.display().to_string();
         (engine, dir)
     }
 
