@@ -87,7 +87,7 @@ pub fn say_taken(ctx: &Context, taken: &snapshot::Taken, seconds: f64) {
             s.source
         ));
     }
-    if taken.space_unchecked {
+    if taken.free.is_none() {
         ctx.ui.warn(
             "the free space of the database's volume could not be measured (no df in the image)",
         );

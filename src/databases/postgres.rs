@@ -113,6 +113,35 @@ pub fn session_env(db: &Database, app: &str) -> Vec<(String, Secret)> {
     env
 }
 
+/// psql running `statements` in order, each its own `-c`, stopping at the
+/// first that fails (ON_ERROR_STOP), connected to `dbname`.
+pub fn psql_statements(
+    engine: &Engine,
+    container: &str,
+    db: &Database,
+    dbname: &str,
+    statements: &[String],
+) -> Cmd {
+    let mut args: Vec<&str> = Vec::new();
+    for statement in statements {
+        args.extend(["-c", statement.as_str()]);
+    }
+    psql_cmd(engine, container, db, dbname, &args)
+}
+
+/// psql running `statements` on the maintenance database in a session
+/// the engine starts detached (`exec -d`: the engine's client returns
+/// once psql has started in the container). Its application name is not a
+/// restore's: a later budgie's repair does not end it.
+fn detached_psql(engine: &Engine, container: &str, db: &Database, statements: &[String]) -> Cmd {
+    let mut cmd = psql_statements(engine, container, db, maintenance_db(db), statements);
+    cmd.env = session_env(db, "budgie-drop");
+    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
+        cmd.argv.insert(pos + 1, "-d".into());
+    }
+    cmd
+}
+
 pub fn psql_cmd(
     engine: &Engine,
     container: &str,
@@ -433,36 +462,20 @@ pub fn drop_in_background(
     name: &str,
 ) -> Result<()> {
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
-    let mut cmd = psql_cmd(engine, container, db, maintenance_db(db), &["-c", &sql]);
-    // Not a restore session: a later budgie's recovery must not end it.
-    cmd.env = session_env(db, "budgie-drop");
-    // `exec -d`: the engine returns once psql has started in the container.
-    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
-        cmd.argv.insert(pos + 1, "-d".into());
-    }
-    cmd.read().map(|_| ())
+    detached_psql(engine, container, db, &[sql])
+        .read()
+        .map(|_| ())
 }
 
-/// Runs `statements` (each its own `-c`, in order, stopping at the first
-/// that fails) in a psql the engine starts detached (`exec -d`), and does
-/// not wait even for the engine's client: work the command's user need
-/// not wait for (making a snapshot's ready copy). Nothing reports how it
+/// Runs `statements` in a detached psql ([`detached_psql`]) and does not
+/// wait even for the engine's client: work the command's user need not
+/// wait for (making a snapshot's ready copy). Nothing reports how it
 /// ends; what reads its result checks it (`snapshot::list` counts a copy
-/// only once it is complete and recorded). Its application name is not a
-/// restore's: a later budgie's repair leaves it alone.
+/// only once it is complete and recorded).
 pub fn in_background(engine: &Engine, container: &str, db: &Database, statements: &[String]) {
-    let mut args: Vec<&str> = Vec::new();
-    for s in statements {
-        args.extend(["-c", s.as_str()]);
-    }
-    let mut cmd = psql_cmd(engine, container, db, maintenance_db(db), &args);
-    cmd.env = session_env(db, "budgie-drop");
-    if let Some(pos) = cmd.argv.iter().position(|a| a == "exec") {
-        cmd.argv.insert(pos + 1, "-d".into());
-    }
     // The client ends on its own moments later (budgie's SSH connection,
     // if any, persists after budgie: `engine::ssh`).
-    let _ = cmd
+    let _ = detached_psql(engine, container, db, statements)
         .expression()
         .stdin_null()
         .stdout_null()
@@ -539,12 +552,7 @@ pub fn check_and_swap(
     expected: &[String],
 ) -> Result<u64> {
     let statements = check_and_swap_sql(db, scratch, old, expected);
-    let mut args: Vec<&str> = Vec::new();
-    for statement in &statements {
-        args.push("-c");
-        args.push(statement);
-    }
-    let swapped = psql_cmd(engine, container, db, scratch, &args).read();
+    let swapped = psql_statements(engine, container, db, scratch, &statements).read();
     match swapped {
         Ok(out) => Ok(table_count(&out)),
         Err(e) => {
@@ -574,11 +582,7 @@ pub fn swap_in_ready(
     statements.push("SELECT 'budgie-swapped'".to_string());
     statements.push(format!("\\c {}", quote_ident(&db.name)));
     statements.push(COUNT_TABLES.to_string());
-    let mut args: Vec<&str> = Vec::new();
-    for statement in &statements {
-        args.extend(["-c", statement.as_str()]);
-    }
-    let cmd = psql_cmd(engine, container, db, maintenance_db(db), &args);
+    let cmd = psql_statements(engine, container, db, maintenance_db(db), &statements);
     let out = cmd.output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if out.status.success() || stdout.lines().any(|l| l.trim() == "budgie-swapped") {

@@ -73,7 +73,7 @@ impl Snapshot {
 }
 
 /// What budgie reads of the record kept as the snapshot database's
-/// comment: the session's `json_build_object` in [`COPY`] writes
+/// comment: the session's `json_build_object` in [`SCRIPT`] writes
 /// `budgie_snapshot`, `name`, `created`, `bytes`, `source` and
 /// `server_version`.
 #[derive(Debug, Deserialize)]
@@ -98,7 +98,7 @@ pub fn taking_name(db: &str, stamp: &str) -> String {
     crate::databases::postgres::side_name(db, "taking", stamp)
 }
 
-/// `db`'s name as a LIKE pattern (its `_` and `%` literal).
+/// `prefix` as a LIKE pattern (its `\`, `_` and `%` literal).
 fn like_prefix(prefix: &str) -> String {
     prefix
         .replace('\\', "\\\\")
@@ -286,9 +286,8 @@ pub struct Taken {
     pub snapshot: Snapshot,
     /// The sessions of the database that were ended for the copy.
     pub ended_sessions: u64,
-    /// Free space could not be measured (no `df` in the image).
-    pub space_unchecked: bool,
-    /// The free space measured before the copy.
+    /// The free space measured before the copy; None when it could not be
+    /// (no shell or `df` in the image).
     pub free: Option<u64>,
     /// The ready copies of the database's other snapshots.
     pub other_copies: Vec<String>,
@@ -351,8 +350,8 @@ pub fn create(
         } => Ok(Taken {
             snapshot: Snapshot {
                 name: name.to_string(),
-                database: target.clone(),
-                created: Some(created.clone()),
+                database: target,
+                created: Some(created),
                 bytes,
                 source: db.name.clone(),
                 server_version: Some(version),
@@ -360,7 +359,6 @@ pub fn create(
                 copy_bytes: 0,
             },
             ended_sessions: ended,
-            space_unchecked: free.is_none(),
             free,
             other_copies: copies,
             copy_started: false,
