@@ -119,6 +119,11 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
     // Taken while an app holds the database: its session is ended, the
     // database answers right after, and the app's next query succeeds.
     let mut app = reconnecting_app(&p);
+    p.budgie()
+        .args(["--dry-run", "snapshot", "before-change"])
+        .run()
+        .success()
+        .stderr_has("its ready copy appdb_budgie_copy_before-change in the background");
     let doc = p
         .budgie()
         .args(["snapshot", "before-change", "--json"])
@@ -191,7 +196,8 @@ e2e!(snapshots_save_and_put_back_the_database, |engine| {
         .args(["--dry-run", "snapshot", "restore", "before-change"])
         .run()
         .success()
-        .stderr_has("Swap in snapshot before-change's ready copy appdb_budgie_copy_before-change");
+        .stderr_has("Swap in snapshot before-change's ready copy appdb_budgie_copy_before-change")
+        .stderr_has("then its next ready copy is made in the background");
     p.budgie()
         .args(["snapshot", "restore", "before-change", "--yes"])
         .run()

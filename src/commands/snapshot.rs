@@ -114,12 +114,13 @@ fn take(ctx: &Context, name: Option<&str>, service: Option<&str>) -> Result<i32>
         ));
         for (i, db) in dbs.iter().enumerate() {
             ctx.ui.print(&format!(
-                "{}. Snapshot {name} of database {} ({}): close it to new connections, end its sessions, CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY, open it again",
+                "{}. Snapshot {name} of database {} ({}): close it to new connections, end its sessions, CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY, open it again; then, if the volume has room, its ready copy {} in the background (replacing the database's other ready copies)",
                 i + 1,
                 db.name,
                 db.service,
                 snapshot::database_of(&db.name, &name),
-                db.name
+                db.name,
+                snapshot::copy_of(&db.name, &name)
             ));
         }
         return Ok(0);
@@ -373,9 +374,13 @@ fn restore(
                 s.name
             ),
         };
+        let next = match (&s.ready_copy, o.keep_previous) {
+            (Some(_), false) => ", then its next ready copy is made in the background",
+            _ => "",
+        };
         plan.push(
             format!(
-                "{what} for database {}{}",
+                "{what} for database {}{}{next}",
                 db.name,
                 crate::restore::after_swap(o.keep_previous)
             ),
